@@ -1,0 +1,248 @@
+//! Describing a job before it is spawned.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::backend::JobInsertParams;
+use crate::error::{Error, Result};
+use crate::executor::Executor;
+
+/// The longest delay, retry backoff or commit interval mq accepts: 1,000
+/// years. Longer durations overflow PostgreSQL's `interval` arithmetic once
+/// backoff doubling is applied, so they are refused up front with
+/// [`Error::InvalidInput`] instead of failing inside the database.
+pub const MAX_DURATION: Duration = Duration::from_secs(1000 * 366 * 24 * 3600);
+
+/// A job as it will be inserted: the plain data a [`JobBuilder`] collects.
+///
+/// Backends read this; users build it through [`JobBuilder`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewJob {
+    /// The job's id (a UUIDv7 unless chosen with [`JobBuilder::new_with_id`]).
+    pub id: Uuid,
+    /// The job's name: which function of the registry runs it.
+    pub name: String,
+    /// The channel name; runners can subscribe to channel names.
+    pub channel_name: String,
+    /// The channel arguments; with the name they identify the channel.
+    pub channel_args: String,
+    /// The JSON payload, as JSON text.
+    pub payload_json: Option<String>,
+    /// The binary payload.
+    pub payload_bytes: Option<Vec<u8>>,
+    /// How long after spawning the job becomes ready.
+    pub delay: Duration,
+    /// How many attempts are allowed after the first.
+    pub retries: u32,
+    /// The wait before the first retry; it doubles for every further one.
+    pub retry_backoff: Duration,
+    /// Whether the job runs strictly after the ordered jobs spawned before
+    /// it on the same channel.
+    pub ordered: bool,
+    /// With two-phase commit: how long the job waits for
+    /// [`commit`](crate::commit) before it is discarded.
+    pub commit_interval: Option<Duration>,
+}
+
+impl NewJob {
+    /// Checks that every field can be stored, so that a bad value fails
+    /// with a typed error before anything reaches the backend.
+    pub fn validate(&self) -> Result<()> {
+        no_nul("name", &self.name)?;
+        no_nul("channel_name", &self.channel_name)?;
+        no_nul("channel_args", &self.channel_args)?;
+        if let Some(json) = &self.payload_json {
+            no_nul("payload_json", json)?;
+        }
+        bounded("delay", self.delay)?;
+        bounded("retry_backoff", self.retry_backoff)?;
+        if let Some(interval) = self.commit_interval {
+            bounded("commit_interval", interval)?;
+        }
+        if i32::try_from(self.retries).is_err() {
+            return Err(Error::invalid(
+                "retries",
+                format!("{} is more than the maximum of {}", self.retries, i32::MAX),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn no_nul(field: &'static str, value: &str) -> Result<()> {
+    // PostgreSQL text cannot hold NUL; refuse it here rather than let the
+    // database fail the whole batch with an encoding error.
+    match value.find('\0') {
+        Some(at) => Err(Error::invalid(
+            field,
+            format!("contains a NUL character at byte {at}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn bounded(field: &'static str, value: Duration) -> Result<()> {
+    if value > MAX_DURATION {
+        return Err(Error::invalid(
+            field,
+            format!("{value:?} is longer than the maximum of 1000 years"),
+        ));
+    }
+    Ok(())
+}
+
+/// Describes a job and spawns it.
+///
+/// ```
+/// # use mq_core::JobBuilder;
+/// # use std::time::Duration;
+/// let mut builder = JobBuilder::new("send_email");
+/// builder
+///     .set_channel_name("emails")
+///     .set_channel_args("user-42")
+///     .set_json(&serde_json::json!({"to": "a@example.com"}))?
+///     .set_delay(Duration::from_secs(10))
+///     .set_retries(3);
+/// assert_eq!(builder.job().retries, 3);
+/// # Ok::<(), mq_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct JobBuilder {
+    job: NewJob,
+}
+
+impl JobBuilder {
+    /// A job named `name`, with a fresh id and the default options: channel
+    /// name and arguments empty, no payload, no delay, 4 retries, 1 s initial
+    /// backoff, unordered, committed at once.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self::new_with_id(Uuid::now_v7(), name)
+    }
+
+    /// Like [`JobBuilder::new`] with a chosen id.
+    pub fn new_with_id(id: Uuid, name: impl Into<String>) -> Self {
+        Self {
+            job: NewJob {
+                id,
+                name: name.into(),
+                channel_name: String::new(),
+                channel_args: String::new(),
+                payload_json: None,
+                payload_bytes: None,
+                delay: Duration::ZERO,
+                retries: 4,
+                retry_backoff: Duration::from_secs(1),
+                ordered: false,
+                commit_interval: None,
+            },
+        }
+    }
+
+    /// The job as built so far.
+    pub fn job(&self) -> &NewJob {
+        &self.job
+    }
+
+    /// The id the job will have.
+    pub fn id(&self) -> Uuid {
+        self.job.id
+    }
+
+    /// Sets the channel name.
+    pub fn set_channel_name(&mut self, channel_name: impl Into<String>) -> &mut Self {
+        self.job.channel_name = channel_name.into();
+        self
+    }
+
+    /// Sets the channel arguments.
+    pub fn set_channel_args(&mut self, channel_args: impl Into<String>) -> &mut Self {
+        self.job.channel_args = channel_args.into();
+        self
+    }
+
+    /// Sets how many attempts are allowed after the first.
+    pub fn set_retries(&mut self, retries: u32) -> &mut Self {
+        self.job.retries = retries;
+        self
+    }
+
+    /// Sets the wait before the first retry; it doubles for each further
+    /// retry.
+    pub fn set_retry_backoff(&mut self, retry_backoff: Duration) -> &mut Self {
+        self.job.retry_backoff = retry_backoff;
+        self
+    }
+
+    /// Sets how long after spawning the job becomes ready.
+    pub fn set_delay(&mut self, delay: Duration) -> &mut Self {
+        self.job.delay = delay;
+        self
+    }
+
+    /// Makes the job run only after every ordered job spawned before it on
+    /// the same channel has completed.
+    pub fn set_ordered(&mut self, ordered: bool) -> &mut Self {
+        self.job.ordered = ordered;
+        self
+    }
+
+    /// Enables two-phase commit: the job stays invisible until
+    /// [`commit`](crate::commit) is called with its id, and is discarded if
+    /// that does not happen within `commit_interval`.
+    pub fn set_commit_interval(&mut self, commit_interval: Option<Duration>) -> &mut Self {
+        self.job.commit_interval = commit_interval;
+        self
+    }
+
+    /// Serializes `value` as the JSON payload.
+    pub fn set_json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<&mut Self> {
+        let json = serde_json::to_string(value).map_err(Error::PayloadEncode)?;
+        self.job.payload_json = Some(json);
+        Ok(self)
+    }
+
+    /// Sets the JSON payload from JSON text, which must be valid JSON.
+    pub fn set_raw_json(&mut self, json: impl Into<String>) -> Result<&mut Self> {
+        let json = json.into();
+        serde_json::from_str::<serde::de::IgnoredAny>(&json).map_err(Error::PayloadEncode)?;
+        self.job.payload_json = Some(json);
+        Ok(self)
+    }
+
+    /// Sets the binary payload.
+    pub fn set_raw_bytes(&mut self, bytes: impl AsRef<[u8]>) -> &mut Self {
+        self.job.payload_bytes = Some(bytes.as_ref().to_vec());
+        self
+    }
+
+    /// Spawns the job through `executor`: a pool, a connection or an open
+    /// transaction of the driver in use (the job then exists only if that
+    /// transaction commits).
+    pub async fn spawn<D, E: Executor<D>>(&self, executor: E) -> Result<Uuid> {
+        self.job.validate()?;
+        executor
+            .job_insert(JobInsertParams {
+                jobs: vec![&self.job],
+                now: None,
+            })
+            .await?;
+        Ok(self.job.id)
+    }
+}
+
+/// Spawns many jobs in one round trip. Returns their ids in the same order.
+pub async fn spawn_many<D, E: Executor<D>>(executor: E, builders: &[JobBuilder]) -> Result<Vec<Uuid>> {
+    if builders.is_empty() {
+        return Ok(Vec::new());
+    }
+    let jobs: Vec<&NewJob> = builders.iter().map(JobBuilder::job).collect();
+    for job in &jobs {
+        job.validate()?;
+    }
+    let ids = jobs.iter().map(|job| job.id).collect();
+    executor.job_insert(JobInsertParams { jobs, now: None }).await?;
+    Ok(ids)
+}

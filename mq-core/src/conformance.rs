@@ -1,0 +1,844 @@
+//! The backend conformance suite.
+//!
+//! Every case is a plain async function that takes a fresh, migrated,
+//! empty backend and panics if the backend breaks the semantics. Cases
+//! insert their own fixtures through the backend and use an explicit clock
+//! (`now`), so they neither sleep nor depend on the machine's speed.
+//!
+//! [`conformance_tests!`](crate::conformance_tests) turns the whole suite
+//! into one test per case for a backend factory; the in-memory backend and
+//! both PostgreSQL drivers run it, and so can a backend of your own:
+//!
+//! ```ignore
+//! async fn backend() -> MyBackend { MyBackend::connect_to_a_fresh_store().await }
+//! mq_core::conformance_tests!(#[tokio::test], backend);
+//! ```
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::StreamExt;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::backend::{
+    Backend, ChannelKey, ClaimedJob, JobCheckpointParams, JobClaimParams, JobClearParams,
+    JobCommitParams, JobCompleteParams, JobFailOutcome, JobFailParams, JobInsertParams,
+    JobKeepAliveParams, JobLease, JobReleaseParams, JobScheduleParams, JobState, Wakeup,
+    claim_cursor,
+};
+use crate::builder::JobBuilder;
+use crate::spawner::timeout;
+
+/// Generates one test per conformance case for a backend.
+///
+/// `$factory` is an async function (or path to one) returning a fresh,
+/// migrated, empty backend; the attributes (for example `#[tokio::test]`)
+/// go on every generated test.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($(#[$attr:meta])+ $(,)? $factory:path) => {
+        $crate::conformance_tests!(@cases [$(#[$attr])+] ($factory);
+            job_insert_makes_jobs_claimable,
+            job_insert_batch_is_one_call,
+            job_insert_duplicate_id_inserts_nothing,
+            job_insert_accepts_any_channel_name,
+            job_insert_delayed_waits_for_its_time,
+            job_claim_respects_the_limit,
+            job_claim_follows_spawn_order_within_a_channel,
+            job_claim_filters_by_channel_names,
+            job_claim_is_fair_across_channels,
+            job_claim_runs_ordered_jobs_one_at_a_time,
+            job_claim_orders_each_channel_args_separately,
+            job_claim_never_hands_a_job_out_twice,
+            job_complete_deletes_the_job,
+            job_complete_is_fenced_by_the_lease,
+            job_fail_retries_with_backoff_then_fails,
+            job_fail_without_delay_is_ready_at_once,
+            job_release_does_not_count_the_attempt,
+            job_keep_alive_extends_the_lease,
+            job_schedule_rescues_lapsed_leases,
+            job_schedule_fails_lapsed_last_attempts,
+            job_schedule_reports_the_next_due_time,
+            job_checkpoint_replaces_payload_and_adds_retries,
+            job_commit_makes_jobs_visible,
+            job_commit_reports_missing_jobs,
+            job_commit_lapsed_jobs_are_discarded,
+            job_commit_ordered_reserves_the_position,
+            job_clear_deletes_by_channel_name_or_all,
+            job_state_follows_the_job,
+            listen_wakes_up_on_insert_and_commit,
+        );
+    };
+    (@cases $attrs:tt $factory:tt; $($case:ident),+ $(,)?) => {
+        $( $crate::conformance_tests!(@case $attrs $factory $case); )+
+    };
+    (@case [$(#[$attr:meta])+] ($factory:path) $case:ident) => {
+        $(#[$attr])+
+        async fn $case() {
+            let backend = $factory().await;
+            $crate::conformance::$case(&backend).await;
+        }
+    };
+}
+
+/// A clock for a case: a base time truncated to microseconds (PostgreSQL's
+/// precision), and offsets from it.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock(OffsetDateTime);
+
+impl Clock {
+    /// A clock starting now.
+    pub fn new() -> Self {
+        let now = OffsetDateTime::now_utc();
+        Self(now.replace_nanosecond(now.nanosecond() / 1000 * 1000).expect("valid nanosecond"))
+    }
+
+    /// The base time plus `secs` seconds.
+    pub fn at(self, secs: f64) -> Option<OffsetDateTime> {
+        Some(self.0 + Duration::from_secs_f64(secs))
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+const LEASE: Duration = Duration::from_secs(30);
+
+fn job(name: &str, channel: &str) -> JobBuilder {
+    let mut builder = JobBuilder::new(name);
+    builder.set_channel_name(channel);
+    builder
+}
+
+async fn insert(backend: &dyn Backend, now: Option<OffsetDateTime>, builders: &[&JobBuilder]) -> Vec<Uuid> {
+    backend
+        .job_insert(JobInsertParams {
+            jobs: builders.iter().map(|b| b.job()).collect(),
+            now,
+        })
+        .await
+        .expect("job_insert");
+    builders.iter().map(|b| b.id()).collect()
+}
+
+async fn claim_with(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    limit: u32,
+    names: Option<&[String]>,
+    after: Option<&ChannelKey>,
+) -> Vec<ClaimedJob> {
+    backend
+        .job_claim(JobClaimParams {
+            channel_names: names,
+            limit,
+            lease: LEASE,
+            after,
+            now,
+        })
+        .await
+        .expect("job_claim")
+}
+
+async fn claim(backend: &dyn Backend, now: Option<OffsetDateTime>, limit: u32) -> Vec<ClaimedJob> {
+    claim_with(backend, now, limit, None, None).await
+}
+
+async fn complete(backend: &dyn Backend, leases: &[JobLease]) -> Vec<JobLease> {
+    backend
+        .job_complete(JobCompleteParams { leases })
+        .await
+        .expect("job_complete")
+}
+
+async fn schedule(backend: &dyn Backend, now: Option<OffsetDateTime>) -> crate::backend::JobScheduleResult {
+    backend
+        .job_schedule(JobScheduleParams { now })
+        .await
+        .expect("job_schedule")
+}
+
+async fn state(backend: &dyn Backend, id: Uuid) -> Option<JobState> {
+    backend.job_state(id).await.expect("job_state")
+}
+
+async fn fail(backend: &dyn Backend, now: Option<OffsetDateTime>, lease: JobLease, delay: Duration) -> JobFailOutcome {
+    backend
+        .job_fail(JobFailParams {
+            lease,
+            retry_delay: delay,
+            error: "boom",
+            now,
+        })
+        .await
+        .expect("job_fail")
+}
+
+fn ids(jobs: &[ClaimedJob]) -> Vec<Uuid> {
+    jobs.iter().map(|job| job.id).collect()
+}
+
+/// Spawned jobs are claimable once, with their payloads, as attempt 1.
+pub async fn job_insert_makes_jobs_claimable(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut json = job("json", "c");
+    json.set_json(&serde_json::json!({"n": 1, "s": "é\"'"})).unwrap();
+    let mut bytes = job("bytes", "c");
+    bytes.set_raw_bytes([0u8, 1, 2, 255]);
+    let mut both = job("both", "c");
+    both.set_json(&[1, 2]).unwrap().set_raw_bytes(b"xyz");
+    insert(backend, t.at(0.0), &[&json, &bytes, &both]).await;
+
+    let mut claimed = claim(backend, t.at(0.0), 10).await;
+    claimed.sort_by_key(|job| job.name.clone());
+    assert_eq!(claimed.len(), 3);
+    let by_name = |name: &str| claimed.iter().find(|job| job.name == name).unwrap();
+    let j = by_name("json");
+    assert_eq!(j.id, json.id());
+    assert_eq!(j.attempt, 1);
+    assert_eq!(j.channel_name, "c");
+    let value: serde_json::Value = serde_json::from_str(j.payload_json.as_deref().unwrap()).unwrap();
+    assert_eq!(value, serde_json::json!({"n": 1, "s": "é\"'"}));
+    assert_eq!(j.payload_bytes, None);
+    assert_eq!(by_name("bytes").payload_bytes.as_deref(), Some(&[0u8, 1, 2, 255][..]));
+    assert_eq!(by_name("bytes").payload_json, None);
+    assert_eq!(by_name("both").payload_json.as_deref(), Some("[1,2]"));
+    assert_eq!(by_name("both").payload_bytes.as_deref(), Some(&b"xyz"[..]));
+    assert_eq!(j.retries, 4);
+    assert_eq!(j.retry_backoff, Duration::from_secs(1));
+
+    assert!(claim(backend, t.at(0.0), 10).await.is_empty(), "a running job was handed out again");
+}
+
+/// A batch of jobs goes in with one call and every job comes out.
+pub async fn job_insert_batch_is_one_call(backend: &dyn Backend) {
+    let t = Clock::new();
+    let builders: Vec<JobBuilder> = (0..500)
+        .map(|i| {
+            let mut b = job("batch", &format!("c{}", i % 7));
+            b.set_json(&i).unwrap();
+            b
+        })
+        .collect();
+    let refs: Vec<&JobBuilder> = builders.iter().collect();
+    let spawned: HashSet<Uuid> = insert(backend, t.at(0.0), &refs).await.into_iter().collect();
+    let claimed: HashSet<Uuid> = ids(&claim(backend, t.at(0.0), 1000).await).into_iter().collect();
+    assert_eq!(claimed.len(), 500);
+    assert_eq!(claimed, spawned);
+}
+
+/// A batch with a duplicate id fails as a whole, inserting nothing.
+pub async fn job_insert_duplicate_id_inserts_nothing(backend: &dyn Backend) {
+    let t = Clock::new();
+    let first = job("a", "c");
+    insert(backend, t.at(0.0), &[&first]).await;
+    let other = job("b", "c");
+    let duplicate = JobBuilder::new_with_id(first.id(), "c");
+    let result = backend
+        .job_insert(JobInsertParams {
+            jobs: vec![other.job(), duplicate.job()],
+            now: t.at(0.0),
+        })
+        .await;
+    let error = result.expect_err("a duplicate id must be refused");
+    assert!(!error.is_transient(), "a duplicate id is not a transient error: {error:?}");
+    assert!(!backend.job_exists(other.id()).await.unwrap(), "part of a failed batch was inserted");
+    assert_eq!(ids(&claim(backend, t.at(0.0), 10).await), vec![first.id()]);
+}
+
+/// Channel names and arguments of any length and characters round-trip,
+/// and can be subscribed to.
+pub async fn job_insert_accepts_any_channel_name(backend: &dyn Backend) {
+    let t = Clock::new();
+    let long = "ß'\"\\;".repeat(2000) + "🦀";
+    let names = [long.clone(), String::new(), "a b\nc".to_owned(), "x".repeat(64)];
+    for name in &names {
+        let mut b = job("any", name);
+        b.set_channel_args(format!("{name}/args"));
+        insert(backend, t.at(0.0), &[&b]).await;
+    }
+    for name in &names {
+        let filter = [name.clone()];
+        let claimed = claim_with(backend, t.at(0.0), 10, Some(&filter), None).await;
+        assert_eq!(claimed.len(), 1, "channel {:?}", name.chars().take(20).collect::<String>());
+        assert_eq!(&claimed[0].channel_name, name);
+        assert_eq!(claimed[0].channel_args, format!("{name}/args"));
+    }
+}
+
+/// A delayed job is scheduled, and ready no earlier than its time.
+pub async fn job_insert_delayed_waits_for_its_time(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut b = job("later", "c");
+    b.set_delay(Duration::from_secs(10));
+    insert(backend, t.at(0.0), &[&b]).await;
+    assert_eq!(state(backend, b.id()).await, Some(JobState::Scheduled));
+
+    let early = schedule(backend, t.at(9.9)).await;
+    assert_eq!(early.made_ready, 0);
+    assert!(claim(backend, t.at(9.9), 10).await.is_empty(), "a delayed job ran early");
+
+    let due = schedule(backend, t.at(10.0)).await;
+    assert_eq!(due.made_ready, 1);
+    assert_eq!(state(backend, b.id()).await, Some(JobState::Ready));
+    assert_eq!(ids(&claim(backend, t.at(10.0), 10).await), vec![b.id()]);
+}
+
+/// A claim returns at most its limit.
+pub async fn job_claim_respects_the_limit(backend: &dyn Backend) {
+    let t = Clock::new();
+    let builders: Vec<JobBuilder> = (0..10).map(|_| job("j", "c")).collect();
+    insert(backend, t.at(0.0), &builders.iter().collect::<Vec<_>>()).await;
+    assert_eq!(claim(backend, t.at(0.0), 3).await.len(), 3);
+    assert_eq!(claim(backend, t.at(0.0), 100).await.len(), 7);
+    assert_eq!(claim(backend, t.at(0.0), 100).await.len(), 0);
+}
+
+/// Within a channel, jobs are claimed in the order they were spawned.
+pub async fn job_claim_follows_spawn_order_within_a_channel(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut spawned = Vec::new();
+    for _ in 0..5 {
+        let b = job("j", "c");
+        spawned.extend(insert(backend, t.at(0.0), &[&b]).await);
+    }
+    let mut claimed = Vec::new();
+    for _ in 0..5 {
+        claimed.extend(ids(&claim(backend, t.at(0.0), 1).await));
+    }
+    assert_eq!(claimed, spawned);
+}
+
+/// A runner subscribed to channel names gets jobs of those names with any
+/// arguments, and nothing else.
+pub async fn job_claim_filters_by_channel_names(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut a1 = job("j", "a");
+    a1.set_channel_args("1");
+    let mut a2 = job("j", "a");
+    a2.set_channel_args("2");
+    let b = job("j", "b");
+    let ab = job("j", "ab");
+    insert(backend, t.at(0.0), &[&a1, &a2, &b, &ab]).await;
+
+    let only_a = ["a".to_owned()];
+    let mut claimed = ids(&claim_with(backend, t.at(0.0), 10, Some(&only_a), None).await);
+    claimed.sort();
+    let mut expected = vec![a1.id(), a2.id()];
+    expected.sort();
+    assert_eq!(claimed, expected);
+
+    let none: [String; 0] = [];
+    assert!(claim_with(backend, t.at(0.0), 10, Some(&none), None).await.is_empty());
+    let rest: HashSet<Uuid> = ids(&claim(backend, t.at(0.0), 10).await).into_iter().collect();
+    assert_eq!(rest, HashSet::from([b.id(), ab.id()]));
+}
+
+/// A channel with many ready jobs does not starve one with few: claims
+/// that follow the cursor reach the small channel within a round.
+pub async fn job_claim_is_fair_across_channels(backend: &dyn Backend) {
+    let t = Clock::new();
+    let big: Vec<JobBuilder> = (0..200).map(|_| job("j", "a-big")).collect();
+    insert(backend, t.at(0.0), &big.iter().collect::<Vec<_>>()).await;
+    let small: Vec<JobBuilder> = (0..2).map(|_| job("j", "b-small")).collect();
+    insert(backend, t.at(1.0), &small.iter().collect::<Vec<_>>()).await;
+
+    let mut cursor = None;
+    let mut small_seen = 0;
+    for _ in 0..2 {
+        let claimed = claim_with(backend, t.at(1.0), 5, None, cursor.as_ref()).await;
+        small_seen += claimed.iter().filter(|job| job.channel_name == "b-small").count();
+        cursor = claim_cursor(cursor.as_ref(), &claimed).or(cursor);
+    }
+    assert_eq!(small_seen, 2, "the small channel waited behind the big one");
+}
+
+/// Ordered jobs of a channel run one at a time, in spawn order; unordered
+/// jobs of the same channel do not wait for them.
+pub async fn job_claim_runs_ordered_jobs_one_at_a_time(backend: &dyn Backend) {
+    let t = Clock::new();
+    let ordered: Vec<JobBuilder> = (0..3)
+        .map(|_| {
+            let mut b = job("o", "c");
+            b.set_ordered(true);
+            b
+        })
+        .collect();
+    for b in &ordered {
+        insert(backend, t.at(0.0), &[b]).await;
+    }
+    let free = job("free", "c");
+    insert(backend, t.at(0.0), &[&free]).await;
+
+    let first = claim(backend, t.at(0.0), 10).await;
+    let mut got = ids(&first);
+    got.sort();
+    let mut want = vec![ordered[0].id(), free.id()];
+    want.sort();
+    assert_eq!(got, want);
+    assert!(claim(backend, t.at(0.0), 10).await.is_empty(), "an ordered job ran before its predecessor finished");
+
+    let head = first.iter().find(|job| job.id == ordered[0].id()).unwrap();
+    // A failed attempt keeps the head in place.
+    assert_eq!(fail(backend, t.at(0.0), head.lease(), Duration::ZERO).await, JobFailOutcome::Retrying);
+    let again = claim(backend, t.at(0.0), 10).await;
+    assert_eq!(ids(&again), vec![ordered[0].id()]);
+    assert_eq!(complete(backend, &[again[0].lease()]).await.len(), 1);
+
+    for next in &ordered[1..] {
+        let claimed = claim(backend, t.at(0.0), 10).await;
+        assert_eq!(ids(&claimed), vec![next.id()]);
+        complete(backend, &[claimed[0].lease()]).await;
+    }
+    assert!(claim(backend, t.at(0.0), 10).await.is_empty());
+}
+
+/// Ordering holds per channel: the same name with other arguments is
+/// another channel.
+pub async fn job_claim_orders_each_channel_args_separately(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut spawned = Vec::new();
+    for args in ["1", "2", "1", "2"] {
+        let mut b = job("o", "c");
+        b.set_ordered(true).set_channel_args(args);
+        spawned.extend(insert(backend, t.at(0.0), &[&b]).await);
+    }
+    let mut first = ids(&claim(backend, t.at(0.0), 10).await);
+    first.sort();
+    let mut want = vec![spawned[0], spawned[1]];
+    want.sort();
+    assert_eq!(first, want);
+}
+
+/// Many concurrent claims hand every job out exactly once.
+pub async fn job_claim_never_hands_a_job_out_twice(backend: &dyn Backend) {
+    let t = Clock::new();
+    let builders: Vec<JobBuilder> = (0..300)
+        .map(|i| {
+            let mut b = job("j", &format!("c{}", i % 5));
+            b.set_ordered(i % 3 == 0);
+            b
+        })
+        .collect();
+    insert(backend, t.at(0.0), &builders.iter().collect::<Vec<_>>()).await;
+    let claimers = (0..8).map(|_| async {
+        let mut mine = Vec::new();
+        let mut cursor: Option<ChannelKey> = None;
+        let mut idle = 0;
+        while idle < 3 {
+            let claimed = claim_with(backend, t.at(0.0), 7, None, cursor.as_ref()).await;
+            if claimed.is_empty() {
+                idle += 1;
+                continue;
+            }
+            idle = 0;
+            cursor = claim_cursor(cursor.as_ref(), &claimed).or(cursor);
+            let leases: Vec<JobLease> = claimed.iter().map(ClaimedJob::lease).collect();
+            assert_eq!(complete(backend, &leases).await.len(), leases.len());
+            mine.extend(ids(&claimed));
+        }
+        mine
+    });
+    let all: Vec<Uuid> = futures::future::join_all(claimers).await.concat();
+    let unique: HashSet<Uuid> = all.iter().copied().collect();
+    assert_eq!(unique.len(), all.len(), "a job was handed out twice");
+    assert_eq!(all.len(), 300, "some jobs were never handed out");
+}
+
+/// Completing deletes the job.
+pub async fn job_complete_deletes_the_job(backend: &dyn Backend) {
+    let t = Clock::new();
+    let b = job("j", "c");
+    insert(backend, t.at(0.0), &[&b]).await;
+    let claimed = claim(backend, t.at(0.0), 1).await;
+    assert!(backend.job_exists(b.id()).await.unwrap());
+    assert_eq!(complete(backend, &[claimed[0].lease()]).await, vec![claimed[0].lease()]);
+    assert!(!backend.job_exists(b.id()).await.unwrap());
+    assert_eq!(state(backend, b.id()).await, None);
+    assert!(complete(backend, &[claimed[0].lease()]).await.is_empty(), "completed twice");
+}
+
+/// Only the current attempt can complete a job.
+pub async fn job_complete_is_fenced_by_the_lease(backend: &dyn Backend) {
+    let t = Clock::new();
+    let b = job("j", "c");
+    insert(backend, t.at(0.0), &[&b]).await;
+    let claimed = claim(backend, t.at(0.0), 1).await;
+    let stale = JobLease {
+        id: b.id(),
+        attempt: claimed[0].attempt + 1,
+    };
+    assert!(complete(backend, &[stale]).await.is_empty());
+    let unknown = JobLease {
+        id: Uuid::now_v7(),
+        attempt: 1,
+    };
+    assert!(complete(backend, &[unknown]).await.is_empty());
+    assert!(backend.job_exists(b.id()).await.unwrap());
+    // A ready (not running) job cannot be completed either.
+    let other = job("j", "c");
+    insert(backend, t.at(0.0), &[&other]).await;
+    assert!(complete(backend, &[JobLease { id: other.id(), attempt: 0 }]).await.is_empty());
+    assert!(backend.job_exists(other.id()).await.unwrap());
+}
+
+/// Failed attempts are retried after their delay until the retries run
+/// out; then the job is failed and kept.
+pub async fn job_fail_retries_with_backoff_then_fails(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut b = job("j", "c");
+    b.set_retries(2);
+    insert(backend, t.at(0.0), &[&b]).await;
+
+    let first = claim(backend, t.at(0.0), 1).await;
+    assert_eq!(first[0].attempt, 1);
+    assert_eq!(fail(backend, t.at(0.0), first[0].lease(), Duration::from_secs(1)).await, JobFailOutcome::Retrying);
+    assert_eq!(state(backend, b.id()).await, Some(JobState::Scheduled));
+    schedule(backend, t.at(0.9)).await;
+    assert!(claim(backend, t.at(0.9), 1).await.is_empty(), "retried before its backoff");
+    schedule(backend, t.at(1.0)).await;
+    let second = claim(backend, t.at(1.0), 1).await;
+    assert_eq!(second[0].attempt, 2);
+    assert_eq!(fail(backend, t.at(1.0), second[0].lease(), Duration::from_secs(2)).await, JobFailOutcome::Retrying);
+    schedule(backend, t.at(3.0)).await;
+    let third = claim(backend, t.at(3.0), 1).await;
+    assert_eq!(third[0].attempt, 3);
+    assert_eq!(fail(backend, t.at(3.0), third[0].lease(), Duration::from_secs(4)).await, JobFailOutcome::Failed);
+
+    assert_eq!(state(backend, b.id()).await, Some(JobState::Failed));
+    assert!(backend.job_exists(b.id()).await.unwrap(), "a failed job must stay inspectable");
+    schedule(backend, t.at(100.0)).await;
+    assert!(claim(backend, t.at(100.0), 1).await.is_empty(), "a failed job ran again");
+    // The stale lease of a finished attempt changes nothing.
+    assert_eq!(fail(backend, t.at(100.0), third[0].lease(), Duration::ZERO).await, JobFailOutcome::LeaseLost);
+}
+
+/// A retry without delay is ready at once.
+pub async fn job_fail_without_delay_is_ready_at_once(backend: &dyn Backend) {
+    let t = Clock::new();
+    let b = job("j", "c");
+    insert(backend, t.at(0.0), &[&b]).await;
+    let first = claim(backend, t.at(0.0), 1).await;
+    fail(backend, t.at(0.0), first[0].lease(), Duration::ZERO).await;
+    assert_eq!(state(backend, b.id()).await, Some(JobState::Ready));
+    assert_eq!(claim(backend, t.at(0.0), 1).await[0].attempt, 2);
+}
+
+/// A released job is ready again without having used an attempt.
+pub async fn job_release_does_not_count_the_attempt(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut b = job("j", "c");
+    b.set_retries(0);
+    insert(backend, t.at(0.0), &[&b]).await;
+    let first = claim(backend, t.at(0.0), 1).await;
+    let released = backend
+        .job_release(JobReleaseParams {
+            lease: first[0].lease(),
+            delay: Duration::from_secs(5),
+            now: t.at(0.0),
+        })
+        .await
+        .unwrap();
+    assert!(released);
+    assert_eq!(state(backend, b.id()).await, Some(JobState::Scheduled));
+    schedule(backend, t.at(5.0)).await;
+    let again = claim(backend, t.at(5.0), 1).await;
+    assert_eq!(again[0].attempt, 1, "a release counted as an attempt");
+}
+
+/// Keep-alive moves the lease forward; a stale lease is not kept.
+pub async fn job_keep_alive_extends_the_lease(backend: &dyn Backend) {
+    let t = Clock::new();
+    let b = job("j", "c");
+    insert(backend, t.at(0.0), &[&b]).await;
+    let claimed = claim(backend, t.at(0.0), 1).await; // lease until 30
+    let lease = claimed[0].lease();
+    let stale = JobLease {
+        id: lease.id,
+        attempt: lease.attempt + 1,
+    };
+    let kept = backend
+        .job_keep_alive(JobKeepAliveParams {
+            leases: &[lease, stale],
+            lease: Duration::from_secs(30),
+            now: t.at(20.0),
+        })
+        .await
+        .unwrap();
+    assert_eq!(kept, vec![lease]);
+    assert_eq!(schedule(backend, t.at(49.0)).await.rescued, 0, "kept job rescued early");
+    assert!(claim(backend, t.at(49.0), 1).await.is_empty());
+    assert_eq!(schedule(backend, t.at(50.0)).await.rescued, 1);
+}
+
+/// A job whose lease lapses is ready again, and its old lease is void.
+pub async fn job_schedule_rescues_lapsed_leases(backend: &dyn Backend) {
+    let t = Clock::new();
+    let b = job("j", "c");
+    insert(backend, t.at(0.0), &[&b]).await;
+    let first = claim(backend, t.at(0.0), 1).await;
+    assert_eq!(schedule(backend, t.at(29.0)).await.rescued, 0);
+    assert!(claim(backend, t.at(29.0), 1).await.is_empty(), "job handed out while its lease held");
+    assert_eq!(schedule(backend, t.at(30.0)).await.rescued, 1);
+    let second = claim(backend, t.at(30.0), 1).await;
+    assert_eq!(second[0].attempt, 2);
+    assert!(complete(backend, &[first[0].lease()]).await.is_empty(), "the old lease completed the job");
+    assert_eq!(complete(backend, &[second[0].lease()]).await.len(), 1);
+}
+
+/// A lapsed lease on the last attempt fails the job.
+pub async fn job_schedule_fails_lapsed_last_attempts(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut b = job("j", "c");
+    b.set_retries(0);
+    insert(backend, t.at(0.0), &[&b]).await;
+    claim(backend, t.at(0.0), 1).await;
+    assert_eq!(schedule(backend, t.at(31.0)).await.rescued, 1);
+    assert_eq!(state(backend, b.id()).await, Some(JobState::Failed));
+}
+
+/// The schedule says when the next transition is due.
+pub async fn job_schedule_reports_the_next_due_time(backend: &dyn Backend) {
+    let t = Clock::new();
+    assert_eq!(schedule(backend, t.at(0.0)).await.next_due_in, None);
+    let mut later = job("j", "c");
+    later.set_delay(Duration::from_secs(20));
+    let mut uncommitted = job("j", "c");
+    uncommitted.set_commit_interval(Some(Duration::from_secs(15)));
+    insert(backend, t.at(0.0), &[&later, &uncommitted]).await;
+    assert_eq!(schedule(backend, t.at(0.0)).await.next_due_in, Some(Duration::from_secs(15)));
+    let now = job("j", "c");
+    insert(backend, t.at(0.0), &[&now]).await;
+    claim(backend, t.at(0.0), 1).await; // lease until 30
+    assert_eq!(schedule(backend, t.at(16.0)).await.next_due_in, Some(Duration::from_secs(4)));
+}
+
+/// A checkpoint's payload is what the next attempt sees; its extra retries
+/// count.
+pub async fn job_checkpoint_replaces_payload_and_adds_retries(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut b = job("j", "c");
+    b.set_retries(0).set_json(&1).unwrap().set_raw_bytes(b"keep");
+    insert(backend, t.at(0.0), &[&b]).await;
+    let first = claim(backend, t.at(0.0), 1).await;
+    let saved = backend
+        .job_checkpoint(JobCheckpointParams {
+            lease: first[0].lease(),
+            payload_json: Some("{\"step\":2}"),
+            payload_bytes: None,
+            extra_retries: 1,
+        })
+        .await
+        .unwrap();
+    assert!(saved);
+    assert_eq!(fail(backend, t.at(0.0), first[0].lease(), Duration::ZERO).await, JobFailOutcome::Retrying);
+    let second = claim(backend, t.at(0.0), 1).await;
+    assert_eq!(second[0].payload_json.as_deref(), Some("{\"step\":2}"));
+    assert_eq!(second[0].payload_bytes.as_deref(), Some(&b"keep"[..]));
+    let stale = backend
+        .job_checkpoint(JobCheckpointParams {
+            lease: first[0].lease(),
+            payload_json: Some("3"),
+            payload_bytes: None,
+            extra_retries: 0,
+        })
+        .await
+        .unwrap();
+    assert!(!stale, "a stale lease checkpointed");
+}
+
+/// A two-phase job is invisible until committed.
+pub async fn job_commit_makes_jobs_visible(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut b = job("j", "c");
+    b.set_commit_interval(Some(Duration::from_secs(60)));
+    insert(backend, t.at(0.0), &[&b]).await;
+    assert_eq!(state(backend, b.id()).await, Some(JobState::Uncommitted));
+    schedule(backend, t.at(1.0)).await;
+    assert!(claim(backend, t.at(1.0), 1).await.is_empty(), "an uncommitted job ran");
+    let missing = backend
+        .job_commit(JobCommitParams {
+            ids: &[b.id()],
+            now: t.at(1.0),
+        })
+        .await
+        .unwrap();
+    assert!(missing.is_empty());
+    assert_eq!(ids(&claim(backend, t.at(1.0), 1).await), vec![b.id()]);
+}
+
+/// Committing unknown ids reports them; committing twice does not.
+pub async fn job_commit_reports_missing_jobs(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut b = job("j", "c");
+    b.set_commit_interval(Some(Duration::from_secs(60)));
+    insert(backend, t.at(0.0), &[&b]).await;
+    let unknown = Uuid::now_v7();
+    let missing = backend
+        .job_commit(JobCommitParams {
+            ids: &[b.id(), unknown],
+            now: t.at(0.0),
+        })
+        .await
+        .unwrap();
+    assert_eq!(missing, vec![unknown]);
+    let again = backend
+        .job_commit(JobCommitParams {
+            ids: &[b.id()],
+            now: t.at(0.0),
+        })
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "committing twice reported the job missing");
+}
+
+/// An uncommitted job whose interval lapses is discarded, never run.
+pub async fn job_commit_lapsed_jobs_are_discarded(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut b = job("j", "c");
+    b.set_commit_interval(Some(Duration::from_secs(10)));
+    insert(backend, t.at(0.0), &[&b]).await;
+    assert_eq!(schedule(backend, t.at(10.0)).await.discarded, 1);
+    assert!(!backend.job_exists(b.id()).await.unwrap());
+    let missing = backend
+        .job_commit(JobCommitParams {
+            ids: &[b.id()],
+            now: t.at(10.0),
+        })
+        .await
+        .unwrap();
+    assert_eq!(missing, vec![b.id()]);
+    assert!(claim(backend, t.at(10.0), 1).await.is_empty());
+}
+
+/// An uncommitted ordered job holds its place: later ordered jobs wait for
+/// it to be committed and run, or discarded.
+pub async fn job_commit_ordered_reserves_the_position(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut reserved = job("o", "c");
+    reserved
+        .set_ordered(true)
+        .set_commit_interval(Some(Duration::from_secs(60)));
+    let mut next = job("o", "c");
+    next.set_ordered(true);
+    insert(backend, t.at(0.0), &[&reserved]).await;
+    insert(backend, t.at(0.0), &[&next]).await;
+    assert!(claim(backend, t.at(0.0), 10).await.is_empty(), "jumped an uncommitted reservation");
+    backend
+        .job_commit(JobCommitParams {
+            ids: &[reserved.id()],
+            now: t.at(1.0),
+        })
+        .await
+        .unwrap();
+    let first = claim(backend, t.at(1.0), 10).await;
+    assert_eq!(ids(&first), vec![reserved.id()]);
+    complete(backend, &[first[0].lease()]).await;
+    assert_eq!(ids(&claim(backend, t.at(1.0), 10).await), vec![next.id()]);
+
+    // A reservation that lapses releases the channel.
+    let mut lapsing = job("o", "d");
+    lapsing
+        .set_ordered(true)
+        .set_commit_interval(Some(Duration::from_secs(5)));
+    let mut after = job("o", "d");
+    after.set_ordered(true);
+    insert(backend, t.at(0.0), &[&lapsing]).await;
+    insert(backend, t.at(0.0), &[&after]).await;
+    let only_d = ["d".to_owned()];
+    assert!(claim_with(backend, t.at(1.0), 10, Some(&only_d), None).await.is_empty());
+    assert_eq!(schedule(backend, t.at(5.0)).await.discarded, 1);
+    assert_eq!(ids(&claim_with(backend, t.at(5.0), 10, Some(&only_d), None).await), vec![after.id()]);
+}
+
+/// Clearing deletes the jobs of the given channel names, in any state.
+pub async fn job_clear_deletes_by_channel_name_or_all(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut a = job("j", "a");
+    a.set_channel_args("x");
+    let mut a_later = job("j", "a");
+    a_later.set_delay(Duration::from_secs(100));
+    let b = job("j", "b");
+    let c = job("j", "c");
+    insert(backend, t.at(0.0), &[&a, &a_later, &b, &c]).await;
+    let names = ["a".to_owned(), "b".to_owned()];
+    let cleared = backend
+        .job_clear(JobClearParams {
+            channel_names: Some(&names),
+        })
+        .await
+        .unwrap();
+    assert_eq!(cleared, 3);
+    assert!(backend.job_exists(c.id()).await.unwrap());
+    assert!(!backend.job_exists(a_later.id()).await.unwrap());
+    let all = backend
+        .job_clear(JobClearParams { channel_names: None })
+        .await
+        .unwrap();
+    assert_eq!(all, 1);
+    assert!(!backend.job_exists(c.id()).await.unwrap());
+}
+
+/// The state follows a job through its life.
+pub async fn job_state_follows_the_job(backend: &dyn Backend) {
+    let t = Clock::new();
+    let b = job("j", "c");
+    assert_eq!(state(backend, b.id()).await, None);
+    insert(backend, t.at(0.0), &[&b]).await;
+    assert_eq!(state(backend, b.id()).await, Some(JobState::Ready));
+    let claimed = claim(backend, t.at(0.0), 1).await;
+    assert_eq!(state(backend, b.id()).await, Some(JobState::Running));
+    complete(backend, &[claimed[0].lease()]).await;
+    assert_eq!(state(backend, b.id()).await, None);
+}
+
+async fn next_wakeup(
+    spawner: &dyn crate::Spawner,
+    wakeups: &mut futures::stream::BoxStream<'static, Wakeup>,
+) -> Wakeup {
+    timeout(spawner, Duration::from_secs(10), wakeups.next())
+        .await
+        .expect("no wake-up within 10 s")
+        .expect("the wake-up stream ended")
+}
+
+/// Listeners hear about spawned and committed jobs, with their channel.
+pub async fn listen_wakes_up_on_insert_and_commit(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut wakeups = backend.listen().await.expect("listen");
+    let spawner = backend.spawner();
+    let b = job("j", "ready-channel");
+    insert(backend, t.at(0.0), &[&b]).await;
+    assert_eq!(
+        next_wakeup(spawner.as_ref(), &mut wakeups).await,
+        Wakeup::Ready {
+            channel_name: Some("ready-channel".to_owned())
+        }
+    );
+    let mut later = job("j", "later-channel");
+    later.set_commit_interval(Some(Duration::from_secs(60)));
+    insert(backend, t.at(0.0), &[&later]).await;
+    assert_eq!(
+        next_wakeup(spawner.as_ref(), &mut wakeups).await,
+        Wakeup::Scheduled {
+            channel_name: Some("later-channel".to_owned())
+        }
+    );
+    backend
+        .job_commit(JobCommitParams {
+            ids: &[later.id()],
+            now: t.at(0.0),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        next_wakeup(spawner.as_ref(), &mut wakeups).await,
+        Wakeup::Ready {
+            channel_name: Some("later-channel".to_owned())
+        }
+    );
+}

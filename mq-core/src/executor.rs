@@ -1,0 +1,94 @@
+//! Calls that join the caller's own connection or transaction.
+//!
+//! Spawning, completing, checkpointing, committing, clearing and migrating
+//! take the driver's native handle (`&PgPool`, `&mut PgConnection`, a
+//! transaction...) so that they happen atomically with the application's
+//! own writes. [`Executor`] is implemented by each driver for its handle
+//! types. The type parameter `D` is a marker type of the driver: it lets a
+//! driver crate implement this trait for types it does not own (the orphan
+//! rules allow `impl Executor<Sqlx> for &PgPool` because `Sqlx` is local to
+//! the driver), and callers never name it: it is inferred from the handle.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::backend::{
+    Backend, JobCheckpointParams, JobClearParams, JobCommitParams, JobCompleteParams,
+    JobInsertParams, JobLease,
+};
+use crate::error::Result;
+
+/// A database handle that the transactional calls can run on. See the
+/// [module docs](self).
+///
+/// An implementation for a handle that owns a transaction (for example
+/// `sqlx::Transaction`) commits it after the call; one for a borrowed
+/// connection or transaction leaves committing to the caller.
+#[async_trait]
+pub trait Executor<D>: Send + Sized {
+    /// See [`Backend::job_insert`].
+    async fn job_insert(self, params: JobInsertParams<'_>) -> Result<()>;
+    /// See [`Backend::job_complete`].
+    async fn job_complete(self, params: JobCompleteParams<'_>) -> Result<Vec<JobLease>>;
+    /// See [`Backend::job_checkpoint`].
+    async fn job_checkpoint(self, params: JobCheckpointParams<'_>) -> Result<bool>;
+    /// See [`Backend::job_commit`].
+    async fn job_commit(self, params: JobCommitParams<'_>) -> Result<Vec<Uuid>>;
+    /// See [`Backend::job_clear`].
+    async fn job_clear(self, params: JobClearParams<'_>) -> Result<u64>;
+    /// See [`Backend::job_exists`].
+    async fn job_exists(self, id: Uuid) -> Result<bool>;
+    /// See [`Backend::migrate`].
+    async fn migrate(self) -> Result<()>;
+}
+
+/// Something a job runner can be built on: a driver's pool, or a
+/// [`Backend`] value. `D` is inferred, as for [`Executor`].
+pub trait IntoBackend<D> {
+    /// The backend the runner will use.
+    fn into_backend(self) -> Arc<dyn Backend>;
+}
+
+/// The marker for handles that are [`Backend`]s themselves (the in-memory
+/// backend, or one of your own).
+#[derive(Debug)]
+pub enum Direct {}
+
+#[async_trait]
+impl<B: Backend> Executor<Direct> for &B {
+    async fn job_insert(self, params: JobInsertParams<'_>) -> Result<()> {
+        Backend::job_insert(self, params).await
+    }
+    async fn job_complete(self, params: JobCompleteParams<'_>) -> Result<Vec<JobLease>> {
+        Backend::job_complete(self, params).await
+    }
+    async fn job_checkpoint(self, params: JobCheckpointParams<'_>) -> Result<bool> {
+        Backend::job_checkpoint(self, params).await
+    }
+    async fn job_commit(self, params: JobCommitParams<'_>) -> Result<Vec<Uuid>> {
+        Backend::job_commit(self, params).await
+    }
+    async fn job_clear(self, params: JobClearParams<'_>) -> Result<u64> {
+        Backend::job_clear(self, params).await
+    }
+    async fn job_exists(self, id: Uuid) -> Result<bool> {
+        Backend::job_exists(self, id).await
+    }
+    async fn migrate(self) -> Result<()> {
+        Backend::migrate(self).await
+    }
+}
+
+impl<B: Backend + Clone> IntoBackend<Direct> for &B {
+    fn into_backend(self) -> Arc<dyn Backend> {
+        Arc::new(self.clone())
+    }
+}
+
+impl IntoBackend<Direct> for Arc<dyn Backend> {
+    fn into_backend(self) -> Arc<dyn Backend> {
+        self
+    }
+}

@@ -1,0 +1,303 @@
+//! The job a runner hands to user code, and checkpoints.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures::channel::oneshot;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::backend::{JobCheckpointParams, JobCompleteParams, JobKeepAliveParams};
+use crate::error::{Error, Result};
+use crate::executor::Executor;
+use crate::runner::shared::{Attempt, Outcome};
+
+/// New state for a running job, saved for its next attempts.
+///
+/// A long job checkpoints its progress so that, if this attempt fails, the
+/// next one starts from the checkpoint's payload instead of the original.
+#[derive(Debug, Clone, Default)]
+pub struct Checkpoint {
+    payload_json: Option<String>,
+    payload_bytes: Option<Vec<u8>>,
+    extra_retries: u32,
+}
+
+impl Checkpoint {
+    /// An empty checkpoint: it changes nothing until something is set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replaces the JSON payload with `value`.
+    pub fn set_json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<&mut Self> {
+        self.payload_json = Some(serde_json::to_string(value).map_err(Error::PayloadEncode)?);
+        Ok(self)
+    }
+
+    /// Replaces the JSON payload with JSON text, which must be valid JSON.
+    pub fn set_raw_json(&mut self, json: impl Into<String>) -> Result<&mut Self> {
+        let json = json.into();
+        serde_json::from_str::<serde::de::IgnoredAny>(&json).map_err(Error::PayloadEncode)?;
+        self.payload_json = Some(json);
+        Ok(self)
+    }
+
+    /// Replaces the binary payload.
+    pub fn set_raw_bytes(&mut self, bytes: impl AsRef<[u8]>) -> &mut Self {
+        self.payload_bytes = Some(bytes.as_ref().to_vec());
+        self
+    }
+
+    /// Adds `extra_retries` attempts to the job's allowance.
+    pub fn set_extra_retries(&mut self, extra_retries: u32) -> &mut Self {
+        self.extra_retries = extra_retries;
+        self
+    }
+
+    fn params(&self, attempt: &Attempt) -> Result<JobCheckpointParams<'_>> {
+        if let Some(json) = &self.payload_json
+            && json.contains('\0')
+        {
+            return Err(Error::invalid("payload_json", "contains a NUL character"));
+        }
+        Ok(JobCheckpointParams {
+            lease: attempt.lease,
+            payload_json: self.payload_json.as_deref(),
+            payload_bytes: self.payload_bytes.as_deref(),
+            extra_retries: self.extra_retries,
+        })
+    }
+}
+
+/// A job being run: its payload, and the calls that record its progress.
+///
+/// Complete the job with [`complete`](Self::complete) (or
+/// [`complete_with_transaction`](Self::complete_with_transaction)) when it
+/// is done. A job that returns an error, panics, or is dropped without
+/// completing counts as a failed attempt and is retried while it has
+/// retries left.
+pub struct CurrentJob {
+    attempt: Arc<Attempt>,
+    payload_json: Option<String>,
+    payload_bytes: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for CurrentJob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CurrentJob")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("attempt", &self.attempt())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CurrentJob {
+    pub(crate) fn new(
+        attempt: Arc<Attempt>,
+        payload_json: Option<String>,
+        payload_bytes: Option<Vec<u8>>,
+    ) -> Self {
+        Self {
+            attempt,
+            payload_json,
+            payload_bytes,
+        }
+    }
+
+    pub(crate) fn attempt_state(&self) -> &Arc<Attempt> {
+        &self.attempt
+    }
+
+    /// The job's id.
+    pub fn id(&self) -> Uuid {
+        self.attempt.lease.id
+    }
+
+    /// The job's name.
+    pub fn name(&self) -> &str {
+        &self.attempt.name
+    }
+
+    /// The job's channel name.
+    pub fn channel_name(&self) -> &str {
+        &self.attempt.channel_name
+    }
+
+    /// The job's channel arguments.
+    pub fn channel_args(&self) -> &str {
+        &self.attempt.channel_args
+    }
+
+    /// Which attempt this is: 1 for the first run, 2 for the first retry...
+    pub fn attempt(&self) -> i32 {
+        self.attempt.lease.attempt
+    }
+
+    /// Decodes the JSON payload; `None` if the job has none.
+    pub fn json<'a, T: Deserialize<'a>>(&'a self) -> Result<Option<T>> {
+        let Some(json) = self.payload_json.as_deref() else {
+            return Ok(None);
+        };
+        serde_json::from_str(json)
+            .map(Some)
+            .map_err(|source| Error::PayloadDecode {
+                id: self.id(),
+                name: self.name().to_owned(),
+                type_name: std::any::type_name::<T>(),
+                source,
+            })
+    }
+
+    /// The JSON payload as text.
+    pub fn raw_json(&self) -> Option<&str> {
+        self.payload_json.as_deref()
+    }
+
+    /// The binary payload.
+    pub fn raw_bytes(&self) -> Option<&[u8]> {
+        self.payload_bytes.as_deref()
+    }
+
+    /// Whether the job has been completed.
+    pub fn is_completed(&self) -> bool {
+        self.attempt.finished.load(Ordering::SeqCst)
+    }
+
+    fn check_held(&self) -> Result<()> {
+        if self.attempt.is_lost() {
+            return Err(Error::LeaseLost {
+                id: self.id(),
+                attempt: self.attempt(),
+            });
+        }
+        Ok(())
+    }
+
+    fn lease_lost(&self) -> Error {
+        self.attempt.lost.store(true, Ordering::SeqCst);
+        Error::LeaseLost {
+            id: self.id(),
+            attempt: self.attempt(),
+        }
+    }
+
+    /// Marks the job as completed: it is deleted and never runs again.
+    ///
+    /// Completions from many jobs are written together in one statement;
+    /// this returns once this job's completion is durable. Completing twice
+    /// is a no-op. Fails with [`Error::LeaseLost`] if another runner took
+    /// the job over.
+    pub async fn complete(&mut self) -> Result<()> {
+        if self.is_completed() {
+            return Ok(());
+        }
+        self.check_held()?;
+        let (ack, done) = oneshot::channel();
+        let outcome = Outcome::Complete {
+            lease: self.attempt.lease,
+            ordered: self.attempt.ordered,
+            ack,
+        };
+        self.attempt
+            .shared
+            .outcomes
+            .unbounded_send(outcome)
+            .map_err(|_| Error::RunnerStopped)?;
+        match done.await {
+            Ok(Ok(true)) => {
+                self.attempt.finished.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+            Ok(Ok(false)) => Err(self.lease_lost()),
+            Ok(Err(error)) => Err(error),
+            Err(oneshot::Canceled) => Err(Error::RunnerStopped),
+        }
+    }
+
+    /// Completes the job inside the caller's transaction, so that the
+    /// completion commits (or rolls back) with the job's other writes:
+    /// exactly-once effects for work that lives in the same database.
+    ///
+    /// Pass an owned transaction to have it committed here, or a borrowed
+    /// one (`&mut *tx`) to commit it yourself. Fails with
+    /// [`Error::LeaseLost`] if another runner took the job over; roll the
+    /// transaction back then.
+    pub async fn complete_with_transaction<D, E: Executor<D>>(&mut self, executor: E) -> Result<()> {
+        if self.is_completed() {
+            return Ok(());
+        }
+        self.check_held()?;
+        let lease = self.attempt.lease;
+        let done = executor
+            .job_complete(JobCompleteParams { leases: &[lease] })
+            .await?;
+        if !done.contains(&lease) {
+            return Err(self.lease_lost());
+        }
+        self.attempt.finished.store(true, Ordering::SeqCst);
+        if self.attempt.ordered {
+            let _ = self
+                .attempt
+                .shared
+                .events
+                .unbounded_send(crate::runner::shared::LoopEvent::MoreWork);
+        }
+        Ok(())
+    }
+
+    /// Saves a checkpoint: its payload replaces the job's for the next
+    /// attempts, and its extra retries are added.
+    pub async fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<()> {
+        self.check_held()?;
+        let held = self
+            .attempt
+            .shared
+            .backend
+            .job_checkpoint(checkpoint.params(&self.attempt)?)
+            .await?;
+        if held { Ok(()) } else { Err(self.lease_lost()) }
+    }
+
+    /// Saves a checkpoint inside the caller's transaction.
+    pub async fn checkpoint_with_transaction<D, E: Executor<D>>(
+        &mut self,
+        executor: E,
+        checkpoint: &Checkpoint,
+    ) -> Result<()> {
+        self.check_held()?;
+        let held = executor.job_checkpoint(checkpoint.params(&self.attempt)?).await?;
+        if held { Ok(()) } else { Err(self.lease_lost()) }
+    }
+
+    /// Holds the job for at least `duration` from now. The runner does this
+    /// on its own while keep-alive is on; call it for longer pauses, or
+    /// when keep-alive is off.
+    pub async fn keep_alive(&mut self, duration: Duration) -> Result<()> {
+        self.check_held()?;
+        let lease = self.attempt.lease;
+        let kept = self
+            .attempt
+            .shared
+            .backend
+            .job_keep_alive(JobKeepAliveParams {
+                leases: &[lease],
+                lease: duration,
+                now: None,
+            })
+            .await?;
+        if kept.contains(&lease) { Ok(()) } else { Err(self.lease_lost()) }
+    }
+}
+
+impl Drop for CurrentJob {
+    fn drop(&mut self) {
+        if !self.attempt.supervised.load(Ordering::SeqCst) {
+            self.attempt
+                .settle(|| "the job was dropped without completing".to_owned());
+        }
+    }
+}

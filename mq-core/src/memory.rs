@@ -1,0 +1,462 @@
+//! An in-memory [`Backend`] with the semantics of the PostgreSQL drivers.
+//!
+//! Use it to test jobs without a database: spawn into it, run a runner on
+//! it, and inspect job states. It passes the same
+//! [`conformance`](crate::conformance) suite as the drivers. It is not
+//! durable and not shared between processes, so it is no substitute for a
+//! database in production.
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use mq_core::memory::MemoryBackend;
+//! # fn spawner() -> Arc<dyn mq_core::Spawner> { unimplemented!() }
+//! # fn doc() {
+//! let backend = MemoryBackend::new(spawner());
+//! # }
+//! ```
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use futures::channel::mpsc;
+use futures::stream::BoxStream;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::backend::{
+    Backend, ChannelKey, ClaimedJob, JobCheckpointParams, JobClaimParams, JobClearParams,
+    JobCommitParams, JobCompleteParams, JobFailOutcome, JobFailParams, JobInsertParams,
+    JobKeepAliveParams, JobLease, JobReleaseParams, JobScheduleParams, JobScheduleResult,
+    JobState, Wakeup,
+};
+use crate::error::{Error, Result};
+use crate::spawner::Spawner;
+
+/// An in-memory backend. Cloning it gives another handle to the same jobs.
+#[derive(Clone)]
+pub struct MemoryBackend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    spawner: Arc<dyn Spawner>,
+    store: Mutex<Store>,
+}
+
+#[derive(Default)]
+struct Store {
+    jobs: HashMap<Uuid, StoredJob>,
+    next_seq: i64,
+    listeners: Vec<mpsc::UnboundedSender<Wakeup>>,
+}
+
+#[derive(Clone, Debug)]
+struct StoredJob {
+    seq: i64,
+    state: JobState,
+    name: String,
+    channel: ChannelKey,
+    ordered: bool,
+    /// As in PostgreSQL: due time when scheduled, lease expiry when running.
+    run_at: OffsetDateTime,
+    commit_deadline: Option<OffsetDateTime>,
+    attempt: i32,
+    retries: i32,
+    retry_backoff: Duration,
+    payload_json: Option<String>,
+    payload_bytes: Option<Vec<u8>>,
+    last_error: Option<String>,
+}
+
+/// The error of a violated constraint, as PostgreSQL would report it.
+#[derive(Debug, thiserror::Error)]
+#[error("duplicate job id {0}")]
+struct DuplicateId(Uuid);
+
+impl std::fmt::Debug for MemoryBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryBackend")
+            .field("jobs", &self.store().jobs.len())
+            .finish()
+    }
+}
+
+fn resolve(now: Option<OffsetDateTime>) -> OffsetDateTime {
+    now.unwrap_or_else(OffsetDateTime::now_utc)
+}
+
+impl MemoryBackend {
+    /// An empty backend whose runners run on `spawner`.
+    pub fn new(spawner: Arc<dyn Spawner>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                spawner,
+                store: Mutex::new(Store::default()),
+            }),
+        }
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        // Every update below is applied in full or not at all before the
+        // lock is released, so a poisoned lock still guards valid data.
+        self.inner
+            .store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How many jobs exist, in any state.
+    pub fn len(&self) -> usize {
+        self.store().jobs.len()
+    }
+
+    /// Whether no job exists.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The last error recorded for a job.
+    pub fn last_error(&self, id: Uuid) -> Option<String> {
+        self.store().jobs.get(&id).and_then(|job| job.last_error.clone())
+    }
+}
+
+impl Store {
+    fn notify(&mut self, wakeups: impl IntoIterator<Item = Wakeup>) {
+        let wakeups: Vec<Wakeup> = wakeups.into_iter().collect();
+        self.listeners.retain(|listener| {
+            wakeups
+                .iter()
+                .all(|wakeup| listener.unbounded_send(wakeup.clone()).is_ok())
+        });
+    }
+
+    /// The running job held by `lease`, if the lease is current.
+    fn held(&mut self, lease: JobLease) -> Option<&mut StoredJob> {
+        self.jobs
+            .get_mut(&lease.id)
+            .filter(|job| job.state == JobState::Running && job.attempt == lease.attempt)
+    }
+
+    /// The first ordered job of a channel, in any state: only it may run.
+    fn ordered_head(&self, channel: &ChannelKey) -> Option<Uuid> {
+        self.jobs
+            .iter()
+            .filter(|(_, job)| job.ordered && &job.channel == channel)
+            .min_by_key(|(_, job)| job.seq)
+            .map(|(id, _)| *id)
+    }
+}
+
+fn ready_or_scheduled(run_at: OffsetDateTime, now: OffsetDateTime) -> JobState {
+    if run_at <= now {
+        JobState::Ready
+    } else {
+        JobState::Scheduled
+    }
+}
+
+fn wakeup_for(state: JobState, channel_name: &str) -> Wakeup {
+    let channel_name = Some(channel_name.to_owned());
+    match state {
+        JobState::Ready => Wakeup::Ready { channel_name },
+        _ => Wakeup::Scheduled { channel_name },
+    }
+}
+
+#[async_trait]
+impl Backend for MemoryBackend {
+    fn spawner(&self) -> Arc<dyn Spawner> {
+        self.inner.spawner.clone()
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<()> {
+        let now = resolve(params.now);
+        let mut store = self.store();
+        // All or nothing, like one INSERT statement.
+        let mut ids = HashSet::new();
+        for job in &params.jobs {
+            if store.jobs.contains_key(&job.id) || !ids.insert(job.id) {
+                return Err(Error::backend("job_insert", false, DuplicateId(job.id)));
+            }
+        }
+        let mut wakeups = Vec::new();
+        for job in params.jobs {
+            let state = if job.commit_interval.is_some() {
+                JobState::Uncommitted
+            } else if job.delay.is_zero() {
+                JobState::Ready
+            } else {
+                JobState::Scheduled
+            };
+            let seq = store.next_seq;
+            store.next_seq += 1;
+            store.jobs.insert(
+                job.id,
+                StoredJob {
+                    seq,
+                    state,
+                    name: job.name.clone(),
+                    channel: ChannelKey {
+                        name: job.channel_name.clone(),
+                        args: job.channel_args.clone(),
+                    },
+                    ordered: job.ordered,
+                    run_at: now + job.delay,
+                    commit_deadline: job.commit_interval.map(|interval| now + interval),
+                    attempt: 0,
+                    retries: i32::try_from(job.retries).unwrap_or(i32::MAX),
+                    retry_backoff: job.retry_backoff,
+                    payload_json: job.payload_json.clone(),
+                    payload_bytes: job.payload_bytes.clone(),
+                    last_error: None,
+                },
+            );
+            let wakeup = wakeup_for(state, &job.channel_name);
+            if !wakeups.contains(&wakeup) {
+                wakeups.push(wakeup);
+            }
+        }
+        store.notify(wakeups);
+        Ok(())
+    }
+
+    async fn job_claim(&self, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>> {
+        let now = resolve(params.now);
+        let limit = params.limit as usize;
+        let mut store = self.store();
+        let wanted = |channel: &ChannelKey| {
+            params
+                .channel_names
+                .is_none_or(|names| names.iter().any(|name| name == &channel.name))
+        };
+        let channels: BTreeSet<ChannelKey> = store
+            .jobs
+            .values()
+            .filter(|job| job.state == JobState::Ready && wanted(&job.channel))
+            .map(|job| job.channel.clone())
+            .collect();
+        // After the cursor first, then wrap around to the start.
+        let (before, after): (Vec<_>, Vec<_>) = channels
+            .into_iter()
+            .partition(|channel| params.after.is_some_and(|cursor| channel <= cursor));
+        let mut picked = Vec::new();
+        for channel in after.into_iter().chain(before).take(limit) {
+            if picked.len() >= limit {
+                break;
+            }
+            if let Some(head) = store.ordered_head(&channel)
+                && store.jobs[&head].state == JobState::Ready
+            {
+                picked.push(head);
+            }
+            let mut unordered: Vec<(i64, Uuid)> = store
+                .jobs
+                .iter()
+                .filter(|(_, job)| job.state == JobState::Ready && !job.ordered && job.channel == channel)
+                .map(|(id, job)| (job.seq, *id))
+                .collect();
+            unordered.sort_unstable();
+            let room = limit - picked.len();
+            picked.extend(unordered.into_iter().take(room).map(|(_, id)| id));
+        }
+        picked.truncate(limit);
+        let lease_until = now + params.lease;
+        Ok(picked
+            .into_iter()
+            .map(|id| {
+                let job = store.jobs.get_mut(&id).expect("picked from the store");
+                job.state = JobState::Running;
+                job.attempt += 1;
+                job.run_at = lease_until;
+                ClaimedJob::new(
+                    id,
+                    job.attempt,
+                    job.name.clone(),
+                    job.channel.name.clone(),
+                    job.channel.args.clone(),
+                    job.ordered,
+                    job.retries,
+                    job.retry_backoff,
+                    job.payload_json.clone(),
+                    job.payload_bytes.clone(),
+                )
+            })
+            .collect())
+    }
+
+    async fn job_complete(&self, params: JobCompleteParams<'_>) -> Result<Vec<JobLease>> {
+        let mut store = self.store();
+        let mut done = Vec::new();
+        for lease in params.leases {
+            if store.held(*lease).is_some() {
+                store.jobs.remove(&lease.id);
+                done.push(*lease);
+            }
+        }
+        Ok(done)
+    }
+
+    async fn job_fail(&self, params: JobFailParams<'_>) -> Result<JobFailOutcome> {
+        let now = resolve(params.now);
+        let mut store = self.store();
+        let Some(job) = store.held(params.lease) else {
+            return Ok(JobFailOutcome::LeaseLost);
+        };
+        job.last_error = Some(params.error.to_owned());
+        if crate::retry::has_attempts_left(job.attempt, job.retries) {
+            job.run_at = now + params.retry_delay;
+            job.state = if params.retry_delay.is_zero() {
+                JobState::Ready
+            } else {
+                JobState::Scheduled
+            };
+            Ok(JobFailOutcome::Retrying)
+        } else {
+            job.state = JobState::Failed;
+            job.run_at = now;
+            Ok(JobFailOutcome::Failed)
+        }
+    }
+
+    async fn job_release(&self, params: JobReleaseParams) -> Result<bool> {
+        let now = resolve(params.now);
+        let mut store = self.store();
+        let Some(job) = store.held(params.lease) else {
+            return Ok(false);
+        };
+        job.attempt -= 1;
+        job.run_at = now + params.delay;
+        job.state = if params.delay.is_zero() {
+            JobState::Ready
+        } else {
+            JobState::Scheduled
+        };
+        Ok(true)
+    }
+
+    async fn job_keep_alive(&self, params: JobKeepAliveParams<'_>) -> Result<Vec<JobLease>> {
+        let now = resolve(params.now);
+        let mut store = self.store();
+        let mut kept = Vec::new();
+        for lease in params.leases {
+            if let Some(job) = store.held(*lease) {
+                job.run_at = job.run_at.max(now + params.lease);
+                kept.push(*lease);
+            }
+        }
+        Ok(kept)
+    }
+
+    async fn job_checkpoint(&self, params: JobCheckpointParams<'_>) -> Result<bool> {
+        let mut store = self.store();
+        let Some(job) = store.held(params.lease) else {
+            return Ok(false);
+        };
+        if let Some(json) = params.payload_json {
+            job.payload_json = Some(json.to_owned());
+        }
+        if let Some(bytes) = params.payload_bytes {
+            job.payload_bytes = Some(bytes.to_vec());
+        }
+        let extra = i32::try_from(params.extra_retries).unwrap_or(i32::MAX);
+        job.retries = job.retries.saturating_add(extra);
+        Ok(true)
+    }
+
+    async fn job_commit(&self, params: JobCommitParams<'_>) -> Result<Vec<Uuid>> {
+        let now = resolve(params.now);
+        let mut store = self.store();
+        let mut missing = Vec::new();
+        let mut wakeups = Vec::new();
+        for id in params.ids {
+            match store.jobs.get_mut(id) {
+                Some(job) if job.state != JobState::Uncommitted => {}
+                Some(job) if job.commit_deadline.is_some_and(|deadline| deadline > now) => {
+                    job.state = ready_or_scheduled(job.run_at, now);
+                    job.commit_deadline = None;
+                    wakeups.push(wakeup_for(job.state, &job.channel.name));
+                }
+                _ => missing.push(*id),
+            }
+        }
+        store.notify(wakeups);
+        Ok(missing)
+    }
+
+    async fn job_clear(&self, params: JobClearParams<'_>) -> Result<u64> {
+        let mut store = self.store();
+        let before = store.jobs.len();
+        match params.channel_names {
+            None => store.jobs.clear(),
+            Some(names) => store
+                .jobs
+                .retain(|_, job| !names.iter().any(|name| name == &job.channel.name)),
+        }
+        Ok((before - store.jobs.len()) as u64)
+    }
+
+    async fn job_exists(&self, id: Uuid) -> Result<bool> {
+        Ok(self.store().jobs.contains_key(&id))
+    }
+
+    async fn job_state(&self, id: Uuid) -> Result<Option<JobState>> {
+        Ok(self.store().jobs.get(&id).map(|job| job.state))
+    }
+
+    async fn job_schedule(&self, params: JobScheduleParams) -> Result<JobScheduleResult> {
+        let now = resolve(params.now);
+        let mut store = self.store();
+        let mut result = JobScheduleResult::default();
+        store.jobs.retain(|_, job| {
+            let lapsed = job.state == JobState::Uncommitted
+                && job.commit_deadline.is_some_and(|deadline| deadline <= now);
+            if lapsed {
+                result.discarded += 1;
+            }
+            !lapsed
+        });
+        let mut next_due: Option<OffsetDateTime> = None;
+        for job in store.jobs.values_mut() {
+            match job.state {
+                JobState::Scheduled if job.run_at <= now => {
+                    job.state = JobState::Ready;
+                    result.made_ready += 1;
+                }
+                JobState::Running if job.run_at <= now => {
+                    job.last_error = Some("the job's lease expired before it finished".to_owned());
+                    if crate::retry::has_attempts_left(job.attempt, job.retries) {
+                        job.state = JobState::Ready;
+                    } else {
+                        job.state = JobState::Failed;
+                    }
+                    result.rescued += 1;
+                }
+                JobState::Scheduled | JobState::Running => {
+                    next_due = Some(next_due.map_or(job.run_at, |due| due.min(job.run_at)));
+                }
+                JobState::Uncommitted => {
+                    if let Some(deadline) = job.commit_deadline {
+                        next_due = Some(next_due.map_or(deadline, |due| due.min(deadline)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        result.next_due_in = next_due.map(|due| (due - now).try_into().unwrap_or(Duration::ZERO));
+        Ok(result)
+    }
+
+    async fn listen(&self) -> Result<BoxStream<'static, Wakeup>> {
+        let (tx, rx) = mpsc::unbounded();
+        self.store().listeners.push(tx);
+        Ok(rx.boxed())
+    }
+}

@@ -1,0 +1,303 @@
+//! Named jobs, their shared context, and running them from a registry.
+
+use std::any::{Any, TypeId, type_name};
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use crate::builder::JobBuilder;
+use crate::error::{BoxError, Error, Result};
+use crate::executor::IntoBackend;
+use crate::job::CurrentJob;
+use crate::runner::JobRunnerOptions;
+use crate::runner::shared::Attempt;
+use crate::spawner::Spawner;
+
+/// What a job function returns.
+pub type JobResult = std::result::Result<(), BoxError>;
+
+/// How a registry runs one job: builds its future, resolving context
+/// arguments from the registry.
+pub type JobRunFn = fn(&JobRegistry, CurrentJob) -> Result<BoxFuture<'static, JobResult>>;
+
+/// Checks that a registry holds every context value a job needs.
+pub type JobCheckFn = fn(&JobRegistry) -> Result<()>;
+
+/// A job function known by name, as the [`job`](../mq/attr.job.html)
+/// attribute declares it: its name, its default options, and how to run it.
+pub struct NamedJob {
+    name: &'static str,
+    build: fn(&mut JobBuilder),
+    check: JobCheckFn,
+    run: JobRunFn,
+}
+
+impl fmt::Debug for NamedJob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NamedJob")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NamedJob {
+    /// Used by the `#[job]` macro.
+    #[doc(hidden)]
+    pub const fn new_internal(
+        name: &'static str,
+        build: fn(&mut JobBuilder),
+        check: JobCheckFn,
+        run: JobRunFn,
+    ) -> Self {
+        Self {
+            name,
+            build,
+            check,
+            run,
+        }
+    }
+
+    /// The job's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// A builder for this job with its default options applied.
+    pub fn builder(&self) -> JobBuilder {
+        let mut builder = JobBuilder::new(self.name);
+        (self.build)(&mut builder);
+        builder
+    }
+}
+
+type ErrorHandler = dyn Fn(&str, BoxError) + Send + Sync;
+
+/// The jobs a runner knows, the context values they receive, and the
+/// handler of their errors.
+#[derive(Clone)]
+pub struct JobRegistry {
+    jobs: HashMap<&'static str, &'static NamedJob>,
+    context: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    error_handler: Option<Arc<ErrorHandler>>,
+}
+
+impl fmt::Debug for JobRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<_> = self.jobs.keys().collect();
+        names.sort();
+        f.debug_struct("JobRegistry")
+            .field("jobs", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JobRegistry {
+    /// A registry of `jobs`. A later job with the same name as an earlier
+    /// one replaces it.
+    pub fn new(jobs: &[&'static NamedJob]) -> Self {
+        Self {
+            jobs: jobs.iter().map(|job| (job.name(), *job)).collect(),
+            context: HashMap::new(),
+            error_handler: None,
+        }
+    }
+
+    /// Adds a job.
+    pub fn add(&mut self, job: &'static NamedJob) -> &mut Self {
+        self.jobs.insert(job.name(), job);
+        self
+    }
+
+    /// Makes `value` available to jobs that take an argument of type `C`.
+    /// Each job receives its own clone.
+    pub fn set_context<C: Clone + Send + Sync + 'static>(&mut self, value: C) -> &mut Self {
+        self.context.insert(TypeId::of::<C>(), Arc::new(value));
+        self
+    }
+
+    /// The context value of type `C`.
+    pub fn context<C: Clone + Send + Sync + 'static>(&self) -> Option<C> {
+        self.context
+            .get(&TypeId::of::<C>())
+            .and_then(|value| value.downcast_ref::<C>())
+            .cloned()
+    }
+
+    /// Used by the `#[job]` macro: the context value of type `C`, or the
+    /// error naming the job that needs it.
+    #[doc(hidden)]
+    pub fn require_context<C: Clone + Send + Sync + 'static>(&self, job: &str) -> Result<C> {
+        self.context::<C>().ok_or_else(|| Error::MissingContext {
+            job: job.to_owned(),
+            type_name: type_name::<C>(),
+        })
+    }
+
+    /// Sets the function called with a job's name and error whenever a job
+    /// fails (returns an error or panics), needs a missing context value,
+    /// or has a name this registry does not know. Errors are also reported
+    /// through `tracing`.
+    pub fn set_error_handler(
+        &mut self,
+        handler: impl Fn(&str, BoxError) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.error_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// The job registered under `name`.
+    pub fn resolve_job(&self, name: &str) -> Option<&'static NamedJob> {
+        self.jobs.get(name).copied()
+    }
+
+    /// Options for a runner that runs this registry's jobs on `backend`
+    /// (the driver's pool, or a [`Backend`](crate::Backend)). A claimed job
+    /// whose name the registry does not know is reported to the error
+    /// handler and given back, without counting the attempt, for a runner
+    /// that knows it.
+    pub fn runner<D>(&self, backend: impl IntoBackend<D>) -> JobRunnerOptions {
+        JobRunnerOptions::for_registry(backend.into_backend(), RegistryDispatch::new(self.clone()))
+    }
+
+    /// Checks that every job's context values are present.
+    pub(crate) fn check(&self) -> Result<()> {
+        self.jobs.values().try_for_each(|job| (job.check)(self))
+    }
+
+    fn report(&self, job_name: &str, error: BoxError) {
+        tracing::warn!(job = job_name, error = %error_text(error.as_ref()), "job failed");
+        if let Some(handler) = &self.error_handler {
+            handler(job_name, error);
+        }
+    }
+}
+
+/// A job's panic, as a job error.
+#[derive(Debug, thiserror::Error)]
+#[error("job panicked: {message}")]
+pub struct JobPanicked {
+    /// The panic message, when it was a string.
+    pub message: String,
+}
+
+/// A claimed job whose name no registry entry matches. It is given back to
+/// the queue, without counting the attempt, for a runner that knows it.
+#[derive(Debug, thiserror::Error)]
+#[error("no job named {name:?} is registered with this runner; it is left for another runner")]
+pub struct UnknownJob {
+    /// The job's name.
+    pub name: String,
+}
+
+/// The most error text kept with a failed attempt.
+pub const MAX_ERROR_TEXT: usize = 4096;
+
+/// An error and its sources as one line, cut to [`MAX_ERROR_TEXT`] bytes.
+pub fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if text.len() > MAX_ERROR_TEXT {
+        let mut end = MAX_ERROR_TEXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "a non-string panic payload".to_owned()
+    }
+}
+
+/// Runs claimed jobs from a registry, each in its own task.
+#[derive(Clone)]
+pub(crate) struct RegistryDispatch {
+    registry: Arc<JobRegistry>,
+}
+
+impl RegistryDispatch {
+    pub fn new(registry: JobRegistry) -> Self {
+        Self {
+            registry: Arc::new(registry),
+        }
+    }
+
+    pub fn registry(&self) -> &JobRegistry {
+        &self.registry
+    }
+
+    pub fn dispatch(&self, spawner: &dyn Spawner, job: CurrentJob, unknown_job_delay: std::time::Duration) {
+        let attempt: Arc<Attempt> = job.attempt_state().clone();
+        attempt
+            .supervised
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let registry = self.registry.clone();
+        let name = attempt.name.clone();
+        let Some(named) = registry.resolve_job(&name) else {
+            drop(job);
+            registry.report(&name, Box::new(UnknownJob { name: name.clone() }));
+            attempt.release(unknown_job_delay);
+            return;
+        };
+        let future = match (named.run)(&registry, job) {
+            Ok(future) => future,
+            Err(error) => {
+                let text = error_text(&error);
+                registry.report(&name, Box::new(error));
+                attempt.settle(|| text);
+                return;
+            }
+        };
+        let guard = SettleOnDrop(attempt);
+        spawner.spawn(
+            async move {
+                let outcome = AssertUnwindSafe(future).catch_unwind().await;
+                let error: Option<BoxError> = match outcome {
+                    Ok(Ok(())) => None,
+                    Ok(Err(error)) => Some(error),
+                    Err(payload) => Some(Box::new(JobPanicked {
+                        message: panic_message(payload.as_ref()),
+                    })),
+                };
+                match error {
+                    Some(error) => {
+                        let text = error_text(error.as_ref());
+                        registry.report(&name, error);
+                        guard.0.settle(|| text);
+                    }
+                    None => guard
+                        .0
+                        .settle(|| "the job returned without completing".to_owned()),
+                }
+            }
+            .boxed(),
+        );
+    }
+}
+
+/// Settles an attempt if its task is dropped before the job ends (the
+/// runtime shut down): it counts as a failed attempt.
+struct SettleOnDrop(Arc<Attempt>);
+
+impl Drop for SettleOnDrop {
+    fn drop(&mut self) {
+        self.0
+            .settle(|| "the job's task was cancelled".to_owned());
+    }
+}

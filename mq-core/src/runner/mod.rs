@@ -1,0 +1,223 @@
+//! The job runner: claims jobs and runs them.
+//!
+//! A runner is three tasks on the backend's [`Spawner`]:
+//! - the claim loop ([`claim_loop`]): claims jobs whenever fewer than the
+//!   minimum are running, sleeping until a wake-up, a finished job, the
+//!   next due time or the poll interval;
+//! - the outcome task ([`outcomes`]): records completions in batches and
+//!   failed attempts one by one;
+//! - the keep-alive task ([`keep_alive`]): extends the leases of all
+//!   running jobs in one statement every third of the lease.
+
+pub(crate) mod claim_loop;
+pub(crate) mod keep_alive;
+pub(crate) mod outcomes;
+pub(crate) mod shared;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::channel::mpsc;
+use futures::future::{BoxFuture, Shared};
+
+use crate::CurrentJob;
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::executor::IntoBackend;
+use crate::registry::RegistryDispatch;
+use crate::spawner::{Spawner, spawn_with_handle, timeout};
+use shared::{Dispatch, RunnerConfig, RunnerShared};
+
+/// How to run jobs: on which backend, how many at once, from which
+/// channels. [`run`](Self::run) starts the runner.
+pub struct JobRunnerOptions {
+    backend: Arc<dyn Backend>,
+    spawner: Arc<dyn Spawner>,
+    dispatch: Dispatch,
+    config: RunnerConfig,
+}
+
+impl fmt::Debug for JobRunnerOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobRunnerOptions")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JobRunnerOptions {
+    /// Options for a runner on `backend` (the driver's pool, or a
+    /// [`Backend`]) that hands each claimed job to `run`.
+    ///
+    /// `run` is called on the claim loop, so it must not block: spawn a task
+    /// for the job. A job that `run`'s task drops without completing is
+    /// retried.
+    pub fn new<D>(backend: impl IntoBackend<D>, run: impl Fn(CurrentJob) + Send + Sync + 'static) -> Self {
+        Self::with_dispatch(backend.into_backend(), Dispatch::Callback(Arc::new(run)))
+    }
+
+    pub(crate) fn for_registry(backend: Arc<dyn Backend>, registry: RegistryDispatch) -> Self {
+        Self::with_dispatch(backend, Dispatch::Registry(registry))
+    }
+
+    fn with_dispatch(backend: Arc<dyn Backend>, dispatch: Dispatch) -> Self {
+        Self {
+            spawner: backend.spawner(),
+            backend,
+            dispatch,
+            config: RunnerConfig {
+                min_concurrency: 32,
+                max_concurrency: 64,
+                channel_names: None,
+                keep_alive: true,
+                lease: Duration::from_secs(30),
+                poll_interval: Duration::from_secs(1),
+                unknown_job_delay: Duration::from_secs(5),
+                completion_batch: 1000,
+            },
+        }
+    }
+
+    /// Keeps between `min` and `max` jobs running: whenever fewer than
+    /// `min` run, claims up to `max` minus the running count in one batch.
+    /// Defaults to 32 and 64. `max` is raised to `min` and both to at
+    /// least 1.
+    pub fn set_concurrency(&mut self, min: usize, max: usize) -> &mut Self {
+        let min = min.max(1);
+        self.config.min_concurrency = min;
+        self.config.max_concurrency = max.max(min);
+        self
+    }
+
+    /// Only runs jobs of these channel names (with any arguments). By
+    /// default a runner takes jobs of every channel.
+    pub fn set_channel_names<S: AsRef<str>>(&mut self, channel_names: &[S]) -> &mut Self {
+        self.config.channel_names = Some(
+            channel_names
+                .iter()
+                .map(|name| name.as_ref().to_owned())
+                .collect(),
+        );
+        self
+    }
+
+    /// Whether running jobs' leases are extended automatically (default:
+    /// yes). Without it, a job must finish or call
+    /// [`CurrentJob::keep_alive`] within its lease, or another runner may
+    /// start it again.
+    pub fn set_keep_alive(&mut self, keep_alive: bool) -> &mut Self {
+        self.config.keep_alive = keep_alive;
+        self
+    }
+
+    /// How long a claimed job is held before another runner may take it
+    /// over if this one dies (default 30 s). With keep-alive on, the lease
+    /// is renewed every third of this.
+    pub fn set_lease(&mut self, lease: Duration) -> &mut Self {
+        self.config.lease = lease.max(Duration::from_millis(100));
+        self
+    }
+
+    /// How often the runner looks for work when no notification arrives
+    /// (default 1 s). Notifications usually wake it much sooner; polling
+    /// covers notifications lost with a connection.
+    pub fn set_poll_interval(&mut self, poll_interval: Duration) -> &mut Self {
+        self.config.poll_interval = poll_interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How long a job whose name the registry does not know waits before it
+    /// is offered again (default 5 s).
+    pub fn set_unknown_job_delay(&mut self, delay: Duration) -> &mut Self {
+        self.config.unknown_job_delay = delay;
+        self
+    }
+
+    /// Runs the runner's tasks on `spawner` instead of the backend's.
+    pub fn set_spawner(&mut self, spawner: Arc<dyn Spawner>) -> &mut Self {
+        self.spawner = spawner;
+        self
+    }
+
+    /// Starts the runner. It listens for notifications before its first
+    /// claim, so no spawn is missed, and runs until the returned handle is
+    /// stopped or dropped.
+    pub async fn run(&self) -> Result<JobRunnerHandle> {
+        if let Dispatch::Registry(registry) = &self.dispatch {
+            registry.registry().check()?;
+        }
+        let dispatch = self.dispatch.clone();
+        let wakeups = self.backend.listen().await?;
+        let (events_tx, events_rx) = mpsc::unbounded();
+        let (outcomes_tx, outcomes_rx) = mpsc::unbounded();
+        let shared = Arc::new(RunnerShared::new(
+            self.backend.clone(),
+            self.spawner.clone(),
+            self.config.clone(),
+            dispatch,
+            events_tx,
+            outcomes_tx,
+        ));
+        self.spawner
+            .spawn(outcomes::run(shared.clone(), outcomes_rx).boxed());
+        if self.config.keep_alive {
+            self.spawner.spawn(keep_alive::run(shared.clone()).boxed());
+        }
+        let claim_loop = spawn_with_handle(
+            self.spawner.as_ref(),
+            claim_loop::run(shared.clone(), wakeups, events_rx),
+        );
+        Ok(JobRunnerHandle {
+            shared,
+            claim_loop: claim_loop.map(|_| ()).boxed().shared(),
+        })
+    }
+}
+
+/// A running job runner. Dropping it stops the runner from claiming more
+/// jobs, like [`stop`](Self::stop); jobs already running carry on.
+pub struct JobRunnerHandle {
+    shared: Arc<RunnerShared>,
+    claim_loop: Shared<BoxFuture<'static, ()>>,
+}
+
+impl fmt::Debug for JobRunnerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobRunnerHandle")
+            .field("running", &self.num_running_jobs())
+            .field("stopping", &self.shared.is_stopping())
+            .finish()
+    }
+}
+
+impl JobRunnerHandle {
+    /// How many jobs this runner is running now.
+    pub fn num_running_jobs(&self) -> usize {
+        self.shared.running_count()
+    }
+
+    /// Stops claiming jobs and returns once the claim loop has ended.
+    /// Running jobs carry on; wait for them with
+    /// [`wait_jobs_finish`](Self::wait_jobs_finish).
+    pub async fn stop(&mut self) {
+        self.shared.stop();
+        self.claim_loop.clone().await;
+    }
+
+    /// Waits until no job is running, or `timeout` passes. Returns whether
+    /// all jobs finished.
+    pub async fn wait_jobs_finish(&self, timeout_after: Duration) -> bool {
+        let idle = self.shared.idle();
+        timeout(self.shared.spawner.as_ref(), timeout_after, idle)
+            .await
+            .is_some()
+    }
+}
+
+impl Drop for JobRunnerHandle {
+    fn drop(&mut self) {
+        self.shared.stop();
+    }
+}
