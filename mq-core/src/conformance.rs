@@ -33,7 +33,8 @@ use crate::spawner::timeout;
 /// Generates one test per conformance case for a backend.
 ///
 /// `$factory` is an async function (or path to one) returning a fresh,
-/// migrated, empty backend; the attributes (for example `#[tokio::test]`)
+/// migrated, empty backend, or a `(guard, backend)` pair (see
+/// [`AsBackend`](crate::conformance::AsBackend)); the attributes (for example `#[tokio::test]`)
 /// go on every generated test.
 #[macro_export]
 macro_rules! conformance_tests {
@@ -77,9 +78,28 @@ macro_rules! conformance_tests {
         $(#[$attr])+
         async fn $case() {
             let backend = $factory().await;
-            $crate::conformance::$case(&backend).await;
+            $crate::conformance::$case($crate::conformance::AsBackend::as_backend(&backend)).await;
         }
     };
+}
+
+/// What a conformance factory returns: a backend, or a pair of a guard
+/// (say, a temporary database dropped after the test) and a backend.
+pub trait AsBackend {
+    /// The backend under test.
+    fn as_backend(&self) -> &dyn Backend;
+}
+
+impl<B: Backend> AsBackend for B {
+    fn as_backend(&self) -> &dyn Backend {
+        self
+    }
+}
+
+impl<G, B: Backend> AsBackend for (G, B) {
+    fn as_backend(&self) -> &dyn Backend {
+        &self.1
+    }
 }
 
 /// A clock for a case: a base time truncated to microseconds (PostgreSQL's

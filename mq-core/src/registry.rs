@@ -20,9 +20,12 @@ use crate::spawner::Spawner;
 /// What a job function returns.
 pub type JobResult = std::result::Result<(), BoxError>;
 
+/// A running job function.
+pub type JobFuture = BoxFuture<'static, JobResult>;
+
 /// How a registry runs one job: builds its future, resolving context
 /// arguments from the registry.
-pub type JobRunFn = fn(&JobRegistry, CurrentJob) -> Result<BoxFuture<'static, JobResult>>;
+pub type JobRunFn = fn(&JobRegistry, CurrentJob) -> Result<JobFuture>;
 
 /// Checks that a registry holds every context value a job needs.
 pub type JobCheckFn = fn(&JobRegistry) -> Result<()>;

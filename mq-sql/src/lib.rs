@@ -1,0 +1,276 @@
+//! The PostgreSQL side of mq, shared by its drivers: the schema migrations,
+//! the text of every statement, and the encodings both drivers use to bind
+//! parameters and read results.
+//!
+//! Each statement lives in `statements/<name>.sql` and is named after the
+//! [`Backend`](mq_core::Backend) method it implements (`job_claim.sql` ↔
+//! `Backend::job_claim`). Drivers differ only in how they bind the
+//! parameters and decode the rows; the SQL exists once, here.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use mq_core::backend::{JobState, Wakeup};
+use mq_core::{NewJob, Uuid};
+
+/// One schema migration.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Applied in increasing order; recorded in `mq_migrations`.
+    pub version: i64,
+    /// A short name.
+    pub name: &'static str,
+    /// The SQL, run as one simple-protocol batch inside the migration's
+    /// transaction.
+    pub sql: &'static str,
+}
+
+/// Every migration, oldest first.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "jobs",
+    sql: include_str!("../../migrations/0001_jobs.sql"),
+}];
+
+/// The newest schema version this library knows.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// The advisory lock that serializes migrations ("mq_migra" as an integer).
+pub const MIGRATION_LOCK_KEY: i64 = 0x6d71_5f6d_6967_7261;
+
+/// Statement text, one constant per statement file.
+pub mod statements {
+    /// Creates `mq_migrations` if needed.
+    pub const MIGRATIONS_TABLE: &str = include_str!("../statements/migrations_table.sql");
+    /// Whether `mq_migrations` exists.
+    pub const MIGRATIONS_EXIST: &str = include_str!("../statements/migrations_exist.sql");
+    /// The newest applied migration (the table must exist).
+    pub const MIGRATIONS_VERSION: &str = include_str!("../statements/migrations_version.sql");
+    /// Takes the migration lock for the transaction.
+    pub const MIGRATIONS_LOCK: &str = include_str!("../statements/migrations_lock.sql");
+    /// Records an applied migration.
+    pub const MIGRATIONS_RECORD: &str = include_str!("../statements/migrations_record.sql");
+    /// `Backend::job_insert`.
+    pub const JOB_INSERT: &str = include_str!("../statements/job_insert.sql");
+    /// Wakes listeners after an insert or a commit.
+    pub const JOB_NOTIFY: &str = include_str!("../statements/job_notify.sql");
+    /// `Backend::job_complete`.
+    pub const JOB_COMPLETE: &str = include_str!("../statements/job_complete.sql");
+    /// `Backend::job_fail`.
+    pub const JOB_FAIL: &str = include_str!("../statements/job_fail.sql");
+    /// `Backend::job_release`.
+    pub const JOB_RELEASE: &str = include_str!("../statements/job_release.sql");
+    /// `Backend::job_keep_alive`.
+    pub const JOB_KEEP_ALIVE: &str = include_str!("../statements/job_keep_alive.sql");
+    /// `Backend::job_checkpoint`.
+    pub const JOB_CHECKPOINT: &str = include_str!("../statements/job_checkpoint.sql");
+    /// `Backend::job_commit`.
+    pub const JOB_COMMIT: &str = include_str!("../statements/job_commit.sql");
+    /// `Backend::job_clear` for some channel names.
+    pub const JOB_CLEAR: &str = include_str!("../statements/job_clear.sql");
+    /// `Backend::job_clear` for every job.
+    pub const JOB_CLEAR_ALL: &str = include_str!("../statements/job_clear_all.sql");
+    /// `Backend::job_exists`.
+    pub const JOB_EXISTS: &str = include_str!("../statements/job_exists.sql");
+    /// `Backend::job_state`.
+    pub const JOB_STATE: &str = include_str!("../statements/job_state.sql");
+    /// `Backend::job_schedule`.
+    pub const JOB_SCHEDULE: &str = include_str!("../statements/job_schedule.sql");
+}
+
+const JOB_CLAIM_TEMPLATE: &str = include_str!("../statements/job_claim.sql");
+
+static JOB_CLAIM_ALL: LazyLock<String> =
+    LazyLock::new(|| JOB_CLAIM_TEMPLATE.replace("/*channel_filter*/", ""));
+static JOB_CLAIM_CHANNELS: LazyLock<String> = LazyLock::new(|| {
+    JOB_CLAIM_TEMPLATE.replace("/*channel_filter*/", "AND j.channel_name = ANY($6::text[])")
+});
+
+/// `Backend::job_claim`: the variant for all channels (parameters `$1` to
+/// `$5`), or the one restricted to the channel names bound as `$6`.
+///
+/// Two texts rather than one with an `IS NULL OR` test, so that each gets a
+/// generic plan that uses the index bounds it needs.
+pub fn job_claim(filtered: bool) -> &'static str {
+    if filtered {
+        JOB_CLAIM_CHANNELS.as_str()
+    } else {
+        JOB_CLAIM_ALL.as_str()
+    }
+}
+
+/// Whether an error with this SQLSTATE may go away if the operation is
+/// retried: connection failures, serialization failures and deadlocks,
+/// insufficient resources, shutdowns and cancellations by the operator.
+pub fn is_transient_sqlstate(code: &str) -> bool {
+    matches!(code, "40001" | "40P01" | "55P03" | "57014" | "57P01" | "57P02" | "57P03")
+        || code.starts_with("08")
+        || code.starts_with("53")
+}
+
+/// The channel mq notifies on.
+pub const NOTIFY_CHANNEL: &str = "mq_jobs";
+
+/// Channel names longer than this are left out of notification payloads,
+/// which PostgreSQL limits to 8000 bytes; such notifications wake every
+/// runner.
+const MAX_NOTIFIED_NAME: usize = 4000;
+
+/// The notification payload for a job now in `state` on `channel_name`:
+/// `r:<name>` when it is ready, `s:<name>` when it will be later; just `r`
+/// or `s` when the name is too long to send.
+pub fn notification(state: JobState, channel_name: &str) -> String {
+    let kind = if state == JobState::Ready { 'r' } else { 's' };
+    if channel_name.len() > MAX_NOTIFIED_NAME {
+        kind.to_string()
+    } else {
+        format!("{kind}:{channel_name}")
+    }
+}
+
+/// Reads a notification payload written by [`notification`]. Anything else
+/// (another version, a manual `NOTIFY`) wakes the runner fully.
+pub fn parse_notification(payload: &str) -> Wakeup {
+    let (kind, name) = match payload.split_once(':') {
+        Some((kind, name)) => (kind, Some(name.to_owned())),
+        None => (payload, None),
+    };
+    match kind {
+        "r" => Wakeup::Ready { channel_name: name },
+        "s" => Wakeup::Scheduled { channel_name: name },
+        _ => Wakeup::Resync,
+    }
+}
+
+/// The distinct notification payloads for a batch of new jobs.
+pub fn insert_notifications(jobs: &[&NewJob]) -> Vec<String> {
+    let mut payloads: Vec<String> = jobs
+        .iter()
+        .map(|job| notification(initial_state(job), &job.channel_name))
+        .collect();
+    payloads.sort_unstable();
+    payloads.dedup();
+    payloads
+}
+
+/// The state a new job starts in, as `job_insert.sql` decides it.
+pub fn initial_state(job: &NewJob) -> JobState {
+    if job.commit_interval.is_some() {
+        JobState::Uncommitted
+    } else if job.delay.is_zero() {
+        JobState::Ready
+    } else {
+        JobState::Scheduled
+    }
+}
+
+/// A duration in whole microseconds, as the statements take them. Saturates;
+/// mq's own durations are bounded far below the limit.
+pub fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Microseconds read back from the database as a duration (negative is 0).
+pub fn from_micros(micros: i64) -> Duration {
+    Duration::from_micros(u64::try_from(micros).unwrap_or(0))
+}
+
+/// The parameters of `job_insert.sql`, one array per column.
+#[derive(Debug, Default)]
+pub struct InsertColumns {
+    /// `$1`
+    pub ids: Vec<Uuid>,
+    /// `$2`
+    pub names: Vec<String>,
+    /// `$3`
+    pub channel_names: Vec<String>,
+    /// `$4`
+    pub channel_args: Vec<String>,
+    /// `$5`
+    pub payload_json: Vec<Option<String>>,
+    /// `$6`
+    pub payload_bytes: Vec<Option<Vec<u8>>>,
+    /// `$7`
+    pub delays_us: Vec<i64>,
+    /// `$8`
+    pub retries: Vec<i32>,
+    /// `$9`
+    pub backoffs_us: Vec<i64>,
+    /// `$10`
+    pub ordered: Vec<bool>,
+    /// `$11`
+    pub commit_intervals_us: Vec<Option<i64>>,
+}
+
+impl InsertColumns {
+    /// Splits jobs into columns.
+    pub fn new(jobs: &[&NewJob]) -> Self {
+        let mut columns = Self::default();
+        for job in jobs {
+            columns.ids.push(job.id);
+            columns.names.push(job.name.clone());
+            columns.channel_names.push(job.channel_name.clone());
+            columns.channel_args.push(job.channel_args.clone());
+            columns.payload_json.push(job.payload_json.clone());
+            columns.payload_bytes.push(job.payload_bytes.clone());
+            columns.delays_us.push(micros(job.delay));
+            columns
+                .retries
+                .push(i32::try_from(job.retries).unwrap_or(i32::MAX));
+            columns.backoffs_us.push(micros(job.retry_backoff));
+            columns.ordered.push(job.ordered);
+            columns
+                .commit_intervals_us
+                .push(job.commit_interval.map(micros));
+        }
+        columns
+    }
+}
+
+/// Splits leases into the `(ids, attempts)` arrays the statements take.
+pub fn lease_columns(leases: &[mq_core::backend::JobLease]) -> (Vec<Uuid>, Vec<i32>) {
+    leases.iter().map(|lease| (lease.id, lease.attempt)).unzip()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_round_trip() {
+        for (state, name) in [(JobState::Ready, "emails"), (JobState::Scheduled, ""), (JobState::Ready, "a:b")] {
+            let wakeup = parse_notification(&notification(state, name));
+            let expected = Some(name.to_owned());
+            match wakeup {
+                Wakeup::Ready { channel_name } => {
+                    assert_eq!(state, JobState::Ready);
+                    assert_eq!(channel_name, expected);
+                }
+                Wakeup::Scheduled { channel_name } => {
+                    assert_eq!(state, JobState::Scheduled);
+                    assert_eq!(channel_name, expected);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn long_names_are_left_out_of_notifications() {
+        let long = "x".repeat(MAX_NOTIFIED_NAME + 1);
+        let payload = notification(JobState::Ready, &long);
+        assert_eq!(payload, "r");
+        assert_eq!(parse_notification(&payload), Wakeup::Ready { channel_name: None });
+        assert_eq!(parse_notification("something else"), Wakeup::Resync);
+    }
+
+    #[test]
+    fn claim_variants_differ_only_in_the_filter() {
+        assert!(!job_claim(false).contains("ANY($6"));
+        assert!(job_claim(true).contains("ANY($6::text[])"));
+    }
+}

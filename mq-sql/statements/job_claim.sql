@@ -1,0 +1,104 @@
+-- Claims up to $1 ready jobs, fairly across channels, holding them for $2 µs.
+-- $3, $4: the fairness cursor (channel name and args; '' and '' for none).
+-- $5: now (NULL for the server clock). The channel_names variant adds $6.
+--
+-- Channels are visited in (channel_name, channel_args) order starting after
+-- the cursor, then wrapping around to the start: a skip scan over
+-- mq_jobs_ready that costs a few index probes per channel, however many jobs
+-- each channel holds. Each visited channel gives its ordered head (if ready)
+-- and then its unordered jobs in spawn order, until the limit is reached.
+WITH RECURSIVE channel(channel_name, channel_args, wrapped) AS (
+    (SELECT * FROM (
+        -- The first channel after the cursor: same name, later args...
+        (SELECT j.channel_name, j.channel_args, false
+         FROM mq_jobs j
+         WHERE j.state = 'ready' AND j.channel_name = $3 AND j.channel_args > $4 /*channel_filter*/
+         ORDER BY j.channel_args
+         LIMIT 1)
+        UNION ALL
+        -- ...or a later name...
+        (SELECT j.channel_name, j.channel_args, false
+         FROM mq_jobs j
+         WHERE j.state = 'ready' AND j.channel_name > $3 /*channel_filter*/
+         ORDER BY j.channel_name, j.channel_args
+         LIMIT 1)
+        UNION ALL
+        -- ...or, wrapping around, the first channel of all.
+        (SELECT j.channel_name, j.channel_args, true
+         FROM mq_jobs j
+         WHERE j.state = 'ready' /*channel_filter*/
+         ORDER BY j.channel_name, j.channel_args
+         LIMIT 1)
+    ) first_channel LIMIT 1)
+    UNION ALL
+    SELECT next_channel.*
+    FROM channel c
+    CROSS JOIN LATERAL (
+        SELECT * FROM (
+            (SELECT j.channel_name, j.channel_args, c.wrapped
+             FROM mq_jobs j
+             WHERE j.state = 'ready' AND j.channel_name = c.channel_name
+               AND j.channel_args > c.channel_args
+             ORDER BY j.channel_args
+             LIMIT 1)
+            UNION ALL
+            (SELECT j.channel_name, j.channel_args, c.wrapped
+             FROM mq_jobs j
+             WHERE j.state = 'ready' AND j.channel_name > c.channel_name /*channel_filter*/
+             ORDER BY j.channel_name, j.channel_args
+             LIMIT 1)
+            UNION ALL
+            (SELECT j.channel_name, j.channel_args, true
+             FROM mq_jobs j
+             WHERE NOT c.wrapped AND j.state = 'ready' /*channel_filter*/
+             ORDER BY j.channel_name, j.channel_args
+             LIMIT 1)
+        ) n LIMIT 1
+    ) next_channel
+    -- Once wrapped, stop at the cursor: every channel has been visited.
+    WHERE NOT (next_channel.wrapped
+               AND (next_channel.channel_name, next_channel.channel_args) > ($3, $4))
+),
+picked AS (
+    SELECT p.id
+    FROM (SELECT * FROM channel LIMIT $1) c
+    CROSS JOIN LATERAL (
+        -- The ordered head of the channel, if it is ready. The head is the
+        -- ordered job with the smallest seq in any state, so a running,
+        -- scheduled, failed or uncommitted head holds back the rest.
+        SELECT head.id FROM (
+            SELECT j.id
+            FROM mq_jobs j
+            WHERE j.id = (SELECT o.id
+                          FROM mq_jobs o
+                          WHERE o.ordered AND o.state <> 'completed'
+                            AND o.channel_name = c.channel_name
+                            AND o.channel_args = c.channel_args
+                          ORDER BY o.seq
+                          LIMIT 1)
+              AND j.state = 'ready'
+            FOR UPDATE SKIP LOCKED
+        ) head
+        UNION ALL
+        SELECT free.id FROM (
+            SELECT j.id
+            FROM mq_jobs j
+            WHERE j.state = 'ready' AND NOT j.ordered
+              AND j.channel_name = c.channel_name
+              AND j.channel_args = c.channel_args
+            ORDER BY j.seq
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        ) free
+    ) p
+    LIMIT $1
+)
+UPDATE mq_jobs j
+SET state = 'running',
+    attempt = j.attempt + 1,
+    run_at = coalesce($5::timestamptz, now()) + $2::bigint * interval '1 microsecond'
+FROM picked
+WHERE j.id = picked.id
+RETURNING j.id, j.attempt, j.name, j.channel_name, j.channel_args, j.ordered, j.retries,
+          (extract(epoch FROM j.retry_backoff) * 1000000)::bigint AS retry_backoff_us,
+          j.payload_json::text AS payload_json, j.payload_bytes

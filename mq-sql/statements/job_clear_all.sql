@@ -1,0 +1,2 @@
+-- Deletes every job.
+DELETE FROM mq_jobs

@@ -1,0 +1,25 @@
+-- Inserts a batch of jobs in one statement, one array per column.
+-- $1 id, $2 name, $3 channel_name, $4 channel_args, $5 payload_json (as text),
+-- $6 payload_bytes, $7 delay (µs), $8 retries, $9 retry_backoff (µs),
+-- $10 ordered, $11 commit_interval (µs, NULL without two-phase commit),
+-- $12 now (NULL for the server clock).
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, retries, retry_backoff, payload_json, payload_bytes)
+SELECT j.id,
+       CASE WHEN j.commit_us IS NOT NULL THEN 'uncommitted'
+            WHEN j.delay_us = 0 THEN 'ready'
+            ELSE 'scheduled' END::mq_job_state,
+       j.name, j.channel_name, j.channel_args, j.ordered,
+       t.now + j.delay_us * interval '1 microsecond',
+       t.now + j.commit_us * interval '1 microsecond',
+       j.retries,
+       j.backoff_us * interval '1 microsecond',
+       j.payload_json::json,
+       j.payload_bytes
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[],
+            $7::bigint[], $8::int[], $9::bigint[], $10::bool[], $11::bigint[])
+         WITH ORDINALITY AS j(id, name, channel_name, channel_args, payload_json, payload_bytes,
+                              delay_us, retries, backoff_us, ordered, commit_us, ord)
+CROSS JOIN (SELECT coalesce($12::timestamptz, now()) AS now) t
+-- Identity values follow this order, so a batch keeps its order in its channels.
+ORDER BY j.ord

@@ -1,0 +1,48 @@
+-- Applies the transitions due at $1 (NULL for the server clock): scheduled
+-- jobs become ready; running jobs whose lease lapsed become ready again, or
+-- failed when out of attempts; uncommitted jobs whose interval lapsed are
+-- deleted. Several runners may run this at once: SKIP LOCKED splits the work.
+-- Returns the counts, and the µs until the next transition is due.
+WITH t AS (SELECT coalesce($1::timestamptz, now()) AS now),
+due AS (
+    SELECT j.id, j.state AS old_state
+    FROM mq_jobs j, t
+    WHERE j.state IN ('scheduled', 'running') AND j.run_at <= t.now
+    ORDER BY j.run_at
+    LIMIT 10000
+    FOR UPDATE OF j SKIP LOCKED
+),
+moved AS (
+    UPDATE mq_jobs j
+    SET state = CASE WHEN due.old_state = 'scheduled' THEN 'ready'
+                     WHEN j.attempt > j.retries THEN 'failed'
+                     ELSE 'ready' END::mq_job_state,
+        last_error = CASE WHEN due.old_state = 'running'
+                          THEN 'the job''s lease expired before it finished'
+                          ELSE j.last_error END
+    FROM due
+    WHERE j.id = due.id
+    RETURNING due.old_state
+),
+lapsed AS (
+    SELECT j.id
+    FROM mq_jobs j, t
+    WHERE j.state = 'uncommitted' AND j.commit_deadline <= t.now
+    LIMIT 10000
+    FOR UPDATE OF j SKIP LOCKED
+),
+discarded AS (
+    DELETE FROM mq_jobs j USING lapsed WHERE j.id = lapsed.id RETURNING 1
+)
+SELECT
+    (SELECT count(*) FROM moved WHERE old_state = 'scheduled') AS made_ready,
+    (SELECT count(*) FROM moved WHERE old_state = 'running') AS rescued,
+    (SELECT count(*) FROM discarded) AS discarded,
+    CASE WHEN (SELECT count(*) FROM due) >= 10000 OR (SELECT count(*) FROM lapsed) >= 10000 THEN 0
+         ELSE (SELECT (extract(epoch FROM least(
+                   (SELECT min(run_at) FROM mq_jobs
+                    WHERE state IN ('scheduled', 'running') AND run_at > t.now),
+                   (SELECT min(commit_deadline) FROM mq_jobs
+                    WHERE state = 'uncommitted' AND commit_deadline > t.now)
+               ) - t.now) * 1000000)::bigint FROM t)
+    END AS next_due_us

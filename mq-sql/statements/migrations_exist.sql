@@ -1,0 +1,1 @@
+SELECT to_regclass('mq_migrations') IS NOT NULL AS exists

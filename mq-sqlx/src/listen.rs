@@ -1,0 +1,61 @@
+//! Wake-ups from LISTEN/NOTIFY on a dedicated connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use mq_core::backend::Wakeup;
+use mq_core::{Result, Spawner};
+use mq_sql::{NOTIFY_CHANNEL, parse_notification};
+use sqlx::PgPool;
+use sqlx::postgres::{PgListener, PgPoolOptions};
+
+use crate::error::at;
+
+struct State {
+    listener: PgListener,
+    spawner: Arc<dyn Spawner>,
+    failures: u32,
+}
+
+/// Listens on its own connection (a one-connection pool with the same
+/// options as `pool`), so that it never takes a slot from the application's
+/// pool. The stream never ends: when the connection drops it yields
+/// [`Wakeup::Resync`], because notifications may have been missed, and
+/// reconnects (re-issuing `LISTEN`) with backoff while the runner polls.
+pub(crate) async fn listen(pool: &PgPool, spawner: Arc<dyn Spawner>) -> Result<BoxStream<'static, Wakeup>> {
+    let own_pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with((*pool.connect_options()).clone());
+    let mut listener = PgListener::connect_with(&own_pool).await.map_err(at("listen"))?;
+    listener.listen(NOTIFY_CHANNEL).await.map_err(at("listen"))?;
+    let state = State {
+        listener,
+        spawner,
+        failures: 0,
+    };
+    Ok(futures::stream::unfold(state, |mut state| async move {
+        loop {
+            match state.listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    state.failures = 0;
+                    return Some((parse_notification(notification.payload()), state));
+                }
+                // The connection was lost (and re-established, LISTEN
+                // included): whatever was sent meanwhile is gone.
+                Ok(None) => return Some((Wakeup::Resync, state)),
+                Err(error) => {
+                    state.failures += 1;
+                    let backoff = Duration::from_millis(100 * 2u64.pow(state.failures.min(8))).min(Duration::from_secs(10));
+                    tracing::warn!(%error, ?backoff, "lost the LISTEN connection; reconnecting");
+                    state.spawner.sleep(backoff).await;
+                    if state.failures == 1 {
+                        return Some((Wakeup::Resync, state));
+                    }
+                }
+            }
+        }
+    })
+    .boxed())
+}

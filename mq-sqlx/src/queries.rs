@@ -1,0 +1,309 @@
+//! One function per statement of `mq-sql`, on a sqlx connection.
+//!
+//! Every function takes `&mut PgConnection`, so the same code serves the
+//! runner's pool and a caller's own connection or transaction. Statements
+//! are prepared once per connection and cached by sqlx.
+
+use std::collections::HashSet;
+
+use mq_core::backend::{
+    ClaimedJob, JobCheckpointParams, JobClaimParams, JobClearParams, JobCommitParams,
+    JobCompleteParams, JobFailOutcome, JobFailParams, JobInsertParams, JobKeepAliveParams,
+    JobLease, JobReleaseParams, JobScheduleParams, JobScheduleResult, JobState,
+};
+use mq_core::{Error, Result, Uuid};
+use mq_sql::{
+    InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, from_micros, insert_notifications, latest_version,
+    lease_columns, micros, notification, statements,
+};
+use sqlx::postgres::PgRow;
+use sqlx::{Connection, PgConnection, Row};
+
+use crate::error::at;
+
+fn parse_state(operation: &'static str, name: &str) -> Result<JobState> {
+    JobState::parse(name).ok_or_else(|| {
+        Error::backend(
+            operation,
+            false,
+            format!("unknown job state {name:?}: the database schema is newer than this mq"),
+        )
+    })
+}
+
+pub(crate) async fn job_insert(conn: &mut PgConnection, params: JobInsertParams<'_>) -> Result<()> {
+    let columns = InsertColumns::new(&params.jobs);
+    sqlx::query(statements::JOB_INSERT)
+        .bind(&columns.ids)
+        .bind(&columns.names)
+        .bind(&columns.channel_names)
+        .bind(&columns.channel_args)
+        .bind(&columns.payload_json)
+        .bind(&columns.payload_bytes)
+        .bind(&columns.delays_us)
+        .bind(&columns.retries)
+        .bind(&columns.backoffs_us)
+        .bind(&columns.ordered)
+        .bind(&columns.commit_intervals_us)
+        .bind(params.now)
+        .execute(&mut *conn)
+        .await
+        .map_err(at("job_insert"))?;
+    notify(conn, &insert_notifications(&params.jobs)).await
+}
+
+async fn notify(conn: &mut PgConnection, payloads: &[String]) -> Result<()> {
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(statements::JOB_NOTIFY)
+        .bind(payloads)
+        .execute(&mut *conn)
+        .await
+        .map_err(at("job_notify"))?;
+    Ok(())
+}
+
+fn claimed_job(row: &PgRow) -> std::result::Result<ClaimedJob, sqlx::Error> {
+    Ok(ClaimedJob::new(
+        row.try_get("id")?,
+        row.try_get("attempt")?,
+        row.try_get("name")?,
+        row.try_get("channel_name")?,
+        row.try_get("channel_args")?,
+        row.try_get("ordered")?,
+        row.try_get("retries")?,
+        from_micros(row.try_get("retry_backoff_us")?),
+        row.try_get("payload_json")?,
+        row.try_get("payload_bytes")?,
+    ))
+}
+
+pub(crate) async fn job_claim(conn: &mut PgConnection, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>> {
+    let (after_name, after_args) = params
+        .after
+        .map_or(("", ""), |c| (c.name.as_str(), c.args.as_str()));
+    let query = sqlx::query(mq_sql::job_claim(params.channel_names.is_some()))
+        .bind(i64::from(params.limit))
+        .bind(micros(params.lease))
+        .bind(after_name)
+        .bind(after_args)
+        .bind(params.now);
+    let query = match params.channel_names {
+        Some(names) => query.bind(names),
+        None => query,
+    };
+    let rows = query.fetch_all(&mut *conn).await.map_err(at("job_claim"))?;
+    rows.iter()
+        .map(claimed_job)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(at("job_claim"))
+}
+
+fn leases(rows: &[PgRow], operation: &'static str) -> Result<Vec<JobLease>> {
+    rows.iter()
+        .map(|row| {
+            Ok(JobLease {
+                id: row.try_get("id")?,
+                attempt: row.try_get("attempt")?,
+            })
+        })
+        .collect::<std::result::Result<_, sqlx::Error>>()
+        .map_err(at(operation))
+}
+
+pub(crate) async fn job_complete(conn: &mut PgConnection, params: JobCompleteParams<'_>) -> Result<Vec<JobLease>> {
+    let (ids, attempts) = lease_columns(params.leases);
+    let rows = sqlx::query(statements::JOB_COMPLETE)
+        .bind(&ids)
+        .bind(&attempts)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(at("job_complete"))?;
+    leases(&rows, "job_complete")
+}
+
+pub(crate) async fn job_fail(conn: &mut PgConnection, params: JobFailParams<'_>) -> Result<JobFailOutcome> {
+    let state: Option<String> = sqlx::query_scalar(statements::JOB_FAIL)
+        .bind(params.lease.id)
+        .bind(params.lease.attempt)
+        .bind(micros(params.retry_delay))
+        .bind(params.error)
+        .bind(params.now)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(at("job_fail"))?;
+    Ok(match state {
+        None => JobFailOutcome::LeaseLost,
+        Some(state) if parse_state("job_fail", &state)? == JobState::Failed => JobFailOutcome::Failed,
+        Some(_) => JobFailOutcome::Retrying,
+    })
+}
+
+pub(crate) async fn job_release(conn: &mut PgConnection, params: JobReleaseParams) -> Result<bool> {
+    let result = sqlx::query(statements::JOB_RELEASE)
+        .bind(params.lease.id)
+        .bind(params.lease.attempt)
+        .bind(micros(params.delay))
+        .bind(params.now)
+        .execute(&mut *conn)
+        .await
+        .map_err(at("job_release"))?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub(crate) async fn job_keep_alive(conn: &mut PgConnection, params: JobKeepAliveParams<'_>) -> Result<Vec<JobLease>> {
+    let (ids, attempts) = lease_columns(params.leases);
+    let rows = sqlx::query(statements::JOB_KEEP_ALIVE)
+        .bind(&ids)
+        .bind(&attempts)
+        .bind(micros(params.lease))
+        .bind(params.now)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(at("job_keep_alive"))?;
+    leases(&rows, "job_keep_alive")
+}
+
+pub(crate) async fn job_checkpoint(conn: &mut PgConnection, params: JobCheckpointParams<'_>) -> Result<bool> {
+    let result = sqlx::query(statements::JOB_CHECKPOINT)
+        .bind(params.lease.id)
+        .bind(params.lease.attempt)
+        .bind(params.payload_json)
+        .bind(params.payload_bytes)
+        .bind(i64::from(params.extra_retries))
+        .execute(&mut *conn)
+        .await
+        .map_err(at("job_checkpoint"))?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub(crate) async fn job_commit(conn: &mut PgConnection, params: JobCommitParams<'_>) -> Result<Vec<Uuid>> {
+    let rows = sqlx::query(statements::JOB_COMMIT)
+        .bind(params.ids)
+        .bind(params.now)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(at("job_commit"))?;
+    let mut missing = Vec::new();
+    let mut payloads = HashSet::new();
+    for row in &rows {
+        let id: Uuid = row.try_get("id").map_err(at("job_commit"))?;
+        let state: Option<String> = row.try_get("state").map_err(at("job_commit"))?;
+        match state {
+            None => missing.push(id),
+            Some(state) => {
+                let channel_name: String = row.try_get("channel_name").map_err(at("job_commit"))?;
+                payloads.insert(notification(parse_state("job_commit", &state)?, &channel_name));
+            }
+        }
+    }
+    notify(conn, &payloads.into_iter().collect::<Vec<_>>()).await?;
+    Ok(missing)
+}
+
+pub(crate) async fn job_clear(conn: &mut PgConnection, params: JobClearParams<'_>) -> Result<u64> {
+    let result = match params.channel_names {
+        Some(names) => sqlx::query(statements::JOB_CLEAR).bind(names).execute(&mut *conn).await,
+        None => sqlx::query(statements::JOB_CLEAR_ALL).execute(&mut *conn).await,
+    };
+    Ok(result.map_err(at("job_clear"))?.rows_affected())
+}
+
+pub(crate) async fn job_exists(conn: &mut PgConnection, id: Uuid) -> Result<bool> {
+    sqlx::query_scalar(statements::JOB_EXISTS)
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(at("job_exists"))
+}
+
+pub(crate) async fn job_state(conn: &mut PgConnection, id: Uuid) -> Result<Option<JobState>> {
+    let state: Option<String> = sqlx::query_scalar(statements::JOB_STATE)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(at("job_state"))?;
+    state.map(|s| parse_state("job_state", &s)).transpose()
+}
+
+pub(crate) async fn job_schedule(conn: &mut PgConnection, params: JobScheduleParams) -> Result<JobScheduleResult> {
+    let row = sqlx::query(statements::JOB_SCHEDULE)
+        .bind(params.now)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(at("job_schedule"))?;
+    let count = |column: &str| -> Result<u64> {
+        let n: i64 = row.try_get(column).map_err(at("job_schedule"))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    };
+    let next_due_us: Option<i64> = row.try_get("next_due_us").map_err(at("job_schedule"))?;
+    Ok(JobScheduleResult::new(
+        count("made_ready")?,
+        count("rescued")?,
+        count("discarded")?,
+        next_due_us.map(from_micros),
+    ))
+}
+
+/// Applies the migrations this library carries that the database lacks, in
+/// one transaction under an advisory lock, so concurrent callers apply them
+/// once between them.
+pub(crate) async fn migrate(conn: &mut PgConnection) -> Result<()> {
+    let latest = latest_version();
+    if let Some(version) = applied_version(conn).await? {
+        if version > latest {
+            return Err(Error::SchemaTooNew {
+                found: version,
+                supported: latest,
+            });
+        }
+        if version == latest {
+            return Ok(());
+        }
+    }
+    let mut tx = conn.begin().await.map_err(at("migrate"))?;
+    sqlx::query(statements::MIGRATIONS_LOCK)
+        .bind(MIGRATION_LOCK_KEY)
+        .execute(&mut *tx)
+        .await
+        .map_err(at("migrate"))?;
+    sqlx::raw_sql(statements::MIGRATIONS_TABLE)
+        .execute(&mut *tx)
+        .await
+        .map_err(at("migrate"))?;
+    let current = applied_version(&mut tx).await?.unwrap_or(0);
+    if current > latest {
+        return Err(Error::SchemaTooNew {
+            found: current,
+            supported: latest,
+        });
+    }
+    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+        sqlx::raw_sql(migration.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(at("migrate"))?;
+        sqlx::query(statements::MIGRATIONS_RECORD)
+            .bind(migration.version)
+            .bind(migration.name)
+            .execute(&mut *tx)
+            .await
+            .map_err(at("migrate"))?;
+    }
+    tx.commit().await.map_err(at("migrate"))
+}
+
+async fn applied_version(conn: &mut PgConnection) -> Result<Option<i64>> {
+    let exists: bool = sqlx::query_scalar(statements::MIGRATIONS_EXIST)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(at("migrate"))?;
+    if !exists {
+        return Ok(None);
+    }
+    sqlx::query_scalar(statements::MIGRATIONS_VERSION)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(at("migrate"))
+}

@@ -1,0 +1,20 @@
+//! The backend conformance suite against PostgreSQL through sqlx.
+
+use mq_core::Backend;
+use mq_sqlx::SqlxBackend;
+use mq_test_db::TestDb;
+use sqlx::postgres::PgPoolOptions;
+
+async fn backend() -> (TestDb, SqlxBackend) {
+    let db = TestDb::create();
+    let pool = PgPoolOptions::new()
+        .max_connections(10)
+        .connect(db.url())
+        .await
+        .expect("connect to the test database");
+    let backend = SqlxBackend::new(pool);
+    backend.migrate().await.expect("migrate");
+    (db, backend)
+}
+
+mq_core::conformance_tests!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)], backend);
