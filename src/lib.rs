@@ -1,0 +1,94 @@
+//! # mq
+//!
+//! A background job queue for Rust applications that already run
+//! PostgreSQL. Jobs live in the application's own database: they are
+//! covered by its backups, and can be spawned, completed and checkpointed
+//! inside its own transactions.
+//!
+//! ```no_run
+//! use std::error::Error;
+//!
+//! use mq::{job, CurrentJob, JobRegistry};
+//!
+//! #[job(channel_name = "emails", retries = 3)]
+//! async fn send_welcome(
+//!     mut job: CurrentJob,
+//!     greeting: &'static str,
+//! ) -> Result<(), Box<dyn Error + Send + Sync + 'static>> {
+//!     let who: Option<String> = job.json()?;
+//!     println!("{greeting}, {}!", who.as_deref().unwrap_or("world"));
+//!     job.complete().await?;
+//!     Ok(())
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn Error>> {
+//! let pool = sqlx::PgPool::connect("postgres://localhost/app").await?;
+//! mq::migrate(&pool).await?;
+//!
+//! let mut registry = JobRegistry::new(&[send_welcome]);
+//! registry.set_context("Hello");
+//! let runner = registry.runner(&pool).set_concurrency(10, 20).run().await?;
+//!
+//! send_welcome.builder().set_json("Ada")?.spawn(&pool).await?;
+//! # drop(runner);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Features
+//!
+//! | feature | default | what it enables |
+//! |---|---|---|
+//! | `driver-sqlx` | yes | the sqlx driver: pass a `&PgPool`, `&mut PgConnection` or transaction |
+//! | `runtime-tokio` | yes | runners on tokio |
+//! | `macros` | yes | the [`job`] attribute |
+//! | `testing` | no | [`testing::MemoryBackend`] and the backend conformance suite |
+//!
+//! ## How the pieces fit
+//!
+//! - [`JobBuilder`] describes a job; `spawn` inserts it through a pool,
+//!   connection or transaction, [`spawn_many`] inserts a batch in one round
+//!   trip.
+//! - A runner ([`JobRegistry::runner`] or [`JobRunnerOptions::new`])
+//!   claims ready jobs in batches, fairly across channels, and runs them.
+//! - A job receives a [`CurrentJob`]: its payload, and the calls that record
+//!   progress (`complete`, `complete_with_transaction`, `checkpoint`,
+//!   `keep_alive`). A job that returns an error, panics or is dropped
+//!   without completing is retried with exponential backoff.
+//!
+//! The core ([`mq_core`]) knows no database and no runtime; drivers and
+//! runtimes plug in through its `Backend` and `Spawner` traits.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use mq_core::backend::JobState;
+pub use mq_core::{
+    Backend, BoxError, Checkpoint, CurrentJob, Error, Executor, IntoBackend, JobBuilder,
+    JobRegistry, JobRunnerHandle, JobRunnerOptions, NamedJob, Result, Spawner, Uuid, clear,
+    clear_all, commit, exists, migrate, spawn_many,
+};
+pub use mq_core::registry::{JobPanicked, UnknownJob};
+
+#[cfg(feature = "macros")]
+pub use mq_macros::job;
+
+#[cfg(feature = "driver-sqlx")]
+pub use mq_sqlx::SqlxBackend;
+
+#[cfg(feature = "runtime-tokio")]
+pub use mq_runtime_tokio::TokioSpawner;
+
+/// Testing without a database: the in-memory backend, and the backend
+/// conformance suite for backends of your own.
+#[cfg(feature = "testing")]
+pub mod testing {
+    pub use mq_core::conformance;
+    pub use mq_core::memory::MemoryBackend;
+}
+
+/// What the `#[job]` macro expands to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use mq_core::registry::{JobFuture, JobResult};
+    pub use mq_core::{CurrentJob, Error, JobBuilder, JobRegistry, NamedJob, Result};
+}
