@@ -62,12 +62,12 @@
 #![warn(missing_docs)]
 
 pub use mq_core::backend::JobState;
+pub use mq_core::registry::{JobPanicked, UnknownJob};
 pub use mq_core::{
     Backend, BoxError, Checkpoint, CurrentJob, Error, Executor, IntoBackend, JobBuilder,
     JobRegistry, JobRunnerHandle, JobRunnerOptions, NamedJob, Result, Spawner, Uuid, clear,
     clear_all, commit, exists, migrate, spawn_many,
 };
-pub use mq_core::registry::{JobPanicked, UnknownJob};
 
 #[cfg(feature = "macros")]
 pub use mq_macros::job;

@@ -324,7 +324,12 @@ pub struct JobScheduleResult {
 
 impl JobScheduleResult {
     /// Builds a result; for backends outside this crate.
-    pub fn new(made_ready: u64, rescued: u64, discarded: u64, next_due_in: Option<Duration>) -> Self {
+    pub fn new(
+        made_ready: u64,
+        rescued: u64,
+        discarded: u64,
+        next_due_in: Option<Duration>,
+    ) -> Self {
         Self {
             made_ready,
             rescued,
@@ -478,7 +483,10 @@ mod tests {
     #[test]
     fn cursor_is_the_greatest_channel_without_wrapping() {
         let jobs = [job("b", ""), job("c", "x"), job("c", "")];
-        assert_eq!(claim_cursor(Some(&key("a", "")), &jobs), Some(key("c", "x")));
+        assert_eq!(
+            claim_cursor(Some(&key("a", "")), &jobs),
+            Some(key("c", "x"))
+        );
         assert_eq!(claim_cursor(None, &jobs), Some(key("c", "x")));
     }
 

@@ -234,7 +234,10 @@ impl JobBuilder {
 }
 
 /// Spawns many jobs in one round trip. Returns their ids in the same order.
-pub async fn spawn_many<D, E: Executor<D>>(executor: E, builders: &[JobBuilder]) -> Result<Vec<Uuid>> {
+pub async fn spawn_many<D, E: Executor<D>>(
+    executor: E,
+    builders: &[JobBuilder],
+) -> Result<Vec<Uuid>> {
     if builders.is_empty() {
         return Ok(Vec::new());
     }
@@ -243,6 +246,8 @@ pub async fn spawn_many<D, E: Executor<D>>(executor: E, builders: &[JobBuilder])
         job.validate()?;
     }
     let ids = jobs.iter().map(|job| job.id).collect();
-    executor.job_insert(JobInsertParams { jobs, now: None }).await?;
+    executor
+        .job_insert(JobInsertParams { jobs, now: None })
+        .await?;
     Ok(ids)
 }

@@ -111,7 +111,10 @@ impl Clock {
     /// A clock starting now.
     pub fn new() -> Self {
         let now = OffsetDateTime::now_utc();
-        Self(now.replace_nanosecond(now.nanosecond() / 1000 * 1000).expect("valid nanosecond"))
+        Self(
+            now.replace_nanosecond(now.nanosecond() / 1000 * 1000)
+                .expect("valid nanosecond"),
+        )
     }
 
     /// The base time plus `secs` seconds.
@@ -134,7 +137,11 @@ fn job(name: &str, channel: &str) -> JobBuilder {
     builder
 }
 
-async fn insert(backend: &dyn Backend, now: Option<OffsetDateTime>, builders: &[&JobBuilder]) -> Vec<Uuid> {
+async fn insert(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    builders: &[&JobBuilder],
+) -> Vec<Uuid> {
     backend
         .job_insert(JobInsertParams {
             jobs: builders.iter().map(|b| b.job()).collect(),
@@ -175,7 +182,10 @@ async fn complete(backend: &dyn Backend, leases: &[JobLease]) -> Vec<JobLease> {
         .expect("job_complete")
 }
 
-async fn schedule(backend: &dyn Backend, now: Option<OffsetDateTime>) -> crate::backend::JobScheduleResult {
+async fn schedule(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+) -> crate::backend::JobScheduleResult {
     backend
         .job_schedule(JobScheduleParams { now })
         .await
@@ -186,7 +196,12 @@ async fn state(backend: &dyn Backend, id: Uuid) -> Option<JobState> {
     backend.job_state(id).await.expect("job_state")
 }
 
-async fn fail(backend: &dyn Backend, now: Option<OffsetDateTime>, lease: JobLease, delay: Duration) -> JobFailOutcome {
+async fn fail(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    lease: JobLease,
+    delay: Duration,
+) -> JobFailOutcome {
     backend
         .job_fail(JobFailParams {
             lease,
@@ -206,7 +221,8 @@ fn ids(jobs: &[ClaimedJob]) -> Vec<Uuid> {
 pub async fn job_insert_makes_jobs_claimable(backend: &dyn Backend) {
     let t = Clock::new();
     let mut json = job("json", "c");
-    json.set_json(&serde_json::json!({"n": 1, "s": "é\"'"})).unwrap();
+    json.set_json(&serde_json::json!({"n": 1, "s": "é\"'"}))
+        .unwrap();
     let mut bytes = job("bytes", "c");
     bytes.set_raw_bytes([0u8, 1, 2, 255]);
     let mut both = job("both", "c");
@@ -221,17 +237,24 @@ pub async fn job_insert_makes_jobs_claimable(backend: &dyn Backend) {
     assert_eq!(j.id, json.id());
     assert_eq!(j.attempt, 1);
     assert_eq!(j.channel_name, "c");
-    let value: serde_json::Value = serde_json::from_str(j.payload_json.as_deref().unwrap()).unwrap();
+    let value: serde_json::Value =
+        serde_json::from_str(j.payload_json.as_deref().unwrap()).unwrap();
     assert_eq!(value, serde_json::json!({"n": 1, "s": "é\"'"}));
     assert_eq!(j.payload_bytes, None);
-    assert_eq!(by_name("bytes").payload_bytes.as_deref(), Some(&[0u8, 1, 2, 255][..]));
+    assert_eq!(
+        by_name("bytes").payload_bytes.as_deref(),
+        Some(&[0u8, 1, 2, 255][..])
+    );
     assert_eq!(by_name("bytes").payload_json, None);
     assert_eq!(by_name("both").payload_json.as_deref(), Some("[1,2]"));
     assert_eq!(by_name("both").payload_bytes.as_deref(), Some(&b"xyz"[..]));
     assert_eq!(j.retries, 4);
     assert_eq!(j.retry_backoff, Duration::from_secs(1));
 
-    assert!(claim(backend, t.at(0.0), 10).await.is_empty(), "a running job was handed out again");
+    assert!(
+        claim(backend, t.at(0.0), 10).await.is_empty(),
+        "a running job was handed out again"
+    );
 }
 
 /// A batch of jobs goes in with one call and every job comes out.
@@ -245,8 +268,13 @@ pub async fn job_insert_batch_is_one_call(backend: &dyn Backend) {
         })
         .collect();
     let refs: Vec<&JobBuilder> = builders.iter().collect();
-    let spawned: HashSet<Uuid> = insert(backend, t.at(0.0), &refs).await.into_iter().collect();
-    let claimed: HashSet<Uuid> = ids(&claim(backend, t.at(0.0), 1000).await).into_iter().collect();
+    let spawned: HashSet<Uuid> = insert(backend, t.at(0.0), &refs)
+        .await
+        .into_iter()
+        .collect();
+    let claimed: HashSet<Uuid> = ids(&claim(backend, t.at(0.0), 1000).await)
+        .into_iter()
+        .collect();
     assert_eq!(claimed.len(), 500);
     assert_eq!(claimed, spawned);
 }
@@ -265,8 +293,14 @@ pub async fn job_insert_duplicate_id_inserts_nothing(backend: &dyn Backend) {
         })
         .await;
     let error = result.expect_err("a duplicate id must be refused");
-    assert!(!error.is_transient(), "a duplicate id is not a transient error: {error:?}");
-    assert!(!backend.job_exists(other.id()).await.unwrap(), "part of a failed batch was inserted");
+    assert!(
+        !error.is_transient(),
+        "a duplicate id is not a transient error: {error:?}"
+    );
+    assert!(
+        !backend.job_exists(other.id()).await.unwrap(),
+        "part of a failed batch was inserted"
+    );
     assert_eq!(ids(&claim(backend, t.at(0.0), 10).await), vec![first.id()]);
 }
 
@@ -275,7 +309,12 @@ pub async fn job_insert_duplicate_id_inserts_nothing(backend: &dyn Backend) {
 pub async fn job_insert_accepts_any_channel_name(backend: &dyn Backend) {
     let t = Clock::new();
     let long = "ß'\"\\;".repeat(2000) + "🦀";
-    let names = [long.clone(), String::new(), "a b\nc".to_owned(), "x".repeat(64)];
+    let names = [
+        long.clone(),
+        String::new(),
+        "a b\nc".to_owned(),
+        "x".repeat(64),
+    ];
     for name in &names {
         let mut b = job("any", name);
         b.set_channel_args(format!("{name}/args"));
@@ -284,7 +323,12 @@ pub async fn job_insert_accepts_any_channel_name(backend: &dyn Backend) {
     for name in &names {
         let filter = [name.clone()];
         let claimed = claim_with(backend, t.at(0.0), 10, Some(&filter), None).await;
-        assert_eq!(claimed.len(), 1, "channel {:?}", name.chars().take(20).collect::<String>());
+        assert_eq!(
+            claimed.len(),
+            1,
+            "channel {:?}",
+            name.chars().take(20).collect::<String>()
+        );
         assert_eq!(&claimed[0].channel_name, name);
         assert_eq!(claimed[0].channel_args, format!("{name}/args"));
     }
@@ -300,7 +344,10 @@ pub async fn job_insert_delayed_waits_for_its_time(backend: &dyn Backend) {
 
     let early = schedule(backend, t.at(9.9)).await;
     assert_eq!(early.made_ready, 0);
-    assert!(claim(backend, t.at(9.9), 10).await.is_empty(), "a delayed job ran early");
+    assert!(
+        claim(backend, t.at(9.9), 10).await.is_empty(),
+        "a delayed job ran early"
+    );
 
     let due = schedule(backend, t.at(10.0)).await;
     assert_eq!(due.made_ready, 1);
@@ -353,8 +400,14 @@ pub async fn job_claim_filters_by_channel_names(backend: &dyn Backend) {
     assert_eq!(claimed, expected);
 
     let none: [String; 0] = [];
-    assert!(claim_with(backend, t.at(0.0), 10, Some(&none), None).await.is_empty());
-    let rest: HashSet<Uuid> = ids(&claim(backend, t.at(0.0), 10).await).into_iter().collect();
+    assert!(
+        claim_with(backend, t.at(0.0), 10, Some(&none), None)
+            .await
+            .is_empty()
+    );
+    let rest: HashSet<Uuid> = ids(&claim(backend, t.at(0.0), 10).await)
+        .into_iter()
+        .collect();
     assert_eq!(rest, HashSet::from([b.id(), ab.id()]));
 }
 
@@ -371,7 +424,10 @@ pub async fn job_claim_is_fair_across_channels(backend: &dyn Backend) {
     let mut small_seen = 0;
     for _ in 0..2 {
         let claimed = claim_with(backend, t.at(1.0), 5, None, cursor.as_ref()).await;
-        small_seen += claimed.iter().filter(|job| job.channel_name == "b-small").count();
+        small_seen += claimed
+            .iter()
+            .filter(|job| job.channel_name == "b-small")
+            .count();
         cursor = claim_cursor(cursor.as_ref(), &claimed).or(cursor);
     }
     assert_eq!(small_seen, 2, "the small channel waited behind the big one");
@@ -400,11 +456,17 @@ pub async fn job_claim_runs_ordered_jobs_one_at_a_time(backend: &dyn Backend) {
     let mut want = vec![ordered[0].id(), free.id()];
     want.sort();
     assert_eq!(got, want);
-    assert!(claim(backend, t.at(0.0), 10).await.is_empty(), "an ordered job ran before its predecessor finished");
+    assert!(
+        claim(backend, t.at(0.0), 10).await.is_empty(),
+        "an ordered job ran before its predecessor finished"
+    );
 
     let head = first.iter().find(|job| job.id == ordered[0].id()).unwrap();
     // A failed attempt keeps the head in place.
-    assert_eq!(fail(backend, t.at(0.0), head.lease(), Duration::ZERO).await, JobFailOutcome::Retrying);
+    assert_eq!(
+        fail(backend, t.at(0.0), head.lease(), Duration::ZERO).await,
+        JobFailOutcome::Retrying
+    );
     let again = claim(backend, t.at(0.0), 10).await;
     assert_eq!(ids(&again), vec![ordered[0].id()]);
     assert_eq!(complete(backend, &[again[0].lease()]).await.len(), 1);
@@ -476,10 +538,16 @@ pub async fn job_complete_deletes_the_job(backend: &dyn Backend) {
     insert(backend, t.at(0.0), &[&b]).await;
     let claimed = claim(backend, t.at(0.0), 1).await;
     assert!(backend.job_exists(b.id()).await.unwrap());
-    assert_eq!(complete(backend, &[claimed[0].lease()]).await, vec![claimed[0].lease()]);
+    assert_eq!(
+        complete(backend, &[claimed[0].lease()]).await,
+        vec![claimed[0].lease()]
+    );
     assert!(!backend.job_exists(b.id()).await.unwrap());
     assert_eq!(state(backend, b.id()).await, None);
-    assert!(complete(backend, &[claimed[0].lease()]).await.is_empty(), "completed twice");
+    assert!(
+        complete(backend, &[claimed[0].lease()]).await.is_empty(),
+        "completed twice"
+    );
 }
 
 /// Only the current attempt can complete a job.
@@ -502,7 +570,17 @@ pub async fn job_complete_is_fenced_by_the_lease(backend: &dyn Backend) {
     // A ready (not running) job cannot be completed either.
     let other = job("j", "c");
     insert(backend, t.at(0.0), &[&other]).await;
-    assert!(complete(backend, &[JobLease { id: other.id(), attempt: 0 }]).await.is_empty());
+    assert!(
+        complete(
+            backend,
+            &[JobLease {
+                id: other.id(),
+                attempt: 0
+            }]
+        )
+        .await
+        .is_empty()
+    );
     assert!(backend.job_exists(other.id()).await.unwrap());
 }
 
@@ -516,25 +594,52 @@ pub async fn job_fail_retries_with_backoff_then_fails(backend: &dyn Backend) {
 
     let first = claim(backend, t.at(0.0), 1).await;
     assert_eq!(first[0].attempt, 1);
-    assert_eq!(fail(backend, t.at(0.0), first[0].lease(), Duration::from_secs(1)).await, JobFailOutcome::Retrying);
+    assert_eq!(
+        fail(backend, t.at(0.0), first[0].lease(), Duration::from_secs(1)).await,
+        JobFailOutcome::Retrying
+    );
     assert_eq!(state(backend, b.id()).await, Some(JobState::Scheduled));
     schedule(backend, t.at(0.9)).await;
-    assert!(claim(backend, t.at(0.9), 1).await.is_empty(), "retried before its backoff");
+    assert!(
+        claim(backend, t.at(0.9), 1).await.is_empty(),
+        "retried before its backoff"
+    );
     schedule(backend, t.at(1.0)).await;
     let second = claim(backend, t.at(1.0), 1).await;
     assert_eq!(second[0].attempt, 2);
-    assert_eq!(fail(backend, t.at(1.0), second[0].lease(), Duration::from_secs(2)).await, JobFailOutcome::Retrying);
+    assert_eq!(
+        fail(
+            backend,
+            t.at(1.0),
+            second[0].lease(),
+            Duration::from_secs(2)
+        )
+        .await,
+        JobFailOutcome::Retrying
+    );
     schedule(backend, t.at(3.0)).await;
     let third = claim(backend, t.at(3.0), 1).await;
     assert_eq!(third[0].attempt, 3);
-    assert_eq!(fail(backend, t.at(3.0), third[0].lease(), Duration::from_secs(4)).await, JobFailOutcome::Failed);
+    assert_eq!(
+        fail(backend, t.at(3.0), third[0].lease(), Duration::from_secs(4)).await,
+        JobFailOutcome::Failed
+    );
 
     assert_eq!(state(backend, b.id()).await, Some(JobState::Failed));
-    assert!(backend.job_exists(b.id()).await.unwrap(), "a failed job must stay inspectable");
+    assert!(
+        backend.job_exists(b.id()).await.unwrap(),
+        "a failed job must stay inspectable"
+    );
     schedule(backend, t.at(100.0)).await;
-    assert!(claim(backend, t.at(100.0), 1).await.is_empty(), "a failed job ran again");
+    assert!(
+        claim(backend, t.at(100.0), 1).await.is_empty(),
+        "a failed job ran again"
+    );
     // The stale lease of a finished attempt changes nothing.
-    assert_eq!(fail(backend, t.at(100.0), third[0].lease(), Duration::ZERO).await, JobFailOutcome::LeaseLost);
+    assert_eq!(
+        fail(backend, t.at(100.0), third[0].lease(), Duration::ZERO).await,
+        JobFailOutcome::LeaseLost
+    );
 }
 
 /// A retry without delay is ready at once.
@@ -590,7 +695,11 @@ pub async fn job_keep_alive_extends_the_lease(backend: &dyn Backend) {
         .await
         .unwrap();
     assert_eq!(kept, vec![lease]);
-    assert_eq!(schedule(backend, t.at(49.0)).await.rescued, 0, "kept job rescued early");
+    assert_eq!(
+        schedule(backend, t.at(49.0)).await.rescued,
+        0,
+        "kept job rescued early"
+    );
     assert!(claim(backend, t.at(49.0), 1).await.is_empty());
     assert_eq!(schedule(backend, t.at(50.0)).await.rescued, 1);
 }
@@ -602,11 +711,17 @@ pub async fn job_schedule_rescues_lapsed_leases(backend: &dyn Backend) {
     insert(backend, t.at(0.0), &[&b]).await;
     let first = claim(backend, t.at(0.0), 1).await;
     assert_eq!(schedule(backend, t.at(29.0)).await.rescued, 0);
-    assert!(claim(backend, t.at(29.0), 1).await.is_empty(), "job handed out while its lease held");
+    assert!(
+        claim(backend, t.at(29.0), 1).await.is_empty(),
+        "job handed out while its lease held"
+    );
     assert_eq!(schedule(backend, t.at(30.0)).await.rescued, 1);
     let second = claim(backend, t.at(30.0), 1).await;
     assert_eq!(second[0].attempt, 2);
-    assert!(complete(backend, &[first[0].lease()]).await.is_empty(), "the old lease completed the job");
+    assert!(
+        complete(backend, &[first[0].lease()]).await.is_empty(),
+        "the old lease completed the job"
+    );
     assert_eq!(complete(backend, &[second[0].lease()]).await.len(), 1);
 }
 
@@ -630,11 +745,17 @@ pub async fn job_schedule_reports_the_next_due_time(backend: &dyn Backend) {
     let mut uncommitted = job("j", "c");
     uncommitted.set_commit_interval(Some(Duration::from_secs(15)));
     insert(backend, t.at(0.0), &[&later, &uncommitted]).await;
-    assert_eq!(schedule(backend, t.at(0.0)).await.next_due_in, Some(Duration::from_secs(15)));
+    assert_eq!(
+        schedule(backend, t.at(0.0)).await.next_due_in,
+        Some(Duration::from_secs(15))
+    );
     let now = job("j", "c");
     insert(backend, t.at(0.0), &[&now]).await;
     claim(backend, t.at(0.0), 1).await; // lease until 30
-    assert_eq!(schedule(backend, t.at(16.0)).await.next_due_in, Some(Duration::from_secs(4)));
+    assert_eq!(
+        schedule(backend, t.at(16.0)).await.next_due_in,
+        Some(Duration::from_secs(4))
+    );
 }
 
 /// A checkpoint's payload is what the next attempt sees; its extra retries
@@ -642,7 +763,10 @@ pub async fn job_schedule_reports_the_next_due_time(backend: &dyn Backend) {
 pub async fn job_checkpoint_replaces_payload_and_adds_retries(backend: &dyn Backend) {
     let t = Clock::new();
     let mut b = job("j", "c");
-    b.set_retries(0).set_json(&1).unwrap().set_raw_bytes(b"keep");
+    b.set_retries(0)
+        .set_json(&1)
+        .unwrap()
+        .set_raw_bytes(b"keep");
     insert(backend, t.at(0.0), &[&b]).await;
     let first = claim(backend, t.at(0.0), 1).await;
     let saved = backend
@@ -655,7 +779,10 @@ pub async fn job_checkpoint_replaces_payload_and_adds_retries(backend: &dyn Back
         .await
         .unwrap();
     assert!(saved);
-    assert_eq!(fail(backend, t.at(0.0), first[0].lease(), Duration::ZERO).await, JobFailOutcome::Retrying);
+    assert_eq!(
+        fail(backend, t.at(0.0), first[0].lease(), Duration::ZERO).await,
+        JobFailOutcome::Retrying
+    );
     let second = claim(backend, t.at(0.0), 1).await;
     assert_eq!(second[0].payload_json.as_deref(), Some("{\"step\":2}"));
     assert_eq!(second[0].payload_bytes.as_deref(), Some(&b"keep"[..]));
@@ -679,7 +806,10 @@ pub async fn job_commit_makes_jobs_visible(backend: &dyn Backend) {
     insert(backend, t.at(0.0), &[&b]).await;
     assert_eq!(state(backend, b.id()).await, Some(JobState::Uncommitted));
     schedule(backend, t.at(1.0)).await;
-    assert!(claim(backend, t.at(1.0), 1).await.is_empty(), "an uncommitted job ran");
+    assert!(
+        claim(backend, t.at(1.0), 1).await.is_empty(),
+        "an uncommitted job ran"
+    );
     let missing = backend
         .job_commit(JobCommitParams {
             ids: &[b.id()],
@@ -713,7 +843,10 @@ pub async fn job_commit_reports_missing_jobs(backend: &dyn Backend) {
         })
         .await
         .unwrap();
-    assert!(again.is_empty(), "committing twice reported the job missing");
+    assert!(
+        again.is_empty(),
+        "committing twice reported the job missing"
+    );
 }
 
 /// An uncommitted job whose interval lapses is discarded, never run.
@@ -747,7 +880,10 @@ pub async fn job_commit_ordered_reserves_the_position(backend: &dyn Backend) {
     next.set_ordered(true);
     insert(backend, t.at(0.0), &[&reserved]).await;
     insert(backend, t.at(0.0), &[&next]).await;
-    assert!(claim(backend, t.at(0.0), 10).await.is_empty(), "jumped an uncommitted reservation");
+    assert!(
+        claim(backend, t.at(0.0), 10).await.is_empty(),
+        "jumped an uncommitted reservation"
+    );
     backend
         .job_commit(JobCommitParams {
             ids: &[reserved.id()],
@@ -770,9 +906,16 @@ pub async fn job_commit_ordered_reserves_the_position(backend: &dyn Backend) {
     insert(backend, t.at(0.0), &[&lapsing]).await;
     insert(backend, t.at(0.0), &[&after]).await;
     let only_d = ["d".to_owned()];
-    assert!(claim_with(backend, t.at(1.0), 10, Some(&only_d), None).await.is_empty());
+    assert!(
+        claim_with(backend, t.at(1.0), 10, Some(&only_d), None)
+            .await
+            .is_empty()
+    );
     assert_eq!(schedule(backend, t.at(5.0)).await.discarded, 1);
-    assert_eq!(ids(&claim_with(backend, t.at(5.0), 10, Some(&only_d), None).await), vec![after.id()]);
+    assert_eq!(
+        ids(&claim_with(backend, t.at(5.0), 10, Some(&only_d), None).await),
+        vec![after.id()]
+    );
 }
 
 /// Clearing deletes the jobs of the given channel names, in any state.
@@ -796,7 +939,9 @@ pub async fn job_clear_deletes_by_channel_name_or_all(backend: &dyn Backend) {
     assert!(backend.job_exists(c.id()).await.unwrap());
     assert!(!backend.job_exists(a_later.id()).await.unwrap());
     let all = backend
-        .job_clear(JobClearParams { channel_names: None })
+        .job_clear(JobClearParams {
+            channel_names: None,
+        })
         .await
         .unwrap();
     assert_eq!(all, 1);

@@ -81,7 +81,9 @@ pub enum Error {
     },
 
     /// The database's mq schema was migrated by a newer version of mq.
-    #[error("database schema is at version {found}, newer than version {supported} that this mq knows")]
+    #[error(
+        "database schema is at version {found}, newer than version {supported} that this mq knows"
+    )]
     SchemaTooNew {
         /// The newest migration recorded in the database.
         found: i64,
@@ -106,11 +108,7 @@ pub enum Error {
 
 impl Error {
     /// Wraps a driver error that happened during `operation`.
-    pub fn backend(
-        operation: &'static str,
-        transient: bool,
-        source: impl Into<BoxError>,
-    ) -> Self {
+    pub fn backend(operation: &'static str, transient: bool, source: impl Into<BoxError>) -> Self {
         Self::Backend {
             operation,
             transient,

@@ -226,7 +226,10 @@ impl CurrentJob {
     /// one (`&mut *tx`) to commit it yourself. Fails with
     /// [`Error::LeaseLost`] if another runner took the job over; roll the
     /// transaction back then.
-    pub async fn complete_with_transaction<D, E: Executor<D>>(&mut self, executor: E) -> Result<()> {
+    pub async fn complete_with_transaction<D, E: Executor<D>>(
+        &mut self,
+        executor: E,
+    ) -> Result<()> {
         if self.is_completed() {
             return Ok(());
         }
@@ -269,7 +272,9 @@ impl CurrentJob {
         checkpoint: &Checkpoint,
     ) -> Result<()> {
         self.check_held()?;
-        let held = executor.job_checkpoint(checkpoint.params(&self.attempt)?).await?;
+        let held = executor
+            .job_checkpoint(checkpoint.params(&self.attempt)?)
+            .await?;
         if held { Ok(()) } else { Err(self.lease_lost()) }
     }
 
@@ -289,7 +294,11 @@ impl CurrentJob {
                 now: None,
             })
             .await?;
-        if kept.contains(&lease) { Ok(()) } else { Err(self.lease_lost()) }
+        if kept.contains(&lease) {
+            Ok(())
+        } else {
+            Err(self.lease_lost())
+        }
     }
 }
 

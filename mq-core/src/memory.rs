@@ -29,8 +29,8 @@ use uuid::Uuid;
 use crate::backend::{
     Backend, ChannelKey, ClaimedJob, JobCheckpointParams, JobClaimParams, JobClearParams,
     JobCommitParams, JobCompleteParams, JobFailOutcome, JobFailParams, JobInsertParams,
-    JobKeepAliveParams, JobLease, JobReleaseParams, JobScheduleParams, JobScheduleResult,
-    JobState, Wakeup,
+    JobKeepAliveParams, JobLease, JobReleaseParams, JobScheduleParams, JobScheduleResult, JobState,
+    Wakeup,
 };
 use crate::error::{Error, Result};
 use crate::spawner::Spawner;
@@ -120,7 +120,10 @@ impl MemoryBackend {
 
     /// The last error recorded for a job.
     pub fn last_error(&self, id: Uuid) -> Option<String> {
-        self.store().jobs.get(&id).and_then(|job| job.last_error.clone())
+        self.store()
+            .jobs
+            .get(&id)
+            .and_then(|job| job.last_error.clone())
     }
 }
 
@@ -260,7 +263,9 @@ impl Backend for MemoryBackend {
             let mut unordered: Vec<(i64, Uuid)> = store
                 .jobs
                 .iter()
-                .filter(|(_, job)| job.state == JobState::Ready && !job.ordered && job.channel == channel)
+                .filter(|(_, job)| {
+                    job.state == JobState::Ready && !job.ordered && job.channel == channel
+                })
                 .map(|(id, job)| (job.seq, *id))
                 .collect();
             unordered.sort_unstable();

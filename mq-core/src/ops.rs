@@ -32,8 +32,14 @@ pub async fn commit<D, E: Executor<D>>(executor: E, ids: &[Uuid]) -> Result<()> 
 
 /// Deletes every job, in any state, of the given channel names (with any
 /// channel arguments). Returns how many jobs were deleted.
-pub async fn clear<D, E: Executor<D>, S: AsRef<str>>(executor: E, channel_names: &[S]) -> Result<u64> {
-    let names: Vec<String> = channel_names.iter().map(|s| s.as_ref().to_owned()).collect();
+pub async fn clear<D, E: Executor<D>, S: AsRef<str>>(
+    executor: E,
+    channel_names: &[S],
+) -> Result<u64> {
+    let names: Vec<String> = channel_names
+        .iter()
+        .map(|s| s.as_ref().to_owned())
+        .collect();
     executor
         .job_clear(JobClearParams {
             channel_names: Some(&names),

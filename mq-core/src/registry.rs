@@ -245,7 +245,12 @@ impl RegistryDispatch {
         &self.registry
     }
 
-    pub fn dispatch(&self, spawner: &dyn Spawner, job: CurrentJob, unknown_job_delay: std::time::Duration) {
+    pub fn dispatch(
+        &self,
+        spawner: &dyn Spawner,
+        job: CurrentJob,
+        unknown_job_delay: std::time::Duration,
+    ) {
         let attempt: Arc<Attempt> = job.attempt_state().clone();
         attempt
             .supervised
@@ -300,7 +305,6 @@ struct SettleOnDrop(Arc<Attempt>);
 
 impl Drop for SettleOnDrop {
     fn drop(&mut self) {
-        self.0
-            .settle(|| "the job's task was cancelled".to_owned());
+        self.0.settle(|| "the job's task was cancelled".to_owned());
     }
 }

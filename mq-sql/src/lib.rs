@@ -107,8 +107,10 @@ pub fn job_claim(filtered: bool) -> &'static str {
 /// retried: connection failures, serialization failures and deadlocks,
 /// insufficient resources, shutdowns and cancellations by the operator.
 pub fn is_transient_sqlstate(code: &str) -> bool {
-    matches!(code, "40001" | "40P01" | "55P03" | "57014" | "57P01" | "57P02" | "57P03")
-        || code.starts_with("08")
+    matches!(
+        code,
+        "40001" | "40P01" | "55P03" | "57014" | "57P01" | "57P02" | "57P03"
+    ) || code.starts_with("08")
         || code.starts_with("53")
 }
 
@@ -242,7 +244,11 @@ mod tests {
 
     #[test]
     fn notifications_round_trip() {
-        for (state, name) in [(JobState::Ready, "emails"), (JobState::Scheduled, ""), (JobState::Ready, "a:b")] {
+        for (state, name) in [
+            (JobState::Ready, "emails"),
+            (JobState::Scheduled, ""),
+            (JobState::Ready, "a:b"),
+        ] {
             let wakeup = parse_notification(&notification(state, name));
             let expected = Some(name.to_owned());
             match wakeup {
@@ -264,7 +270,10 @@ mod tests {
         let long = "x".repeat(MAX_NOTIFIED_NAME + 1);
         let payload = notification(JobState::Ready, &long);
         assert_eq!(payload, "r");
-        assert_eq!(parse_notification(&payload), Wakeup::Ready { channel_name: None });
+        assert_eq!(
+            parse_notification(&payload),
+            Wakeup::Ready { channel_name: None }
+        );
         assert_eq!(parse_notification("something else"), Wakeup::Resync);
     }
 

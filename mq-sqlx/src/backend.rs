@@ -11,8 +11,8 @@ use mq_core::backend::{
 };
 use mq_core::{IntoBackend, Result, Spawner, Uuid};
 use sqlx::PgPool;
-use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
+use sqlx::pool::PoolConnection;
 
 use crate::error::at;
 use crate::{Sqlx, listen, queries};
@@ -27,7 +27,9 @@ pub struct SqlxBackend {
 
 impl std::fmt::Debug for SqlxBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqlxBackend").field("pool", &self.pool).finish_non_exhaustive()
+        f.debug_struct("SqlxBackend")
+            .field("pool", &self.pool)
+            .finish_non_exhaustive()
     }
 }
 

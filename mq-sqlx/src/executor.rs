@@ -66,7 +66,10 @@ trait IntoConn<'c>: Send {
 
 impl<'c> IntoConn<'c> for &'c PgPool {
     async fn into_conn(self) -> Result<Conn<'c>> {
-        self.acquire().await.map(Conn::Pooled).map_err(at("acquire"))
+        self.acquire()
+            .await
+            .map(Conn::Pooled)
+            .map_err(at("acquire"))
     }
 }
 
@@ -78,7 +81,7 @@ impl<'c> IntoConn<'c> for &'c mut PgConnection {
 
 impl<'c, 't> IntoConn<'c> for &'c mut Transaction<'t, Postgres> {
     async fn into_conn(self) -> Result<Conn<'c>> {
-        Ok(Conn::Borrowed(&mut **self))
+        Ok(Conn::Borrowed(self))
     }
 }
 

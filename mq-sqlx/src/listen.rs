@@ -24,12 +24,20 @@ struct State {
 /// pool. The stream never ends: when the connection drops it yields
 /// [`Wakeup::Resync`], because notifications may have been missed, and
 /// reconnects (re-issuing `LISTEN`) with backoff while the runner polls.
-pub(crate) async fn listen(pool: &PgPool, spawner: Arc<dyn Spawner>) -> Result<BoxStream<'static, Wakeup>> {
+pub(crate) async fn listen(
+    pool: &PgPool,
+    spawner: Arc<dyn Spawner>,
+) -> Result<BoxStream<'static, Wakeup>> {
     let own_pool = PgPoolOptions::new()
         .max_connections(1)
         .connect_lazy_with((*pool.connect_options()).clone());
-    let mut listener = PgListener::connect_with(&own_pool).await.map_err(at("listen"))?;
-    listener.listen(NOTIFY_CHANNEL).await.map_err(at("listen"))?;
+    let mut listener = PgListener::connect_with(&own_pool)
+        .await
+        .map_err(at("listen"))?;
+    listener
+        .listen(NOTIFY_CHANNEL)
+        .await
+        .map_err(at("listen"))?;
     let state = State {
         listener,
         spawner,
@@ -47,7 +55,8 @@ pub(crate) async fn listen(pool: &PgPool, spawner: Arc<dyn Spawner>) -> Result<B
                 Ok(None) => return Some((Wakeup::Resync, state)),
                 Err(error) => {
                     state.failures += 1;
-                    let backoff = Duration::from_millis(100 * 2u64.pow(state.failures.min(8))).min(Duration::from_secs(10));
+                    let backoff = Duration::from_millis(100 * 2u64.pow(state.failures.min(8)))
+                        .min(Duration::from_secs(10));
                     tracing::warn!(%error, ?backoff, "lost the LISTEN connection; reconnecting");
                     state.spawner.sleep(backoff).await;
                     if state.failures == 1 {

@@ -13,8 +13,8 @@ use mq_core::backend::{
 };
 use mq_core::{Error, Result, Uuid};
 use mq_sql::{
-    InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, from_micros, insert_notifications, latest_version,
-    lease_columns, micros, notification, statements,
+    InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, from_micros, insert_notifications,
+    latest_version, lease_columns, micros, notification, statements,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{Connection, PgConnection, Row};
@@ -79,7 +79,10 @@ fn claimed_job(row: &PgRow) -> std::result::Result<ClaimedJob, sqlx::Error> {
     ))
 }
 
-pub(crate) async fn job_claim(conn: &mut PgConnection, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>> {
+pub(crate) async fn job_claim(
+    conn: &mut PgConnection,
+    params: JobClaimParams<'_>,
+) -> Result<Vec<ClaimedJob>> {
     let (after_name, after_args) = params
         .after
         .map_or(("", ""), |c| (c.name.as_str(), c.args.as_str()));
@@ -112,7 +115,10 @@ fn leases(rows: &[PgRow], operation: &'static str) -> Result<Vec<JobLease>> {
         .map_err(at(operation))
 }
 
-pub(crate) async fn job_complete(conn: &mut PgConnection, params: JobCompleteParams<'_>) -> Result<Vec<JobLease>> {
+pub(crate) async fn job_complete(
+    conn: &mut PgConnection,
+    params: JobCompleteParams<'_>,
+) -> Result<Vec<JobLease>> {
     let (ids, attempts) = lease_columns(params.leases);
     let rows = sqlx::query(statements::JOB_COMPLETE)
         .bind(&ids)
@@ -123,7 +129,10 @@ pub(crate) async fn job_complete(conn: &mut PgConnection, params: JobCompletePar
     leases(&rows, "job_complete")
 }
 
-pub(crate) async fn job_fail(conn: &mut PgConnection, params: JobFailParams<'_>) -> Result<JobFailOutcome> {
+pub(crate) async fn job_fail(
+    conn: &mut PgConnection,
+    params: JobFailParams<'_>,
+) -> Result<JobFailOutcome> {
     let state: Option<String> = sqlx::query_scalar(statements::JOB_FAIL)
         .bind(params.lease.id)
         .bind(params.lease.attempt)
@@ -135,7 +144,9 @@ pub(crate) async fn job_fail(conn: &mut PgConnection, params: JobFailParams<'_>)
         .map_err(at("job_fail"))?;
     Ok(match state {
         None => JobFailOutcome::LeaseLost,
-        Some(state) if parse_state("job_fail", &state)? == JobState::Failed => JobFailOutcome::Failed,
+        Some(state) if parse_state("job_fail", &state)? == JobState::Failed => {
+            JobFailOutcome::Failed
+        }
         Some(_) => JobFailOutcome::Retrying,
     })
 }
@@ -152,7 +163,10 @@ pub(crate) async fn job_release(conn: &mut PgConnection, params: JobReleaseParam
     Ok(result.rows_affected() == 1)
 }
 
-pub(crate) async fn job_keep_alive(conn: &mut PgConnection, params: JobKeepAliveParams<'_>) -> Result<Vec<JobLease>> {
+pub(crate) async fn job_keep_alive(
+    conn: &mut PgConnection,
+    params: JobKeepAliveParams<'_>,
+) -> Result<Vec<JobLease>> {
     let (ids, attempts) = lease_columns(params.leases);
     let rows = sqlx::query(statements::JOB_KEEP_ALIVE)
         .bind(&ids)
@@ -165,7 +179,10 @@ pub(crate) async fn job_keep_alive(conn: &mut PgConnection, params: JobKeepAlive
     leases(&rows, "job_keep_alive")
 }
 
-pub(crate) async fn job_checkpoint(conn: &mut PgConnection, params: JobCheckpointParams<'_>) -> Result<bool> {
+pub(crate) async fn job_checkpoint(
+    conn: &mut PgConnection,
+    params: JobCheckpointParams<'_>,
+) -> Result<bool> {
     let result = sqlx::query(statements::JOB_CHECKPOINT)
         .bind(params.lease.id)
         .bind(params.lease.attempt)
@@ -178,7 +195,10 @@ pub(crate) async fn job_checkpoint(conn: &mut PgConnection, params: JobCheckpoin
     Ok(result.rows_affected() == 1)
 }
 
-pub(crate) async fn job_commit(conn: &mut PgConnection, params: JobCommitParams<'_>) -> Result<Vec<Uuid>> {
+pub(crate) async fn job_commit(
+    conn: &mut PgConnection,
+    params: JobCommitParams<'_>,
+) -> Result<Vec<Uuid>> {
     let rows = sqlx::query(statements::JOB_COMMIT)
         .bind(params.ids)
         .bind(params.now)
@@ -194,7 +214,10 @@ pub(crate) async fn job_commit(conn: &mut PgConnection, params: JobCommitParams<
             None => missing.push(id),
             Some(state) => {
                 let channel_name: String = row.try_get("channel_name").map_err(at("job_commit"))?;
-                payloads.insert(notification(parse_state("job_commit", &state)?, &channel_name));
+                payloads.insert(notification(
+                    parse_state("job_commit", &state)?,
+                    &channel_name,
+                ));
             }
         }
     }
@@ -204,8 +227,17 @@ pub(crate) async fn job_commit(conn: &mut PgConnection, params: JobCommitParams<
 
 pub(crate) async fn job_clear(conn: &mut PgConnection, params: JobClearParams<'_>) -> Result<u64> {
     let result = match params.channel_names {
-        Some(names) => sqlx::query(statements::JOB_CLEAR).bind(names).execute(&mut *conn).await,
-        None => sqlx::query(statements::JOB_CLEAR_ALL).execute(&mut *conn).await,
+        Some(names) => {
+            sqlx::query(statements::JOB_CLEAR)
+                .bind(names)
+                .execute(&mut *conn)
+                .await
+        }
+        None => {
+            sqlx::query(statements::JOB_CLEAR_ALL)
+                .execute(&mut *conn)
+                .await
+        }
     };
     Ok(result.map_err(at("job_clear"))?.rows_affected())
 }
@@ -227,7 +259,10 @@ pub(crate) async fn job_state(conn: &mut PgConnection, id: Uuid) -> Result<Optio
     state.map(|s| parse_state("job_state", &s)).transpose()
 }
 
-pub(crate) async fn job_schedule(conn: &mut PgConnection, params: JobScheduleParams) -> Result<JobScheduleResult> {
+pub(crate) async fn job_schedule(
+    conn: &mut PgConnection,
+    params: JobScheduleParams,
+) -> Result<JobScheduleResult> {
     let row = sqlx::query(statements::JOB_SCHEDULE)
         .bind(params.now)
         .fetch_one(&mut *conn)

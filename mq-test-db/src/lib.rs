@@ -49,7 +49,10 @@ pub fn with_database(url: &str, database: &str) -> String {
     out
 }
 
-fn admin<T: Send + 'static>(url: String, work: impl FnOnce(&mut postgres::Client) -> T + Send + 'static) -> T {
+fn admin<T: Send + 'static>(
+    url: String,
+    work: impl FnOnce(&mut postgres::Client) -> T + Send + 'static,
+) -> T {
     thread::spawn(move || {
         let mut client = postgres::Client::connect(&url, postgres::NoTls)
             .unwrap_or_else(|e| panic!("cannot connect to the test server at {url}: {e}"));
@@ -111,11 +114,20 @@ mod tests {
 
     #[test]
     fn replaces_the_database_name() {
-        assert_eq!(with_database("postgres://u@h:5/db", "x"), "postgres://u@h:5/x");
-        assert_eq!(with_database("postgres://u@h/db?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+        assert_eq!(
+            with_database("postgres://u@h:5/db", "x"),
+            "postgres://u@h:5/x"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/db?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
         assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
         assert_eq!(
-            with_database("postgresql://postgres@localhost/postgres?host=/tmp/pg&port=5499", "x"),
+            with_database(
+                "postgresql://postgres@localhost/postgres?host=/tmp/pg&port=5499",
+                "x"
+            ),
             "postgresql://postgres@localhost/x?host=/tmp/pg&port=5499"
         );
     }

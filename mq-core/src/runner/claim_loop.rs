@@ -8,7 +8,9 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 
 use super::shared::{Dispatch, LoopEvent, RunnerShared};
-use crate::backend::{ChannelKey, ClaimedJob, JobClaimParams, JobScheduleParams, Wakeup, claim_cursor};
+use crate::backend::{
+    ChannelKey, ClaimedJob, JobClaimParams, JobScheduleParams, Wakeup, claim_cursor,
+};
 
 /// What the loop knows about the queue between iterations.
 struct LoopState {
@@ -87,7 +89,11 @@ pub(crate) async fn run(
         let mut wait = config.poll_interval;
 
         if Instant::now() >= state.schedule_due {
-            match shared.backend.job_schedule(JobScheduleParams::default()).await {
+            match shared
+                .backend
+                .job_schedule(JobScheduleParams::default())
+                .await
+            {
                 Ok(result) => {
                     state.failures = 0;
                     if result.made_ready > 0 || result.rescued > 0 {
@@ -182,8 +188,10 @@ fn dispatch(shared: &Arc<RunnerShared>, job: ClaimedJob) {
     let current = shared.start(job);
     match &shared.dispatch {
         Dispatch::Callback(run) => run(current),
-        Dispatch::Registry(registry) => {
-            registry.dispatch(shared.spawner.as_ref(), current, shared.config.unknown_job_delay)
-        }
+        Dispatch::Registry(registry) => registry.dispatch(
+            shared.spawner.as_ref(),
+            current,
+            shared.config.unknown_job_delay,
+        ),
     }
 }

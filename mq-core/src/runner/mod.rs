@@ -54,7 +54,10 @@ impl JobRunnerOptions {
     /// `run` is called on the claim loop, so it must not block: spawn a task
     /// for the job. A job that `run`'s task drops without completing is
     /// retried.
-    pub fn new<D>(backend: impl IntoBackend<D>, run: impl Fn(CurrentJob) + Send + Sync + 'static) -> Self {
+    pub fn new<D>(
+        backend: impl IntoBackend<D>,
+        run: impl Fn(CurrentJob) + Send + Sync + 'static,
+    ) -> Self {
         Self::with_dispatch(backend.into_backend(), Dispatch::Callback(Arc::new(run)))
     }
 

@@ -13,7 +13,9 @@ use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
 
 use super::shared::{LoopEvent, Outcome, RunnerShared};
-use crate::backend::{JobCompleteParams, JobFailOutcome, JobFailParams, JobLease, JobReleaseParams};
+use crate::backend::{
+    JobCompleteParams, JobFailOutcome, JobFailParams, JobLease, JobReleaseParams,
+};
 use crate::error::{Error, Result};
 
 /// One backend error shared by every waiter of a failed batch.
@@ -46,7 +48,11 @@ pub(crate) async fn run(shared: Arc<RunnerShared>, mut outcomes: mpsc::Unbounded
         let mut shutdown = false;
         for outcome in batch.drain(..) {
             match outcome {
-                Outcome::Complete { lease, ordered, ack } => completions.push((lease, ordered, ack)),
+                Outcome::Complete {
+                    lease,
+                    ordered,
+                    ack,
+                } => completions.push((lease, ordered, ack)),
                 Outcome::Fail { attempt, error } => {
                     let result = shared
                         .backend
@@ -63,7 +69,9 @@ pub(crate) async fn run(shared: Arc<RunnerShared>, mut outcomes: mpsc::Unbounded
                         }
                         Ok(_) => {}
                         // The lease will lapse and the job be retried.
-                        Err(e) => tracing::warn!(job = %attempt.lease.id, error = %e, "job_fail failed"),
+                        Err(e) => {
+                            tracing::warn!(job = %attempt.lease.id, error = %e, "job_fail failed")
+                        }
                     }
                     shared.deregister(attempt.lease.id);
                 }
@@ -93,10 +101,17 @@ pub(crate) async fn run(shared: Arc<RunnerShared>, mut outcomes: mpsc::Unbounded
     }
 }
 
-async fn complete(shared: &RunnerShared, completions: Vec<(JobLease, bool, oneshot::Sender<Result<bool>>)>) {
+async fn complete(
+    shared: &RunnerShared,
+    completions: Vec<(JobLease, bool, oneshot::Sender<Result<bool>>)>,
+) {
     let leases: Vec<JobLease> = completions.iter().map(|(lease, _, _)| *lease).collect();
     let any_ordered = completions.iter().any(|(_, ordered, _)| *ordered);
-    match shared.backend.job_complete(JobCompleteParams { leases: &leases }).await {
+    match shared
+        .backend
+        .job_complete(JobCompleteParams { leases: &leases })
+        .await
+    {
         Ok(done) => {
             let done: HashSet<JobLease> = done.into_iter().collect();
             for (lease, _, ack) in completions {

@@ -8,12 +8,12 @@ use std::time::Duration;
 use futures::channel::{mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::CurrentJob;
 use crate::backend::{Backend, ClaimedJob, JobLease};
 use crate::error::Result;
 use crate::registry::RegistryDispatch;
 use crate::retry::retry_delay;
 use crate::spawner::Spawner;
-use crate::CurrentJob;
 
 /// How a runner hands claimed jobs to user code.
 #[derive(Clone)]
@@ -87,7 +87,9 @@ pub(crate) struct RunnerShared {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves plain data behind
     // (maps and vectors), which stays consistent, so poisoning is ignored.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl RunnerShared {

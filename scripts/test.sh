@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, the dependency rule, and every
+# test against a real PostgreSQL (a throwaway one unless DATABASE_URL is set).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/throwaway-pg.sh
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "clippy, every feature combination CI builds"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p mq --all-targets --no-default-features -- -D warnings
+cargo clippy -p mq --all-targets --all-features -- -D warnings
+
+step "mq-core depends on no runtime and no database crate"
+deps=$(cargo tree -p mq-core -e normal --prefix none --format '{p}' | cut -d' ' -f1 | sort -u)
+bad=$(echo "$deps" | grep -E '^(tokio|async-std|async-global-executor|smol|sqlx.*|postgres.*|tokio-postgres)$' || true)
+if [ -n "$bad" ]; then
+    echo "error: mq-core depends on: $bad" >&2
+    exit 1
+fi
+echo "ok: $(echo "$deps" | wc -l) crates, none of them a runtime or a database driver"
+
+start_throwaway_pg
+
+step "tests (unit, conformance, end to end, doctests)"
+cargo test --workspace --all-features --no-fail-fast
+
+step "examples"
+cargo build --examples --all-features

@@ -1,0 +1,91 @@
+//! Channels: fairness and channel groups.
+
+use std::time::Duration;
+
+use mq::{JobBuilder, JobRunnerOptions, JobState};
+
+use crate::support::{Db, Driver, Log};
+
+/// A channel with thousands of ready jobs does not starve one with few.
+pub async fn busy_channel_does_not_starve_a_quiet_one<D: Driver>(db: &Db<D>) {
+    let done: Log<String> = Log::default();
+    let log = done.clone();
+    let big: Vec<JobBuilder> = (0..3000)
+        .map(|_| {
+            let mut b = JobBuilder::new("j");
+            b.set_channel_name("a-busy");
+            b
+        })
+        .collect();
+    mq::spawn_many(db.ex(), &big).await.unwrap();
+    let small: Vec<JobBuilder> = (0..5)
+        .map(|_| {
+            let mut b = JobBuilder::new("j");
+            b.set_channel_name("b-quiet");
+            b
+        })
+        .collect();
+    mq::spawn_many(db.ex(), &small).await.unwrap();
+    let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
+        let log = log.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            log.push(job.channel_name().to_owned());
+            job.complete().await.unwrap();
+        });
+    })
+    .set_concurrency(2, 4)
+    .run()
+    .await
+    .unwrap();
+    crate::support::wait_for("the quiet channel's jobs", || async {
+        done.items().iter().filter(|c| *c == "b-quiet").count() == 5
+    })
+    .await;
+    let busy_done = done.items().iter().filter(|c| *c == "a-busy").count();
+    assert!(
+        busy_done < 500,
+        "the quiet channel waited for {busy_done} jobs of the busy one"
+    );
+}
+
+/// A runner subscribed to channel names takes jobs of those names (with any
+/// arguments) and nothing else.
+pub async fn runner_takes_only_its_channel_names<D: Driver>(db: &Db<D>) {
+    let done: Log<String> = Log::default();
+    let log = done.clone();
+    let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
+        let log = log.clone();
+        tokio::spawn(async move {
+            log.push(format!("{}/{}", job.channel_name(), job.channel_args()));
+            job.complete().await.unwrap();
+        });
+    })
+    .set_channel_names(&["mine", "also-mine"])
+    .run()
+    .await
+    .unwrap();
+    let other = JobBuilder::new("j")
+        .set_channel_name("other")
+        .spawn(db.ex())
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for (name, args) in [("mine", "1"), ("mine", "2"), ("also-mine", "")] {
+        ids.push(
+            JobBuilder::new("j")
+                .set_channel_name(name)
+                .set_channel_args(args)
+                .spawn(db.ex())
+                .await
+                .unwrap(),
+        );
+    }
+    for id in ids {
+        db.wait_gone(id).await;
+    }
+    let mut seen = done.items();
+    seen.sort();
+    assert_eq!(seen, vec!["also-mine/", "mine/1", "mine/2"]);
+    assert_eq!(db.state(other).await, Some(JobState::Ready));
+}

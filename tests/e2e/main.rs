@@ -1,0 +1,56 @@
+//! End-to-end tests of the facade against a real PostgreSQL.
+//!
+//! Each test body is generic over the [`support::Driver`], and
+//! [`e2e_tests!`] instantiates every body once per driver, so all drivers
+//! are held to the same behaviour by the same code.
+
+mod channels;
+mod drivers;
+mod leases;
+mod ordering;
+mod retries;
+mod runners;
+mod spawning;
+mod support;
+mod transactions;
+
+/// One `#[tokio::test]` per case and driver, each on a fresh database.
+macro_rules! e2e_tests {
+    ($driver_mod:ident: $driver:ty; $($module:ident :: $case:ident),+ $(,)?) => {
+        mod $driver_mod {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let db = crate::support::Db::<$driver>::new().await;
+                    crate::$module::$case::<$driver>(&db).await;
+                }
+            )+
+        }
+    };
+}
+
+macro_rules! all_cases {
+    ($driver_mod:ident: $driver:ty) => {
+        e2e_tests!($driver_mod: $driver;
+            spawning::spawn_one_and_many_round_trip_payloads,
+            spawning::delayed_job_runs_no_earlier_than_its_time,
+            spawning::spawn_in_rolled_back_transaction_never_runs,
+            retries::retries_back_off_and_stop,
+            retries::panicking_and_dropped_jobs_are_retried,
+            retries::checkpoint_carries_state_to_the_next_attempt,
+            retries::runner_survives_failures,
+            leases::kept_alive_job_is_never_handed_out_twice,
+            leases::job_of_a_dead_runner_comes_back_after_its_lease,
+            transactions::completion_is_atomic_with_the_transaction,
+            ordering::ordered_jobs_run_one_at_a_time_in_order,
+            ordering::two_phase_commit_hides_discards_and_reserves,
+            channels::busy_channel_does_not_starve_a_quiet_one,
+            channels::runner_takes_only_its_channel_names,
+            runners::idle_runner_wakes_on_spawn,
+            runners::competing_runners_run_each_job_once,
+            runners::stop_lets_running_jobs_finish,
+        );
+    };
+}
+
+all_cases!(sqlx: crate::drivers::SqlxDriver);

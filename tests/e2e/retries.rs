@@ -1,0 +1,155 @@
+//! Retries: backoff, attempt counting, and every way an attempt can fail.
+
+use std::time::{Duration, Instant};
+
+use mq::{JobBuilder, JobRunnerOptions, JobState};
+
+use crate::support::{Db, Driver, Log, wait_for};
+
+/// A job that always fails is retried with doubling backoff, `retries`
+/// times, then kept as failed with its error.
+pub async fn retries_back_off_and_stop<D: Driver>(db: &Db<D>) {
+    let attempts: Log<(i32, Instant)> = Log::default();
+    let log = attempts.clone();
+    let _runner = JobRunnerOptions::new(db.src(), move |job| {
+        log.push((job.attempt(), Instant::now()));
+        drop(job); // dropped without completing: a failed attempt
+    })
+    .set_poll_interval(Duration::from_millis(50))
+    .run()
+    .await
+    .unwrap();
+    let backoff = Duration::from_millis(300);
+    let id = JobBuilder::new("flaky")
+        .set_retries(2)
+        .set_retry_backoff(backoff)
+        .spawn(db.ex())
+        .await
+        .unwrap();
+    db.wait_state(id, JobState::Failed).await;
+    let seen = attempts.items();
+    assert_eq!(
+        seen.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    let first_gap = seen[1].1 - seen[0].1;
+    let second_gap = seen[2].1 - seen[1].1;
+    assert!(first_gap >= backoff, "first retry after {first_gap:?}");
+    assert!(
+        second_gap >= backoff * 2,
+        "second retry after {second_gap:?}, not doubled"
+    );
+    // Failed for good: nothing more runs, and the job stays to be inspected.
+    tokio::time::sleep(backoff * 4).await;
+    assert_eq!(attempts.len(), 3, "a failed job ran again");
+    assert!(mq::exists(db.ex(), id).await.unwrap());
+}
+
+/// Panicking and being dropped each count as a failed attempt; the next
+/// attempt completes. (Returned errors go through a registry: see
+/// `registry::job_errors_reach_the_error_handler`.)
+pub async fn panicking_and_dropped_jobs_are_retried<D: Driver>(db: &Db<D>) {
+    let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
+        tokio::spawn(async move {
+            if job.attempt() == 1 {
+                if job.name() == "panics" {
+                    panic!("first attempt panics");
+                }
+                return; // dropped without completing
+            }
+            job.complete().await.unwrap();
+        });
+    })
+    .set_poll_interval(Duration::from_millis(50))
+    .run()
+    .await
+    .unwrap();
+    let mut ids = Vec::new();
+    for name in ["panics", "dropped"] {
+        ids.push(
+            JobBuilder::new(name)
+                .set_retry_backoff(Duration::from_millis(10))
+                .spawn(db.ex())
+                .await
+                .unwrap(),
+        );
+    }
+    for id in ids {
+        db.wait_gone(id).await;
+    }
+}
+
+/// A checkpoint's payload is what the next attempt sees, and its extra
+/// retries allow that attempt.
+pub async fn checkpoint_carries_state_to_the_next_attempt<D: Driver>(db: &Db<D>) {
+    let seen: Log<(i32, i64)> = Log::default();
+    let log = seen.clone();
+    let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
+        let log = log.clone();
+        tokio::spawn(async move {
+            let step: i64 = job.json().unwrap().unwrap();
+            log.push((job.attempt(), step));
+            if job.attempt() == 1 {
+                job.checkpoint(
+                    mq::Checkpoint::new()
+                        .set_json(&(step + 1))
+                        .unwrap()
+                        .set_extra_retries(1),
+                )
+                .await
+                .unwrap();
+                return; // fail this attempt
+            }
+            job.complete().await.unwrap();
+        });
+    })
+    .run()
+    .await
+    .unwrap();
+    let id = JobBuilder::new("long")
+        .set_retries(0)
+        .set_retry_backoff(Duration::from_millis(10))
+        .set_json(&1)
+        .unwrap()
+        .spawn(db.ex())
+        .await
+        .unwrap();
+    db.wait_gone(id).await;
+    assert_eq!(seen.items(), vec![(1, 1), (2, 2)]);
+}
+
+/// The runner keeps running after jobs fail.
+pub async fn runner_survives_failures<D: Driver>(db: &Db<D>) {
+    let done: Log<i32> = Log::default();
+    let log = done.clone();
+    let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
+        let log = log.clone();
+        tokio::spawn(async move {
+            let n: i32 = job.json().unwrap().unwrap();
+            if n % 2 == 0 {
+                panic!("even jobs panic");
+            }
+            job.complete().await.unwrap();
+            log.push(n);
+        });
+    })
+    .run()
+    .await
+    .unwrap();
+    for n in 0..20 {
+        JobBuilder::new("j")
+            .set_retries(0)
+            .set_json(&n)
+            .unwrap()
+            .spawn(db.ex())
+            .await
+            .unwrap();
+    }
+    wait_for("the odd jobs", || async { done.len() == 10 }).await;
+    wait_for("the even jobs to fail", || async {
+        db.count("SELECT count(*) FROM mq_jobs WHERE state = 'failed'")
+            .await
+            == 10
+    })
+    .await;
+}

@@ -1,0 +1,153 @@
+//! What every end-to-end test needs: a fresh migrated database, and ways to
+//! wait for things without guessing at sleeps.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mq::{Backend, CurrentJob, Executor, IntoBackend, JobBuilder, JobState, Uuid};
+use mq_test_db::TestDb;
+
+/// How long a test waits for something that should happen in milliseconds.
+/// Generous, so that a slow CI machine does not fail a correct test.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A database driver as the end-to-end tests use it. Each test body is
+/// generic over the driver, so the same body runs on every driver; the
+/// methods here are the few places where user code names the driver's own
+/// types (pools, transactions).
+pub trait Driver: Send + Sync + Sized + 'static {
+    /// The driver's marker in `Executor` / `IntoBackend`.
+    type Marker: 'static;
+    /// The application's pool.
+    type Pool: Clone + Send + Sync + 'static;
+
+    /// Connects a pool to `url`.
+    fn connect(url: &str) -> impl Future<Output = Self::Pool> + Send;
+    /// What a user passes as `&pool` to the transactional calls.
+    fn executor(pool: &Self::Pool) -> impl Executor<Self::Marker> + '_;
+    /// What a user passes as `&pool` to build a runner.
+    fn source(pool: &Self::Pool) -> impl IntoBackend<Self::Marker> + '_;
+    /// Runs SQL.
+    fn exec(pool: &Self::Pool, sql: &'static str) -> impl Future<Output = ()> + Send;
+    /// Reads one bigint.
+    fn count(pool: &Self::Pool, sql: &'static str) -> impl Future<Output = i64> + Send;
+    /// Spawns `job` inside a transaction, then commits or rolls back.
+    fn spawn_in_transaction(
+        pool: &Self::Pool,
+        job: &JobBuilder,
+        commit: bool,
+    ) -> impl Future<Output = Uuid> + Send;
+    /// In one transaction: runs `sql`, completes `job` with the transaction,
+    /// then commits or rolls back.
+    fn complete_in_transaction(
+        pool: &Self::Pool,
+        job: &mut CurrentJob,
+        sql: &'static str,
+        commit: bool,
+    ) -> impl Future<Output = mq::Result<()>> + Send;
+}
+
+/// A fresh database with mq's schema, and a pool on it.
+pub struct Db<D: Driver> {
+    pub pool: D::Pool,
+    backend: Arc<dyn Backend>,
+    _db: TestDb,
+}
+
+impl<D: Driver> Db<D> {
+    pub async fn new() -> Self {
+        let db = TestDb::create();
+        let pool = D::connect(db.url()).await;
+        mq::migrate(D::executor(&pool)).await.expect("migrate");
+        Self {
+            backend: D::source(&pool).into_backend(),
+            pool,
+            _db: db,
+        }
+    }
+
+    /// What a user writes as `&pool` for spawning and the like.
+    pub fn ex(&self) -> impl Executor<D::Marker> + '_ {
+        D::executor(&self.pool)
+    }
+
+    /// What a user writes as `&pool` for a runner.
+    pub fn src(&self) -> impl IntoBackend<D::Marker> + '_ {
+        D::source(&self.pool)
+    }
+
+    /// A job's state (`None` once it completed or was discarded).
+    pub async fn state(&self, id: Uuid) -> Option<JobState> {
+        self.backend.job_state(id).await.expect("job_state")
+    }
+
+    /// Runs a statement.
+    pub async fn exec(&self, sql: &'static str) {
+        D::exec(&self.pool, sql).await
+    }
+
+    /// Reads one integer.
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        D::count(&self.pool, sql).await
+    }
+
+    /// Waits until the job has left the queue (completed).
+    pub async fn wait_gone(&self, id: Uuid) {
+        wait_for(&format!("job {id} to complete"), || async move {
+            self.state(id).await.is_none()
+        })
+        .await;
+    }
+
+    /// Waits until the job is in `state`.
+    pub async fn wait_state(&self, id: Uuid, state: JobState) {
+        wait_for(&format!("job {id} to be {state}"), || async move {
+            self.state(id).await == Some(state)
+        })
+        .await;
+    }
+}
+
+/// Polls `check` every 10 ms until it holds; panics after [`PATIENCE`].
+pub async fn wait_for<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A log the jobs of a test write to, in order.
+#[derive(Clone)]
+pub struct Log<T>(Arc<Mutex<Vec<T>>>);
+
+impl<T> Default for Log<T> {
+    fn default() -> Self {
+        Self(Arc::default())
+    }
+}
+
+impl<T: Clone> Log<T> {
+    pub fn push(&self, item: T) {
+        self.0.lock().unwrap().push(item);
+    }
+
+    pub fn items(&self) -> Vec<T> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    /// Waits until the log holds at least `n` items.
+    pub async fn wait_len(&self, n: usize) -> Vec<T> {
+        wait_for(&format!("{n} log entries"), || async { self.len() >= n }).await;
+        self.items()
+    }
+}
