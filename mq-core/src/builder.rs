@@ -151,6 +151,12 @@ impl JobBuilder {
         self.job.id
     }
 
+    /// Applies a prototype: a function that sets several options at once,
+    /// shared between jobs.
+    pub fn set_proto<'b>(&'b mut self, proto: impl FnOnce(&'b mut Self) -> &'b mut Self) -> &'b mut Self {
+        proto(self)
+    }
+
     /// Sets the channel name.
     pub fn set_channel_name(&mut self, channel_name: impl Into<String>) -> &mut Self {
         self.job.channel_name = channel_name.into();
