@@ -1,0 +1,3 @@
+//! The tokio-postgres driver for mq (in progress).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
