@@ -1,0 +1,81 @@
+//! The code snippets of README.md, compiled. `tests/readme.rs` checks that
+//! every ```rust block of the README appears here line for line, so the
+//! README cannot drift from code that builds.
+//!
+//! Running it (`scripts/run-example.sh readme`) spawns two emails and runs
+//! them.
+
+use std::time::Duration;
+
+// README: define jobs
+use mq::{CurrentJob, job};
+use std::error::Error;
+
+#[job(channel_name = "emails", retries = 3, backoff_secs = 2.0)]
+async fn send_email(
+    mut job: CurrentJob,  // first argument: the job
+    sender: &'static str, // more arguments: context values, by type
+) -> Result<(), Box<dyn Error + Send + Sync + 'static>> {
+    let to: Option<String> = job.json()?;
+    println!("{sender} -> {}", to.as_deref().unwrap_or("nobody"));
+    job.complete().await?;
+    Ok(())
+}
+
+async fn run_and_spawn(database_url: &str) -> Result<mq::JobRunnerHandle, Box<dyn Error>> {
+    // README: run them
+    let pool = sqlx::PgPool::connect(&database_url).await?;
+    mq::migrate(&pool).await?; // safe to call from every process at start-up
+
+    let mut registry = mq::JobRegistry::new(&[send_email]);
+    registry.set_context("reports@example.com");
+    let runner = registry
+        .runner(&pool)
+        .set_concurrency(10, 20) // keep 10 to 20 jobs running
+        .run()
+        .await?; // runs until `runner` is stopped or dropped
+
+    // README: spawn them
+    send_email
+        .builder()
+        .set_json("ada@example.com")?
+        .spawn(&pool)
+        .await?;
+
+    let mut tx = pool.begin().await?;
+    // ... your own writes ...
+    send_email
+        .builder()
+        .set_json("bob@example.com")?
+        .spawn(&mut *tx)
+        .await?;
+    tx.commit().await?; // the job exists only if this commits
+
+    Ok(runner)
+}
+
+#[allow(dead_code)]
+async fn complete_with_effects(
+    pool: &sqlx::PgPool,
+    mut job: CurrentJob,
+    id: i64,
+) -> Result<(), Box<dyn Error>> {
+    // README: complete a job together with its effects
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE accounts SET welcomed = true WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    job.complete_with_transaction(tx).await?; // commits tx; or pass &mut *tx and commit yourself
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let database_url = std::env::var("DATABASE_URL")?;
+    let mut runner = run_and_spawn(&database_url).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    runner.stop().await;
+    runner.wait_jobs_finish(Duration::from_secs(5)).await;
+    Ok(())
+}
