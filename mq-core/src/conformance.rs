@@ -9,8 +9,16 @@
 //! into one test per case for a backend factory; the in-memory backend and
 //! both PostgreSQL drivers run it, and so can a backend of your own:
 //!
-//! ```ignore
-//! async fn backend() -> MyBackend { MyBackend::connect_to_a_fresh_store().await }
+//! ```
+//! use std::sync::Arc;
+//! use mq_core::memory::MemoryBackend;
+//!
+//! // A factory for a fresh, empty backend. Yours would connect to a new
+//! // database (or return a `(guard, backend)` pair that drops it).
+//! async fn backend() -> MemoryBackend {
+//!     MemoryBackend::new(Arc::new(mq_runtime_tokio::TokioSpawner::new()))
+//! }
+//!
 //! mq_core::conformance_tests!(#[tokio::test], backend);
 //! ```
 

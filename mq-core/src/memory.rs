@@ -7,11 +7,29 @@
 //! database in production.
 //!
 //! ```
-//! # use std::sync::Arc;
-//! # use mq_core::memory::MemoryBackend;
-//! # fn spawner() -> Arc<dyn mq_core::Spawner> { unimplemented!() }
-//! # fn doc() {
-//! let backend = MemoryBackend::new(spawner());
+//! use std::sync::Arc;
+//! use mq_core::memory::MemoryBackend;
+//! use mq_core::{Backend, JobBuilder, JobRunnerOptions, JobState};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> mq_core::Result<()> {
+//! let backend = MemoryBackend::new(Arc::new(mq_runtime_tokio::TokioSpawner::new()));
+//! let id = JobBuilder::new("greet").set_json("world")?.spawn(&backend).await?;
+//! assert_eq!(backend.job_state(id).await?, Some(JobState::Ready));
+//!
+//! let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
+//! let _runner = JobRunnerOptions::new(&backend, move |mut job| {
+//!     let done = done.clone();
+//!     tokio::spawn(async move {
+//!         job.complete().await.unwrap();
+//!         done.send(job.id()).unwrap();
+//!     });
+//! })
+//! .run()
+//! .await?;
+//! assert_eq!(finished.recv().await, Some(id));
+//! assert!(backend.is_empty());
+//! # Ok(())
 //! # }
 //! ```
 
