@@ -1,0 +1,6 @@
+use mq::job;
+
+#[job]
+struct NotAFunction;
+
+fn main() {}
