@@ -1,3 +1,75 @@
-//! The tokio-postgres driver for mq (in progress).
+//! The tokio-postgres driver for mq: jobs in PostgreSQL through
+//! [`tokio_postgres`], pooled with [`deadpool_postgres`].
+//!
+//! [`TokioPostgresBackend`] is what a runner uses. The transactional calls
+//! of [`mq_core`] (`JobBuilder::spawn`, `CurrentJob::complete_with_transaction`,
+//! `commit`, `clear`, `exists`, `migrate`...) accept tokio-postgres's own
+//! handles:
+//!
+//! | handle | what happens |
+//! |---|---|
+//! | `&deadpool_postgres::Pool` | a connection is taken from the pool for the call |
+//! | `&deadpool_postgres::Object` (`deadpool_postgres::Client`) | runs on that connection |
+//! | `&deadpool_postgres::Transaction`, `&mut` too | runs in the transaction; you commit |
+//! | `deadpool_postgres::Transaction` | runs in the transaction, then commits it |
+//! | `&tokio_postgres::Client` | runs on that connection |
+//! | `&tokio_postgres::Transaction`, `&mut` too | runs in the transaction; you commit |
+//! | `tokio_postgres::Transaction` | runs in the transaction, then commits it |
+//!
+//! On deadpool's handles, statements are prepared once per connection and
+//! cached (deadpool's `prepare_cached`); the runner's own calls always go
+//! through the pool. On a bare `tokio_postgres` client or transaction, which
+//! has no statement cache, each call prepares an unnamed statement.
+//!
+//! # Building a runner
+//!
+//! A runner is built on a [`TokioPostgresBackend`], not on `&pool` as with
+//! sqlx: wake-ups need a connection of their own outside the pool (deadpool
+//! drives its connections itself and drops their notifications), and a
+//! deadpool `Pool` does not reveal the `tokio_postgres::Config` it connects
+//! with. So the backend takes that config too:
+//!
+//! ```no_run
+//! # async fn run(registry: mq_core::JobRegistry) -> Result<(), Box<dyn std::error::Error>> {
+//! use deadpool_postgres::{Manager, Pool};
+//! use mq_tokio_postgres::TokioPostgresBackend;
+//! use tokio_postgres::NoTls;
+//!
+//! let config: tokio_postgres::Config = "postgres://app@localhost/app".parse()?;
+//! let pool = Pool::builder(Manager::new(config.clone(), NoTls)).max_size(16).build()?;
+//! mq_core::migrate(&pool).await?;
+//! let backend = TokioPostgresBackend::new(pool.clone(), config);
+//! let runner = registry.runner(&backend).run().await?;
+//! # drop(runner);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A pool built from a `deadpool_postgres::Config` gets its
+//! `tokio_postgres::Config` from `get_pg_config()`.
+//!
+//! # TLS
+//!
+//! The pool's TLS is whatever you built it with. The wake-up connection is
+//! plain ([`tokio_postgres::NoTls`]) with [`TokioPostgresBackend::new`];
+//! pass your connector (rustls, native-tls...) to
+//! [`TokioPostgresBackend::with_tls`] otherwise.
+//!
+//! The SQL lives in [`mq_sql`], shared with the sqlx driver.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+mod backend;
+#[cfg(feature = "runtime-tokio")]
+mod connect;
+mod error;
+mod executor;
+mod listen;
+mod queries;
+
+pub use backend::TokioPostgresBackend;
+
+/// The marker type of this driver in [`mq_core::Executor`]; inferred,
+/// never written by users.
+#[derive(Debug)]
+pub enum TokioPostgres {}

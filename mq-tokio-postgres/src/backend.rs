@@ -1,0 +1,155 @@
+//! [`TokioPostgresBackend`]: the runner's backend over a deadpool pool.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use deadpool_postgres::Pool;
+use futures::stream::BoxStream;
+use mq_core::backend::{
+    Backend, ClaimedJob, JobCheckpointParams, JobClaimParams, JobClearParams, JobCommitParams,
+    JobCompleteParams, JobFailOutcome, JobFailParams, JobInsertParams, JobKeepAliveParams,
+    JobLease, JobReleaseParams, JobScheduleParams, JobScheduleResult, JobState, Wakeup,
+};
+use mq_core::{Result, Spawner, Uuid};
+
+use crate::error::pool_at;
+use crate::listen::{self, Connect};
+use crate::queries::{self, Conn};
+
+/// The tokio-postgres driver's [`Backend`]: every call takes a connection
+/// from a deadpool pool for one statement (prepared once per connection and
+/// cached), and wake-ups come from `LISTEN` on a connection of its own.
+///
+/// A runner is built on this backend (`registry.runner(&backend)`), the
+/// transactional calls take the pool or your own connections and
+/// transactions (see the [crate docs](crate)). Cloning is cheap: clones
+/// share the pool.
+#[derive(Clone)]
+pub struct TokioPostgresBackend {
+    pool: Pool,
+    connect: Arc<dyn Connect>,
+    spawner: Arc<dyn Spawner>,
+}
+
+impl std::fmt::Debug for TokioPostgresBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokioPostgresBackend")
+            .field("pool", &self.pool)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "runtime-tokio")]
+impl TokioPostgresBackend {
+    /// A backend on `pool` whose runners run on tokio, and listen for
+    /// wake-ups on a connection of their own opened with `listen_config`
+    /// without TLS.
+    ///
+    /// `listen_config` is normally the config the pool was built with:
+    /// deadpool does not give it back, so it is asked for here.
+    pub fn new(pool: Pool, listen_config: tokio_postgres::Config) -> Self {
+        Self::with_tls(pool, listen_config, tokio_postgres::NoTls)
+    }
+
+    /// Like [`new`](Self::new), with a TLS connector for the wake-up
+    /// connection (the one you gave the pool, for example a
+    /// `tokio_postgres_rustls::MakeRustlsConnect`).
+    pub fn with_tls<T>(pool: Pool, listen_config: tokio_postgres::Config, tls: T) -> Self
+    where
+        T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        T::Stream: Send + Sync,
+        T::TlsConnect: Send + Sync,
+        <T::TlsConnect as tokio_postgres::tls::TlsConnect<tokio_postgres::Socket>>::Future: Send,
+    {
+        Self {
+            pool,
+            connect: Arc::new(crate::connect::TokioConnect::new(listen_config, tls)),
+            spawner: Arc::new(mq_runtime_tokio::TokioSpawner::new()),
+        }
+    }
+}
+
+impl TokioPostgresBackend {
+    /// The same backend, running its runners (and its wake-up connection)
+    /// on `spawner` instead.
+    pub fn with_spawner(mut self, spawner: Arc<dyn Spawner>) -> Self {
+        self.spawner = spawner;
+        self
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    async fn client(&self, operation: &'static str) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(pool_at(operation))
+    }
+}
+
+#[async_trait]
+impl Backend for TokioPostgresBackend {
+    fn spawner(&self) -> Arc<dyn Spawner> {
+        self.spawner.clone()
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        queries::migrate_pooled(&mut self.client("migrate").await?).await
+    }
+
+    async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<()> {
+        queries::job_insert(Conn::pooled(&self.client("job_insert").await?), params).await
+    }
+
+    async fn job_claim(&self, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>> {
+        queries::job_claim(Conn::pooled(&self.client("job_claim").await?), params).await
+    }
+
+    async fn job_complete(&self, params: JobCompleteParams<'_>) -> Result<Vec<JobLease>> {
+        queries::job_complete(Conn::pooled(&self.client("job_complete").await?), params).await
+    }
+
+    async fn job_fail(&self, params: JobFailParams<'_>) -> Result<JobFailOutcome> {
+        queries::job_fail(Conn::pooled(&self.client("job_fail").await?), params).await
+    }
+
+    async fn job_release(&self, params: JobReleaseParams) -> Result<bool> {
+        queries::job_release(Conn::pooled(&self.client("job_release").await?), params).await
+    }
+
+    async fn job_keep_alive(&self, params: JobKeepAliveParams<'_>) -> Result<Vec<JobLease>> {
+        queries::job_keep_alive(Conn::pooled(&self.client("job_keep_alive").await?), params).await
+    }
+
+    async fn job_checkpoint(&self, params: JobCheckpointParams<'_>) -> Result<bool> {
+        queries::job_checkpoint(Conn::pooled(&self.client("job_checkpoint").await?), params).await
+    }
+
+    async fn job_commit(&self, params: JobCommitParams<'_>) -> Result<Vec<Uuid>> {
+        queries::job_commit(Conn::pooled(&self.client("job_commit").await?), params).await
+    }
+
+    async fn job_clear(&self, params: JobClearParams<'_>) -> Result<u64> {
+        queries::job_clear(Conn::pooled(&self.client("job_clear").await?), params).await
+    }
+
+    async fn job_exists(&self, id: Uuid) -> Result<bool> {
+        queries::job_exists(Conn::pooled(&self.client("job_exists").await?), id).await
+    }
+
+    async fn job_state(&self, id: Uuid) -> Result<Option<JobState>> {
+        queries::job_state(Conn::pooled(&self.client("job_state").await?), id).await
+    }
+
+    async fn job_schedule(&self, params: JobScheduleParams) -> Result<JobScheduleResult> {
+        queries::job_schedule(Conn::pooled(&self.client("job_schedule").await?), params).await
+    }
+
+    async fn listen(&self) -> Result<BoxStream<'static, Wakeup>> {
+        listen::listen(self.connect.clone(), self.spawner.clone()).await
+    }
+}

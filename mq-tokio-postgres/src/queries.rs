@@ -1,0 +1,486 @@
+//! One function per statement of `mq-sql`, on a tokio-postgres connection.
+//!
+//! Every function takes a [`Conn`]: a client, possibly inside a transaction,
+//! and its statement cache when it comes from deadpool. So the same code
+//! serves the runner's pool and a caller's own client or transaction.
+
+use std::collections::HashSet;
+
+use deadpool_postgres::StatementCache;
+use mq_core::backend::{
+    ClaimedJob, JobCheckpointParams, JobClaimParams, JobClearParams, JobCommitParams,
+    JobCompleteParams, JobFailOutcome, JobFailParams, JobInsertParams, JobKeepAliveParams,
+    JobLease, JobReleaseParams, JobScheduleParams, JobScheduleResult, JobState,
+};
+use mq_core::{Error, Result, Uuid};
+use mq_sql::{
+    InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, from_micros, insert_notifications,
+    latest_version, lease_columns, micros, notification, statements,
+};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row, Statement};
+
+use crate::error::at;
+
+type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+/// Where statements run: a client, whether it is inside a transaction, and
+/// its statement cache if it has one.
+#[derive(Clone, Copy)]
+pub(crate) struct Conn<'a> {
+    client: &'a Client,
+    cache: Option<&'a StatementCache>,
+    in_transaction: bool,
+}
+
+impl<'a> Conn<'a> {
+    /// A deadpool connection, outside a transaction.
+    pub(crate) fn pooled(client: &'a deadpool_postgres::Object) -> Self {
+        Self {
+            client,
+            cache: Some(&client.statement_cache),
+            in_transaction: false,
+        }
+    }
+
+    /// A transaction on a deadpool connection.
+    pub(crate) fn pooled_transaction(tx: &'a deadpool_postgres::Transaction<'_>) -> Self {
+        Self {
+            client: tx.client(),
+            cache: Some(&tx.statement_cache),
+            in_transaction: true,
+        }
+    }
+
+    /// A bare tokio-postgres client, outside a transaction.
+    pub(crate) fn client(client: &'a Client) -> Self {
+        Self {
+            client,
+            cache: None,
+            in_transaction: false,
+        }
+    }
+
+    /// A bare tokio-postgres transaction.
+    pub(crate) fn transaction(tx: &'a tokio_postgres::Transaction<'_>) -> Self {
+        Self {
+            client: tx.client(),
+            cache: None,
+            in_transaction: true,
+        }
+    }
+
+    /// The same connection, preparing every statement for one use.
+    fn uncached(self) -> Self {
+        Self {
+            cache: None,
+            ..self
+        }
+    }
+
+    /// The statement for `sql`: from the connection's cache, or prepared
+    /// for this one use.
+    async fn prepare(&self, sql: &str) -> std::result::Result<Statement, tokio_postgres::Error> {
+        match self.cache {
+            Some(cache) => cache.prepare(self.client, sql).await,
+            None => self.client.prepare(sql).await,
+        }
+    }
+
+    async fn query(
+        &self,
+        operation: &'static str,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> Result<Vec<Row>> {
+        let statement = self.prepare(sql).await.map_err(at(operation))?;
+        self.client
+            .query(&statement, params)
+            .await
+            .map_err(at(operation))
+    }
+
+    async fn query_opt(
+        &self,
+        operation: &'static str,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> Result<Option<Row>> {
+        let statement = self.prepare(sql).await.map_err(at(operation))?;
+        self.client
+            .query_opt(&statement, params)
+            .await
+            .map_err(at(operation))
+    }
+
+    async fn query_one(&self, operation: &'static str, sql: &str, params: &Params<'_>) -> Result<Row> {
+        let statement = self.prepare(sql).await.map_err(at(operation))?;
+        self.client
+            .query_one(&statement, params)
+            .await
+            .map_err(at(operation))
+    }
+
+    async fn execute(&self, operation: &'static str, sql: &str, params: &Params<'_>) -> Result<u64> {
+        let statement = self.prepare(sql).await.map_err(at(operation))?;
+        self.client
+            .execute(&statement, params)
+            .await
+            .map_err(at(operation))
+    }
+
+    /// Runs SQL with the simple protocol: several statements, no parameters.
+    async fn batch_execute(&self, operation: &'static str, sql: &str) -> Result<()> {
+        self.client.batch_execute(sql).await.map_err(at(operation))
+    }
+}
+
+fn get<'r, T: tokio_postgres::types::FromSql<'r>>(
+    operation: &'static str,
+    row: &'r Row,
+    column: &str,
+) -> Result<T> {
+    row.try_get(column).map_err(at(operation))
+}
+
+fn parse_state(operation: &'static str, name: &str) -> Result<JobState> {
+    JobState::parse(name).ok_or_else(|| {
+        Error::backend(
+            operation,
+            false,
+            format!("unknown job state {name:?}: the database schema is newer than this mq"),
+        )
+    })
+}
+
+pub(crate) async fn job_insert(conn: Conn<'_>, params: JobInsertParams<'_>) -> Result<()> {
+    let c = InsertColumns::new(&params.jobs);
+    conn.execute(
+        "job_insert",
+        statements::JOB_INSERT,
+        &[
+            &c.ids,
+            &c.names,
+            &c.channel_names,
+            &c.channel_args,
+            &c.payload_json,
+            &c.payload_bytes,
+            &c.delays_us,
+            &c.retries,
+            &c.backoffs_us,
+            &c.ordered,
+            &c.commit_intervals_us,
+            &params.now,
+        ],
+    )
+    .await?;
+    notify(conn, &insert_notifications(&params.jobs)).await
+}
+
+async fn notify(conn: Conn<'_>, payloads: &[String]) -> Result<()> {
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    conn.execute("job_notify", statements::JOB_NOTIFY, &[&payloads])
+        .await?;
+    Ok(())
+}
+
+fn claimed_job(row: &Row) -> Result<ClaimedJob> {
+    let op = "job_claim";
+    Ok(ClaimedJob::new(
+        get(op, row, "id")?,
+        get(op, row, "attempt")?,
+        get(op, row, "name")?,
+        get(op, row, "channel_name")?,
+        get(op, row, "channel_args")?,
+        get(op, row, "ordered")?,
+        get(op, row, "retries")?,
+        from_micros(get(op, row, "retry_backoff_us")?),
+        get(op, row, "payload_json")?,
+        get(op, row, "payload_bytes")?,
+    ))
+}
+
+pub(crate) async fn job_claim(conn: Conn<'_>, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>> {
+    let (after_name, after_args) = params
+        .after
+        .map_or(("", ""), |c| (c.name.as_str(), c.args.as_str()));
+    let limit = i64::from(params.limit);
+    let lease = micros(params.lease);
+    let mut args: Vec<&(dyn ToSql + Sync)> =
+        vec![&limit, &lease, &after_name, &after_args, &params.now];
+    if let Some(names) = &params.channel_names {
+        args.push(names);
+    }
+    let sql = mq_sql::job_claim(params.channel_names.is_some());
+    let rows = conn.query("job_claim", sql, &args).await?;
+    rows.iter().map(claimed_job).collect()
+}
+
+fn leases(operation: &'static str, rows: &[Row]) -> Result<Vec<JobLease>> {
+    rows.iter()
+        .map(|row| {
+            Ok(JobLease {
+                id: get(operation, row, "id")?,
+                attempt: get(operation, row, "attempt")?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn job_complete(
+    conn: Conn<'_>,
+    params: JobCompleteParams<'_>,
+) -> Result<Vec<JobLease>> {
+    let (ids, attempts) = lease_columns(params.leases);
+    let rows = conn
+        .query("job_complete", statements::JOB_COMPLETE, &[&ids, &attempts])
+        .await?;
+    leases("job_complete", &rows)
+}
+
+pub(crate) async fn job_fail(conn: Conn<'_>, params: JobFailParams<'_>) -> Result<JobFailOutcome> {
+    let row = conn
+        .query_opt(
+            "job_fail",
+            statements::JOB_FAIL,
+            &[
+                &params.lease.id,
+                &params.lease.attempt,
+                &micros(params.retry_delay),
+                &params.error,
+                &params.now,
+            ],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(JobFailOutcome::LeaseLost);
+    };
+    let state: String = get("job_fail", &row, "state")?;
+    Ok(match parse_state("job_fail", &state)? {
+        JobState::Failed => JobFailOutcome::Failed,
+        _ => JobFailOutcome::Retrying,
+    })
+}
+
+pub(crate) async fn job_release(conn: Conn<'_>, params: JobReleaseParams) -> Result<bool> {
+    let released = conn
+        .execute(
+            "job_release",
+            statements::JOB_RELEASE,
+            &[
+                &params.lease.id,
+                &params.lease.attempt,
+                &micros(params.delay),
+                &params.now,
+            ],
+        )
+        .await?;
+    Ok(released == 1)
+}
+
+pub(crate) async fn job_keep_alive(
+    conn: Conn<'_>,
+    params: JobKeepAliveParams<'_>,
+) -> Result<Vec<JobLease>> {
+    let (ids, attempts) = lease_columns(params.leases);
+    let rows = conn
+        .query(
+            "job_keep_alive",
+            statements::JOB_KEEP_ALIVE,
+            &[&ids, &attempts, &micros(params.lease), &params.now],
+        )
+        .await?;
+    leases("job_keep_alive", &rows)
+}
+
+pub(crate) async fn job_checkpoint(conn: Conn<'_>, params: JobCheckpointParams<'_>) -> Result<bool> {
+    let updated = conn
+        .execute(
+            "job_checkpoint",
+            statements::JOB_CHECKPOINT,
+            &[
+                &params.lease.id,
+                &params.lease.attempt,
+                &params.payload_json,
+                &params.payload_bytes,
+                &i64::from(params.extra_retries),
+            ],
+        )
+        .await?;
+    Ok(updated == 1)
+}
+
+pub(crate) async fn job_commit(conn: Conn<'_>, params: JobCommitParams<'_>) -> Result<Vec<Uuid>> {
+    let op = "job_commit";
+    let rows = conn
+        .query(op, statements::JOB_COMMIT, &[&params.ids, &params.now])
+        .await?;
+    let mut missing = Vec::new();
+    let mut payloads = HashSet::new();
+    for row in &rows {
+        let id: Uuid = get(op, row, "id")?;
+        let state: Option<String> = get(op, row, "state")?;
+        match state {
+            None => missing.push(id),
+            Some(state) => {
+                let channel_name: String = get(op, row, "channel_name")?;
+                payloads.insert(notification(parse_state(op, &state)?, &channel_name));
+            }
+        }
+    }
+    notify(conn, &payloads.into_iter().collect::<Vec<_>>()).await?;
+    Ok(missing)
+}
+
+pub(crate) async fn job_clear(conn: Conn<'_>, params: JobClearParams<'_>) -> Result<u64> {
+    match params.channel_names {
+        Some(names) => {
+            conn.execute("job_clear", statements::JOB_CLEAR, &[&names])
+                .await
+        }
+        None => conn.execute("job_clear", statements::JOB_CLEAR_ALL, &[]).await,
+    }
+}
+
+pub(crate) async fn job_exists(conn: Conn<'_>, id: Uuid) -> Result<bool> {
+    let row = conn
+        .query_one("job_exists", statements::JOB_EXISTS, &[&id])
+        .await?;
+    get("job_exists", &row, "exists")
+}
+
+pub(crate) async fn job_state(conn: Conn<'_>, id: Uuid) -> Result<Option<JobState>> {
+    let row = conn
+        .query_opt("job_state", statements::JOB_STATE, &[&id])
+        .await?;
+    match row {
+        None => Ok(None),
+        Some(row) => {
+            let state: String = get("job_state", &row, "state")?;
+            parse_state("job_state", &state).map(Some)
+        }
+    }
+}
+
+pub(crate) async fn job_schedule(
+    conn: Conn<'_>,
+    params: JobScheduleParams,
+) -> Result<JobScheduleResult> {
+    let op = "job_schedule";
+    let row = conn
+        .query_one(op, statements::JOB_SCHEDULE, &[&params.now])
+        .await?;
+    let count = |column: &str| -> Result<u64> {
+        let n: i64 = get(op, &row, column)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    };
+    let next_due_us: Option<i64> = get(op, &row, "next_due_us")?;
+    Ok(JobScheduleResult::new(
+        count("made_ready")?,
+        count("rescued")?,
+        count("discarded")?,
+        next_due_us.map(from_micros),
+    ))
+}
+
+/// Applies the migrations this library carries that the database lacks,
+/// under an advisory lock, so that concurrent callers apply them once
+/// between them.
+///
+/// Inside a transaction, the migrations join it (and commit with it).
+/// Outside one, they run in a transaction of their own, opened here with
+/// `BEGIN`: tokio-postgres can only start a `Transaction` object from a
+/// `&mut Client`, and the caller lent a shared one. If the returned future
+/// is dropped half-way, that connection is left inside the open transaction
+/// (the pool's own migrations use a real `Transaction` instead, see
+/// [`migrate_pooled`]).
+pub(crate) async fn migrate(conn: Conn<'_>) -> Result<()> {
+    let conn = conn.uncached();
+    if up_to_date(conn).await? {
+        return Ok(());
+    }
+    if conn.in_transaction {
+        return migrate_locked(conn).await;
+    }
+    conn.batch_execute("migrate", "BEGIN").await?;
+    match migrate_locked(conn).await {
+        Ok(()) => conn.batch_execute("migrate", "COMMIT").await,
+        Err(error) => {
+            // Keep the migration's error; a failed rollback means the
+            // connection is gone, which ends the transaction too.
+            let _ = conn.batch_execute("migrate", "ROLLBACK").await;
+            Err(error)
+        }
+    }
+}
+
+/// [`migrate`] on a pooled connection this driver owns: in a
+/// `deadpool_postgres::Transaction`, rolled back if the future is dropped,
+/// so that the connection goes back to the pool clean.
+pub(crate) async fn migrate_pooled(client: &mut deadpool_postgres::Object) -> Result<()> {
+    if up_to_date(Conn::pooled(client).uncached()).await? {
+        return Ok(());
+    }
+    let tx = client.transaction().await.map_err(at("migrate"))?;
+    migrate_locked(Conn::pooled_transaction(&tx).uncached()).await?;
+    tx.commit().await.map_err(at("migrate"))
+}
+
+/// Whether the schema is at this library's version already (the fast path,
+/// without the lock). Fails if it is newer.
+async fn up_to_date(conn: Conn<'_>) -> Result<bool> {
+    let latest = latest_version();
+    match applied_version(conn).await? {
+        Some(version) if version > latest => Err(Error::SchemaTooNew {
+            found: version,
+            supported: latest,
+        }),
+        Some(version) => Ok(version == latest),
+        None => Ok(false),
+    }
+}
+
+/// The migrations proper, in the caller's transaction.
+///
+/// Migration statements bypass the statement cache (see [`Conn::uncached`]):
+/// they run once per process, and a cached plan for `mq_migrations` or
+/// `mq_jobs` would outlive the schema it was planned for.
+async fn migrate_locked(conn: Conn<'_>) -> Result<()> {
+    let latest = latest_version();
+    conn.execute("migrate", statements::MIGRATIONS_LOCK, &[&MIGRATION_LOCK_KEY])
+        .await?;
+    conn.batch_execute("migrate", statements::MIGRATIONS_TABLE)
+        .await?;
+    let current = applied_version(conn).await?.unwrap_or(0);
+    if current > latest {
+        return Err(Error::SchemaTooNew {
+            found: current,
+            supported: latest,
+        });
+    }
+    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+        conn.batch_execute("migrate", migration.sql).await?;
+        conn.execute(
+            "migrate",
+            statements::MIGRATIONS_RECORD,
+            &[&migration.version, &migration.name],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn applied_version(conn: Conn<'_>) -> Result<Option<i64>> {
+    let row = conn
+        .query_one("migrate", statements::MIGRATIONS_EXIST, &[])
+        .await?;
+    if !get::<bool>("migrate", &row, "exists")? {
+        return Ok(None);
+    }
+    let row = conn
+        .query_one("migrate", statements::MIGRATIONS_VERSION, &[])
+        .await?;
+    get("migrate", &row, "version")
+}
