@@ -22,7 +22,7 @@ async fn send_email(
     Ok(())
 }
 
-async fn run_and_spawn(database_url: &str) -> Result<mq::JobRunnerHandle, Box<dyn Error>> {
+async fn run_and_spawn(database_url: String) -> Result<mq::JobRunnerHandle, Box<dyn Error>> {
     // README: run them
     let pool = sqlx::PgPool::connect(&database_url).await?;
     mq::migrate(&pool).await?; // safe to call from every process at start-up
@@ -73,7 +73,7 @@ async fn complete_with_effects(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let database_url = std::env::var("DATABASE_URL")?;
-    let mut runner = run_and_spawn(&database_url).await?;
+    let mut runner = run_and_spawn(database_url).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     runner.stop().await;
     runner.wait_jobs_finish(Duration::from_secs(5)).await;

@@ -22,11 +22,19 @@ fn every_readme_snippet_is_compiled_in_the_readme_example() {
     let example = std::fs::read_to_string(format!("{root}/examples/readme.rs")).unwrap();
     let example: Vec<String> = example.lines().map(|l| l.trim().to_owned()).collect();
     let blocks = rust_blocks(&readme);
-    assert!(blocks.len() >= 4, "expected the README's rust snippets, found {}", blocks.len());
+    assert!(
+        blocks.len() >= 4,
+        "expected the README's rust snippets, found {}",
+        blocks.len()
+    );
     for block in blocks {
         let found = example
             .windows(block.len())
             .any(|window| window == block.as_slice());
-        assert!(found, "this README snippet is not in examples/readme.rs:\n{}", block.join("\n"));
+        assert!(
+            found,
+            "this README snippet is not in examples/readme.rs:\n{}",
+            block.join("\n")
+        );
     }
 }

@@ -55,16 +55,35 @@ async fn pending_sqlxmq_jobs_are_imported_and_run() {
     let uncommitted = message(&pool, "INSERT INTO mq_msgs (id, channel_name, channel_args, attempt_at, commit_interval, after_message_id) VALUES ($1, 'c', '', now() + interval '1 hour', interval '1 hour', NULL)").await;
     let failed = message(&pool, "INSERT INTO mq_msgs (id, channel_name, channel_args, attempt_at, attempts, after_message_id) VALUES ($1, 'c', '', NULL, 1, NULL)").await;
 
-    let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/import-from-sqlxmq.sql")).unwrap();
+    let script = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/import-from-sqlxmq.sql"
+    ))
+    .unwrap();
     let mut tx = pool.begin().await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(script)).execute(&mut *tx).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(script))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let backend = SqlxBackend::new(pool.clone());
-    assert_eq!(backend.job_state(ready).await.unwrap(), Some(JobState::Ready));
-    assert_eq!(backend.job_state(delayed).await.unwrap(), Some(JobState::Scheduled));
-    assert_eq!(backend.job_state(uncommitted).await.unwrap(), Some(JobState::Uncommitted));
-    assert_eq!(backend.job_state(failed).await.unwrap(), Some(JobState::Failed));
+    assert_eq!(
+        backend.job_state(ready).await.unwrap(),
+        Some(JobState::Ready)
+    );
+    assert_eq!(
+        backend.job_state(delayed).await.unwrap(),
+        Some(JobState::Scheduled)
+    );
+    assert_eq!(
+        backend.job_state(uncommitted).await.unwrap(),
+        Some(JobState::Uncommitted)
+    );
+    assert_eq!(
+        backend.job_state(failed).await.unwrap(),
+        Some(JobState::Failed)
+    );
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let _runner = JobRunnerOptions::new(&pool, move |mut job| {
@@ -82,13 +101,22 @@ async fn pending_sqlxmq_jobs_are_imported_and_run() {
     .unwrap();
     let mut ran = Vec::new();
     while ran.len() < 3 {
-        let id = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.unwrap().unwrap();
+        let id = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
         ran.push(id);
     }
     assert!(ran.contains(&ready));
     let position = |id| ran.iter().position(|r| *r == id).unwrap();
-    assert!(position(first) < position(second), "the ordered chain lost its order");
+    assert!(
+        position(first) < position(second),
+        "the ordered chain lost its order"
+    );
     mq::commit(&pool, &[uncommitted]).await.unwrap();
     // It had no delay of its own: committed, it is ready (or already taken).
-    assert_ne!(backend.job_state(uncommitted).await.unwrap(), Some(JobState::Uncommitted));
+    assert_ne!(
+        backend.job_state(uncommitted).await.unwrap(),
+        Some(JobState::Uncommitted)
+    );
 }

@@ -153,7 +153,10 @@ impl JobBuilder {
 
     /// Applies a prototype: a function that sets several options at once,
     /// shared between jobs.
-    pub fn set_proto<'b>(&'b mut self, proto: impl FnOnce(&'b mut Self) -> &'b mut Self) -> &'b mut Self {
+    pub fn set_proto<'b>(
+        &'b mut self,
+        proto: impl FnOnce(&'b mut Self) -> &'b mut Self,
+    ) -> &'b mut Self {
         proto(self)
     }
 

@@ -4,10 +4,13 @@
 //! [`e2e_tests!`] instantiates every body once per driver, so all drivers
 //! are held to the same behaviour by the same code.
 
+mod bad_input;
 mod channels;
 mod drivers;
 mod leases;
+mod migrations;
 mod ordering;
+mod registry;
 mod retries;
 mod runners;
 mod spawning;
@@ -49,6 +52,16 @@ macro_rules! all_cases {
             runners::idle_runner_wakes_on_spawn,
             runners::competing_runners_run_each_job_once,
             runners::stop_lets_running_jobs_finish,
+            registry::registry_runs_jobs_with_their_context,
+            registry::job_errors_reach_the_error_handler,
+            registry::undecodable_payload_gives_a_typed_error,
+            registry::unknown_jobs_are_kept_for_a_runner_that_knows_them,
+            registry::missing_context_is_refused_at_start,
+            bad_input::unstorable_values_are_refused_with_typed_errors,
+            bad_input::committing_unknown_ids_names_them,
+            bad_input::huge_payloads_and_odd_channel_names_round_trip,
+            migrations::concurrent_migrations_apply_once,
+            migrations::newer_schema_is_refused,
         );
     };
 }
