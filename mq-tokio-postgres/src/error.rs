@@ -36,9 +36,7 @@ pub(crate) fn interpret_pool_error(operation: &'static str, error: PoolError) ->
 }
 
 /// `map_err` adapter: `.map_err(at("job_claim"))`.
-pub(crate) fn at(
-    operation: &'static str,
-) -> impl FnOnce(tokio_postgres::Error) -> mq_core::Error {
+pub(crate) fn at(operation: &'static str) -> impl FnOnce(tokio_postgres::Error) -> mq_core::Error {
     move |error| interpret_error(operation, error)
 }
 

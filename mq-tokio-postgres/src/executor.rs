@@ -66,7 +66,10 @@ trait IntoHandle<'c>: Send {
 
 impl<'c> IntoHandle<'c> for &'c deadpool_postgres::Pool {
     async fn into_handle(self) -> Result<Handle<'c>> {
-        self.get().await.map(Handle::Pooled).map_err(pool_at("acquire"))
+        self.get()
+            .await
+            .map(Handle::Pooled)
+            .map_err(pool_at("acquire"))
     }
 }
 

@@ -27,7 +27,8 @@ use crate::error::at;
 /// `tokio_postgres::Connection`, which does the I/O while it is polled).
 pub(crate) struct Connected {
     pub(crate) client: Client,
-    pub(crate) messages: BoxStream<'static, std::result::Result<AsyncMessage, tokio_postgres::Error>>,
+    pub(crate) messages:
+        BoxStream<'static, std::result::Result<AsyncMessage, tokio_postgres::Error>>,
 }
 
 /// Opens wake-up connections; implemented once per runtime (the

@@ -113,7 +113,12 @@ impl<'a> Conn<'a> {
             .map_err(at(operation))
     }
 
-    async fn query_one(&self, operation: &'static str, sql: &str, params: &Params<'_>) -> Result<Row> {
+    async fn query_one(
+        &self,
+        operation: &'static str,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> Result<Row> {
         let statement = self.prepare(sql).await.map_err(at(operation))?;
         self.client
             .query_one(&statement, params)
@@ -121,7 +126,12 @@ impl<'a> Conn<'a> {
             .map_err(at(operation))
     }
 
-    async fn execute(&self, operation: &'static str, sql: &str, params: &Params<'_>) -> Result<u64> {
+    async fn execute(
+        &self,
+        operation: &'static str,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> Result<u64> {
         let statement = self.prepare(sql).await.map_err(at(operation))?;
         self.client
             .execute(&statement, params)
@@ -202,7 +212,10 @@ fn claimed_job(row: &Row) -> Result<ClaimedJob> {
     ))
 }
 
-pub(crate) async fn job_claim(conn: Conn<'_>, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>> {
+pub(crate) async fn job_claim(
+    conn: Conn<'_>,
+    params: JobClaimParams<'_>,
+) -> Result<Vec<ClaimedJob>> {
     let (after_name, after_args) = params
         .after
         .map_or(("", ""), |c| (c.name.as_str(), c.args.as_str()));
@@ -295,7 +308,10 @@ pub(crate) async fn job_keep_alive(
     leases("job_keep_alive", &rows)
 }
 
-pub(crate) async fn job_checkpoint(conn: Conn<'_>, params: JobCheckpointParams<'_>) -> Result<bool> {
+pub(crate) async fn job_checkpoint(
+    conn: Conn<'_>,
+    params: JobCheckpointParams<'_>,
+) -> Result<bool> {
     let updated = conn
         .execute(
             "job_checkpoint",
@@ -340,7 +356,10 @@ pub(crate) async fn job_clear(conn: Conn<'_>, params: JobClearParams<'_>) -> Res
             conn.execute("job_clear", statements::JOB_CLEAR, &[&names])
                 .await
         }
-        None => conn.execute("job_clear", statements::JOB_CLEAR_ALL, &[]).await,
+        None => {
+            conn.execute("job_clear", statements::JOB_CLEAR_ALL, &[])
+                .await
+        }
     }
 }
 
@@ -449,8 +468,12 @@ async fn up_to_date(conn: Conn<'_>) -> Result<bool> {
 /// `mq_jobs` would outlive the schema it was planned for.
 async fn migrate_locked(conn: Conn<'_>) -> Result<()> {
     let latest = latest_version();
-    conn.execute("migrate", statements::MIGRATIONS_LOCK, &[&MIGRATION_LOCK_KEY])
-        .await?;
+    conn.execute(
+        "migrate",
+        statements::MIGRATIONS_LOCK,
+        &[&MIGRATION_LOCK_KEY],
+    )
+    .await?;
     conn.batch_execute("migrate", statements::MIGRATIONS_TABLE)
         .await?;
     let current = applied_version(conn).await?.unwrap_or(0);
