@@ -40,6 +40,7 @@
 //! | feature | default | what it enables |
 //! |---|---|---|
 //! | `driver-sqlx` | yes | the sqlx driver: pass a `&PgPool`, `&mut PgConnection` or transaction |
+//! | `driver-tokio-postgres` | no | the tokio-postgres driver: runners on a `TokioPostgresBackend`; pass a `&deadpool_postgres::Pool`, a client or a transaction |
 //! | `runtime-tokio` | yes | runners on tokio |
 //! | `macros` | yes | the [`job`] attribute |
 //! | `testing` | no | [`testing::MemoryBackend`] and the backend conformance suite |
@@ -74,6 +75,9 @@ pub use mq_macros::job;
 
 #[cfg(feature = "driver-sqlx")]
 pub use mq_sqlx::SqlxBackend;
+
+#[cfg(feature = "driver-tokio-postgres")]
+pub use mq_tokio_postgres::TokioPostgresBackend;
 
 #[cfg(feature = "runtime-tokio")]
 pub use mq_runtime_tokio::TokioSpawner;

@@ -1,8 +1,10 @@
 //! The drivers the end-to-end tests run on.
 
-use mq::{CurrentJob, JobBuilder, Uuid};
+use deadpool_postgres::{Manager, Pool};
+use mq::{CurrentJob, JobBuilder, TokioPostgresBackend, Uuid};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use tokio_postgres::NoTls;
 
 use crate::support::Driver;
 
@@ -11,6 +13,7 @@ pub struct SqlxDriver;
 
 impl Driver for SqlxDriver {
     type Marker = mq_sqlx::Sqlx;
+    type SourceMarker = mq_sqlx::Sqlx;
     type Pool = PgPool;
 
     async fn connect(url: &str) -> PgPool {
@@ -61,6 +64,92 @@ impl Driver for SqlxDriver {
             job.complete_with_transaction(tx).await
         } else {
             job.complete_with_transaction(&mut *tx).await?;
+            tx.rollback().await.unwrap();
+            Ok(())
+        }
+    }
+}
+
+/// tokio-postgres pooled by deadpool, on tokio.
+pub struct TokioPostgresDriver;
+
+/// What a tokio-postgres application holds: its deadpool pool, and the
+/// backend its runners are built on (given the pool's config, for LISTEN).
+#[derive(Clone)]
+pub struct TokioPostgresPool {
+    pool: Pool,
+    backend: TokioPostgresBackend,
+}
+
+impl Driver for TokioPostgresDriver {
+    type Marker = mq_tokio_postgres::TokioPostgres;
+    type SourceMarker = mq_core::executor::Direct;
+    type Pool = TokioPostgresPool;
+
+    async fn connect(url: &str) -> TokioPostgresPool {
+        let config: tokio_postgres::Config = url.parse().expect("a valid database URL");
+        let pool = Pool::builder(Manager::new(config.clone(), NoTls))
+            .max_size(20)
+            .build()
+            .expect("build the pool");
+        TokioPostgresPool {
+            backend: TokioPostgresBackend::new(pool.clone(), config),
+            pool,
+        }
+    }
+
+    fn executor(pool: &TokioPostgresPool) -> impl mq::Executor<Self::Marker> + '_ {
+        &pool.pool
+    }
+
+    fn source(pool: &TokioPostgresPool) -> impl mq::IntoBackend<Self::SourceMarker> + '_ {
+        &pool.backend
+    }
+
+    async fn exec(pool: &TokioPostgresPool, sql: &'static str) {
+        let client = pool.pool.get().await.expect("a connection");
+        client.batch_execute(sql).await.expect(sql);
+    }
+
+    async fn count(pool: &TokioPostgresPool, sql: &'static str) -> i64 {
+        let client = pool.pool.get().await.expect("a connection");
+        client.query_one(sql, &[]).await.expect(sql).get(0)
+    }
+
+    async fn spawn_in_transaction(
+        pool: &TokioPostgresPool,
+        job: &JobBuilder,
+        commit: bool,
+    ) -> Uuid {
+        let mut client = pool.pool.get().await.unwrap();
+        // tokio-postgres's own transaction (deadpool's wrapper is the one
+        // complete_in_transaction uses).
+        let tx = tokio_postgres::Client::transaction(&mut client)
+            .await
+            .unwrap();
+        let id = job.spawn(&tx).await.unwrap();
+        if commit {
+            tx.commit().await.unwrap();
+        } else {
+            tx.rollback().await.unwrap();
+        }
+        id
+    }
+
+    async fn complete_in_transaction(
+        pool: &TokioPostgresPool,
+        job: &mut CurrentJob,
+        sql: &'static str,
+        commit: bool,
+    ) -> mq::Result<()> {
+        let mut client = pool.pool.get().await.unwrap();
+        let tx = client.transaction().await.unwrap();
+        tx.batch_execute(sql).await.unwrap();
+        if commit {
+            // An owned transaction is committed by the call.
+            job.complete_with_transaction(tx).await
+        } else {
+            job.complete_with_transaction(&tx).await?;
             tx.rollback().await.unwrap();
             Ok(())
         }

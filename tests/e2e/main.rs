@@ -67,3 +67,4 @@ macro_rules! all_cases {
 }
 
 all_cases!(sqlx: crate::drivers::SqlxDriver);
+all_cases!(tokio_postgres: crate::drivers::TokioPostgresDriver);

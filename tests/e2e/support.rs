@@ -17,8 +17,13 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 /// methods here are the few places where user code names the driver's own
 /// types (pools, transactions).
 pub trait Driver: Send + Sync + Sized + 'static {
-    /// The driver's marker in `Executor` / `IntoBackend`.
+    /// The driver's marker in `Executor`.
     type Marker: 'static;
+    /// The marker of what a runner is built on: the driver's marker when
+    /// runners take `&pool` (sqlx), `mq_core::executor::Direct` when they
+    /// take a backend value (tokio-postgres, whose pool lacks the LISTEN
+    /// connection's config).
+    type SourceMarker: 'static;
     /// The application's pool.
     type Pool: Clone + Send + Sync + 'static;
 
@@ -26,8 +31,8 @@ pub trait Driver: Send + Sync + Sized + 'static {
     fn connect(url: &str) -> impl Future<Output = Self::Pool> + Send;
     /// What a user passes as `&pool` to the transactional calls.
     fn executor(pool: &Self::Pool) -> impl Executor<Self::Marker> + '_;
-    /// What a user passes as `&pool` to build a runner.
-    fn source(pool: &Self::Pool) -> impl IntoBackend<Self::Marker> + '_;
+    /// What a user passes to build a runner (`&pool` or `&backend`).
+    fn source(pool: &Self::Pool) -> impl IntoBackend<Self::SourceMarker> + '_;
     /// Runs SQL.
     fn exec(pool: &Self::Pool, sql: &'static str) -> impl Future<Output = ()> + Send;
     /// Reads one bigint.
@@ -72,8 +77,8 @@ impl<D: Driver> Db<D> {
         D::executor(&self.pool)
     }
 
-    /// What a user writes as `&pool` for a runner.
-    pub fn src(&self) -> impl IntoBackend<D::Marker> + '_ {
+    /// What a user writes to build a runner (`&pool` or `&backend`).
+    pub fn src(&self) -> impl IntoBackend<D::SourceMarker> + '_ {
         D::source(&self.pool)
     }
 
