@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use mq::{Error, JobBuilder, JobRunnerOptions, Uuid};
+use mq::{Error, JobBuilder, Uuid};
 
-use crate::support::{Db, Driver, Log};
+use crate::support::{Db, Driver, recording_runner};
 
 fn invalid_field(error: &Error) -> &'static str {
     match error {
@@ -98,28 +98,24 @@ pub async fn committing_unknown_ids_names_them<D: Driver>(db: &Db<D>) {
 /// Payloads of tens of megabytes and channel names of any length and
 /// character go in and come out intact.
 pub async fn huge_payloads_and_odd_channel_names_round_trip<D: Driver>(db: &Db<D>) {
-    let received: Log<(String, String, usize, u64, usize)> = Log::default();
-    let log = received.clone();
-    let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
-        let log = log.clone();
-        tokio::spawn(async move {
+    let (_runner, received) = recording_runner(
+        db,
+        |_| {},
+        |job| {
             let json: serde_json::Value = job.json().unwrap().unwrap_or(serde_json::Value::Null);
             let text = json.as_str().map_or(0, str::len);
             let bytes = job.raw_bytes().unwrap_or_default();
-            let checksum = bytes.iter().map(|b| u64::from(*b)).sum();
-            log.push((
+            let checksum: u64 = bytes.iter().map(|b| u64::from(*b)).sum();
+            (
                 job.channel_name().to_owned(),
                 job.channel_args().to_owned(),
                 text,
                 checksum,
                 bytes.len(),
-            ));
-            job.complete().await.unwrap();
-        });
-    })
-    .run()
-    .await
-    .unwrap();
+            )
+        },
+    )
+    .await;
     let big_text = "é".repeat(10 * 1024 * 1024); // 20 MB of UTF-8
     let big_bytes: Vec<u8> = (0..30 * 1024 * 1024)
         .map(|i: u32| (i % 251) as u8)

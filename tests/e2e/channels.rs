@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use mq::{JobBuilder, JobRunnerOptions, JobState};
 
-use crate::support::{Db, Driver, Log};
+use crate::support::{Db, Driver, Log, recording_runner};
 
 /// A channel with thousands of ready jobs does not starve one with few.
 pub async fn busy_channel_does_not_starve_a_quiet_one<D: Driver>(db: &Db<D>) {
@@ -52,19 +52,14 @@ pub async fn busy_channel_does_not_starve_a_quiet_one<D: Driver>(db: &Db<D>) {
 /// A runner subscribed to channel names takes jobs of those names (with any
 /// arguments) and nothing else.
 pub async fn runner_takes_only_its_channel_names<D: Driver>(db: &Db<D>) {
-    let done: Log<String> = Log::default();
-    let log = done.clone();
-    let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
-        let log = log.clone();
-        tokio::spawn(async move {
-            log.push(format!("{}/{}", job.channel_name(), job.channel_args()));
-            job.complete().await.unwrap();
-        });
-    })
-    .set_channel_names(&["mine", "also-mine"])
-    .run()
-    .await
-    .unwrap();
+    let (_runner, done) = recording_runner(
+        db,
+        |options| {
+            options.set_channel_names(&["mine", "also-mine"]);
+        },
+        |job| format!("{}/{}", job.channel_name(), job.channel_args()),
+    )
+    .await;
     let other = JobBuilder::new("j")
         .set_channel_name("other")
         .spawn(db.ex())

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use mq::{JobBuilder, JobRunnerOptions};
 
-use crate::support::{Db, Driver, Log};
+use crate::support::{Db, Driver, Log, recording_runner};
 
 /// A job that runs for several leases, kept alive automatically, is never
 /// handed to a second runner.
@@ -57,19 +57,14 @@ pub async fn job_of_a_dead_runner_comes_back_after_its_lease<D: Driver>(db: &Db<
     let first = claimed_at.wait_len(1).await[0];
     dying.stop().await;
 
-    let retried: Log<(Instant, i32)> = Log::default();
-    let log = retried.clone();
-    let _survivor = JobRunnerOptions::new(db.src(), move |mut job| {
-        let log = log.clone();
-        tokio::spawn(async move {
-            log.push((Instant::now(), job.attempt()));
-            job.complete().await.unwrap();
-        });
-    })
-    .set_poll_interval(Duration::from_millis(50))
-    .run()
-    .await
-    .unwrap();
+    let (_survivor, retried) = recording_runner(
+        db,
+        |options| {
+            options.set_poll_interval(Duration::from_millis(50));
+        },
+        |job| (Instant::now(), job.attempt()),
+    )
+    .await;
     let (again, attempt) = retried.wait_len(1).await[0];
     assert_eq!(attempt, 2);
     assert!(

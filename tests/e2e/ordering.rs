@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use mq::{JobBuilder, JobRunnerOptions, JobState};
 
-use crate::support::{Db, Driver, Log, wait_for};
+use crate::support::{Db, Driver, Log, recording_runner, wait_for};
 
 /// Ordered jobs of one channel run one at a time in spawn order; channels
 /// with other arguments run alongside.
@@ -75,19 +75,14 @@ pub async fn ordered_jobs_run_one_at_a_time_in_order<D: Driver>(db: &Db<D>) {
 /// A two-phase job is invisible until committed, is discarded if its
 /// interval lapses, and holds its place on an ordered channel meanwhile.
 pub async fn two_phase_commit_hides_discards_and_reserves<D: Driver>(db: &Db<D>) {
-    let ran: Log<String> = Log::default();
-    let log = ran.clone();
-    let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
-        let log = log.clone();
-        tokio::spawn(async move {
-            log.push(job.name().to_owned());
-            job.complete().await.unwrap();
-        });
-    })
-    .set_poll_interval(Duration::from_millis(50))
-    .run()
-    .await
-    .unwrap();
+    let (_runner, ran) = recording_runner(
+        db,
+        |options| {
+            options.set_poll_interval(Duration::from_millis(50));
+        },
+        |job| job.name().to_owned(),
+    )
+    .await;
 
     // Reserved position: the uncommitted first job holds back the second.
     let reserved = JobBuilder::new("first")

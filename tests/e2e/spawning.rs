@@ -2,10 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use mq::{JobBuilder, JobRunnerOptions};
+use mq::JobBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::support::{Db, Driver, Log};
+use crate::support::{Db, Driver, recording_runner};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Payload {
@@ -16,23 +16,19 @@ struct Payload {
 /// One job and a batch of many are spawned and each runs once, with its
 /// JSON and binary payloads intact.
 pub async fn spawn_one_and_many_round_trip_payloads<D: Driver>(db: &Db<D>) {
-    let seen: Log<(String, Option<Payload>, Option<Vec<u8>>)> = Log::default();
-    let log = seen.clone();
-    let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
-        let log = log.clone();
-        tokio::spawn(async move {
+    let (_runner, seen) = recording_runner(
+        db,
+        |_| {},
+        |job| {
             let payload: Option<Payload> = job.json().unwrap();
-            log.push((
+            (
                 job.name().to_owned(),
                 payload,
                 job.raw_bytes().map(<[u8]>::to_vec),
-            ));
-            job.complete().await.unwrap();
-        });
-    })
-    .run()
-    .await
-    .unwrap();
+            )
+        },
+    )
+    .await;
 
     let one = Payload {
         name: "ünïcødé \"quoted\" 🦀".into(),
@@ -82,18 +78,7 @@ pub async fn spawn_one_and_many_round_trip_payloads<D: Driver>(db: &Db<D>) {
 
 /// A delayed job runs no earlier than its delay.
 pub async fn delayed_job_runs_no_earlier_than_its_time<D: Driver>(db: &Db<D>) {
-    let started: Log<Instant> = Log::default();
-    let log = started.clone();
-    let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
-        let log = log.clone();
-        tokio::spawn(async move {
-            log.push(Instant::now());
-            job.complete().await.unwrap();
-        });
-    })
-    .run()
-    .await
-    .unwrap();
+    let (_runner, started) = recording_runner(db, |_| {}, |_| Instant::now()).await;
     let delay = Duration::from_millis(1500);
     let before = Instant::now();
     JobBuilder::new("later")
@@ -112,18 +97,7 @@ pub async fn delayed_job_runs_no_earlier_than_its_time<D: Driver>(db: &Db<D>) {
 /// A job spawned in a transaction that rolls back never exists, never
 /// runs; one that commits does.
 pub async fn spawn_in_rolled_back_transaction_never_runs<D: Driver>(db: &Db<D>) {
-    let ran: Log<String> = Log::default();
-    let log = ran.clone();
-    let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
-        let log = log.clone();
-        tokio::spawn(async move {
-            log.push(job.name().to_owned());
-            job.complete().await.unwrap();
-        });
-    })
-    .run()
-    .await
-    .unwrap();
+    let (_runner, ran) = recording_runner(db, |_| {}, |job| job.name().to_owned()).await;
     let rolled_back =
         D::spawn_in_transaction(&db.pool, &JobBuilder::new("rolled-back"), false).await;
     assert!(!mq::exists(db.ex(), rolled_back).await.unwrap());

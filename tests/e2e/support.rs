@@ -5,7 +5,10 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mq::{Backend, CurrentJob, Executor, IntoBackend, JobBuilder, JobState, Uuid};
+use mq::{
+    Backend, CurrentJob, Executor, IntoBackend, JobBuilder, JobRunnerHandle, JobRunnerOptions,
+    JobState, Uuid,
+};
 use mq_test_db::TestDb;
 
 /// How long a test waits for something that should happen in milliseconds.
@@ -155,4 +158,25 @@ impl<T: Clone> Log<T> {
         wait_for(&format!("{n} log entries"), || async { self.len() >= n }).await;
         self.items()
     }
+}
+
+/// Starts a runner (adjusted by `configure`) that records `record(&job)`
+/// for every job it receives, then completes the job.
+pub async fn recording_runner<D: Driver, T: Clone + Send + 'static>(
+    db: &Db<D>,
+    configure: impl FnOnce(&mut JobRunnerOptions),
+    record: impl Fn(&CurrentJob) -> T + Send + Sync + 'static,
+) -> (JobRunnerHandle, Log<T>) {
+    let log = Log::default();
+    let sink = log.clone();
+    let record = Arc::new(record);
+    let mut options = JobRunnerOptions::new(db.src(), move |mut job| {
+        let (sink, record) = (sink.clone(), record.clone());
+        tokio::spawn(async move {
+            sink.push(record(&job));
+            job.complete().await.unwrap();
+        });
+    });
+    configure(&mut options);
+    (options.run().await.unwrap(), log)
 }
