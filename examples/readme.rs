@@ -70,6 +70,49 @@ async fn complete_with_effects(
     Ok(())
 }
 
+#[cfg(feature = "driver-tokio-postgres")]
+#[allow(dead_code)]
+async fn tokio_postgres_driver(
+    database_url: String,
+    registry: mq::JobRegistry,
+) -> Result<mq::JobRunnerHandle, Box<dyn Error>> {
+    // README: the tokio-postgres driver
+    use deadpool_postgres::{Manager, Pool};
+    use tokio_postgres::NoTls;
+
+    let config: tokio_postgres::Config = database_url.parse()?;
+    let pool = Pool::builder(Manager::new(config.clone(), NoTls)).build()?;
+    mq::migrate(&pool).await?;
+
+    // Runners listen for wake-ups on a connection of their own, outside the
+    // pool: they need the config, which a deadpool pool does not give back.
+    let backend = mq::TokioPostgresBackend::new(pool.clone(), config);
+    let runner = registry.runner(&backend).run().await?;
+
+    send_email
+        .builder()
+        .set_json("ada@example.com")?
+        .spawn(&pool)
+        .await?;
+    Ok(runner)
+}
+
+#[cfg(feature = "driver-tokio-postgres")]
+#[allow(dead_code)]
+async fn tokio_postgres_complete_with_effects(
+    pool: &deadpool_postgres::Pool,
+    mut job: CurrentJob,
+    id: i64,
+) -> Result<(), Box<dyn Error>> {
+    // README: complete with the tokio-postgres driver
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    tx.execute("UPDATE accounts SET welcomed = true WHERE id = $1", &[&id])
+        .await?;
+    job.complete_with_transaction(tx).await?; // commits tx; or pass &tx and commit yourself
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let database_url = std::env::var("DATABASE_URL")?;
