@@ -13,11 +13,12 @@ cargo fmt --all -- --check
 step "clippy, every feature combination CI builds"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p mq --all-targets --no-default-features -- -D warnings
+cargo clippy -p mq --all-targets --no-default-features --features driver-tokio-postgres,runtime-tokio,macros -- -D warnings
 cargo clippy -p mq --all-targets --all-features -- -D warnings
 
 step "mq-core depends on no runtime and no database crate"
 deps=$(cargo tree -p mq-core -e normal --prefix none --format '{p}' | cut -d' ' -f1 | sort -u)
-bad=$(echo "$deps" | grep -E '^(tokio|async-std|async-global-executor|smol|sqlx.*|postgres.*|tokio-postgres)$' || true)
+bad=$(echo "$deps" | grep -E '^(tokio|async-std|async-global-executor|smol|sqlx.*|postgres.*|tokio-postgres|deadpool.*)$' || true)
 if [ -n "$bad" ]; then
     echo "error: mq-core depends on: $bad" >&2
     exit 1
