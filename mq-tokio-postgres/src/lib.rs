@@ -51,9 +51,17 @@
 //! # TLS
 //!
 //! The pool's TLS is whatever you built it with. The wake-up connection is
-//! plain ([`tokio_postgres::NoTls`]) with [`TokioPostgresBackend::new`];
-//! pass your connector (rustls, native-tls...) to
-//! [`TokioPostgresBackend::with_tls`] otherwise.
+//! plain ([`tokio_postgres::NoTls`]) with `TokioPostgresBackend::new`; pass
+//! your connector (rustls, native-tls...) to `TokioPostgresBackend::with_tls`
+//! otherwise. No TLS crate is a dependency of this one.
+//!
+//! # Runtimes
+//!
+//! The constructors come with the `runtime-tokio` feature (on by default):
+//! the wake-up connection is opened with tokio's sockets, in one small
+//! module, and its I/O runs on the backend's [`mq_core::Spawner`] (this
+//! crate never calls `tokio::spawn` itself; deadpool does, for the pool's
+//! connections).
 //!
 //! The SQL lives in [`mq_sql`], shared with the sqlx driver.
 #![forbid(unsafe_code)]
