@@ -278,3 +278,18 @@ async fn migrate_on_a_bare_client_and_in_a_transaction() {
     );
     client.batch_execute("SELECT 1").await.unwrap();
 }
+
+/// No notification is lost between spawns in quick succession.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_spawn_wakes_the_listener() {
+    let f = fixture().await;
+    let mut wakeups = f.backend.listen().await.expect("listen");
+    for i in 0..100 {
+        spawn_on(&f.pool, "c").await;
+        let got = tokio::time::timeout(Duration::from_secs(5), wakeups.next()).await;
+        assert_eq!(got, Ok(Some(ready("c"))), "spawn {i}");
+        if i % 3 == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}

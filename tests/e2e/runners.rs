@@ -23,9 +23,10 @@ pub async fn idle_runner_wakes_on_spawn<D: Driver>(db: &Db<D>) {
     // Let the runner finish its start-up claim and go idle.
     tokio::time::sleep(Duration::from_millis(200)).await;
     for _ in 0..3 {
+        // Counted before spawning: the job may start before `spawn` returns.
+        let n = started.len() + 1;
         let before = Instant::now();
         JobBuilder::new("now").spawn(db.ex()).await.unwrap();
-        let n = started.len() + 1;
         let at = started.wait_len(n).await[n - 1];
         // Without the notification the runner would sleep for an hour.
         assert!(
