@@ -1,0 +1,236 @@
+//! mq-bench: mq against sqlxmq 0.6, River's Rust client and bare SQL, on
+//! one PostgreSQL, in the scenarios of issue 5.
+//!
+//! ```sh
+//! scripts/bench.sh                      # the full run, on a throwaway durable PostgreSQL
+//! cargo run --release -p mq-bench -- --quick   # the smoke test (needs DATABASE_URL)
+//! ```
+//!
+//! Each system gets a database of its own on the server (`mq_bench_*`,
+//! dropped and created afresh). Tables go to stdout in Markdown; progress
+//! to stderr. A job lost or run twice, an ordering violation, or any error
+//! makes the exit status non-zero.
+#![forbid(unsafe_code)]
+
+mod db;
+mod recorder;
+mod report;
+mod scenarios;
+mod stats;
+mod systems;
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+use scenarios::{Ctx, Scenario, Sizes};
+use systems::{Config, SystemKind};
+
+/// Benchmarks mq against sqlxmq 0.6, riverqueue 0.5 and bare SQL on one
+/// PostgreSQL, printing a Markdown table per scenario.
+#[derive(Debug, Parser)]
+#[command(name = "mq-bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// The server: a URL to any database on it, where this user may create
+    /// databases (mq_bench_* are dropped and created).
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
+
+    /// Scenarios to run, comma-separated (default: all): enqueue-single,
+    /// enqueue-batch, drain, backlog, latency, ordered, multiprocess.
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Vec<Scenario>,
+
+    /// Systems to run, comma-separated (default: all): mq-sqlx,
+    /// mq-tokio-postgres, sqlxmq, river, raw.
+    #[arg(long, value_delimiter = ',')]
+    systems: Vec<SystemKind>,
+
+    /// Skips a system in one scenario, as SCENARIO:SYSTEM (repeatable,
+    /// comma-separated), e.g. --skip backlog:river.
+    #[arg(long, value_delimiter = ',')]
+    skip: Vec<String>,
+
+    /// Repetitions per scenario (default 3; 1 with --quick).
+    #[arg(long)]
+    reps: Option<usize>,
+
+    /// Tiny job counts and one repetition: a smoke test of every scenario
+    /// and system, with no timing claims.
+    #[arg(long)]
+    quick: bool,
+
+    /// Rows per statement of the raw-SQL floor (insert, claim, delete).
+    #[arg(long, default_value_t = 100, global = true)]
+    raw_batch: usize,
+
+    /// Connections in each system's pool (the same for all).
+    #[arg(long, default_value_t = 32, global = true)]
+    pool_size: u32,
+
+    /// Jobs in the backlog of scenario 4.
+    #[arg(long)]
+    backlog_jobs: Option<usize>,
+
+    /// sqlxmq drains only this many jobs of scenario 4's backlog; its
+    /// whole-drain figures are extrapolated (and marked so).
+    #[arg(long)]
+    sqlxmq_backlog_cap: Option<usize>,
+
+    /// Seconds of steady load per rate in scenario 5.
+    #[arg(long)]
+    latency_secs: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// (Internal) one runner process of scenario 7, driven over stdin/stdout.
+    #[command(hide = true)]
+    Worker {
+        /// The system to run.
+        #[arg(long)]
+        system: SystemKind,
+        /// Jobs in the queue (numbered 0..jobs).
+        #[arg(long)]
+        jobs: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(error) = run(cli).await {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let server_url = cli
+        .database_url
+        .clone()
+        .context("set --database-url or DATABASE_URL (scripts/bench.sh starts a server)")?;
+    let config = Config {
+        server_url,
+        pool_size: cli.pool_size,
+        raw_batch: cli.raw_batch,
+    };
+    if let Some(Command::Worker { system, jobs }) = cli.command {
+        return scenarios::multiprocess::worker(system, config, jobs).await;
+    }
+
+    let mut sizes = if cli.quick {
+        Sizes::quick()
+    } else {
+        Sizes::full()
+    };
+    if let Some(n) = cli.backlog_jobs {
+        sizes.backlog = n;
+    }
+    if let Some(n) = cli.sqlxmq_backlog_cap {
+        sizes.sqlxmq_backlog_cap = n;
+    }
+    if let Some(s) = cli.latency_secs {
+        sizes.latency_secs = s;
+    }
+    let reps = cli.reps.unwrap_or(if cli.quick { 1 } else { 3 }).max(1);
+    let scenarios = if cli.scenarios.is_empty() {
+        Scenario::ALL.to_vec()
+    } else {
+        cli.scenarios.clone()
+    };
+    let kinds = if cli.systems.is_empty() {
+        SystemKind::ALL.to_vec()
+    } else {
+        cli.systems.clone()
+    };
+    let mut skip = HashSet::new();
+    for entry in &cli.skip {
+        let Some((scenario, system)) = entry.split_once(':') else {
+            bail!("--skip takes SCENARIO:SYSTEM, got {entry:?}");
+        };
+        skip.insert((scenario.parse::<Scenario>()?, system.parse::<SystemKind>()?));
+    }
+    let ctx = Ctx { config, sizes };
+
+    eprintln!("setting up databases");
+    let mut databases = HashSet::new();
+    for &kind in &kinds {
+        if databases.insert(kind.database()) {
+            systems::setup(kind, &ctx.config)
+                .await
+                .with_context(|| format!("setting up {kind}"))?;
+        }
+    }
+    let mut connected = BTreeMap::new();
+    for &kind in &kinds {
+        let system = systems::connect(kind, &ctx.config)
+            .await
+            .with_context(|| format!("connecting {kind}"))?;
+        connected.insert(kind, system);
+    }
+
+    let admin = db::pool(&ctx.config.server_url, 1).await?;
+    let mut out = std::io::stdout();
+    writeln!(
+        out,
+        "PostgreSQL: {}  \nsettings: {}  \nsystems: {}; repetitions: {reps}{}; pool size {}; raw batch {}\n",
+        db::server_version(&admin).await?,
+        db::durability(&admin).await?,
+        kinds
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        if cli.quick {
+            " (quick mode: tiny job counts, figures mean nothing)"
+        } else {
+            ""
+        },
+        ctx.config.pool_size,
+        ctx.config.raw_batch,
+    )?;
+    if !cli.skip.is_empty() {
+        writeln!(out, "skipped: {}\n", cli.skip.join(", "))?;
+    }
+    admin.close().await;
+
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    for scenario in scenarios {
+        let mut table = scenario.table(&ctx);
+        for rep in 0..reps {
+            for (&kind, system) in &connected {
+                if skip.contains(&(scenario, kind)) {
+                    continue;
+                }
+                eprintln!(
+                    "[{:>5.0} s] {scenario} {kind} (repetition {} of {reps})",
+                    started.elapsed().as_secs_f64(),
+                    rep + 1
+                );
+                let system = Arc::clone(system);
+                if let Err(error) = scenario.run_once(&ctx, &system, &mut table).await {
+                    let text = format!("{scenario} {kind}: FAILED: {error:#}");
+                    eprintln!("{text}");
+                    table.note(text.clone());
+                    failures.push(text);
+                }
+            }
+        }
+        writeln!(out, "{}", table.to_markdown())?;
+        out.flush()?;
+    }
+    eprintln!("done in {:.0} s", started.elapsed().as_secs_f64());
+    if !failures.is_empty() {
+        bail!("{} failures:\n{}", failures.len(), failures.join("\n"));
+    }
+    Ok(())
+}

@@ -1,0 +1,294 @@
+//! Result tables: one per scenario, a row per system and variant, each
+//! cell the median of the repetitions with their spread, and ratio rows
+//! comparing mq with sqlxmq and with the raw-SQL floor.
+
+use std::fmt::Write;
+
+use crate::stats::Spread;
+use crate::systems::SystemKind;
+
+/// What a column measures, which decides how it is printed and whether
+/// mq's figures in it get ratios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Jobs per second (higher is better).
+    Rate,
+    /// Milliseconds (lower is better).
+    Millis,
+    /// Seconds.
+    Seconds,
+    /// Mebibytes.
+    MiB,
+    /// A plain count.
+    Count,
+}
+
+impl Unit {
+    fn format(self, value: f64) -> String {
+        match self {
+            Unit::Rate | Unit::Count => thousands(value.round() as i64),
+            Unit::Millis if value < 10.0 => format!("{value:.2}"),
+            Unit::Millis if value < 100.0 => format!("{value:.1}"),
+            Unit::Millis => thousands(value.round() as i64),
+            Unit::Seconds => format!("{value:.1}"),
+            Unit::MiB => format!("{value:.1}"),
+        }
+    }
+
+    /// Whether mq's figures in such a column are compared by ratio.
+    fn compared(self) -> bool {
+        matches!(self, Unit::Rate | Unit::Millis)
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// A column of a table.
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// Its heading.
+    pub name: String,
+    /// What it measures.
+    pub unit: Unit,
+}
+
+impl Column {
+    /// A column named `name` measuring `unit`.
+    pub fn new(name: impl Into<String>, unit: Unit) -> Self {
+        Column {
+            name: name.into(),
+            unit,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Row {
+    system: SystemKind,
+    variant: String,
+    /// Printed after the system's name, pointing at a note.
+    marker: Option<String>,
+    /// Per column, the value of each repetition that had one.
+    values: Vec<Vec<f64>>,
+}
+
+/// The table of one scenario, filled one repetition at a time.
+#[derive(Debug)]
+pub struct Table {
+    title: String,
+    columns: Vec<Column>,
+    rows: Vec<Row>,
+    notes: Vec<String>,
+}
+
+impl Table {
+    /// An empty table.
+    pub fn new(title: impl Into<String>, columns: Vec<Column>) -> Self {
+        Table {
+            title: title.into(),
+            columns,
+            rows: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Records one repetition of `system` in `variant`: a value (or none)
+    /// per column.
+    pub fn add(&mut self, system: SystemKind, variant: &str, values: &[Option<f64>]) {
+        assert_eq!(values.len(), self.columns.len(), "one value per column");
+        let index = match self
+            .rows
+            .iter()
+            .position(|r| r.system == system && r.variant == variant)
+        {
+            Some(i) => i,
+            None => {
+                self.rows.push(Row {
+                    system,
+                    variant: variant.to_owned(),
+                    marker: None,
+                    values: vec![Vec::new(); self.columns.len()],
+                });
+                self.rows.len() - 1
+            }
+        };
+        for (column, value) in self.rows[index].values.iter_mut().zip(values) {
+            column.extend(value.filter(|v| v.is_finite()));
+        }
+    }
+
+    /// Adds a note printed under the table (once, however often added).
+    pub fn note(&mut self, note: impl Into<String>) {
+        let note = note.into();
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
+        }
+    }
+
+    /// Adds a note starting with `key`, replacing an earlier one with the
+    /// same key (so that a repetition's details show only once, the last).
+    pub fn note_keyed(&mut self, key: &str, text: &str) {
+        let note = format!("{key}{text}");
+        match self.notes.iter_mut().find(|n| n.starts_with(key)) {
+            Some(old) => *old = note,
+            None => self.notes.push(note),
+        }
+    }
+
+    /// Prints `marker` after the name of `system`'s row in `variant` (which
+    /// must have been added), to point at a note about it.
+    pub fn mark(&mut self, system: SystemKind, variant: &str, marker: &str) {
+        if let Some(row) = self
+            .rows
+            .iter_mut()
+            .find(|r| r.system == system && r.variant == variant)
+        {
+            row.marker = Some(marker.to_owned());
+        }
+    }
+
+    fn median(&self, system: SystemKind, variant: &str, column: usize) -> Option<f64> {
+        let row = self
+            .rows
+            .iter()
+            .find(|r| r.system == system && r.variant == variant)?;
+        Spread::of(&row.values[column]).map(|s| s.median)
+    }
+
+    /// The table in Markdown.
+    pub fn to_markdown(&self) -> String {
+        let mut rows = self.rows.iter().collect::<Vec<_>>();
+        rows.sort_by_key(|r| r.system);
+        let mut variants: Vec<&str> = Vec::new();
+        for row in &self.rows {
+            if !variants.contains(&row.variant.as_str()) {
+                variants.push(&row.variant);
+            }
+        }
+        rows.sort_by_key(|r| (variants.iter().position(|v| *v == r.variant), r.system));
+
+        let mut out = String::new();
+        let _ = writeln!(out, "### {}\n", self.title);
+        let header: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+        let _ = writeln!(out, "| system | variant | {} |", header.join(" | "));
+        let _ = writeln!(out, "|---|---|{}", "---:|".repeat(header.len()));
+        for row in &rows {
+            let cells: Vec<String> = self
+                .columns
+                .iter()
+                .zip(&row.values)
+                .map(|(column, values)| match Spread::of(values) {
+                    None => "n/a".into(),
+                    Some(s) if values.len() == 1 || s.min == s.max => column.unit.format(s.median),
+                    Some(s) => format!(
+                        "{} ({}–{})",
+                        column.unit.format(s.median),
+                        column.unit.format(s.min),
+                        column.unit.format(s.max)
+                    ),
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {}{} | {} | {} |",
+                row.system,
+                row.marker
+                    .as_deref()
+                    .map(|m| format!(" {m}"))
+                    .unwrap_or_default(),
+                row.variant,
+                cells.join(" | ")
+            );
+        }
+        // Ratios of mq's medians to the peers' medians, same variant.
+        for variant in &variants {
+            for mq in rows
+                .iter()
+                .filter(|r| r.system.is_mq() && r.variant == *variant)
+            {
+                for peer in [SystemKind::Sqlxmq, SystemKind::Raw] {
+                    let cells: Vec<Option<String>> = (0..self.columns.len())
+                        .map(|i| {
+                            if !self.columns[i].unit.compared() {
+                                return None;
+                            }
+                            let ours = self.median(mq.system, variant, i)?;
+                            let theirs = self.median(peer, variant, i)?;
+                            (theirs > 0.0).then(|| format!("{:.2}×", ours / theirs))
+                        })
+                        .collect();
+                    if cells.iter().all(Option::is_none) {
+                        continue;
+                    }
+                    let cells: Vec<String> =
+                        cells.into_iter().map(|c| c.unwrap_or_default()).collect();
+                    let _ = writeln!(
+                        out,
+                        "| *{} ÷ {}* | {} | {} |",
+                        mq.system,
+                        peer,
+                        variant,
+                        cells.join(" | ")
+                    );
+                }
+            }
+        }
+        if !self.notes.is_empty() {
+            out.push('\n');
+            for note in &self.notes {
+                let _ = writeln!(out, "- {note}");
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(-4500), "-4,500");
+    }
+
+    #[test]
+    fn medians_spreads_and_ratios() {
+        let mut t = Table::new("t", vec![Column::new("jobs/s", Unit::Rate)]);
+        for v in [100.0, 300.0, 200.0] {
+            t.add(SystemKind::MqSqlx, "default", &[Some(v)]);
+        }
+        t.add(SystemKind::Sqlxmq, "default", &[Some(50.0)]);
+        t.add(SystemKind::Raw, "default", &[None]);
+        t.note("a note");
+        t.note_keyed("k: ", "first");
+        t.note_keyed("k: ", "second");
+        t.mark(SystemKind::Sqlxmq, "default", "†");
+        let md = t.to_markdown();
+        assert!(md.contains("| mq-sqlx | default | 200 (100–300) |"), "{md}");
+        assert!(md.contains("| sqlxmq † | default | 50 |"), "{md}");
+        assert!(md.contains("- k: second") && !md.contains("first"), "{md}");
+        assert!(md.contains("| raw | default | n/a |"), "{md}");
+        assert!(
+            md.contains("| *mq-sqlx ÷ sqlxmq* | default | 4.00× |"),
+            "{md}"
+        );
+        assert!(!md.contains("÷ raw"), "{md}");
+        assert!(md.contains("- a note"), "{md}");
+    }
+}

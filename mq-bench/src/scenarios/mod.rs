@@ -1,0 +1,236 @@
+//! The scenarios of issue 5, each runnable by name.
+//!
+//! A scenario builds one [`Table`]; [`Scenario::run_once`] runs one
+//! repetition of it for one system and adds that system's rows.
+
+pub mod drain;
+pub mod enqueue;
+pub mod latency;
+pub mod multiprocess;
+pub mod ordered;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use futures::StreamExt;
+
+use crate::recorder::Payload;
+use crate::report::Table;
+use crate::systems::{Config, System};
+
+/// A scenario, by the name used on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scenario {
+    /// 1: one job per call, from concurrent producers.
+    EnqueueSingle,
+    /// 2: batches through the batch API.
+    EnqueueBatch,
+    /// 3: drain a pre-filled queue, default and tuned settings.
+    Drain,
+    /// 4: drain a deep backlog; rate by depth, memory, bloat.
+    Backlog,
+    /// 5: spawn-to-start and spawn-to-completion latency at steady rates.
+    Latency,
+    /// 6: many ordered channels.
+    Ordered,
+    /// 7: several runner processes on one queue.
+    Multiprocess,
+}
+
+impl Scenario {
+    /// Every scenario, in issue 5's order.
+    pub const ALL: [Scenario; 7] = [
+        Scenario::EnqueueSingle,
+        Scenario::EnqueueBatch,
+        Scenario::Drain,
+        Scenario::Backlog,
+        Scenario::Latency,
+        Scenario::Ordered,
+        Scenario::Multiprocess,
+    ];
+
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::EnqueueSingle => "enqueue-single",
+            Scenario::EnqueueBatch => "enqueue-batch",
+            Scenario::Drain => "drain",
+            Scenario::Backlog => "backlog",
+            Scenario::Latency => "latency",
+            Scenario::Ordered => "ordered",
+            Scenario::Multiprocess => "multiprocess",
+        }
+    }
+
+    /// A new, empty table for this scenario.
+    pub fn table(self, ctx: &Ctx) -> Table {
+        match self {
+            Scenario::EnqueueSingle => enqueue::single_table(ctx),
+            Scenario::EnqueueBatch => enqueue::batch_table(ctx),
+            Scenario::Drain => drain::drain_table(ctx),
+            Scenario::Backlog => drain::backlog_table(ctx),
+            Scenario::Latency => latency::table(ctx),
+            Scenario::Ordered => ordered::table(ctx),
+            Scenario::Multiprocess => multiprocess::table(ctx),
+        }
+    }
+
+    /// Runs one repetition for `system`, adding its rows to `table`.
+    pub async fn run_once(
+        self,
+        ctx: &Ctx,
+        system: &Arc<dyn System>,
+        table: &mut Table,
+    ) -> Result<()> {
+        match self {
+            Scenario::EnqueueSingle => enqueue::single(ctx, system, table).await,
+            Scenario::EnqueueBatch => enqueue::batch(ctx, system, table).await,
+            Scenario::Drain => drain::drain(ctx, system, table).await,
+            Scenario::Backlog => drain::backlog(ctx, system, table).await,
+            Scenario::Latency => latency::run(ctx, system, table).await,
+            Scenario::Ordered => ordered::run(ctx, system, table).await,
+            Scenario::Multiprocess => multiprocess::run(ctx, system, table).await,
+        }
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Scenario {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match Scenario::ALL.iter().find(|k| k.name() == s) {
+            Some(k) => Ok(*k),
+            None => bail!(
+                "unknown scenario {s:?}; known: {}",
+                Scenario::ALL.map(|k| k.name()).join(", ")
+            ),
+        }
+    }
+}
+
+/// Job counts and durations of every scenario.
+#[derive(Debug, Clone)]
+pub struct Sizes {
+    /// Scenario 1: jobs, and concurrent producers.
+    pub enqueue_single: usize,
+    /// Scenario 1: concurrent producers.
+    pub producers: usize,
+    /// Scenario 2: jobs.
+    pub enqueue_batch: usize,
+    /// Scenario 2 (and every pre-fill): jobs per batch.
+    pub batch: usize,
+    /// Scenario 3: jobs.
+    pub drain: usize,
+    /// Scenario 4: jobs in the backlog.
+    pub backlog: usize,
+    /// Scenario 4: sqlxmq drains only this many of the backlog, the rest
+    /// is extrapolated.
+    pub sqlxmq_backlog_cap: usize,
+    /// Scenario 5: seconds of steady load per rate.
+    pub latency_secs: f64,
+    /// Scenario 5: the rates, in jobs per second.
+    pub latency_rates: Vec<u32>,
+    /// Scenario 6: ordered channels, and jobs per channel.
+    pub ordered_channels: u32,
+    /// Scenario 6: jobs per channel.
+    pub ordered_per_channel: u32,
+    /// Scenario 7: jobs.
+    pub multiprocess_jobs: usize,
+    /// Scenario 7: runner processes.
+    pub processes: usize,
+}
+
+impl Sizes {
+    /// Issue 5's sizes.
+    pub fn full() -> Self {
+        Sizes {
+            enqueue_single: 10_000,
+            producers: 16,
+            enqueue_batch: 100_000,
+            batch: 1_000,
+            drain: 20_000,
+            backlog: 1_000_000,
+            sqlxmq_backlog_cap: 100_000,
+            latency_secs: 10.0,
+            latency_rates: vec![500, 5_000],
+            ordered_channels: 100,
+            ordered_per_channel: 100,
+            multiprocess_jobs: 20_000,
+            processes: 4,
+        }
+    }
+
+    /// Tiny sizes for the smoke test: every path, in seconds.
+    pub fn quick() -> Self {
+        Sizes {
+            enqueue_single: 320,
+            producers: 16,
+            enqueue_batch: 2_000,
+            batch: 1_000,
+            drain: 1_000,
+            backlog: 2_000,
+            sqlxmq_backlog_cap: 1_000,
+            latency_secs: 0.5,
+            latency_rates: vec![100, 500],
+            ordered_channels: 10,
+            ordered_per_channel: 10,
+            multiprocess_jobs: 1_000,
+            processes: 4,
+        }
+    }
+}
+
+/// Everything a scenario needs besides the system.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Connection settings.
+    pub config: Config,
+    /// Job counts.
+    pub sizes: Sizes,
+}
+
+impl Ctx {
+    /// How long a run may go without a single completion before it is
+    /// declared stuck.
+    pub fn stall(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+}
+
+/// Payloads numbered `0..count`, unordered.
+pub fn payloads(count: usize) -> Vec<Payload> {
+    (0..count as u32).map(Payload::new).collect()
+}
+
+/// Fills `system`'s queue with `jobs` (untimed, four batches at a time,
+/// in order when they are ordered), then vacuums, analyzes and checkpoints
+/// so that the timed part starts from a settled database.
+pub async fn prefill(ctx: &Ctx, system: &Arc<dyn System>, jobs: &[Payload]) -> Result<()> {
+    let ordered = jobs.iter().any(|j| j.ord.is_some());
+    let parallel = if ordered { 1 } else { 4 };
+    let results: Vec<Result<()>> = futures::stream::iter(jobs.chunks(ctx.sizes.batch))
+        .map(|chunk| system.preload(chunk))
+        .buffered(parallel)
+        .collect()
+        .await;
+    results.into_iter().collect::<Result<()>>()?;
+    let pending = system.pending().await?;
+    if pending != jobs.len() as i64 {
+        bail!("pre-filled {} jobs but {pending} are pending", jobs.len());
+    }
+    crate::db::settle(system.admin_pool(), system.tables()).await
+}
+
+/// Empties `system`'s queue and settles the database.
+pub async fn reset(system: &Arc<dyn System>) -> Result<()> {
+    system.reset().await?;
+    crate::db::settle(system.admin_pool(), system.tables()).await
+}

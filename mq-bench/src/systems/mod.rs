@@ -1,0 +1,200 @@
+//! The queues under test, behind one small trait the scenarios use.
+//!
+//! Each system lives in a database of its own on the same server, created
+//! afresh at the start of a benchmark run.
+
+pub mod mq;
+pub mod raw;
+pub mod river;
+pub mod sqlxmq;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use async_trait::async_trait;
+
+use crate::recorder::{Payload, Recorder};
+
+/// Which system; also the name used on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SystemKind {
+    /// mq with the sqlx driver, on tokio.
+    MqSqlx,
+    /// mq with the tokio-postgres driver (deadpool), on tokio.
+    MqTokioPostgres,
+    /// sqlxmq 0.6, the queue mq re-designs.
+    Sqlxmq,
+    /// riverqueue 0.5, River's Rust client.
+    River,
+    /// Bare SQL with no queue library: the floor.
+    Raw,
+}
+
+impl SystemKind {
+    /// Every system, in the order the tables list them.
+    pub const ALL: [SystemKind; 5] = [
+        SystemKind::MqSqlx,
+        SystemKind::MqTokioPostgres,
+        SystemKind::Sqlxmq,
+        SystemKind::River,
+        SystemKind::Raw,
+    ];
+
+    /// The name on the command line and in the tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            SystemKind::MqSqlx => "mq-sqlx",
+            SystemKind::MqTokioPostgres => "mq-tokio-postgres",
+            SystemKind::Sqlxmq => "sqlxmq",
+            SystemKind::River => "river",
+            SystemKind::Raw => "raw",
+        }
+    }
+
+    /// Whether this is one of mq's drivers (whose figures get ratios).
+    pub fn is_mq(self) -> bool {
+        matches!(self, SystemKind::MqSqlx | SystemKind::MqTokioPostgres)
+    }
+
+    /// The database this system's tables live in.
+    pub fn database(self) -> &'static str {
+        match self {
+            SystemKind::MqSqlx | SystemKind::MqTokioPostgres => "mq_bench_mq",
+            SystemKind::Sqlxmq => "mq_bench_sqlxmq",
+            SystemKind::River => "mq_bench_river",
+            SystemKind::Raw => "mq_bench_raw",
+        }
+    }
+}
+
+impl fmt::Display for SystemKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for SystemKind {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match SystemKind::ALL.iter().find(|k| k.name() == s) {
+            Some(k) => Ok(*k),
+            None => bail!(
+                "unknown system {s:?}; known: {}",
+                SystemKind::ALL.map(|k| k.name()).join(", ")
+            ),
+        }
+    }
+}
+
+/// Runner settings: each system's defaults, or settings tuned for
+/// throughput (each system describes its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// The library's defaults (where it has none, the setting its
+    /// documentation uses).
+    Default,
+    /// Settings chosen for throughput.
+    Tuned,
+}
+
+/// How to start a runner.
+#[derive(Debug, Clone, Copy)]
+pub struct RunnerOptions {
+    /// Default or tuned settings.
+    pub profile: Profile,
+    /// If set, the jobs are on this many ordered channels (River, which
+    /// has no ordered channels, needs to know its queues up front).
+    pub ordered_channels: Option<u32>,
+}
+
+/// Settings shared by all systems.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The server's URL; each system connects to its own database there.
+    pub server_url: String,
+    /// Connections per pool (the same for every system).
+    pub pool_size: u32,
+    /// Rows per statement of the raw-SQL floor.
+    pub raw_batch: usize,
+}
+
+/// A running runner of some system.
+#[async_trait]
+pub trait RunnerHandle: Send {
+    /// Stops claiming and waits for running jobs to finish.
+    async fn stop(self: Box<Self>) -> Result<()>;
+}
+
+/// A queue under test.
+#[async_trait]
+pub trait System: Send + Sync {
+    /// Which system this is.
+    fn kind(&self) -> SystemKind;
+
+    /// Deletes every job, so that a run starts from an empty queue.
+    async fn reset(&self) -> Result<()>;
+
+    /// Spawns one job in one call (its own transaction).
+    async fn spawn_one(&self, job: &Payload) -> Result<()>;
+
+    /// Spawns a batch with the system's batch API (or its closest
+    /// equivalent, which [`batch_api`](Self::batch_api) names).
+    async fn spawn_batch(&self, jobs: &[Payload]) -> Result<()>;
+
+    /// How [`spawn_batch`](Self::spawn_batch) inserts.
+    fn batch_api(&self) -> String;
+
+    /// Fills the queue before a drain, not timed: as fast as the system's
+    /// SQL allows. Defaults to [`spawn_batch`](Self::spawn_batch).
+    async fn preload(&self, jobs: &[Payload]) -> Result<()> {
+        self.spawn_batch(jobs).await
+    }
+
+    /// The jobs still waiting or running (not completed).
+    async fn pending(&self) -> Result<i64>;
+
+    /// Starts a runner that reports to `recorder`; each job completes as
+    /// soon as it starts.
+    async fn start_runner(
+        &self,
+        options: RunnerOptions,
+        recorder: Arc<Recorder>,
+    ) -> Result<Box<dyn RunnerHandle>>;
+
+    /// What `profile` means for this system's runner.
+    fn describe(&self, profile: Profile) -> String;
+
+    /// The system's hot tables (for vacuum and statistics).
+    fn tables(&self) -> &'static [&'static str];
+
+    /// A sqlx pool on the system's database, for statistics and vacuum.
+    fn admin_pool(&self) -> &sqlx::PgPool;
+}
+
+/// Connects to `kind`'s database (which must exist and be migrated, see
+/// [`setup`]).
+pub async fn connect(kind: SystemKind, config: &Config) -> Result<Arc<dyn System>> {
+    let url = crate::db::with_database(&config.server_url, kind.database())?;
+    Ok(match kind {
+        SystemKind::MqSqlx | SystemKind::MqTokioPostgres => {
+            Arc::new(mq::MqSystem::connect(kind, &url, config).await?)
+        }
+        SystemKind::Sqlxmq => Arc::new(sqlxmq::SqlxmqSystem::connect(&url, config).await?),
+        SystemKind::River => Arc::new(river::RiverSystem::connect(&url, config).await?),
+        SystemKind::Raw => Arc::new(raw::RawSystem::connect(&url, config).await?),
+    })
+}
+
+/// Creates `kind`'s database afresh and applies its schema.
+pub async fn setup(kind: SystemKind, config: &Config) -> Result<()> {
+    crate::db::recreate_database(&config.server_url, kind.database()).await?;
+    let url = crate::db::with_database(&config.server_url, kind.database())?;
+    match kind {
+        SystemKind::MqSqlx | SystemKind::MqTokioPostgres => mq::migrate(&url).await,
+        SystemKind::Sqlxmq => sqlxmq::migrate(&url).await,
+        SystemKind::River => river::migrate(&url).await,
+        SystemKind::Raw => raw::migrate(&url).await,
+    }
+}

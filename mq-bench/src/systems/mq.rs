@@ -1,0 +1,184 @@
+//! mq, with either of its PostgreSQL drivers on tokio.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use mq::{CurrentJob, JobBuilder, JobRunnerHandle, JobRunnerOptions};
+use mq_tokio_postgres::TokioPostgresBackend;
+
+use super::{Config, Profile, RunnerHandle, RunnerOptions, System, SystemKind};
+use crate::recorder::{Payload, Recorder};
+
+/// The tuned runner's concurrency (min, max).
+const TUNED_CONCURRENCY: (usize, usize) = (256, 1024);
+
+enum Driver {
+    Sqlx(sqlx::PgPool),
+    TokioPostgres {
+        pool: deadpool_postgres::Pool,
+        backend: Arc<dyn mq::Backend>,
+    },
+}
+
+/// mq on one of its drivers.
+pub struct MqSystem {
+    kind: SystemKind,
+    driver: Driver,
+    admin: sqlx::PgPool,
+}
+
+/// Applies mq's migrations to the database at `url`.
+pub async fn migrate(url: &str) -> Result<()> {
+    let pool = crate::db::pool(url, 1).await?;
+    mq::migrate(&pool).await.context("mq::migrate")?;
+    pool.close().await;
+    Ok(())
+}
+
+impl MqSystem {
+    /// Connects `kind` (one of mq's drivers) to its database at `url`.
+    pub async fn connect(kind: SystemKind, url: &str, config: &Config) -> Result<Self> {
+        let admin = crate::db::pool(url, 2).await?;
+        let driver = match kind {
+            SystemKind::MqTokioPostgres => {
+                let pg_config: tokio_postgres::Config = url.parse()?;
+                let manager =
+                    deadpool_postgres::Manager::new(pg_config.clone(), tokio_postgres::NoTls);
+                let pool = deadpool_postgres::Pool::builder(manager)
+                    .max_size(config.pool_size as usize)
+                    .build()?;
+                let backend: Arc<dyn mq::Backend> =
+                    Arc::new(TokioPostgresBackend::new(pool.clone(), pg_config));
+                Driver::TokioPostgres { pool, backend }
+            }
+            _ => Driver::Sqlx(crate::db::pool(url, config.pool_size).await?),
+        };
+        Ok(MqSystem {
+            kind,
+            driver,
+            admin,
+        })
+    }
+
+    fn builder(job: &Payload) -> Result<JobBuilder> {
+        let mut builder = JobBuilder::new("bench");
+        builder.set_json(job)?;
+        if let Some((channel, _)) = job.ord {
+            builder
+                .set_channel_name("ordered")
+                .set_channel_args(channel.to_string())
+                .set_ordered(true);
+        }
+        Ok(builder)
+    }
+}
+
+/// Runs one benchmark job: records its start, completes it, records the
+/// completion.
+async fn run_job(mut job: CurrentJob, recorder: Arc<Recorder>) {
+    let payload: Payload = match job.json() {
+        Ok(Some(payload)) => payload,
+        other => {
+            recorder.error(format!("job {}: bad payload: {other:?}", job.id()));
+            return;
+        }
+    };
+    recorder.started(&payload);
+    recorder.body_done(&payload);
+    match job.complete().await {
+        Ok(()) => recorder.completed(&payload),
+        Err(error) => recorder.error(format!("job {}: complete failed: {error}", payload.n)),
+    }
+}
+
+struct MqRunner(JobRunnerHandle);
+
+#[async_trait]
+impl RunnerHandle for MqRunner {
+    async fn stop(mut self: Box<Self>) -> Result<()> {
+        self.0.stop().await;
+        self.0
+            .wait_jobs_finish(std::time::Duration::from_secs(30))
+            .await;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl System for MqSystem {
+    fn kind(&self) -> SystemKind {
+        self.kind
+    }
+
+    async fn reset(&self) -> Result<()> {
+        sqlx::raw_sql("TRUNCATE mq_jobs")
+            .execute(&self.admin)
+            .await?;
+        Ok(())
+    }
+
+    async fn spawn_one(&self, job: &Payload) -> Result<()> {
+        let builder = Self::builder(job)?;
+        match &self.driver {
+            Driver::Sqlx(pool) => builder.spawn(pool).await?,
+            Driver::TokioPostgres { pool, .. } => builder.spawn(pool).await?,
+        };
+        Ok(())
+    }
+
+    async fn spawn_batch(&self, jobs: &[Payload]) -> Result<()> {
+        let builders = jobs.iter().map(Self::builder).collect::<Result<Vec<_>>>()?;
+        match &self.driver {
+            Driver::Sqlx(pool) => mq::spawn_many(pool, &builders).await?,
+            Driver::TokioPostgres { pool, .. } => mq::spawn_many(pool, &builders).await?,
+        };
+        Ok(())
+    }
+
+    fn batch_api(&self) -> String {
+        "mq::spawn_many (one statement per batch)".into()
+    }
+
+    async fn pending(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM mq_jobs")
+            .fetch_one(&self.admin)
+            .await?)
+    }
+
+    async fn start_runner(
+        &self,
+        options: RunnerOptions,
+        recorder: Arc<Recorder>,
+    ) -> Result<Box<dyn RunnerHandle>> {
+        let run = move |job: CurrentJob| {
+            tokio::spawn(run_job(job, recorder.clone()));
+        };
+        let mut runner = match &self.driver {
+            Driver::Sqlx(pool) => JobRunnerOptions::new(pool, run),
+            Driver::TokioPostgres { backend, .. } => JobRunnerOptions::new(backend.clone(), run),
+        };
+        if options.profile == Profile::Tuned {
+            runner.set_concurrency(TUNED_CONCURRENCY.0, TUNED_CONCURRENCY.1);
+        }
+        Ok(Box::new(MqRunner(runner.run().await?)))
+    }
+
+    fn describe(&self, profile: Profile) -> String {
+        match profile {
+            Profile::Default => "JobRunnerOptions defaults (concurrency 32..64)".into(),
+            Profile::Tuned => format!(
+                "set_concurrency({}, {})",
+                TUNED_CONCURRENCY.0, TUNED_CONCURRENCY.1
+            ),
+        }
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["mq_jobs"]
+    }
+
+    fn admin_pool(&self) -> &sqlx::PgPool {
+        &self.admin
+    }
+}
