@@ -30,5 +30,8 @@ start_throwaway_pg
 step "tests (unit, conformance, end to end, doctests)"
 cargo test --workspace --all-features --no-fail-fast
 
+step "benchmark smoke test: every scenario and system at tiny sizes (fails only on a lost, duplicated or misordered job, or an error)"
+cargo run -p mq-bench -- --quick
+
 step "examples"
 cargo build --examples --all-features
