@@ -28,8 +28,11 @@ CREATE TABLE mq_jobs (
     run_at          timestamptz NOT NULL,
     -- For uncommitted jobs: when they are discarded if still uncommitted.
     commit_deadline timestamptz,
-    -- Attempts started so far; also the fencing token of the running attempt.
+    -- Attempts started so far (a release gives one back).
     attempt         integer NOT NULL DEFAULT 0,
+    -- Claims so far, never decreasing: the fencing token of the running
+    -- claim. Every change made for a running job names its token.
+    lease_token     integer NOT NULL DEFAULT 0,
     -- Attempts allowed after the first.
     retries         integer NOT NULL,
     retry_backoff   interval NOT NULL,

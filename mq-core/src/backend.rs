@@ -26,17 +26,20 @@ use crate::builder::NewJob;
 use crate::error::Result;
 use crate::spawner::Spawner;
 
-/// One attempt of one job: the fencing token a runner holds while it runs
+/// One claim of one job: the fencing token a runner holds while it runs
 /// the job. Every state change made on behalf of a running job names its
-/// lease, and is refused once the attempt is no longer current, so a runner
-/// whose lease lapsed cannot complete (or retry) a job that another runner
-/// has taken over.
+/// lease, and is refused once the lease is no longer current, so a runner
+/// whose lease lapsed cannot complete, fail or checkpoint a job that
+/// another runner has taken over.
+///
+/// The token counts the job's claims and never goes back, unlike the
+/// attempt number, which a release gives back and a manual retry resets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct JobLease {
     /// The job.
     pub id: Uuid,
-    /// The attempt number (1 for the first run).
-    pub attempt: i32,
+    /// The claim's number: 1 for the first claim, 2 for the next...
+    pub token: i32,
 }
 
 /// A channel: a channel name and its arguments.
@@ -132,6 +135,8 @@ pub struct ClaimedJob {
     pub id: Uuid,
     /// This attempt's number (1 for the first run).
     pub attempt: i32,
+    /// The lease token of this claim.
+    pub lease_token: i32,
     /// The job's name.
     pub name: String,
     /// The channel name.
@@ -156,6 +161,7 @@ impl ClaimedJob {
     pub fn new(
         id: Uuid,
         attempt: i32,
+        lease_token: i32,
         name: String,
         channel_name: String,
         channel_args: String,
@@ -168,6 +174,7 @@ impl ClaimedJob {
         Self {
             id,
             attempt,
+            lease_token,
             name,
             channel_name,
             channel_args,
@@ -183,7 +190,7 @@ impl ClaimedJob {
     pub fn lease(&self) -> JobLease {
         JobLease {
             id: self.id,
-            attempt: self.attempt,
+            token: self.lease_token,
         }
     }
 
@@ -252,7 +259,7 @@ pub enum JobFailOutcome {
 /// Parameters of [`Backend::job_release`].
 #[derive(Debug)]
 pub struct JobReleaseParams {
-    /// The attempt to give back; it does not count as an attempt.
+    /// The claim to give back; it does not count as an attempt.
     pub lease: JobLease,
     /// How long to wait before the job is ready again.
     pub delay: Duration,
@@ -461,6 +468,7 @@ mod tests {
     fn job(name: &str, args: &str) -> ClaimedJob {
         ClaimedJob::new(
             Uuid::nil(),
+            1,
             1,
             "j".into(),
             name.into(),

@@ -566,12 +566,12 @@ pub async fn job_complete_is_fenced_by_the_lease(backend: &dyn Backend) {
     let claimed = claim(backend, t.at(0.0), 1).await;
     let stale = JobLease {
         id: b.id(),
-        attempt: claimed[0].attempt + 1,
+        token: claimed[0].lease_token + 1,
     };
     assert!(complete(backend, &[stale]).await.is_empty());
     let unknown = JobLease {
         id: Uuid::now_v7(),
-        attempt: 1,
+        token: 1,
     };
     assert!(complete(backend, &[unknown]).await.is_empty());
     assert!(backend.job_exists(b.id()).await.unwrap());
@@ -583,7 +583,7 @@ pub async fn job_complete_is_fenced_by_the_lease(backend: &dyn Backend) {
             backend,
             &[JobLease {
                 id: other.id(),
-                attempt: 0
+                token: 0
             }]
         )
         .await
@@ -681,6 +681,9 @@ pub async fn job_release_does_not_count_the_attempt(backend: &dyn Backend) {
     schedule(backend, t.at(5.0)).await;
     let again = claim(backend, t.at(5.0), 1).await;
     assert_eq!(again[0].attempt, 1, "a release counted as an attempt");
+    assert_eq!(again[0].lease_token, 2, "a lease token was reused");
+    // The released claim's lease is void.
+    assert!(complete(backend, &[first[0].lease()]).await.is_empty());
 }
 
 /// Keep-alive moves the lease forward; a stale lease is not kept.
@@ -692,7 +695,7 @@ pub async fn job_keep_alive_extends_the_lease(backend: &dyn Backend) {
     let lease = claimed[0].lease();
     let stale = JobLease {
         id: lease.id,
-        attempt: lease.attempt + 1,
+        token: lease.token + 1,
     };
     let kept = backend
         .job_keep_alive(JobKeepAliveParams {

@@ -134,7 +134,7 @@ impl CurrentJob {
 
     /// Which attempt this is: 1 for the first run, 2 for the first retry...
     pub fn attempt(&self) -> i32 {
-        self.attempt.lease.attempt
+        self.attempt.number
     }
 
     /// Decodes the JSON payload; `None` if the job has none.

@@ -82,6 +82,7 @@ struct StoredJob {
     run_at: OffsetDateTime,
     commit_deadline: Option<OffsetDateTime>,
     attempt: i32,
+    lease_token: i32,
     retries: i32,
     retry_backoff: Duration,
     payload_json: Option<String>,
@@ -159,7 +160,7 @@ impl Store {
     fn held(&mut self, lease: JobLease) -> Option<&mut StoredJob> {
         self.jobs
             .get_mut(&lease.id)
-            .filter(|job| job.state == JobState::Running && job.attempt == lease.attempt)
+            .filter(|job| job.state == JobState::Running && job.lease_token == lease.token)
     }
 
     /// The first ordered job of a channel, in any state: only it may run.
@@ -233,6 +234,7 @@ impl Backend for MemoryBackend {
                     run_at: now + job.delay,
                     commit_deadline: job.commit_interval.map(|interval| now + interval),
                     attempt: 0,
+                    lease_token: 0,
                     retries: i32::try_from(job.retries).unwrap_or(i32::MAX),
                     retry_backoff: job.retry_backoff,
                     payload_json: job.payload_json.clone(),
@@ -298,10 +300,12 @@ impl Backend for MemoryBackend {
                 let job = store.jobs.get_mut(&id).expect("picked from the store");
                 job.state = JobState::Running;
                 job.attempt += 1;
+                job.lease_token += 1;
                 job.run_at = lease_until;
                 ClaimedJob::new(
                     id,
                     job.attempt,
+                    job.lease_token,
                     job.name.clone(),
                     job.channel.name.clone(),
                     job.channel.args.clone(),

@@ -233,9 +233,9 @@ impl InsertColumns {
     }
 }
 
-/// Splits leases into the `(ids, attempts)` arrays the statements take.
+/// Splits leases into the `(ids, lease tokens)` arrays the statements take.
 pub fn lease_columns(leases: &[mq_core::backend::JobLease]) -> (Vec<Uuid>, Vec<i32>) {
-    leases.iter().map(|lease| (lease.id, lease.attempt)).unzip()
+    leases.iter().map(|lease| (lease.id, lease.token)).unzip()
 }
 
 #[cfg(test)]

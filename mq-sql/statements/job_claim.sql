@@ -96,9 +96,10 @@ picked AS (
 UPDATE mq_jobs j
 SET state = 'running',
     attempt = j.attempt + 1,
+    lease_token = j.lease_token + 1,
     run_at = coalesce($5::timestamptz, now()) + $2::bigint * interval '1 microsecond'
 FROM picked
 WHERE j.id = picked.id
-RETURNING j.id, j.attempt, j.name, j.channel_name, j.channel_args, j.ordered, j.retries,
+RETURNING j.id, j.attempt, j.lease_token, j.name, j.channel_name, j.channel_args, j.ordered, j.retries,
           (extract(epoch FROM j.retry_backoff) * 1000000)::bigint AS retry_backoff_us,
           j.payload_json::text AS payload_json, j.payload_bytes

@@ -1,4 +1,4 @@
--- Records a failed attempt of job $1 (attempt $2): retried after $3 µs while
+-- Records a failed attempt of job $1 (lease token $2): retried after $3 µs while
 -- attempts remain, else failed. $4 the error, $5 now (NULL for the server clock).
 UPDATE mq_jobs
 SET state = CASE WHEN attempt > retries THEN 'failed'
@@ -8,5 +8,5 @@ SET state = CASE WHEN attempt > retries THEN 'failed'
              + CASE WHEN attempt > retries THEN interval '0'
                     ELSE $3::bigint * interval '1 microsecond' END,
     last_error = $4
-WHERE id = $1 AND attempt = $2 AND state = 'running'
+WHERE id = $1 AND lease_token = $2 AND state = 'running'
 RETURNING state::text

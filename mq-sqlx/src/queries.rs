@@ -68,6 +68,7 @@ fn claimed_job(row: &PgRow) -> std::result::Result<ClaimedJob, sqlx::Error> {
     Ok(ClaimedJob::new(
         row.try_get("id")?,
         row.try_get("attempt")?,
+        row.try_get("lease_token")?,
         row.try_get("name")?,
         row.try_get("channel_name")?,
         row.try_get("channel_args")?,
@@ -108,7 +109,7 @@ fn leases(rows: &[PgRow], operation: &'static str) -> Result<Vec<JobLease>> {
         .map(|row| {
             Ok(JobLease {
                 id: row.try_get("id")?,
-                attempt: row.try_get("attempt")?,
+                token: row.try_get("lease_token")?,
             })
         })
         .collect::<std::result::Result<_, sqlx::Error>>()
@@ -119,10 +120,10 @@ pub(crate) async fn job_complete(
     conn: &mut PgConnection,
     params: JobCompleteParams<'_>,
 ) -> Result<Vec<JobLease>> {
-    let (ids, attempts) = lease_columns(params.leases);
+    let (ids, tokens) = lease_columns(params.leases);
     let rows = sqlx::query(statements::JOB_COMPLETE)
         .bind(&ids)
-        .bind(&attempts)
+        .bind(&tokens)
         .fetch_all(&mut *conn)
         .await
         .map_err(at("job_complete"))?;
@@ -135,7 +136,7 @@ pub(crate) async fn job_fail(
 ) -> Result<JobFailOutcome> {
     let state: Option<String> = sqlx::query_scalar(statements::JOB_FAIL)
         .bind(params.lease.id)
-        .bind(params.lease.attempt)
+        .bind(params.lease.token)
         .bind(micros(params.retry_delay))
         .bind(params.error)
         .bind(params.now)
@@ -154,7 +155,7 @@ pub(crate) async fn job_fail(
 pub(crate) async fn job_release(conn: &mut PgConnection, params: JobReleaseParams) -> Result<bool> {
     let result = sqlx::query(statements::JOB_RELEASE)
         .bind(params.lease.id)
-        .bind(params.lease.attempt)
+        .bind(params.lease.token)
         .bind(micros(params.delay))
         .bind(params.now)
         .execute(&mut *conn)
@@ -167,10 +168,10 @@ pub(crate) async fn job_keep_alive(
     conn: &mut PgConnection,
     params: JobKeepAliveParams<'_>,
 ) -> Result<Vec<JobLease>> {
-    let (ids, attempts) = lease_columns(params.leases);
+    let (ids, tokens) = lease_columns(params.leases);
     let rows = sqlx::query(statements::JOB_KEEP_ALIVE)
         .bind(&ids)
-        .bind(&attempts)
+        .bind(&tokens)
         .bind(micros(params.lease))
         .bind(params.now)
         .fetch_all(&mut *conn)
@@ -185,7 +186,7 @@ pub(crate) async fn job_checkpoint(
 ) -> Result<bool> {
     let result = sqlx::query(statements::JOB_CHECKPOINT)
         .bind(params.lease.id)
-        .bind(params.lease.attempt)
+        .bind(params.lease.token)
         .bind(params.payload_json)
         .bind(params.payload_bytes)
         .bind(i64::from(params.extra_retries))

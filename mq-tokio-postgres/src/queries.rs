@@ -201,6 +201,7 @@ fn claimed_job(row: &Row) -> Result<ClaimedJob> {
     Ok(ClaimedJob::new(
         get(op, row, "id")?,
         get(op, row, "attempt")?,
+        get(op, row, "lease_token")?,
         get(op, row, "name")?,
         get(op, row, "channel_name")?,
         get(op, row, "channel_args")?,
@@ -236,7 +237,7 @@ fn leases(operation: &'static str, rows: &[Row]) -> Result<Vec<JobLease>> {
         .map(|row| {
             Ok(JobLease {
                 id: get(operation, row, "id")?,
-                attempt: get(operation, row, "attempt")?,
+                token: get(operation, row, "lease_token")?,
             })
         })
         .collect()
@@ -246,9 +247,9 @@ pub(crate) async fn job_complete(
     conn: Conn<'_>,
     params: JobCompleteParams<'_>,
 ) -> Result<Vec<JobLease>> {
-    let (ids, attempts) = lease_columns(params.leases);
+    let (ids, tokens) = lease_columns(params.leases);
     let rows = conn
-        .query("job_complete", statements::JOB_COMPLETE, &[&ids, &attempts])
+        .query("job_complete", statements::JOB_COMPLETE, &[&ids, &tokens])
         .await?;
     leases("job_complete", &rows)
 }
@@ -260,7 +261,7 @@ pub(crate) async fn job_fail(conn: Conn<'_>, params: JobFailParams<'_>) -> Resul
             statements::JOB_FAIL,
             &[
                 &params.lease.id,
-                &params.lease.attempt,
+                &params.lease.token,
                 &micros(params.retry_delay),
                 &params.error,
                 &params.now,
@@ -284,7 +285,7 @@ pub(crate) async fn job_release(conn: Conn<'_>, params: JobReleaseParams) -> Res
             statements::JOB_RELEASE,
             &[
                 &params.lease.id,
-                &params.lease.attempt,
+                &params.lease.token,
                 &micros(params.delay),
                 &params.now,
             ],
@@ -297,12 +298,12 @@ pub(crate) async fn job_keep_alive(
     conn: Conn<'_>,
     params: JobKeepAliveParams<'_>,
 ) -> Result<Vec<JobLease>> {
-    let (ids, attempts) = lease_columns(params.leases);
+    let (ids, tokens) = lease_columns(params.leases);
     let rows = conn
         .query(
             "job_keep_alive",
             statements::JOB_KEEP_ALIVE,
-            &[&ids, &attempts, &micros(params.lease), &params.now],
+            &[&ids, &tokens, &micros(params.lease), &params.now],
         )
         .await?;
     leases("job_keep_alive", &rows)
@@ -318,7 +319,7 @@ pub(crate) async fn job_checkpoint(
             statements::JOB_CHECKPOINT,
             &[
                 &params.lease.id,
-                &params.lease.attempt,
+                &params.lease.token,
                 &params.payload_json,
                 &params.payload_bytes,
                 &i64::from(params.extra_retries),

@@ -34,7 +34,7 @@ pub(crate) async fn run(shared: Arc<RunnerShared>) {
                 let kept: HashSet<_> = kept.into_iter().collect();
                 for (lease, lost) in running {
                     if !kept.contains(&lease) {
-                        tracing::warn!(job = %lease.id, attempt = lease.attempt, "lost the lease of a running job");
+                        tracing::warn!(job = %lease.id, lease = lease.token, "lost the lease of a running job");
                         lost.store(true, Ordering::SeqCst);
                     }
                 }

@@ -68,7 +68,7 @@ pub(crate) enum Outcome {
 
 /// One entry per running attempt, read by the keep-alive task.
 pub(crate) struct Running {
-    pub attempt: i32,
+    pub token: i32,
     pub lost: Arc<AtomicBool>,
 }
 
@@ -127,7 +127,7 @@ impl RunnerShared {
                 (
                     JobLease {
                         id: *id,
-                        attempt: r.attempt,
+                        token: r.token,
                     },
                     r.lost.clone(),
                 )
@@ -173,13 +173,14 @@ impl RunnerShared {
         lock(&self.running).insert(
             job.id,
             Running {
-                attempt: job.attempt,
+                token: job.lease_token,
                 lost: lost.clone(),
             },
         );
         let attempt = Arc::new(Attempt {
             shared: self.clone(),
             lease: job.lease(),
+            number: job.attempt,
             name: job.name,
             channel_name: job.channel_name,
             channel_args: job.channel_args,
@@ -215,6 +216,8 @@ impl RunnerShared {
 pub(crate) struct Attempt {
     pub shared: Arc<RunnerShared>,
     pub lease: JobLease,
+    /// The attempt number (1 for the first run).
+    pub number: i32,
     pub name: String,
     pub channel_name: String,
     pub channel_args: String,
@@ -273,6 +276,6 @@ impl Attempt {
 
     /// The wait before the next attempt if this one fails.
     pub fn retry_delay(&self) -> Duration {
-        retry_delay(self.retry_backoff, self.lease.attempt)
+        retry_delay(self.retry_backoff, self.number)
     }
 }
