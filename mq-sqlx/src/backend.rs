@@ -35,8 +35,10 @@ impl std::fmt::Debug for SqlxBackend {
 
 impl SqlxBackend {
     /// A backend on `pool` whose runners run on the runtime sqlx was built
-    /// for (the `runtime-*` feature of this crate).
-    #[cfg(feature = "runtime-tokio")]
+    /// for (the `runtime-*` features of this crate). With both runtimes,
+    /// tokio when this is called inside a tokio runtime, async-std
+    /// otherwise.
+    #[cfg(any(feature = "runtime-tokio", feature = "runtime-async-std"))]
     pub fn new(pool: PgPool) -> Self {
         Self::with_spawner(pool, crate::default_spawner())
     }
@@ -56,7 +58,7 @@ impl SqlxBackend {
     }
 }
 
-#[cfg(feature = "runtime-tokio")]
+#[cfg(any(feature = "runtime-tokio", feature = "runtime-async-std"))]
 impl IntoBackend<Sqlx> for &PgPool {
     fn into_backend(self) -> Arc<dyn Backend> {
         Arc::new(SqlxBackend::new(self.clone()))

@@ -1,4 +1,5 @@
-//! The backend conformance suite against PostgreSQL through sqlx.
+//! The backend conformance suite against PostgreSQL through sqlx, on each
+//! runtime this crate is built for.
 
 use mq_core::Backend;
 use mq_sqlx::SqlxBackend;
@@ -17,4 +18,16 @@ async fn backend() -> (TestDb, SqlxBackend) {
     (db, backend)
 }
 
-mq_core::conformance_tests!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)], backend);
+#[cfg(feature = "runtime-tokio")]
+mod on_tokio {
+    use super::backend;
+    mq_core::conformance_tests!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)], backend);
+}
+
+/// Built for both runtimes, the backend created outside tokio runs on
+/// async-std.
+#[cfg(feature = "runtime-async-std")]
+mod on_async_std {
+    use super::backend;
+    mq_core::conformance_tests!(#[async_std::test], backend);
+}
