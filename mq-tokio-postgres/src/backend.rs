@@ -39,14 +39,17 @@ impl std::fmt::Debug for TokioPostgresBackend {
     }
 }
 
-#[cfg(feature = "runtime-tokio")]
+#[cfg(any(feature = "runtime-tokio", feature = "runtime-async-std"))]
 impl TokioPostgresBackend {
-    /// A backend on `pool` whose runners run on tokio, and listen for
-    /// wake-ups on a connection of their own opened with `listen_config`
-    /// without TLS.
+    /// A backend on `pool` whose runners listen for wake-ups on a
+    /// connection of their own opened with `listen_config` without TLS.
     ///
     /// `listen_config` is normally the config the pool was built with:
     /// deadpool does not give it back, so it is asked for here.
+    ///
+    /// Runners run on the runtime of this crate's feature; built for tokio
+    /// and async-std both, on tokio when this is called inside a tokio
+    /// runtime and on async-std otherwise.
     pub fn new(pool: Pool, listen_config: tokio_postgres::Config) -> Self {
         Self::with_tls(pool, listen_config, tokio_postgres::NoTls)
     }
@@ -54,21 +57,16 @@ impl TokioPostgresBackend {
     /// Like [`new`](Self::new), with a TLS connector for the wake-up
     /// connection (the one you gave the pool, for example a
     /// `tokio_postgres_rustls::MakeRustlsConnect`).
-    pub fn with_tls<T>(pool: Pool, listen_config: tokio_postgres::Config, tls: T) -> Self
-    where
-        T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        T::Stream: Send + Sync,
-        T::TlsConnect: Send + Sync,
-        <T::TlsConnect as tokio_postgres::tls::TlsConnect<tokio_postgres::Socket>>::Future: Send,
-    {
+    pub fn with_tls<T: crate::MakeTls>(
+        pool: Pool,
+        listen_config: tokio_postgres::Config,
+        tls: T,
+    ) -> Self {
+        let (connect, spawner) = crate::connect::listen_connector(listen_config, tls);
         Self {
             pool,
-            connect: Arc::new(crate::connect::TokioConnect::new(listen_config, tls)),
-            spawner: Arc::new(mq_runtime_tokio::TokioSpawner::new()),
+            connect,
+            spawner,
         }
     }
 }

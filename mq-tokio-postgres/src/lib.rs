@@ -57,18 +57,28 @@
 //!
 //! # Runtimes
 //!
-//! The constructors come with the `runtime-tokio` feature (on by default):
-//! the wake-up connection is opened with tokio's sockets, in one small
-//! module, and its I/O runs on the backend's [`mq_core::Spawner`] (this
-//! crate never calls `tokio::spawn` itself; deadpool does, for the pool's
-//! connections).
+//! The constructors come with a runtime feature: `runtime-tokio` (on by
+//! default) or `runtime-async-std`. The runtime-specific code is one small
+//! module: on tokio, the wake-up connection is opened with tokio's sockets;
+//! on async-std, with async-std's, through `Config::connect_raw` and
+//! tokio-util's compat layer (tokio's I/O traits only: no tokio runtime is
+//! started). Either way its I/O runs on the backend's
+//! [`mq_core::Spawner`]: this crate never calls `tokio::spawn` itself.
+//! With both features, the backend picks when it is created: tokio inside
+//! a tokio runtime, async-std otherwise.
+//!
+//! The pool is yours: on tokio, `Manager::new` connects with tokio's
+//! sockets and runs each connection as a tokio task. On async-std, give the
+//! manager [`AsyncStdConnect`] instead (`Manager::from_connect`), so that
+//! the pool's connections go over async-std's sockets and run as
+//! async-std tasks; [`connect_async_std`] opens a bare connection.
 //!
 //! The SQL lives in [`mq_sql`], shared with the sqlx driver.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod backend;
-#[cfg(feature = "runtime-tokio")]
+#[cfg(any(feature = "runtime-tokio", feature = "runtime-async-std"))]
 mod connect;
 mod error;
 mod executor;
@@ -76,6 +86,10 @@ mod listen;
 mod queries;
 
 pub use backend::TokioPostgresBackend;
+#[cfg(any(feature = "runtime-tokio", feature = "runtime-async-std"))]
+pub use connect::MakeTls;
+#[cfg(feature = "runtime-async-std")]
+pub use connect::{AsyncStdConnect, AsyncStdSocket, connect_async_std};
 
 /// The marker type of this driver in [`mq_core::Executor`]; inferred,
 /// never written by users.
