@@ -42,8 +42,16 @@
 //! | `driver-sqlx` | yes | the sqlx driver: pass a `&PgPool`, `&mut PgConnection` or transaction |
 //! | `driver-tokio-postgres` | no | the tokio-postgres driver: runners on a `TokioPostgresBackend`; pass a `&deadpool_postgres::Pool`, a client or a transaction |
 //! | `runtime-tokio` | yes | runners on tokio |
+//! | `runtime-async-std` | no | runners on async-std (`AsyncStdSpawner`); sqlx on its async-std runtime; tokio-postgres over async-std's sockets (build the pool with `AsyncStdConnect`) |
 //! | `macros` | yes | the [`job`] attribute |
 //! | `testing` | no | [`testing::MemoryBackend`] and the backend conformance suite |
+//!
+//! With both runtime features, the runtime is picked when a runner's
+//! backend is created (`registry.runner(&pool)`,
+//! `TokioPostgresBackend::new`): tokio when that happens inside a tokio
+//! runtime, async-std otherwise, the way sqlx picks for its own tasks. No
+//! tokio runtime is ever started by mq: on async-std, the drivers use
+//! tokio's I/O traits at most.
 //!
 //! ## How the pieces fit
 //!
@@ -79,8 +87,14 @@ pub use mq_sqlx::SqlxBackend;
 #[cfg(feature = "driver-tokio-postgres")]
 pub use mq_tokio_postgres::TokioPostgresBackend;
 
+#[cfg(all(feature = "driver-tokio-postgres", feature = "runtime-async-std"))]
+pub use mq_tokio_postgres::{AsyncStdConnect, connect_async_std};
+
 #[cfg(feature = "runtime-tokio")]
 pub use mq_runtime_tokio::TokioSpawner;
+
+#[cfg(feature = "runtime-async-std")]
+pub use mq_runtime_async_std::AsyncStdSpawner;
 
 /// Testing without a database: the in-memory backend, and the backend
 /// conformance suite for backends of your own.
