@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use mq::{JobBuilder, JobRunnerOptions, JobState};
 
-use crate::support::{Db, Driver, Log, recording_runner};
+use crate::support::{Db, Driver, Log, recording_runner, rt};
 
 /// A channel with thousands of ready jobs does not starve one with few.
 pub async fn busy_channel_does_not_starve_a_quiet_one<D: Driver>(db: &Db<D>) {
@@ -28,8 +28,8 @@ pub async fn busy_channel_does_not_starve_a_quiet_one<D: Driver>(db: &Db<D>) {
     mq::spawn_many(db.ex(), &small).await.unwrap();
     let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
         let log = log.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(2)).await;
+        rt::spawn(async move {
+            rt::sleep(Duration::from_millis(2)).await;
             log.push(job.channel_name().to_owned());
             job.complete().await.unwrap();
         });

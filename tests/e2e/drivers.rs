@@ -1,14 +1,16 @@
-//! The drivers the end-to-end tests run on.
+//! The drivers the end-to-end tests run on. Each connects for the runtime
+//! the test runs on, as an application on that runtime would.
 
-use deadpool_postgres::{Manager, Pool};
-use mq::{CurrentJob, JobBuilder, TokioPostgresBackend, Uuid};
+use deadpool_postgres::{Manager, ManagerConfig, Pool};
+use mq::{AsyncStdConnect, CurrentJob, JobBuilder, TokioPostgresBackend, Uuid};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tokio_postgres::NoTls;
 
-use crate::support::Driver;
+use crate::support::{Driver, Runtime};
 
-/// sqlx on tokio.
+/// sqlx, which picks its runtime (tokio inside a tokio runtime, async-std
+/// otherwise) by itself.
 pub struct SqlxDriver;
 
 impl Driver for SqlxDriver {
@@ -70,7 +72,8 @@ impl Driver for SqlxDriver {
     }
 }
 
-/// tokio-postgres pooled by deadpool, on tokio.
+/// tokio-postgres pooled by deadpool: on tokio with deadpool's own
+/// connect, on async-std with `mq::AsyncStdConnect`.
 pub struct TokioPostgresDriver;
 
 /// What a tokio-postgres application holds: its deadpool pool, and the
@@ -88,7 +91,15 @@ impl Driver for TokioPostgresDriver {
 
     async fn connect(url: &str) -> TokioPostgresPool {
         let config: tokio_postgres::Config = url.parse().expect("a valid database URL");
-        let pool = Pool::builder(Manager::new(config.clone(), NoTls))
+        let manager = match Runtime::current() {
+            Runtime::Tokio => Manager::new(config.clone(), NoTls),
+            Runtime::AsyncStd => Manager::from_connect(
+                config.clone(),
+                AsyncStdConnect::new(),
+                ManagerConfig::default(),
+            ),
+        };
+        let pool = Pool::builder(manager)
             .max_size(20)
             .build()
             .expect("build the pool");

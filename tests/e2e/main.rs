@@ -1,8 +1,9 @@
 //! End-to-end tests of the facade against a real PostgreSQL.
 //!
-//! Each test body is generic over the [`support::Driver`], and
-//! [`e2e_tests!`] instantiates every body once per driver, so all drivers
-//! are held to the same behaviour by the same code.
+//! Each test body is generic over the [`support::Driver`] and spawns and
+//! sleeps through [`support::rt`], which uses the runtime the test runs on.
+//! [`e2e_tests!`] instantiates every body once per driver and runtime, so
+//! all four combinations are held to the same behaviour by the same code.
 
 mod bad_input;
 mod channels;
@@ -17,15 +18,18 @@ mod spawning;
 mod support;
 mod transactions;
 
-/// One `#[tokio::test]` per case and driver, each on a fresh database.
+/// One test per case for a driver on a runtime (the test attribute, and
+/// the `support::Runtime` it gives), each on a fresh database. Every test
+/// ends by checking that its jobs were handed out on its runtime.
 macro_rules! e2e_tests {
-    ($driver_mod:ident: $driver:ty; $($module:ident :: $case:ident),+ $(,)?) => {
-        mod $driver_mod {
+    ($mod_name:ident: $driver:ty, $runtime:ident, #[$test:meta]; $($module:ident :: $case:ident),+ $(,)?) => {
+        mod $mod_name {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[$test]
                 async fn $case() {
-                    let db = crate::support::Db::<$driver>::new().await;
+                    let db = crate::support::Db::<$driver>::new(crate::support::Runtime::$runtime).await;
                     crate::$module::$case::<$driver>(&db).await;
+                    db.assert_jobs_ran_on_the_test_runtime();
                 }
             )+
         }
@@ -33,8 +37,8 @@ macro_rules! e2e_tests {
 }
 
 macro_rules! all_cases {
-    ($driver_mod:ident: $driver:ty) => {
-        e2e_tests!($driver_mod: $driver;
+    ($mod_name:ident: $driver:ty, $runtime:ident, #[$test:meta]) => {
+        e2e_tests!($mod_name: $driver, $runtime, #[$test];
             spawning::spawn_one_and_many_round_trip_payloads,
             spawning::delayed_job_runs_no_earlier_than_its_time,
             spawning::spawn_in_rolled_back_transaction_never_runs,
@@ -66,5 +70,7 @@ macro_rules! all_cases {
     };
 }
 
-all_cases!(sqlx: crate::drivers::SqlxDriver);
-all_cases!(tokio_postgres: crate::drivers::TokioPostgresDriver);
+all_cases!(sqlx_tokio: crate::drivers::SqlxDriver, Tokio, #[tokio::test(flavor = "multi_thread", worker_threads = 2)]);
+all_cases!(sqlx_async_std: crate::drivers::SqlxDriver, AsyncStd, #[async_std::test]);
+all_cases!(tokio_postgres_tokio: crate::drivers::TokioPostgresDriver, Tokio, #[tokio::test(flavor = "multi_thread", worker_threads = 2)]);
+all_cases!(tokio_postgres_async_std: crate::drivers::TokioPostgresDriver, AsyncStd, #[async_std::test]);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use mq::{JobBuilder, JobRunnerOptions, JobState};
 
-use crate::support::{Db, Driver, Log, recording_runner, wait_for};
+use crate::support::{Db, Driver, Log, recording_runner, rt, wait_for};
 
 /// Ordered jobs of one channel run one at a time in spawn order; channels
 /// with other arguments run alongside.
@@ -17,7 +17,7 @@ pub async fn ordered_jobs_run_one_at_a_time_in_order<D: Driver>(db: &Db<D>) {
     let (log, running2, overlap) = (events.clone(), running.clone(), overlap_across_args.clone());
     let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
         let (log, running, overlap) = (log.clone(), running2.clone(), overlap.clone());
-        tokio::spawn(async move {
+        rt::spawn(async move {
             let args = job.channel_args().to_owned();
             let index: i32 = job.json().unwrap().unwrap();
             {
@@ -30,7 +30,7 @@ pub async fn ordered_jobs_run_one_at_a_time_in_order<D: Driver>(db: &Db<D>) {
                 }
             }
             log.push((args.clone(), index, true));
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            rt::sleep(Duration::from_millis(20)).await;
             *running.lock().unwrap().get_mut(&args).unwrap() -= 1;
             log.push((args, index, false));
             job.complete().await.unwrap();

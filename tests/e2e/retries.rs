@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use mq::{JobBuilder, JobRunnerOptions, JobState};
 
-use crate::support::{Db, Driver, Log, wait_for};
+use crate::support::{Db, Driver, Log, rt, wait_for};
 
 /// A job that always fails is retried with doubling backoff, `retries`
 /// times, then kept as failed with its error.
@@ -40,7 +40,7 @@ pub async fn retries_back_off_and_stop<D: Driver>(db: &Db<D>) {
         "second retry after {second_gap:?}, not doubled"
     );
     // Failed for good: nothing more runs, and the job stays to be inspected.
-    tokio::time::sleep(backoff * 4).await;
+    rt::sleep(backoff * 4).await;
     assert_eq!(attempts.len(), 3, "a failed job ran again");
     assert!(mq::exists(db.ex(), id).await.unwrap());
 }
@@ -50,7 +50,7 @@ pub async fn retries_back_off_and_stop<D: Driver>(db: &Db<D>) {
 /// `registry::job_errors_reach_the_error_handler`.)
 pub async fn panicking_and_dropped_jobs_are_retried<D: Driver>(db: &Db<D>) {
     let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
-        tokio::spawn(async move {
+        rt::spawn(async move {
             if job.attempt() == 1 {
                 if job.name() == "panics" {
                     panic!("first attempt panics");
@@ -86,7 +86,7 @@ pub async fn checkpoint_carries_state_to_the_next_attempt<D: Driver>(db: &Db<D>)
     let log = seen.clone();
     let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
         let log = log.clone();
-        tokio::spawn(async move {
+        rt::spawn(async move {
             let step: i64 = job.json().unwrap().unwrap();
             log.push((job.attempt(), step));
             if job.attempt() == 1 {
@@ -124,7 +124,7 @@ pub async fn runner_survives_failures<D: Driver>(db: &Db<D>) {
     let log = done.clone();
     let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
         let log = log.clone();
-        tokio::spawn(async move {
+        rt::spawn(async move {
             let n: i32 = job.json().unwrap().unwrap();
             if n % 2 == 0 {
                 panic!("even jobs panic");

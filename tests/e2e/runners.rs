@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use mq::{JobBuilder, JobRunnerOptions, JobState, Uuid};
 
-use crate::support::{Db, Driver, Log, wait_for};
+use crate::support::{Db, Driver, Log, rt, wait_for};
 
 /// An idle runner wakes on a spawn's notification, long before its poll.
 pub async fn idle_runner_wakes_on_spawn<D: Driver>(db: &Db<D>) {
@@ -14,14 +14,14 @@ pub async fn idle_runner_wakes_on_spawn<D: Driver>(db: &Db<D>) {
     let log = started.clone();
     let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
         log.push(Instant::now());
-        tokio::spawn(async move { job.complete().await.unwrap() });
+        rt::spawn(async move { job.complete().await.unwrap() });
     })
     .set_poll_interval(Duration::from_secs(3600))
     .run()
     .await
     .unwrap();
     // Let the runner finish its start-up claim and go idle.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    rt::sleep(Duration::from_millis(200)).await;
     for _ in 0..3 {
         // Counted before spawning: the job may start before `spawn` returns.
         let n = started.len() + 1;
@@ -46,7 +46,7 @@ pub async fn competing_runners_run_each_job_once<D: Driver>(db: &Db<D>) {
         runners.push(
             JobRunnerOptions::new(db.src(), move |mut job| {
                 *runs.lock().unwrap().entry(job.id()).or_default() += 1;
-                tokio::spawn(async move { job.complete().await.unwrap() });
+                rt::spawn(async move { job.complete().await.unwrap() });
             })
             .set_concurrency(4, 16)
             .run()
@@ -84,8 +84,8 @@ pub async fn stop_lets_running_jobs_finish<D: Driver>(db: &Db<D>) {
     let log = finished.clone();
     let mut runner = JobRunnerOptions::new(db.src(), move |mut job| {
         let log = log.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+        rt::spawn(async move {
+            rt::sleep(Duration::from_millis(500)).await;
             job.complete().await.unwrap();
             log.push(job.id());
         });
@@ -113,7 +113,7 @@ pub async fn stop_lets_running_jobs_finish<D: Driver>(db: &Db<D>) {
     for id in running {
         assert_eq!(db.state(id).await, None);
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    rt::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         db.state(late).await,
         Some(JobState::Ready),

@@ -1,7 +1,9 @@
-//! What every end-to-end test needs: a fresh migrated database, and ways to
-//! wait for things without guessing at sleeps.
+//! What every end-to-end test needs: a fresh migrated database, ways to
+//! wait for things without guessing at sleeps, and spawning and sleeping on
+//! whichever runtime the test runs on.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -56,23 +58,91 @@ pub trait Driver: Send + Sync + Sized + 'static {
     ) -> impl Future<Output = mq::Result<()>> + Send;
 }
 
+/// The async runtime a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    Tokio,
+    AsyncStd,
+}
+
+impl Runtime {
+    /// The runtime of the calling task: tokio inside a tokio runtime,
+    /// async-std otherwise (its global executor needs no context). This is
+    /// the choice mq makes when it is built for both, so an async-std test
+    /// in which a tokio runtime had crept in would be seen here.
+    pub fn current() -> Self {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            Runtime::Tokio
+        } else {
+            Runtime::AsyncStd
+        }
+    }
+}
+
+/// Spawning and sleeping on the runtime of the calling task, so that test
+/// bodies are the same on every runtime.
+pub mod rt {
+    use std::future::Future;
+    use std::time::Duration;
+
+    use super::Runtime;
+
+    /// Runs `future` in the background (its result and join handle are
+    /// dropped).
+    pub fn spawn<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) {
+        match Runtime::current() {
+            Runtime::Tokio => drop(tokio::spawn(future)),
+            Runtime::AsyncStd => drop(async_std::task::spawn(future)),
+        }
+    }
+
+    /// Waits for `duration`.
+    pub async fn sleep(duration: Duration) {
+        match Runtime::current() {
+            Runtime::Tokio => tokio::time::sleep(duration).await,
+            Runtime::AsyncStd => async_std::task::sleep(duration).await,
+        }
+    }
+}
+
 /// A fresh database with mq's schema, and a pool on it.
 pub struct Db<D: Driver> {
     pub pool: D::Pool,
     backend: Arc<dyn Backend>,
+    runtime: Runtime,
+    /// Set when a job of this test was handed out on another runtime.
+    wrong_runtime: Arc<AtomicBool>,
     _db: TestDb,
 }
 
 impl<D: Driver> Db<D> {
-    pub async fn new() -> Self {
+    /// A database for a test that runs on `runtime`.
+    pub async fn new(runtime: Runtime) -> Self {
+        assert_eq!(
+            Runtime::current(),
+            runtime,
+            "the test runs on another runtime"
+        );
         let db = TestDb::create();
         let pool = D::connect(db.url()).await;
         mq::migrate(D::executor(&pool)).await.expect("migrate");
         Self {
             backend: D::source(&pool).into_backend(),
             pool,
+            runtime,
+            wrong_runtime: Arc::default(),
             _db: db,
         }
+    }
+
+    /// Panics if a job of this test was handed out on another runtime than
+    /// the test's (on async-std: inside a tokio runtime).
+    pub fn assert_jobs_ran_on_the_test_runtime(&self) {
+        assert!(
+            !self.wrong_runtime.load(Ordering::SeqCst),
+            "a job of this {:?} test was handed out on another runtime",
+            self.runtime
+        );
     }
 
     /// What a user writes as `&pool` for spawning and the like.
@@ -126,7 +196,7 @@ where
     let start = Instant::now();
     while !check().await {
         assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        rt::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -161,7 +231,9 @@ impl<T: Clone> Log<T> {
 }
 
 /// Starts a runner (adjusted by `configure`) that records `record(&job)`
-/// for every job it receives, then completes the job.
+/// for every job it receives, then completes the job. It also notes a job
+/// handed out on another runtime than the test's, for the test's final
+/// check.
 pub async fn recording_runner<D: Driver, T: Clone + Send + 'static>(
     db: &Db<D>,
     configure: impl FnOnce(&mut JobRunnerOptions),
@@ -170,9 +242,13 @@ pub async fn recording_runner<D: Driver, T: Clone + Send + 'static>(
     let log = Log::default();
     let sink = log.clone();
     let record = Arc::new(record);
+    let (runtime, wrong_runtime) = (db.runtime, db.wrong_runtime.clone());
     let mut options = JobRunnerOptions::new(db.src(), move |mut job| {
+        if Runtime::current() != runtime {
+            wrong_runtime.store(true, Ordering::SeqCst);
+        }
         let (sink, record) = (sink.clone(), record.clone());
-        tokio::spawn(async move {
+        rt::spawn(async move {
             sink.push(record(&job));
             job.complete().await.unwrap();
         });

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use mq::{JobBuilder, JobRunnerOptions};
 
-use crate::support::{Db, Driver, Log};
+use crate::support::{Db, Driver, Log, rt};
 
 /// Completion with a transaction commits with the job's other writes, and
 /// a rolled-back completion leaves the job to be retried.
@@ -16,7 +16,7 @@ pub async fn completion_is_atomic_with_the_transaction<D: Driver>(db: &Db<D>) {
     let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
         let log = log.clone();
         let pool = pool.clone();
-        tokio::spawn(async move {
+        rt::spawn(async move {
             log.push(job.attempt());
             // The first attempt's transaction rolls back after completing:
             // neither its write nor its completion may stick.
