@@ -113,6 +113,25 @@ async fn tokio_postgres_complete_with_effects(
     Ok(())
 }
 
+#[cfg(all(feature = "driver-tokio-postgres", feature = "runtime-async-std"))]
+#[allow(dead_code)]
+async fn tokio_postgres_on_async_std(
+    database_url: String,
+) -> Result<mq::TokioPostgresBackend, Box<dyn Error>> {
+    // README: tokio-postgres on async-std
+    use deadpool_postgres::{Manager, ManagerConfig, Pool};
+
+    let config: tokio_postgres::Config = database_url.parse()?;
+    let manager = Manager::from_connect(
+        config.clone(),
+        mq::AsyncStdConnect::new(),
+        ManagerConfig::default(),
+    );
+    let pool = Pool::builder(manager).build()?;
+    let backend = mq::TokioPostgresBackend::new(pool.clone(), config);
+    Ok(backend)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let database_url = std::env::var("DATABASE_URL")?;
