@@ -139,11 +139,20 @@ async fn workers_on_async_std_run_without_a_tokio_runtime() {
     sqlx_runner.stop().await;
     tokio_postgres_runner.stop().await;
 
-    // The check itself can fail: a tokio runtime's threads are seen.
+    // The check itself can fail: a tokio runtime's threads are seen (once
+    // they have named themselves, which a new thread does when it starts).
     let control = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .build()
         .unwrap();
-    assert!(!tokio_threads().is_empty(), "threads: {:?}", thread_names());
+    let start = Instant::now();
+    while tokio_threads().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "a tokio runtime's threads are not seen: {:?}",
+            thread_names()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     control.shutdown_background();
 }
