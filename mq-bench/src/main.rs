@@ -79,10 +79,16 @@ struct Cli {
     #[arg(long)]
     backlog_jobs: Option<usize>,
 
-    /// sqlxmq drains only this many jobs of scenario 4's backlog; its
-    /// whole-drain figures are extrapolated (and marked so).
+    /// Caps how many jobs of scenario 4's backlog a system drains, as
+    /// SYSTEM=N (repeatable, comma-separated); its whole-drain figures are
+    /// then extrapolated, and marked so. Defaults: sqlxmq=100000,
+    /// river=100000 (1000 each with --quick); N=0 removes a cap.
+    #[arg(long, value_delimiter = ',')]
+    backlog_cap: Vec<String>,
+
+    /// Repetitions of scenario 4 (default: --reps).
     #[arg(long)]
-    sqlxmq_backlog_cap: Option<usize>,
+    backlog_reps: Option<usize>,
 
     /// Seconds of steady load per rate in scenario 5.
     #[arg(long)]
@@ -134,9 +140,15 @@ async fn run(cli: Cli) -> Result<()> {
     if let Some(n) = cli.backlog_jobs {
         sizes.backlog = n;
     }
-    if let Some(n) = cli.sqlxmq_backlog_cap {
-        sizes.sqlxmq_backlog_cap = n;
+    for entry in &cli.backlog_cap {
+        let Some((system, cap)) = entry.split_once('=') else {
+            bail!("--backlog-cap takes SYSTEM=N, got {entry:?}");
+        };
+        let cap: usize = cap.parse().context("--backlog-cap N")?;
+        let cap = if cap == 0 { usize::MAX } else { cap };
+        sizes.backlog_caps.push((system.parse()?, cap));
     }
+    sizes.backlog_reps = cli.backlog_reps;
     if let Some(s) = cli.latency_secs {
         sizes.latency_secs = s;
     }
@@ -206,6 +218,11 @@ async fn run(cli: Cli) -> Result<()> {
     let mut failures = Vec::new();
     for scenario in scenarios {
         let mut table = scenario.table(&ctx);
+        let reps = match scenario {
+            Scenario::Backlog => ctx.sizes.backlog_reps.unwrap_or(reps).max(1),
+            _ => reps,
+        };
+        table.note(format!("repetitions: {reps}"));
         for rep in 0..reps {
             for (&kind, system) in &connected {
                 if skip.contains(&(scenario, kind)) {

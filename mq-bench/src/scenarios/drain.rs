@@ -140,11 +140,7 @@ impl RssSampler {
 /// dead rows and sizes afterwards. sqlxmq drains only its cap.
 pub async fn backlog(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> Result<()> {
     let jobs = ctx.sizes.backlog;
-    let cap = if system.kind() == SystemKind::Sqlxmq {
-        ctx.sizes.sqlxmq_backlog_cap.min(jobs)
-    } else {
-        jobs
-    };
+    let cap = ctx.sizes.backlog_cap(system.kind());
     reset(system).await?;
     eprintln!("    pre-filling {} jobs", thousands(jobs as i64));
     prefill(ctx, system, &payloads(jobs)).await?;
@@ -221,7 +217,7 @@ pub async fn backlog(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> 
     if cap < jobs {
         table.mark(system.kind(), "default", "†");
         table.note(format!(
-            "† capped: {} drained only the first {} of the {} jobs (the first 10 % of the backlog when the cap is 100,000); its whole-drain jobs/s is the rate over those, and its drain s is extrapolated from that rate; the last 10 % were not measured",
+            "† capped ({}): drained only the first {} of the {} jobs; its whole-drain jobs/s is the rate over those, its drain s is extrapolated from that rate, and its last 10 % was not measured (`--backlog-cap SYSTEM=N` changes the cap)",
             system.kind(),
             thousands(cap as i64),
             thousands(jobs as i64)

@@ -19,7 +19,7 @@ use futures::StreamExt;
 
 use crate::recorder::Payload;
 use crate::report::Table;
-use crate::systems::{Config, System};
+use crate::systems::{Config, System, SystemKind};
 
 /// A scenario, by the name used on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -131,9 +131,12 @@ pub struct Sizes {
     pub drain: usize,
     /// Scenario 4: jobs in the backlog.
     pub backlog: usize,
-    /// Scenario 4: sqlxmq drains only this many of the backlog, the rest
-    /// is extrapolated.
-    pub sqlxmq_backlog_cap: usize,
+    /// Scenario 4: systems that drain only this many jobs of the backlog
+    /// (the slow peers); their whole-drain figures are extrapolated.
+    pub backlog_caps: Vec<(SystemKind, usize)>,
+    /// Scenario 4: repetitions (the backlog is slow to fill; defaults to
+    /// the repetitions of the other scenarios).
+    pub backlog_reps: Option<usize>,
     /// Scenario 5: seconds of steady load per rate.
     pub latency_secs: f64,
     /// Scenario 5: the rates, in jobs per second.
@@ -149,6 +152,15 @@ pub struct Sizes {
 }
 
 impl Sizes {
+    /// How many of the backlog's jobs `kind` drains in scenario 4.
+    pub fn backlog_cap(&self, kind: SystemKind) -> usize {
+        self.backlog_caps
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == kind)
+            .map_or(self.backlog, |(_, cap)| (*cap).min(self.backlog))
+    }
+
     /// Issue 5's sizes.
     pub fn full() -> Self {
         Sizes {
@@ -158,7 +170,8 @@ impl Sizes {
             batch: 1_000,
             drain: 20_000,
             backlog: 1_000_000,
-            sqlxmq_backlog_cap: 100_000,
+            backlog_caps: vec![(SystemKind::Sqlxmq, 100_000), (SystemKind::River, 100_000)],
+            backlog_reps: None,
             latency_secs: 10.0,
             latency_rates: vec![500, 5_000],
             ordered_channels: 100,
@@ -177,7 +190,8 @@ impl Sizes {
             batch: 1_000,
             drain: 1_000,
             backlog: 2_000,
-            sqlxmq_backlog_cap: 1_000,
+            backlog_caps: vec![(SystemKind::Sqlxmq, 1_000), (SystemKind::River, 1_000)],
+            backlog_reps: None,
             latency_secs: 0.5,
             latency_rates: vec![100, 500],
             ordered_channels: 10,
