@@ -1,16 +1,18 @@
 -- mq schema, version 1: one narrow table of jobs.
 --
--- A job is one row from spawn until it completes (the row is deleted), is
--- cleared, or is discarded (two-phase jobs never committed). Jobs that run
--- out of attempts stay, in state 'failed', for inspection.
+-- A job is one row from spawn until it completes (the row is deleted, or
+-- kept in state 'completed' by runners that keep completed jobs), is cleared
+-- or deleted, or is discarded (two-phase jobs never committed). Jobs that run
+-- out of attempts stay, in state 'failed', for inspection, until retried,
+-- deleted or pruned.
 
 CREATE TYPE mq_job_state AS ENUM (
     'uncommitted', -- spawned with a commit interval, awaiting commit; invisible to runners
     'scheduled',   -- waiting for run_at: spawned with a delay, or backing off before a retry
     'ready',       -- may be claimed (an ordered job only once it heads its channel)
     'running',     -- claimed; run_at is when the lease lapses
-    'failed',      -- out of attempts; kept with its last error
-    'completed'    -- reserved for completed jobs kept on request (not used yet)
+    'failed',      -- out of attempts; kept with its errors; run_at is when it failed
+    'completed'    -- completed, kept on request; run_at is when it completed
 );
 
 CREATE TABLE mq_jobs (
@@ -24,7 +26,8 @@ CREATE TABLE mq_jobs (
     channel_args    text NOT NULL,
     ordered         boolean NOT NULL,
     -- The time of the job's next transition: when a scheduled job becomes
-    -- ready, or when a running job's lease lapses.
+    -- ready, or when a running job's lease lapses. For a ready job, when it
+    -- became ready; for a failed or completed one, when it failed or completed.
     run_at          timestamptz NOT NULL,
     -- For uncommitted jobs: when they are discarded if still uncommitted.
     commit_deadline timestamptz,
@@ -38,7 +41,10 @@ CREATE TABLE mq_jobs (
     retry_backoff   interval NOT NULL,
     payload_json    json,
     payload_bytes   bytea,
-    last_error      text,
+    -- The latest failed attempts (at most 20, oldest first), each
+    -- {"attempt": int, "at": timestamptz, "error": text}; NULL before the
+    -- first failure, so that the hot path writes nothing here.
+    errors          jsonb,
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 
@@ -56,6 +62,11 @@ CREATE INDEX mq_jobs_ordered ON mq_jobs (channel_name, channel_args, seq)
 -- Scheduling: the next scheduled job to become ready, the next lease to lapse.
 CREATE INDEX mq_jobs_due ON mq_jobs (run_at)
     WHERE state IN ('scheduled', 'running');
+
+-- Pruning old failed and completed jobs, and retrying failed ones. Rows enter
+-- this index only when they fail or are kept completed, never on the hot path.
+CREATE INDEX mq_jobs_finished ON mq_jobs (state, run_at)
+    WHERE state IN ('failed', 'completed');
 
 -- Discarding two-phase jobs whose commit interval lapsed.
 CREATE INDEX mq_jobs_commit_deadline ON mq_jobs (commit_deadline)

@@ -12,7 +12,7 @@
 -- ordered channels keep their order.
 INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
                      commit_deadline, attempt, retries, retry_backoff,
-                     payload_json, payload_bytes, last_error, created_at)
+                     payload_json, payload_bytes, errors, created_at)
 SELECT m.id,
        CASE WHEN m.commit_interval IS NOT NULL THEN 'uncommitted'
             WHEN m.attempt_at IS NULL THEN 'failed'
@@ -30,7 +30,12 @@ SELECT m.id,
        m.retry_backoff,
        p.payload_json::text::json,
        p.payload_bytes,
-       CASE WHEN m.attempt_at IS NULL THEN 'imported from sqlxmq with no attempts left' END,
+       -- The error history, in the shape job_fail.sql writes it.
+       CASE WHEN m.attempt_at IS NULL
+            THEN jsonb_build_array(jsonb_build_object(
+                     'attempt', 0, 'at', now(),
+                     'error', 'imported from sqlxmq with no attempts left'))
+       END,
        coalesce(m.created_at, now())
 FROM mq_msgs m
 JOIN mq_payloads p ON p.id = m.id

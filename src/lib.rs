@@ -70,6 +70,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub use mq_core::admin;
 pub use mq_core::backend::JobState;
 pub use mq_core::registry::{JobPanicked, UnknownJob};
 pub use mq_core::{

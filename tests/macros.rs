@@ -338,7 +338,8 @@ async fn a_job_error_of_any_type_is_recorded() {
         backend.job_state(id).await.unwrap() == Some(JobState::Failed)
     })
     .await;
-    let last_error = backend.last_error(id).unwrap();
+    let job = mq::admin::get(&backend, id).await.unwrap().unwrap();
+    let last_error = &job.last_error().unwrap().error;
     assert!(last_error.contains("refused: not today"), "{last_error}");
     // The error reaches the handler as itself, boxed, not as a string.
     assert_eq!(

@@ -84,6 +84,11 @@ async fn pending_sqlxmq_jobs_are_imported_and_run() {
         backend.job_state(failed).await.unwrap(),
         Some(JobState::Failed)
     );
+    let failed_job = mq::admin::get(&pool, failed).await.unwrap().unwrap();
+    assert_eq!(
+        failed_job.last_error().map(|e| e.error.as_str()),
+        Some("imported from sqlxmq with no attempts left")
+    );
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let _runner = JobRunnerOptions::new(&pool, move |mut job| {

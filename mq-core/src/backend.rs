@@ -13,6 +13,7 @@
 //! which is what the runner always passes; tests pass a fixed time so that
 //! delays and leases can be checked without sleeping.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,8 +52,10 @@ pub struct ChannelKey {
     pub args: String,
 }
 
-/// The state a job is in. Completed jobs are deleted, so they have no state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The state a job is in. Completed jobs are deleted, and so have no state,
+/// unless the runner keeps them
+/// ([`JobRunnerOptions::set_keep_completed`](crate::JobRunnerOptions::set_keep_completed)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum JobState {
     /// Spawned with a commit interval and not committed yet: invisible to
@@ -65,8 +68,10 @@ pub enum JobState {
     Ready,
     /// Held by a runner until its lease expires.
     Running,
-    /// Out of attempts; kept, with its last error, until deleted.
+    /// Out of attempts; kept, with its errors, until retried or deleted.
     Failed,
+    /// Completed by a runner that keeps completed jobs; kept until pruned.
+    Completed,
 }
 
 impl JobState {
@@ -78,8 +83,19 @@ impl JobState {
             Self::Ready => "ready",
             Self::Running => "running",
             Self::Failed => "failed",
+            Self::Completed => "completed",
         }
     }
+
+    /// Every state, in the order of a job's life.
+    pub const ALL: [JobState; 6] = [
+        Self::Uncommitted,
+        Self::Scheduled,
+        Self::Ready,
+        Self::Running,
+        Self::Failed,
+        Self::Completed,
+    ];
 
     /// Parses the name stored in PostgreSQL.
     pub fn parse(name: &str) -> Option<Self> {
@@ -89,6 +105,7 @@ impl JobState {
             "ready" => Self::Ready,
             "running" => Self::Running,
             "failed" => Self::Failed,
+            "completed" => Self::Completed,
             _ => return None,
         })
     }
@@ -97,6 +114,200 @@ impl JobState {
 impl fmt::Display for JobState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for JobState {
+    type Err = crate::error::Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        Self::parse(name).ok_or_else(|| {
+            crate::error::Error::invalid(
+                "state",
+                format!(
+                    "{name:?} is not a job state (one of uncommitted, scheduled, ready, running, failed, completed)"
+                ),
+            )
+        })
+    }
+}
+
+/// How many failed attempts a job's error history keeps: the latest.
+pub const MAX_ERROR_HISTORY: usize = 20;
+
+/// An error text as backends store it: at most
+/// [`MAX_ERROR_TEXT`](crate::registry::MAX_ERROR_TEXT) bytes (cut at a
+/// character boundary), and without NUL characters, which PostgreSQL's text
+/// cannot hold (each becomes U+FFFD). Every backend passes the error of
+/// [`Backend::job_fail`] through this, whoever called it.
+pub fn bound_error_text(error: &str) -> Cow<'_, str> {
+    fn cut(text: &str) -> usize {
+        let mut end = text.len().min(crate::registry::MAX_ERROR_TEXT);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        end
+    }
+    if error.contains('\0') {
+        let mut text = error.replace('\0', "\u{fffd}");
+        text.truncate(cut(&text));
+        Cow::Owned(text)
+    } else {
+        Cow::Borrowed(&error[..cut(error)])
+    }
+}
+
+/// One failed attempt in a job's error history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FailedAttempt {
+    /// The attempt's number (1 for the first run). Numbers start again
+    /// from 1 after a manual retry.
+    pub attempt: i32,
+    /// When the failure was recorded.
+    pub at: OffsetDateTime,
+    /// What went wrong: the job's error or panic message, or why the
+    /// attempt was given up (its lease lapsed...), at most
+    /// [`MAX_ERROR_TEXT`](crate::registry::MAX_ERROR_TEXT) bytes.
+    pub error: String,
+}
+
+impl FailedAttempt {
+    /// Builds a failed attempt; for backends outside this crate.
+    pub fn new(attempt: i32, at: OffsetDateTime, error: String) -> Self {
+        Self { attempt, at, error }
+    }
+}
+
+/// Everything stored about a job, as [`Backend::job_get`] returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobInfo {
+    /// The job.
+    pub id: Uuid,
+    /// The job's place in spawn order (unique, increasing).
+    pub seq: i64,
+    /// Its state.
+    pub state: JobState,
+    /// The job's name.
+    pub name: String,
+    /// The channel name.
+    pub channel_name: String,
+    /// The channel arguments.
+    pub channel_args: String,
+    /// Whether the job is ordered on its channel.
+    pub ordered: bool,
+    /// Attempts started so far (0 before the first; a manual retry starts
+    /// again from 0).
+    pub attempt: i32,
+    /// Attempts allowed after the first.
+    pub retries: i32,
+    /// The wait before the first retry.
+    pub retry_backoff: Duration,
+    /// Depends on the state: when a scheduled job becomes ready, when a
+    /// ready job became ready, when a running job's lease lapses, when a
+    /// failed job failed, when a completed job completed.
+    pub run_at: OffsetDateTime,
+    /// When an uncommitted job is discarded if it is still uncommitted.
+    pub commit_deadline: Option<OffsetDateTime>,
+    /// When the job was spawned.
+    pub created_at: OffsetDateTime,
+    /// The JSON payload as text.
+    pub payload_json: Option<String>,
+    /// The binary payload.
+    pub payload_bytes: Option<Vec<u8>>,
+    /// The latest failed attempts, oldest first, at most
+    /// [`MAX_ERROR_HISTORY`].
+    pub errors: Vec<FailedAttempt>,
+}
+
+impl JobInfo {
+    /// A job with this id, name and state, and every other field empty (the
+    /// times at the Unix epoch); for backends outside this crate, which then
+    /// set the fields.
+    pub fn new(id: Uuid, name: String, state: JobState) -> Self {
+        Self {
+            id,
+            seq: 0,
+            state,
+            name,
+            channel_name: String::new(),
+            channel_args: String::new(),
+            ordered: false,
+            attempt: 0,
+            retries: 0,
+            retry_backoff: Duration::ZERO,
+            run_at: OffsetDateTime::UNIX_EPOCH,
+            commit_deadline: None,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            payload_json: None,
+            payload_bytes: None,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The latest failed attempt, if any.
+    pub fn last_error(&self) -> Option<&FailedAttempt> {
+        self.errors.last()
+    }
+}
+
+/// A job as [`Backend::job_list`] returns it: [`JobInfo`] without its
+/// payloads and with only its latest error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobSummary {
+    /// The job.
+    pub id: Uuid,
+    /// The job's place in spawn order (unique, increasing).
+    pub seq: i64,
+    /// Its state.
+    pub state: JobState,
+    /// The job's name.
+    pub name: String,
+    /// The channel name.
+    pub channel_name: String,
+    /// The channel arguments.
+    pub channel_args: String,
+    /// Whether the job is ordered on its channel.
+    pub ordered: bool,
+    /// Attempts started so far.
+    pub attempt: i32,
+    /// Attempts allowed after the first.
+    pub retries: i32,
+    /// See [`JobInfo::run_at`].
+    pub run_at: OffsetDateTime,
+    /// When the job was spawned.
+    pub created_at: OffsetDateTime,
+    /// The latest failed attempt, if any.
+    pub last_error: Option<FailedAttempt>,
+}
+
+impl JobSummary {
+    /// A job with this id, name and state, and every other field empty (the
+    /// times at the Unix epoch); for backends outside this crate, which then
+    /// set the fields.
+    pub fn new(id: Uuid, name: String, state: JobState) -> Self {
+        JobInfo::new(id, name, state).into()
+    }
+}
+
+impl From<JobInfo> for JobSummary {
+    fn from(job: JobInfo) -> Self {
+        Self {
+            id: job.id,
+            seq: job.seq,
+            state: job.state,
+            name: job.name,
+            channel_name: job.channel_name,
+            channel_args: job.channel_args,
+            ordered: job.ordered,
+            attempt: job.attempt,
+            retries: job.retries,
+            run_at: job.run_at,
+            created_at: job.created_at,
+            last_error: job.errors.last().cloned(),
+        }
     }
 }
 
@@ -230,6 +441,11 @@ pub fn claim_cursor(cursor: Option<&ChannelKey>, jobs: &[ClaimedJob]) -> Option<
 pub struct JobCompleteParams<'a> {
     /// The attempts that completed.
     pub leases: &'a [JobLease],
+    /// Keep the jobs, in state completed, instead of deleting them.
+    pub keep_completed: bool,
+    /// The time of completion, recorded for kept jobs; `None` for the
+    /// backend's clock.
+    pub now: Option<OffsetDateTime>,
 }
 
 /// Parameters of [`Backend::job_fail`].
@@ -305,6 +521,102 @@ pub struct JobCommitParams<'a> {
 pub struct JobClearParams<'a> {
     /// Delete the jobs of these channel names; `None` deletes every job.
     pub channel_names: Option<&'a [String]>,
+}
+
+/// Parameters of [`Backend::job_get`].
+#[derive(Debug)]
+pub struct JobGetParams {
+    /// The job.
+    pub id: Uuid,
+}
+
+/// Parameters of [`Backend::job_list`].
+#[derive(Debug, Default)]
+pub struct JobListParams<'a> {
+    /// Only jobs of this channel name (any arguments); `None` for all.
+    pub channel_name: Option<&'a str>,
+    /// Only jobs in this state; `None` for all.
+    pub state: Option<JobState>,
+    /// Only jobs after this place in spawn order ([`JobInfo::seq`]): the
+    /// last one of the previous page.
+    pub after_seq: Option<i64>,
+    /// At most this many jobs.
+    pub limit: u32,
+}
+
+/// Parameters of [`Backend::job_retry`].
+#[derive(Debug)]
+pub struct JobRetryParams<'a> {
+    /// Only these jobs; `None` for every failed job.
+    pub ids: Option<&'a [Uuid]>,
+    /// Only jobs of this channel name (any arguments); `None` for all.
+    pub channel_name: Option<&'a str>,
+    /// The time the jobs are ready from; `None` for the backend's clock.
+    pub now: Option<OffsetDateTime>,
+}
+
+/// Parameters of [`Backend::job_delete`].
+#[derive(Debug)]
+pub struct JobDeleteParams<'a> {
+    /// The jobs to delete.
+    pub ids: &'a [Uuid],
+}
+
+/// Parameters of [`Backend::job_prune`].
+#[derive(Debug)]
+pub struct JobPruneParams<'a> {
+    /// The states to prune: [`JobState::Failed`] and/or
+    /// [`JobState::Completed`].
+    pub states: &'a [JobState],
+    /// Prune jobs that failed or completed at least this long before `now`.
+    pub older_than: Duration,
+    /// The time; `None` for the backend's clock.
+    pub now: Option<OffsetDateTime>,
+}
+
+/// Parameters of [`Backend::job_stats`].
+#[derive(Debug, Default)]
+pub struct JobStatsParams {
+    /// The time ages are measured at; `None` for the backend's clock.
+    pub now: Option<OffsetDateTime>,
+}
+
+/// The jobs of one channel name in one state, as [`Backend::job_stats`]
+/// counts them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobStateCount {
+    /// The channel name (the counts cover all its arguments).
+    pub channel_name: String,
+    /// The state.
+    pub state: JobState,
+    /// How many jobs.
+    pub count: u64,
+    /// How many of them are ordered. Failed ordered jobs each hold their
+    /// channel until retried or deleted.
+    pub ordered: u64,
+    /// For ready jobs: how long the one ready the longest has been
+    /// waiting. `None` for other states.
+    pub oldest_ready_age: Option<Duration>,
+}
+
+impl JobStateCount {
+    /// Builds a count; for backends outside this crate.
+    pub fn new(
+        channel_name: String,
+        state: JobState,
+        count: u64,
+        ordered: u64,
+        oldest_ready_age: Option<Duration>,
+    ) -> Self {
+        Self {
+            channel_name,
+            state,
+            count,
+            ordered,
+            oldest_ready_age,
+        }
+    }
 }
 
 /// Parameters of [`Backend::job_schedule`].
@@ -413,13 +725,16 @@ pub trait Backend: Send + Sync + 'static {
     /// remains.
     async fn job_claim(&self, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>>;
 
-    /// Deletes completed jobs. Returns the leases that were current (and so
+    /// Deletes completed jobs, or with `keep_completed` marks them
+    /// completed (at `now`). Returns the leases that were current (and so
     /// completed); the others were lost and changed nothing.
     async fn job_complete(&self, params: JobCompleteParams<'_>) -> Result<Vec<JobLease>>;
 
     /// Records a failed attempt: the job is retried after `retry_delay` if
     /// it has attempts left (its attempt number is at most its retries),
-    /// else it is failed for good.
+    /// else it is failed for good. The error (bounded by
+    /// [`bound_error_text`]) is appended to the job's history, which keeps
+    /// the latest [`MAX_ERROR_HISTORY`].
     async fn job_fail(&self, params: JobFailParams<'_>) -> Result<JobFailOutcome>;
 
     /// Gives a claimed job back without counting the attempt (for example,
@@ -443,12 +758,37 @@ pub trait Backend: Send + Sync + 'static {
     /// Deletes the jobs of some channel names, or all jobs. Returns how many.
     async fn job_clear(&self, params: JobClearParams<'_>) -> Result<u64>;
 
-    /// Whether a job exists (it has not completed, been cleared or been
-    /// discarded).
+    /// Whether a job exists (it has not completed, been cleared, deleted or
+    /// discarded). A completed job that is kept does not exist.
     async fn job_exists(&self, id: Uuid) -> Result<bool>;
 
-    /// The state of a job, or `None` if it does not exist.
+    /// The state of a job, or `None` if it is not stored.
     async fn job_state(&self, id: Uuid) -> Result<Option<JobState>>;
+
+    /// Everything stored about a job, or `None` if it is not stored.
+    async fn job_get(&self, params: JobGetParams) -> Result<Option<JobInfo>>;
+
+    /// Jobs in spawn order, filtered by channel name and state, after a
+    /// place in spawn order, at most `limit`.
+    async fn job_list(&self, params: JobListParams<'_>) -> Result<Vec<JobSummary>>;
+
+    /// Makes failed jobs ready again, counting attempts from zero. Their
+    /// error history and their lease token are kept (so a runner still
+    /// holding an old lease stays fenced). Jobs not failed are left as they
+    /// are. Wakes up listening runners. Returns the ids retried.
+    async fn job_retry(&self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>>;
+
+    /// Deletes jobs in any state. A runner running one of them can no
+    /// longer complete it. Returns the ids deleted.
+    async fn job_delete(&self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>>;
+
+    /// Deletes the jobs in the given states whose `run_at` (the time they
+    /// failed or completed) is at least `older_than` before `now`. Returns
+    /// how many.
+    async fn job_prune(&self, params: JobPruneParams<'_>) -> Result<u64>;
+
+    /// Counts jobs per channel name and state, ordered by both.
+    async fn job_stats(&self, params: JobStatsParams) -> Result<Vec<JobStateCount>>;
 
     /// Time-driven transitions: scheduled jobs whose time came become ready;
     /// running jobs whose lease lapsed become ready (or failed when out of

@@ -31,9 +31,10 @@ use uuid::Uuid;
 
 use crate::backend::{
     Backend, ChannelKey, ClaimedJob, JobCheckpointParams, JobClaimParams, JobClearParams,
-    JobCommitParams, JobCompleteParams, JobFailOutcome, JobFailParams, JobInsertParams,
-    JobKeepAliveParams, JobLease, JobReleaseParams, JobScheduleParams, JobState, Wakeup,
-    claim_cursor,
+    JobCommitParams, JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams,
+    JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams, JobLease, JobListParams,
+    JobPruneParams, JobReleaseParams, JobRetryParams, JobScheduleParams, JobState, JobStatsParams,
+    MAX_ERROR_HISTORY, Wakeup, claim_cursor,
 };
 use crate::builder::JobBuilder;
 use crate::spawner::timeout;
@@ -60,10 +61,15 @@ macro_rules! conformance_tests {
             job_claim_runs_ordered_jobs_one_at_a_time,
             job_claim_orders_each_channel_args_separately,
             job_claim_never_hands_a_job_out_twice,
+            job_claim_is_blocked_by_a_failed_ordered_job_until_retried_or_deleted,
             job_complete_deletes_the_job,
             job_complete_is_fenced_by_the_lease,
+            job_complete_keep_completed_keeps_the_job_out_of_the_way,
             job_fail_retries_with_backoff_then_fails,
             job_fail_without_delay_is_ready_at_once,
+            job_fail_records_the_error_history,
+            job_fail_keeps_the_latest_errors,
+            job_fail_bounds_the_error_text,
             job_release_does_not_count_the_attempt,
             job_keep_alive_extends_the_lease,
             job_schedule_rescues_lapsed_leases,
@@ -76,6 +82,13 @@ macro_rules! conformance_tests {
             job_commit_ordered_reserves_the_position,
             job_clear_deletes_by_channel_name_or_all,
             job_state_follows_the_job,
+            job_get_returns_everything_stored,
+            job_list_filters_and_pages_in_spawn_order,
+            job_retry_makes_failed_jobs_ready_with_fresh_attempts,
+            job_retry_by_channel_name_and_wakes_listeners,
+            job_delete_removes_jobs_in_any_state,
+            job_prune_deletes_old_failed_and_completed_jobs,
+            job_stats_counts_per_channel_name_and_state,
             listen_wakes_up_on_insert_and_commit,
         );
     };
@@ -185,7 +198,11 @@ async fn claim(backend: &dyn Backend, now: Option<OffsetDateTime>, limit: u32) -
 
 async fn complete(backend: &dyn Backend, leases: &[JobLease]) -> Vec<JobLease> {
     backend
-        .job_complete(JobCompleteParams { leases })
+        .job_complete(JobCompleteParams {
+            leases,
+            keep_completed: false,
+            now: None,
+        })
         .await
         .expect("job_complete")
 }
@@ -970,6 +987,644 @@ pub async fn job_state_follows_the_job(backend: &dyn Backend) {
     assert_eq!(state(backend, b.id()).await, Some(JobState::Running));
     complete(backend, &[claimed[0].lease()]).await;
     assert_eq!(state(backend, b.id()).await, None);
+}
+
+async fn get(backend: &dyn Backend, id: Uuid) -> Option<JobInfo> {
+    backend.job_get(JobGetParams { id }).await.expect("job_get")
+}
+
+async fn fail_with(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    lease: JobLease,
+    error: &str,
+) -> JobFailOutcome {
+    backend
+        .job_fail(JobFailParams {
+            lease,
+            retry_delay: Duration::ZERO,
+            error,
+            now,
+        })
+        .await
+        .expect("job_fail")
+}
+
+async fn retry(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    ids: Option<&[Uuid]>,
+    channel_name: Option<&str>,
+) -> Vec<Uuid> {
+    backend
+        .job_retry(JobRetryParams {
+            ids,
+            channel_name,
+            now,
+        })
+        .await
+        .expect("job_retry")
+}
+
+async fn delete(backend: &dyn Backend, ids: &[Uuid]) -> Vec<Uuid> {
+    backend
+        .job_delete(JobDeleteParams { ids })
+        .await
+        .expect("job_delete")
+}
+
+/// Inserts a job with no retries on `channel` and fails its one attempt:
+/// a job failed for good.
+async fn failed_job(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    mut builder: JobBuilder,
+) -> Uuid {
+    builder.set_retries(0);
+    insert(backend, now, &[&builder]).await;
+    let names = [builder.job().channel_name.clone()];
+    let claimed = claim_with(backend, now, 1, Some(&names), None).await;
+    assert_eq!(ids(&claimed), vec![builder.id()], "fixture: claim the job");
+    assert_eq!(
+        fail(backend, now, claimed[0].lease(), Duration::ZERO).await,
+        JobFailOutcome::Failed
+    );
+    builder.id()
+}
+
+fn sorted(mut ids: Vec<Uuid>) -> Vec<Uuid> {
+    ids.sort();
+    ids
+}
+
+/// A failed ordered job holds its channel, visibly failed, until it is
+/// retried (and completes) or deleted.
+pub async fn job_claim_is_blocked_by_a_failed_ordered_job_until_retried_or_deleted(
+    backend: &dyn Backend,
+) {
+    let t = Clock::new();
+    let ordered: Vec<JobBuilder> = (0..3)
+        .map(|_| {
+            let mut b = job("o", "c");
+            b.set_ordered(true).set_retries(0);
+            b
+        })
+        .collect();
+    for b in &ordered {
+        insert(backend, t.at(0.0), &[b]).await;
+    }
+    let first = claim(backend, t.at(0.0), 10).await;
+    assert_eq!(ids(&first), vec![ordered[0].id()]);
+    assert_eq!(
+        fail(backend, t.at(0.0), first[0].lease(), Duration::ZERO).await,
+        JobFailOutcome::Failed
+    );
+    schedule(backend, t.at(100.0)).await;
+    assert!(
+        claim(backend, t.at(100.0), 10).await.is_empty(),
+        "a failed ordered job let its successor run"
+    );
+    assert_eq!(
+        state(backend, ordered[0].id()).await,
+        Some(JobState::Failed)
+    );
+
+    // Retried, it runs again first; once it completes, the next one runs.
+    assert_eq!(
+        retry(backend, t.at(100.0), Some(&[ordered[0].id()]), None).await,
+        vec![ordered[0].id()]
+    );
+    let again = claim(backend, t.at(100.0), 10).await;
+    assert_eq!(ids(&again), vec![ordered[0].id()]);
+    complete(backend, &[again[0].lease()]).await;
+    let second = claim(backend, t.at(100.0), 10).await;
+    assert_eq!(ids(&second), vec![ordered[1].id()]);
+    fail(backend, t.at(100.0), second[0].lease(), Duration::ZERO).await;
+    assert!(claim(backend, t.at(100.0), 10).await.is_empty());
+
+    // Deleted, it lets the next one run.
+    assert_eq!(
+        delete(backend, &[ordered[1].id()]).await,
+        vec![ordered[1].id()]
+    );
+    assert_eq!(
+        ids(&claim(backend, t.at(100.0), 10).await),
+        vec![ordered[2].id()]
+    );
+}
+
+/// With `keep_completed`, a completed job stays, in state completed with
+/// its completion time, but does not exist for `job_exists`, never runs
+/// again and no longer holds its ordered channel.
+pub async fn job_complete_keep_completed_keeps_the_job_out_of_the_way(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut first = job("o", "c");
+    first.set_ordered(true).set_json(&"kept").unwrap();
+    let mut second = job("o", "c");
+    second.set_ordered(true);
+    insert(backend, t.at(0.0), &[&first]).await;
+    insert(backend, t.at(0.0), &[&second]).await;
+    let claimed = claim(backend, t.at(0.0), 10).await;
+    assert_eq!(ids(&claimed), vec![first.id()]);
+    let lease = claimed[0].lease();
+    let done = backend
+        .job_complete(JobCompleteParams {
+            leases: &[lease],
+            keep_completed: true,
+            now: t.at(5.0),
+        })
+        .await
+        .expect("job_complete");
+    assert_eq!(done, vec![lease]);
+    assert_eq!(state(backend, first.id()).await, Some(JobState::Completed));
+    assert!(
+        !backend.job_exists(first.id()).await.unwrap(),
+        "a kept completed job still exists"
+    );
+    let kept = get(backend, first.id()).await.expect("the job is kept");
+    assert_eq!(kept.state, JobState::Completed);
+    assert_eq!(kept.run_at, t.at(5.0).unwrap());
+    assert_eq!(kept.attempt, 1);
+    assert_eq!(kept.payload_json.as_deref(), Some("\"kept\""));
+
+    let next = claim(backend, t.at(5.0), 10).await;
+    assert_eq!(
+        ids(&next),
+        vec![second.id()],
+        "a kept completed job held its ordered channel"
+    );
+    complete(backend, &[next[0].lease()]).await;
+    let again = backend
+        .job_complete(JobCompleteParams {
+            leases: &[lease],
+            keep_completed: true,
+            now: t.at(6.0),
+        })
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "completed twice");
+    schedule(backend, t.at(1000.0)).await;
+    assert_eq!(state(backend, first.id()).await, Some(JobState::Completed));
+    assert!(claim(backend, t.at(1000.0), 10).await.is_empty());
+}
+
+/// Each failed attempt is recorded with its number and time, whether the
+/// job failed it or its lease lapsed.
+pub async fn job_fail_records_the_error_history(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut b = job("j", "c");
+    b.set_retries(1);
+    insert(backend, t.at(0.0), &[&b]).await;
+    assert!(get(backend, b.id()).await.unwrap().errors.is_empty());
+    let first = claim(backend, t.at(0.0), 1).await;
+    assert_eq!(
+        fail_with(backend, t.at(1.0), first[0].lease(), "the first went wrong").await,
+        JobFailOutcome::Retrying
+    );
+    claim(backend, t.at(1.0), 1).await; // lease until 31
+    assert_eq!(schedule(backend, t.at(40.0)).await.rescued, 1);
+
+    let failed = get(backend, b.id()).await.unwrap();
+    assert_eq!(failed.state, JobState::Failed);
+    assert_eq!(failed.attempt, 2);
+    let history: Vec<(i32, OffsetDateTime, &str)> = failed
+        .errors
+        .iter()
+        .map(|e| (e.attempt, e.at, e.error.as_str()))
+        .collect();
+    assert_eq!(
+        history,
+        vec![
+            (1, t.at(1.0).unwrap(), "the first went wrong"),
+            (
+                2,
+                t.at(40.0).unwrap(),
+                "the job's lease expired before it finished"
+            ),
+        ]
+    );
+    assert_eq!(
+        failed.last_error().map(|e| e.attempt),
+        Some(2),
+        "the last error is the latest"
+    );
+}
+
+/// The history keeps the latest `MAX_ERROR_HISTORY` failed attempts.
+pub async fn job_fail_keeps_the_latest_errors(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut b = job("j", "c");
+    b.set_retries(100);
+    insert(backend, t.at(0.0), &[&b]).await;
+    let attempts = MAX_ERROR_HISTORY as i32 + 5;
+    for attempt in 1..=attempts {
+        let claimed = claim(backend, t.at(0.0), 1).await;
+        assert_eq!(claimed[0].attempt, attempt);
+        fail_with(
+            backend,
+            t.at(0.0),
+            claimed[0].lease(),
+            &format!("error {attempt}"),
+        )
+        .await;
+    }
+    let errors = get(backend, b.id()).await.unwrap().errors;
+    assert_eq!(errors.len(), MAX_ERROR_HISTORY);
+    let kept: Vec<i32> = errors.iter().map(|e| e.attempt).collect();
+    let expected: Vec<i32> = (6..=attempts).collect();
+    assert_eq!(kept, expected);
+    assert_eq!(errors.last().unwrap().error, format!("error {attempts}"));
+}
+
+/// Whoever calls `job_fail`, the stored error is at most 4 KiB, cut at a
+/// character boundary, and NUL characters do not break it.
+pub async fn job_fail_bounds_the_error_text(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut b = job("j", "c");
+    b.set_retries(5);
+    insert(backend, t.at(0.0), &[&b]).await;
+    let long = "é".repeat(10_000);
+    let first = claim(backend, t.at(0.0), 1).await;
+    fail_with(backend, t.at(0.0), first[0].lease(), &long).await;
+    let second = claim(backend, t.at(0.0), 1).await;
+    fail_with(backend, t.at(0.0), second[0].lease(), "a\0b").await;
+    let errors = get(backend, b.id()).await.unwrap().errors;
+    let max = crate::registry::MAX_ERROR_TEXT;
+    assert!(
+        errors[0].error.len() <= max,
+        "{} bytes",
+        errors[0].error.len()
+    );
+    assert!(errors[0].error.len() > max - 4);
+    assert!(long.starts_with(&errors[0].error));
+    assert_eq!(errors[1].error, "a\u{fffd}b");
+}
+
+/// `job_get` returns what was spawned, and the job's progress.
+pub async fn job_get_returns_everything_stored(backend: &dyn Backend) {
+    let t = Clock::new();
+    assert_eq!(get(backend, Uuid::now_v7()).await, None);
+    let mut b = job("full", "c");
+    b.set_channel_args("args")
+        .set_json(&serde_json::json!({"k": [1, 2]}))
+        .unwrap()
+        .set_raw_bytes([0u8, 255])
+        .set_retries(3)
+        .set_retry_backoff(Duration::from_millis(2500))
+        .set_ordered(true)
+        .set_delay(Duration::from_secs(10));
+    let mut two_phase = job("two-phase", "c");
+    two_phase.set_commit_interval(Some(Duration::from_secs(60)));
+    insert(backend, t.at(0.0), &[&b, &two_phase]).await;
+    let wall_clock = OffsetDateTime::now_utc();
+
+    let got = get(backend, b.id()).await.expect("the job exists");
+    assert_eq!(got.id, b.id());
+    assert_eq!(got.state, JobState::Scheduled);
+    assert_eq!(got.name, "full");
+    assert_eq!(got.channel_name, "c");
+    assert_eq!(got.channel_args, "args");
+    assert!(got.ordered);
+    assert_eq!(got.attempt, 0);
+    assert_eq!(got.retries, 3);
+    assert_eq!(got.retry_backoff, Duration::from_millis(2500));
+    assert_eq!(got.run_at, t.at(10.0).unwrap());
+    assert_eq!(got.commit_deadline, None);
+    // The spawn time comes from the backend's own clock.
+    assert!((got.created_at - wall_clock).abs() < time::Duration::minutes(5));
+    let payload: serde_json::Value =
+        serde_json::from_str(got.payload_json.as_deref().unwrap()).unwrap();
+    assert_eq!(payload, serde_json::json!({"k": [1, 2]}));
+    assert_eq!(got.payload_bytes.as_deref(), Some(&[0u8, 255][..]));
+    assert!(got.errors.is_empty());
+
+    let uncommitted = get(backend, two_phase.id()).await.unwrap();
+    assert_eq!(uncommitted.state, JobState::Uncommitted);
+    assert_eq!(uncommitted.commit_deadline, t.at(60.0));
+    assert!(
+        uncommitted.seq > got.seq,
+        "spawn order: {} then {}",
+        got.seq,
+        uncommitted.seq
+    );
+}
+
+/// `job_list` filters by channel name and state, in spawn order, a page at
+/// a time.
+pub async fn job_list_filters_and_pages_in_spawn_order(backend: &dyn Backend) {
+    let t = Clock::new();
+    let list = |channel_name, state, after_seq, limit| async move {
+        backend
+            .job_list(JobListParams {
+                channel_name,
+                state,
+                after_seq,
+                limit,
+            })
+            .await
+            .expect("job_list")
+    };
+    let failed = failed_job(backend, t.at(0.0), job("j", "a")).await;
+    let mut spawned = vec![failed];
+    for channel in ["a", "b", "a", "b", "a", "a"] {
+        let mut b = job("j", channel);
+        b.set_channel_args(format!("{channel}-args"));
+        spawned.extend(insert(backend, t.at(0.0), &[&b]).await);
+    }
+    let all = list(None, None, None, 100).await;
+    assert_eq!(all.iter().map(|j| j.id).collect::<Vec<_>>(), spawned);
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(all[0].state, JobState::Failed);
+    assert_eq!(
+        all[0].last_error.as_ref().map(|e| e.error.as_str()),
+        Some("boom")
+    );
+    assert!(all[1..].iter().all(|j| j.last_error.is_none()));
+    assert_eq!(all[1].channel_args, "a-args");
+
+    let a = list(Some("a"), None, None, 100).await;
+    assert_eq!(a.len(), 5);
+    assert!(a.iter().all(|j| j.channel_name == "a"));
+    let failed_only = list(None, Some(JobState::Failed), None, 100).await;
+    assert_eq!(
+        failed_only.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![failed]
+    );
+    assert_eq!(
+        list(Some("b"), Some(JobState::Ready), None, 100)
+            .await
+            .len(),
+        2
+    );
+    assert!(
+        list(Some("b"), Some(JobState::Failed), None, 100)
+            .await
+            .is_empty()
+    );
+    assert!(list(Some("nothing"), None, None, 100).await.is_empty());
+
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = list(None, None, after, 3).await;
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        after = Some(last.seq);
+        paged.extend(page.iter().map(|j| j.id));
+    }
+    assert_eq!(paged, spawned);
+    let a_page = list(Some("a"), Some(JobState::Ready), Some(all[1].seq), 2).await;
+    assert_eq!(
+        a_page.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![spawned[3], spawned[5]]
+    );
+}
+
+/// A retried job is ready at once with all its attempts, keeps its error
+/// history, and old leases stay fenced; jobs that are not failed are left
+/// alone.
+pub async fn job_retry_makes_failed_jobs_ready_with_fresh_attempts(backend: &dyn Backend) {
+    let t = Clock::new();
+    let only_c = ["c".to_owned()];
+    let mut b = job("j", "c");
+    b.set_retries(1);
+    let ready = job("j", "other");
+    insert(backend, t.at(0.0), &[&b, &ready]).await;
+    let first = claim_with(backend, t.at(0.0), 1, Some(&only_c), None).await;
+    fail(backend, t.at(0.0), first[0].lease(), Duration::ZERO).await;
+    let second = claim_with(backend, t.at(0.0), 1, Some(&only_c), None).await;
+    assert_eq!(
+        fail(backend, t.at(0.0), second[0].lease(), Duration::ZERO).await,
+        JobFailOutcome::Failed
+    );
+
+    let unknown = Uuid::now_v7();
+    let retried = retry(
+        backend,
+        t.at(5.0),
+        Some(&[b.id(), ready.id(), unknown]),
+        None,
+    )
+    .await;
+    assert_eq!(retried, vec![b.id()]);
+    let job = get(backend, b.id()).await.unwrap();
+    assert_eq!(job.state, JobState::Ready);
+    assert_eq!(job.attempt, 0, "attempts count from zero again");
+    assert_eq!(job.run_at, t.at(5.0).unwrap());
+    assert_eq!(job.errors.len(), 2, "the error history is kept");
+    assert_eq!(state(backend, ready.id()).await, Some(JobState::Ready));
+
+    // The lease of the failed attempt is still void.
+    assert!(complete(backend, &[second[0].lease()]).await.is_empty());
+    assert_eq!(
+        fail(backend, t.at(5.0), second[0].lease(), Duration::ZERO).await,
+        JobFailOutcome::LeaseLost
+    );
+    let third = claim_with(backend, t.at(5.0), 1, Some(&only_c), None).await;
+    assert_eq!(third[0].attempt, 1);
+    assert!(
+        third[0].lease_token > second[0].lease_token,
+        "a lease token was reused"
+    );
+    assert!(
+        retry(backend, t.at(5.0), Some(&[b.id()]), None)
+            .await
+            .is_empty(),
+        "a running job was retried"
+    );
+    // With attempts left again, a failure is retried, not final.
+    assert_eq!(
+        fail(backend, t.at(5.0), third[0].lease(), Duration::ZERO).await,
+        JobFailOutcome::Retrying
+    );
+}
+
+/// Retrying every failed job, or those of one channel name; listeners
+/// hear about the retried jobs' channels.
+pub async fn job_retry_by_channel_name_and_wakes_listeners(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut x1 = job("j", "x");
+    x1.set_channel_args("1");
+    let x1 = failed_job(backend, t.at(0.0), x1).await;
+    let x2 = failed_job(backend, t.at(0.0), job("j", "x")).await;
+    let y = failed_job(backend, t.at(0.0), job("j", "y")).await;
+    let mut wakeups = backend.listen().await.expect("listen");
+    let spawner = backend.spawner();
+
+    let retried = retry(backend, t.at(1.0), None, Some("x")).await;
+    assert_eq!(sorted(retried), sorted(vec![x1, x2]));
+    assert_eq!(state(backend, y).await, Some(JobState::Failed));
+    assert_eq!(
+        next_wakeup(spawner.as_ref(), &mut wakeups).await,
+        Wakeup::Ready {
+            channel_name: Some("x".to_owned())
+        }
+    );
+    assert_eq!(retry(backend, t.at(1.0), None, None).await, vec![y]);
+    assert_eq!(
+        next_wakeup(spawner.as_ref(), &mut wakeups).await,
+        Wakeup::Ready {
+            channel_name: Some("y".to_owned())
+        }
+    );
+    assert!(retry(backend, t.at(1.0), None, None).await.is_empty());
+    assert!(
+        retry(backend, t.at(1.0), Some(&[x1]), Some("y"))
+            .await
+            .is_empty(),
+        "the channel name filter was ignored"
+    );
+}
+
+/// Jobs are deleted in any state; a runner holding one loses its lease.
+pub async fn job_delete_removes_jobs_in_any_state(backend: &dyn Backend) {
+    let t = Clock::new();
+    let failed = failed_job(backend, t.at(0.0), job("j", "f")).await;
+    let running = job("j", "r");
+    insert(backend, t.at(0.0), &[&running]).await;
+    let held = claim(backend, t.at(0.0), 1).await;
+    assert_eq!(ids(&held), vec![running.id()]);
+    let ready = job("j", "c");
+    let mut scheduled = job("j", "c");
+    scheduled.set_delay(Duration::from_secs(60));
+    let mut uncommitted = job("j", "c");
+    uncommitted.set_commit_interval(Some(Duration::from_secs(60)));
+    let keep = job("j", "c");
+    insert(
+        backend,
+        t.at(0.0),
+        &[&ready, &scheduled, &uncommitted, &keep],
+    )
+    .await;
+
+    let doomed = vec![
+        failed,
+        running.id(),
+        ready.id(),
+        scheduled.id(),
+        uncommitted.id(),
+    ];
+    let mut asked = doomed.clone();
+    asked.push(Uuid::now_v7());
+    assert_eq!(
+        sorted(delete(backend, &asked).await),
+        sorted(doomed.clone())
+    );
+    for id in &doomed {
+        assert_eq!(get(backend, *id).await, None);
+    }
+    assert!(backend.job_exists(keep.id()).await.unwrap());
+    assert!(
+        complete(backend, &[held[0].lease()]).await.is_empty(),
+        "a deleted job was completed"
+    );
+    assert_eq!(
+        fail(backend, t.at(0.0), held[0].lease(), Duration::ZERO).await,
+        JobFailOutcome::LeaseLost
+    );
+    assert!(delete(backend, &doomed).await.is_empty());
+}
+
+/// Pruning deletes the failed and completed jobs old enough, and nothing
+/// else.
+pub async fn job_prune_deletes_old_failed_and_completed_jobs(backend: &dyn Backend) {
+    let t = Clock::new();
+    let prune = |states: &'static [JobState], older_than: u64, now| async move {
+        backend
+            .job_prune(JobPruneParams {
+                states,
+                older_than: Duration::from_secs(older_than),
+                now,
+            })
+            .await
+            .expect("job_prune")
+    };
+    let old_failure = failed_job(backend, t.at(0.0), job("j", "a")).await;
+    let new_failure = failed_job(backend, t.at(100.0), job("j", "b")).await;
+    let done = job("j", "c");
+    insert(backend, t.at(0.0), &[&done]).await;
+    let held = claim(backend, t.at(0.0), 1).await;
+    backend
+        .job_complete(JobCompleteParams {
+            leases: &[held[0].lease()],
+            keep_completed: true,
+            now: t.at(0.0),
+        })
+        .await
+        .unwrap();
+    let ready = job("j", "d");
+    insert(backend, t.at(0.0), &[&ready]).await;
+
+    assert_eq!(prune(&[JobState::Failed], 50, t.at(49.0)).await, 0);
+    assert_eq!(prune(&[JobState::Failed], 50, t.at(100.0)).await, 1);
+    assert_eq!(get(backend, old_failure).await, None);
+    assert_eq!(state(backend, done.id()).await, Some(JobState::Completed));
+    assert_eq!(
+        prune(&[JobState::Failed, JobState::Completed], 50, t.at(150.0)).await,
+        2
+    );
+    assert_eq!(get(backend, new_failure).await, None);
+    assert_eq!(get(backend, done.id()).await, None);
+    assert_eq!(state(backend, ready.id()).await, Some(JobState::Ready));
+    assert_eq!(
+        prune(&[JobState::Failed, JobState::Completed], 0, t.at(1e6)).await,
+        0
+    );
+}
+
+/// The stats count jobs per channel name and state, with ordered jobs and
+/// the age of the oldest ready job.
+pub async fn job_stats_counts_per_channel_name_and_state(backend: &dyn Backend) {
+    let t = Clock::new();
+    let stats = |now| async move {
+        backend
+            .job_stats(JobStatsParams { now })
+            .await
+            .expect("job_stats")
+    };
+    assert!(stats(t.at(0.0)).await.is_empty());
+    let mut blocking = job("j", "b");
+    blocking.set_ordered(true);
+    failed_job(backend, t.at(0.0), blocking).await;
+    let running = job("j", "b");
+    insert(backend, t.at(0.0), &[&running]).await;
+    claim(backend, t.at(0.0), 1).await;
+    let mut a1 = job("j", "a");
+    a1.set_channel_args("1");
+    let a2 = job("j", "a");
+    let mut later = job("j", "a");
+    later.set_delay(Duration::from_secs(60));
+    insert(backend, t.at(2.0), &[&a1]).await;
+    insert(backend, t.at(4.0), &[&a2, &later]).await;
+
+    let rows: Vec<(String, JobState, u64, u64, Option<Duration>)> = stats(t.at(10.0))
+        .await
+        .into_iter()
+        .map(|r| {
+            (
+                r.channel_name,
+                r.state,
+                r.count,
+                r.ordered,
+                r.oldest_ready_age,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("a".into(), JobState::Scheduled, 1, 0, None),
+            (
+                "a".into(),
+                JobState::Ready,
+                2,
+                0,
+                Some(Duration::from_secs(8))
+            ),
+            ("b".into(), JobState::Running, 1, 0, None),
+            ("b".into(), JobState::Failed, 1, 1, None),
+        ]
+    );
 }
 
 async fn next_wakeup(

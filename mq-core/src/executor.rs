@@ -1,7 +1,7 @@
 //! Calls that join the caller's own connection or transaction.
 //!
-//! Spawning, completing, checkpointing, committing, clearing and migrating
-//! take the driver's native handle (`&PgPool`, `&mut PgConnection`, a
+//! Spawning, completing, checkpointing, committing, clearing, migrating and
+//! the [`admin`](crate::admin) calls take the driver's native handle (`&PgPool`, `&mut PgConnection`, a
 //! transaction...) so that they happen atomically with the application's
 //! own writes. [`Executor`] is implemented by each driver for its handle
 //! types. The type parameter `D` is a marker type of the driver: it lets a
@@ -16,7 +16,8 @@ use uuid::Uuid;
 
 use crate::backend::{
     Backend, JobCheckpointParams, JobClearParams, JobCommitParams, JobCompleteParams,
-    JobInsertParams, JobLease,
+    JobDeleteParams, JobGetParams, JobInfo, JobInsertParams, JobLease, JobListParams,
+    JobPruneParams, JobRetryParams, JobStateCount, JobStatsParams, JobSummary,
 };
 use crate::error::Result;
 
@@ -40,6 +41,18 @@ pub trait Executor<D>: Send + Sized {
     async fn job_clear(self, params: JobClearParams<'_>) -> Result<u64>;
     /// See [`Backend::job_exists`].
     async fn job_exists(self, id: Uuid) -> Result<bool>;
+    /// See [`Backend::job_get`].
+    async fn job_get(self, params: JobGetParams) -> Result<Option<JobInfo>>;
+    /// See [`Backend::job_list`].
+    async fn job_list(self, params: JobListParams<'_>) -> Result<Vec<JobSummary>>;
+    /// See [`Backend::job_retry`].
+    async fn job_retry(self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>>;
+    /// See [`Backend::job_delete`].
+    async fn job_delete(self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>>;
+    /// See [`Backend::job_prune`].
+    async fn job_prune(self, params: JobPruneParams<'_>) -> Result<u64>;
+    /// See [`Backend::job_stats`].
+    async fn job_stats(self, params: JobStatsParams) -> Result<Vec<JobStateCount>>;
     /// See [`Backend::migrate`].
     async fn migrate(self) -> Result<()>;
 }
@@ -75,6 +88,24 @@ impl<B: Backend> Executor<Direct> for &B {
     }
     async fn job_exists(self, id: Uuid) -> Result<bool> {
         Backend::job_exists(self, id).await
+    }
+    async fn job_get(self, params: JobGetParams) -> Result<Option<JobInfo>> {
+        Backend::job_get(self, params).await
+    }
+    async fn job_list(self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
+        Backend::job_list(self, params).await
+    }
+    async fn job_retry(self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
+        Backend::job_retry(self, params).await
+    }
+    async fn job_delete(self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
+        Backend::job_delete(self, params).await
+    }
+    async fn job_prune(self, params: JobPruneParams<'_>) -> Result<u64> {
+        Backend::job_prune(self, params).await
+    }
+    async fn job_stats(self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
+        Backend::job_stats(self, params).await
     }
     async fn migrate(self) -> Result<()> {
         Backend::migrate(self).await

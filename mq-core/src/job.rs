@@ -185,7 +185,8 @@ impl CurrentJob {
         }
     }
 
-    /// Marks the job as completed: it is deleted and never runs again.
+    /// Marks the job as completed: it is deleted (or kept in state
+    /// completed, if the runner keeps completed jobs) and never runs again.
     ///
     /// Completions from many jobs are written together in one statement;
     /// this returns once this job's completion is durable. Completing twice
@@ -236,7 +237,11 @@ impl CurrentJob {
         self.check_held()?;
         let lease = self.attempt.lease;
         let done = executor
-            .job_complete(JobCompleteParams { leases: &[lease] })
+            .job_complete(JobCompleteParams {
+                leases: &[lease],
+                keep_completed: self.attempt.shared.config.keep_completed,
+                now: None,
+            })
             .await?;
         if !done.contains(&lease) {
             return Err(self.lease_lost());

@@ -45,10 +45,12 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::backend::{
-    Backend, ChannelKey, ClaimedJob, JobCheckpointParams, JobClaimParams, JobClearParams,
-    JobCommitParams, JobCompleteParams, JobFailOutcome, JobFailParams, JobInsertParams,
-    JobKeepAliveParams, JobLease, JobReleaseParams, JobScheduleParams, JobScheduleResult, JobState,
-    Wakeup,
+    Backend, ChannelKey, ClaimedJob, FailedAttempt, JobCheckpointParams, JobClaimParams,
+    JobClearParams, JobCommitParams, JobCompleteParams, JobDeleteParams, JobFailOutcome,
+    JobFailParams, JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams, JobLease,
+    JobListParams, JobPruneParams, JobReleaseParams, JobRetryParams, JobScheduleParams,
+    JobScheduleResult, JobState, JobStateCount, JobStatsParams, JobSummary, MAX_ERROR_HISTORY,
+    Wakeup, bound_error_text,
 };
 use crate::error::{Error, Result};
 use crate::spawner::Spawner;
@@ -87,7 +89,43 @@ struct StoredJob {
     retry_backoff: Duration,
     payload_json: Option<String>,
     payload_bytes: Option<Vec<u8>>,
-    last_error: Option<String>,
+    errors: Vec<FailedAttempt>,
+    created_at: OffsetDateTime,
+}
+
+impl StoredJob {
+    /// Appends to the error history, keeping the latest entries.
+    fn record_error(&mut self, at: OffsetDateTime, error: &str) {
+        if self.errors.len() >= MAX_ERROR_HISTORY {
+            self.errors.remove(0);
+        }
+        self.errors.push(FailedAttempt::new(
+            self.attempt,
+            at,
+            bound_error_text(error).into_owned(),
+        ));
+    }
+
+    fn info(&self, id: Uuid) -> JobInfo {
+        JobInfo {
+            id,
+            seq: self.seq,
+            state: self.state,
+            name: self.name.clone(),
+            channel_name: self.channel.name.clone(),
+            channel_args: self.channel.args.clone(),
+            ordered: self.ordered,
+            attempt: self.attempt,
+            retries: self.retries,
+            retry_backoff: self.retry_backoff,
+            run_at: self.run_at,
+            commit_deadline: self.commit_deadline,
+            created_at: self.created_at,
+            payload_json: self.payload_json.clone(),
+            payload_bytes: self.payload_bytes.clone(),
+            errors: self.errors.clone(),
+        }
+    }
 }
 
 /// The error of a violated constraint, as PostgreSQL would report it.
@@ -136,14 +174,6 @@ impl MemoryBackend {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// The last error recorded for a job.
-    pub fn last_error(&self, id: Uuid) -> Option<String> {
-        self.store()
-            .jobs
-            .get(&id)
-            .and_then(|job| job.last_error.clone())
-    }
 }
 
 impl Store {
@@ -163,15 +193,22 @@ impl Store {
             .filter(|job| job.state == JobState::Running && job.lease_token == lease.token)
     }
 
-    /// The first ordered job of a channel, in any state: only it may run.
+    /// The first ordered job of a channel, in any state but completed: only
+    /// it may run.
     fn ordered_head(&self, channel: &ChannelKey) -> Option<Uuid> {
         self.jobs
             .iter()
-            .filter(|(_, job)| job.ordered && &job.channel == channel)
+            .filter(|(_, job)| {
+                job.ordered && job.state != JobState::Completed && &job.channel == channel
+            })
             .min_by_key(|(_, job)| job.seq)
             .map(|(id, _)| *id)
     }
 }
+
+/// The error recorded for an attempt whose lease lapsed (as in
+/// `job_schedule.sql`).
+const LEASE_EXPIRED: &str = "the job's lease expired before it finished";
 
 fn ready_or_scheduled(run_at: OffsetDateTime, now: OffsetDateTime) -> JobState {
     if run_at <= now {
@@ -239,7 +276,10 @@ impl Backend for MemoryBackend {
                     retry_backoff: job.retry_backoff,
                     payload_json: job.payload_json.clone(),
                     payload_bytes: job.payload_bytes.clone(),
-                    last_error: None,
+                    errors: Vec::new(),
+                    // As in PostgreSQL, where the column defaults to now():
+                    // the spawn time is the real clock's, not the test's.
+                    created_at: OffsetDateTime::now_utc(),
                 },
             );
             let wakeup = wakeup_for(state, &job.channel_name);
@@ -320,11 +360,17 @@ impl Backend for MemoryBackend {
     }
 
     async fn job_complete(&self, params: JobCompleteParams<'_>) -> Result<Vec<JobLease>> {
+        let now = resolve(params.now);
         let mut store = self.store();
         let mut done = Vec::new();
         for lease in params.leases {
-            if store.held(*lease).is_some() {
-                store.jobs.remove(&lease.id);
+            if let Some(job) = store.held(*lease) {
+                if params.keep_completed {
+                    job.state = JobState::Completed;
+                    job.run_at = now;
+                } else {
+                    store.jobs.remove(&lease.id);
+                }
                 done.push(*lease);
             }
         }
@@ -337,7 +383,7 @@ impl Backend for MemoryBackend {
         let Some(job) = store.held(params.lease) else {
             return Ok(JobFailOutcome::LeaseLost);
         };
-        job.last_error = Some(params.error.to_owned());
+        job.record_error(now, params.error);
         if crate::retry::has_attempts_left(job.attempt, job.retries) {
             job.run_at = now + params.retry_delay;
             job.state = if params.retry_delay.is_zero() {
@@ -431,11 +477,113 @@ impl Backend for MemoryBackend {
     }
 
     async fn job_exists(&self, id: Uuid) -> Result<bool> {
-        Ok(self.store().jobs.contains_key(&id))
+        Ok(self
+            .store()
+            .jobs
+            .get(&id)
+            .is_some_and(|job| job.state != JobState::Completed))
     }
 
     async fn job_state(&self, id: Uuid) -> Result<Option<JobState>> {
         Ok(self.store().jobs.get(&id).map(|job| job.state))
+    }
+
+    async fn job_get(&self, params: JobGetParams) -> Result<Option<JobInfo>> {
+        Ok(self
+            .store()
+            .jobs
+            .get(&params.id)
+            .map(|job| job.info(params.id)))
+    }
+
+    async fn job_list(&self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
+        let store = self.store();
+        let mut jobs: Vec<(&Uuid, &StoredJob)> = store
+            .jobs
+            .iter()
+            .filter(|(_, job)| {
+                params
+                    .channel_name
+                    .is_none_or(|name| job.channel.name == name)
+                    && params.state.is_none_or(|state| job.state == state)
+                    && params.after_seq.is_none_or(|after| job.seq > after)
+            })
+            .collect();
+        jobs.sort_unstable_by_key(|(_, job)| job.seq);
+        Ok(jobs
+            .into_iter()
+            .take(params.limit as usize)
+            .map(|(id, job)| JobSummary::from(job.info(*id)))
+            .collect())
+    }
+
+    async fn job_retry(&self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
+        let now = resolve(params.now);
+        let mut store = self.store();
+        let mut retried = Vec::new();
+        let mut wakeups = Vec::new();
+        for (id, job) in store.jobs.iter_mut() {
+            let wanted = job.state == JobState::Failed
+                && params.ids.is_none_or(|ids| ids.contains(id))
+                && params
+                    .channel_name
+                    .is_none_or(|name| job.channel.name == name);
+            if wanted {
+                job.state = JobState::Ready;
+                job.attempt = 0;
+                job.run_at = now;
+                retried.push((job.seq, *id));
+                let wakeup = wakeup_for(JobState::Ready, &job.channel.name);
+                if !wakeups.contains(&wakeup) {
+                    wakeups.push(wakeup);
+                }
+            }
+        }
+        store.notify(wakeups);
+        retried.sort_unstable();
+        Ok(retried.into_iter().map(|(_, id)| id).collect())
+    }
+
+    async fn job_delete(&self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
+        let mut store = self.store();
+        let mut deleted = Vec::new();
+        for id in params.ids {
+            if store.jobs.remove(id).is_some() {
+                deleted.push(*id);
+            }
+        }
+        Ok(deleted)
+    }
+
+    async fn job_prune(&self, params: JobPruneParams<'_>) -> Result<u64> {
+        let cutoff = resolve(params.now) - params.older_than;
+        let mut store = self.store();
+        let before = store.jobs.len();
+        store
+            .jobs
+            .retain(|_, job| !(params.states.contains(&job.state) && job.run_at <= cutoff));
+        Ok((before - store.jobs.len()) as u64)
+    }
+
+    async fn job_stats(&self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
+        let now = resolve(params.now);
+        let store = self.store();
+        let mut counts: std::collections::BTreeMap<(&str, JobState), JobStateCount> =
+            std::collections::BTreeMap::new();
+        for job in store.jobs.values() {
+            let row = counts
+                .entry((job.channel.name.as_str(), job.state))
+                .or_insert_with(|| {
+                    JobStateCount::new(job.channel.name.clone(), job.state, 0, 0, None)
+                });
+            row.count += 1;
+            row.ordered += u64::from(job.ordered);
+            if job.state == JobState::Ready {
+                let age = (now - job.run_at).try_into().unwrap_or(Duration::ZERO);
+                row.oldest_ready_age = Some(row.oldest_ready_age.map_or(age, |old| old.max(age)));
+            }
+        }
+        Ok(counts.into_values().collect())
     }
 
     async fn job_schedule(&self, params: JobScheduleParams) -> Result<JobScheduleResult> {
@@ -458,7 +606,7 @@ impl Backend for MemoryBackend {
                     result.made_ready += 1;
                 }
                 JobState::Running if job.run_at <= now => {
-                    job.last_error = Some("the job's lease expired before it finished".to_owned());
+                    job.record_error(now, LEASE_EXPIRED);
                     if crate::retry::has_attempts_left(job.attempt, job.retries) {
                         job.state = JobState::Ready;
                     } else {

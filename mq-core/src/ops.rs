@@ -30,8 +30,9 @@ pub async fn commit<D, E: Executor<D>>(executor: E, ids: &[Uuid]) -> Result<()> 
     }
 }
 
-/// Deletes every job, in any state, of the given channel names (with any
-/// channel arguments). Returns how many jobs were deleted.
+/// Deletes every job, in any state (failed and kept completed ones too),
+/// of the given channel names (with any channel arguments). Returns how
+/// many jobs were deleted.
 pub async fn clear<D, E: Executor<D>, S: AsRef<str>>(
     executor: E,
     channel_names: &[S],
@@ -57,8 +58,10 @@ pub async fn clear_all<D, E: Executor<D>>(executor: E) -> Result<u64> {
 }
 
 /// Whether a job exists: it has been spawned (and, for two-phase commit,
-/// not discarded) and has not completed or been cleared. A job that failed
-/// for good still exists, so that it can be inspected.
+/// not discarded) and has not completed or been cleared or deleted. A job
+/// that failed for good still exists, so that it can be inspected; a
+/// completed job kept by a runner that keeps completed jobs does not (see
+/// [`admin::get`](crate::admin::get) for it).
 pub async fn exists<D, E: Executor<D>>(executor: E, id: Uuid) -> Result<bool> {
     executor.job_exists(id).await
 }

@@ -12,8 +12,10 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use mq_core::backend::{JobState, Wakeup};
+use mq_core::backend::{FailedAttempt, JobState, Wakeup};
 use mq_core::{NewJob, Uuid};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// One schema migration.
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +62,8 @@ pub mod statements {
     pub const JOB_NOTIFY: &str = include_str!("../statements/job_notify.sql");
     /// `Backend::job_complete`.
     pub const JOB_COMPLETE: &str = include_str!("../statements/job_complete.sql");
+    /// `Backend::job_complete` for runners that keep completed jobs.
+    pub const JOB_COMPLETE_KEEP: &str = include_str!("../statements/job_complete_keep.sql");
     /// `Backend::job_fail`.
     pub const JOB_FAIL: &str = include_str!("../statements/job_fail.sql");
     /// `Backend::job_release`.
@@ -80,6 +84,20 @@ pub mod statements {
     pub const JOB_STATE: &str = include_str!("../statements/job_state.sql");
     /// `Backend::job_schedule`.
     pub const JOB_SCHEDULE: &str = include_str!("../statements/job_schedule.sql");
+    /// `Backend::job_get`.
+    pub const JOB_GET: &str = include_str!("../statements/job_get.sql");
+    /// `Backend::job_list`.
+    pub const JOB_LIST: &str = include_str!("../statements/job_list.sql");
+    /// `Backend::job_retry` for some ids.
+    pub const JOB_RETRY: &str = include_str!("../statements/job_retry.sql");
+    /// `Backend::job_retry` for every failed job.
+    pub const JOB_RETRY_ALL: &str = include_str!("../statements/job_retry_all.sql");
+    /// `Backend::job_delete`.
+    pub const JOB_DELETE: &str = include_str!("../statements/job_delete.sql");
+    /// `Backend::job_prune`.
+    pub const JOB_PRUNE: &str = include_str!("../statements/job_prune.sql");
+    /// `Backend::job_stats`.
+    pub const JOB_STATS: &str = include_str!("../statements/job_stats.sql");
 }
 
 const JOB_CLAIM_TEMPLATE: &str = include_str!("../statements/job_claim.sql");
@@ -233,6 +251,60 @@ impl InsertColumns {
     }
 }
 
+/// One entry of the `errors` column, as `job_fail.sql` writes it.
+#[derive(serde::Deserialize)]
+struct StoredError {
+    attempt: i32,
+    /// A `timestamptz` turned into JSON: ISO 8601 with the session's offset.
+    at: String,
+    error: String,
+}
+
+impl StoredError {
+    fn decode(self) -> Result<FailedAttempt, String> {
+        let at = OffsetDateTime::parse(&self.at, &Rfc3339)
+            .map_err(|e| format!("bad time {:?} in the error history: {e}", self.at))?;
+        Ok(FailedAttempt::new(self.attempt, at, self.error))
+    }
+}
+
+/// Reads the `errors` column (as text; NULL before the first failure).
+pub fn parse_errors(json: Option<&str>) -> Result<Vec<FailedAttempt>, String> {
+    let Some(json) = json else {
+        return Ok(Vec::new());
+    };
+    let entries: Vec<StoredError> = serde_json::from_str(json)
+        .map_err(|e| format!("the error history is not what mq writes: {e}"))?;
+    entries.into_iter().map(StoredError::decode).collect()
+}
+
+/// Reads one entry of the `errors` column (as text), or none.
+pub fn parse_error(json: Option<&str>) -> Result<Option<FailedAttempt>, String> {
+    let Some(json) = json else {
+        return Ok(None);
+    };
+    let entry: StoredError = serde_json::from_str(json)
+        .map_err(|e| format!("the error history is not what mq writes: {e}"))?;
+    entry.decode().map(Some)
+}
+
+/// The names of states, as the statements take them (`$n::text[]`).
+pub fn state_names(states: &[JobState]) -> Vec<&'static str> {
+    states.iter().map(|state| state.as_str()).collect()
+}
+
+/// The distinct notification payloads for jobs made ready on these
+/// channel names (after `job_retry`).
+pub fn ready_notifications<'a>(channel_names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut payloads: Vec<String> = channel_names
+        .into_iter()
+        .map(|name| notification(JobState::Ready, name))
+        .collect();
+    payloads.sort_unstable();
+    payloads.dedup();
+    payloads
+}
+
 /// Splits leases into the `(ids, lease tokens)` arrays the statements take.
 pub fn lease_columns(leases: &[mq_core::backend::JobLease]) -> (Vec<Uuid>, Vec<i32>) {
     leases.iter().map(|lease| (lease.id, lease.token)).unzip()
@@ -275,6 +347,30 @@ mod tests {
             Wakeup::Ready { channel_name: None }
         );
         assert_eq!(parse_notification("something else"), Wakeup::Resync);
+    }
+
+    #[test]
+    fn error_history_parses_as_postgres_writes_it() {
+        let json = r#"[{"attempt": 1, "at": "2024-05-09T07:29:33.186123+02:00", "error": "boom"},
+                       {"at": "2024-05-09T07:29:34+00:00", "error": "é\u0001", "attempt": 2}]"#;
+        let errors = parse_errors(Some(json)).unwrap();
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[0].attempt, 1);
+        assert_eq!(errors[0].at.offset().whole_hours(), 2);
+        assert_eq!(errors[0].at.microsecond(), 186_123);
+        assert_eq!(errors[1].error, "é\u{1}");
+        assert!(parse_errors(None).unwrap().is_empty());
+        assert!(parse_errors(Some("{}")).is_err());
+        assert_eq!(parse_error(None).unwrap(), None);
+        assert_eq!(
+            parse_error(Some(
+                r#"{"attempt": 3, "at": "2024-05-09T07:29:34Z", "error": "x"}"#
+            ))
+            .unwrap()
+            .unwrap()
+            .attempt,
+            3
+        );
     }
 
     #[test]

@@ -17,10 +17,16 @@ moved AS (
     SET state = CASE WHEN due.old_state = 'scheduled' THEN 'ready'
                      WHEN j.attempt > j.retries THEN 'failed'
                      ELSE 'ready' END::mq_job_state,
-        last_error = CASE WHEN due.old_state = 'running'
-                          THEN 'the job''s lease expired before it finished'
-                          ELSE j.last_error END
-    FROM due
+        -- A lapsed lease counts as a failed attempt: append it to the error
+        -- history as job_fail.sql does, keeping the latest 20.
+        errors = CASE WHEN due.old_state = 'running'
+                      THEN CASE WHEN jsonb_array_length(j.errors) >= 20 THEN j.errors - 0
+                                ELSE coalesce(j.errors, '[]'::jsonb) END
+                           || jsonb_build_array(jsonb_build_object(
+                                  'attempt', j.attempt, 'at', t.now,
+                                  'error', 'the job''s lease expired before it finished'))
+                      ELSE j.errors END
+    FROM due, t
     WHERE j.id = due.id
     RETURNING due.old_state
 ),

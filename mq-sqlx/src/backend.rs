@@ -6,8 +6,10 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use mq_core::backend::{
     Backend, ClaimedJob, JobCheckpointParams, JobClaimParams, JobClearParams, JobCommitParams,
-    JobCompleteParams, JobFailOutcome, JobFailParams, JobInsertParams, JobKeepAliveParams,
-    JobLease, JobReleaseParams, JobScheduleParams, JobScheduleResult, JobState, Wakeup,
+    JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobGetParams, JobInfo,
+    JobInsertParams, JobKeepAliveParams, JobLease, JobListParams, JobPruneParams, JobReleaseParams,
+    JobRetryParams, JobScheduleParams, JobScheduleResult, JobState, JobStateCount, JobStatsParams,
+    JobSummary, Wakeup,
 };
 use mq_core::{IntoBackend, Result, Spawner, Uuid};
 use sqlx::PgPool;
@@ -117,6 +119,30 @@ impl Backend for SqlxBackend {
 
     async fn job_state(&self, id: Uuid) -> Result<Option<JobState>> {
         queries::job_state(&mut *self.conn("job_state").await?, id).await
+    }
+
+    async fn job_get(&self, params: JobGetParams) -> Result<Option<JobInfo>> {
+        queries::job_get(&mut *self.conn("job_get").await?, params).await
+    }
+
+    async fn job_list(&self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
+        queries::job_list(&mut *self.conn("job_list").await?, params).await
+    }
+
+    async fn job_retry(&self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
+        queries::job_retry(&mut *self.conn("job_retry").await?, params).await
+    }
+
+    async fn job_delete(&self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
+        queries::job_delete(&mut *self.conn("job_delete").await?, params).await
+    }
+
+    async fn job_prune(&self, params: JobPruneParams<'_>) -> Result<u64> {
+        queries::job_prune(&mut *self.conn("job_prune").await?, params).await
+    }
+
+    async fn job_stats(&self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
+        queries::job_stats(&mut *self.conn("job_stats").await?, params).await
     }
 
     async fn job_schedule(&self, params: JobScheduleParams) -> Result<JobScheduleResult> {

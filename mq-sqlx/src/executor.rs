@@ -8,8 +8,9 @@ use std::ops::{Deref, DerefMut};
 
 use async_trait::async_trait;
 use mq_core::backend::{
-    JobCheckpointParams, JobClearParams, JobCommitParams, JobCompleteParams, JobInsertParams,
-    JobLease,
+    JobCheckpointParams, JobClearParams, JobCommitParams, JobCompleteParams, JobDeleteParams,
+    JobGetParams, JobInfo, JobInsertParams, JobLease, JobListParams, JobPruneParams,
+    JobRetryParams, JobStateCount, JobStatsParams, JobSummary,
 };
 use mq_core::{Executor, Result, Uuid};
 use sqlx::pool::PoolConnection;
@@ -131,6 +132,42 @@ macro_rules! impl_executor {
                 let exists = queries::job_exists(&mut conn, id).await?;
                 conn.finish().await?;
                 Ok(exists)
+            }
+            async fn job_get(self, params: JobGetParams) -> Result<Option<JobInfo>> {
+                let mut conn = self.into_conn().await?;
+                let job = queries::job_get(&mut conn, params).await?;
+                conn.finish().await?;
+                Ok(job)
+            }
+            async fn job_list(self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
+                let mut conn = self.into_conn().await?;
+                let jobs = queries::job_list(&mut conn, params).await?;
+                conn.finish().await?;
+                Ok(jobs)
+            }
+            async fn job_retry(self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
+                let mut conn = self.into_conn().await?;
+                let retried = queries::job_retry(&mut conn, params).await?;
+                conn.finish().await?;
+                Ok(retried)
+            }
+            async fn job_delete(self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
+                let mut conn = self.into_conn().await?;
+                let deleted = queries::job_delete(&mut conn, params).await?;
+                conn.finish().await?;
+                Ok(deleted)
+            }
+            async fn job_prune(self, params: JobPruneParams<'_>) -> Result<u64> {
+                let mut conn = self.into_conn().await?;
+                let pruned = queries::job_prune(&mut conn, params).await?;
+                conn.finish().await?;
+                Ok(pruned)
+            }
+            async fn job_stats(self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
+                let mut conn = self.into_conn().await?;
+                let stats = queries::job_stats(&mut conn, params).await?;
+                conn.finish().await?;
+                Ok(stats)
             }
             async fn migrate(self) -> Result<()> {
                 let mut conn = self.into_conn().await?;

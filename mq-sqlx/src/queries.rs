@@ -8,18 +8,21 @@ use std::collections::HashSet;
 
 use mq_core::backend::{
     ClaimedJob, JobCheckpointParams, JobClaimParams, JobClearParams, JobCommitParams,
-    JobCompleteParams, JobFailOutcome, JobFailParams, JobInsertParams, JobKeepAliveParams,
-    JobLease, JobReleaseParams, JobScheduleParams, JobScheduleResult, JobState,
+    JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobGetParams, JobInfo,
+    JobInsertParams, JobKeepAliveParams, JobLease, JobListParams, JobPruneParams, JobReleaseParams,
+    JobRetryParams, JobScheduleParams, JobScheduleResult, JobState, JobStateCount, JobStatsParams,
+    JobSummary, bound_error_text,
 };
 use mq_core::{Error, Result, Uuid};
 use mq_sql::{
     InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, from_micros, insert_notifications,
-    latest_version, lease_columns, micros, notification, statements,
+    latest_version, lease_columns, micros, notification, parse_error, parse_errors,
+    ready_notifications, state_names, statements,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{Connection, PgConnection, Row};
 
-use crate::error::at;
+use crate::error::{at, interpret_error};
 
 fn parse_state(operation: &'static str, name: &str) -> Result<JobState> {
     JobState::parse(name).ok_or_else(|| {
@@ -121,9 +124,17 @@ pub(crate) async fn job_complete(
     params: JobCompleteParams<'_>,
 ) -> Result<Vec<JobLease>> {
     let (ids, tokens) = lease_columns(params.leases);
-    let rows = sqlx::query(statements::JOB_COMPLETE)
-        .bind(&ids)
-        .bind(&tokens)
+    let query = if params.keep_completed {
+        sqlx::query(statements::JOB_COMPLETE_KEEP)
+            .bind(&ids)
+            .bind(&tokens)
+            .bind(params.now)
+    } else {
+        sqlx::query(statements::JOB_COMPLETE)
+            .bind(&ids)
+            .bind(&tokens)
+    };
+    let rows = query
         .fetch_all(&mut *conn)
         .await
         .map_err(at("job_complete"))?;
@@ -138,7 +149,7 @@ pub(crate) async fn job_fail(
         .bind(params.lease.id)
         .bind(params.lease.token)
         .bind(micros(params.retry_delay))
-        .bind(params.error)
+        .bind(bound_error_text(params.error).as_ref())
         .bind(params.now)
         .fetch_optional(&mut *conn)
         .await
@@ -280,6 +291,166 @@ pub(crate) async fn job_schedule(
         count("discarded")?,
         next_due_us.map(from_micros),
     ))
+}
+
+/// A value read back that is not what mq writes (a newer schema, or a
+/// row changed by hand).
+fn corrupt(operation: &'static str, reason: String) -> Error {
+    Error::backend(operation, false, reason)
+}
+
+fn job_info(row: &PgRow) -> Result<JobInfo> {
+    let op = "job_get";
+    let get = |e| interpret_error(op, e);
+    let state: String = row.try_get("state").map_err(get)?;
+    let mut job = JobInfo::new(
+        row.try_get("id").map_err(get)?,
+        row.try_get("name").map_err(get)?,
+        parse_state(op, &state)?,
+    );
+    job.seq = row.try_get("seq").map_err(get)?;
+    job.channel_name = row.try_get("channel_name").map_err(get)?;
+    job.channel_args = row.try_get("channel_args").map_err(get)?;
+    job.ordered = row.try_get("ordered").map_err(get)?;
+    job.attempt = row.try_get("attempt").map_err(get)?;
+    job.retries = row.try_get("retries").map_err(get)?;
+    job.retry_backoff = from_micros(row.try_get("retry_backoff_us").map_err(get)?);
+    job.run_at = row.try_get("run_at").map_err(get)?;
+    job.commit_deadline = row.try_get("commit_deadline").map_err(get)?;
+    job.created_at = row.try_get("created_at").map_err(get)?;
+    job.payload_json = row.try_get("payload_json").map_err(get)?;
+    job.payload_bytes = row.try_get("payload_bytes").map_err(get)?;
+    let errors: Option<String> = row.try_get("errors").map_err(get)?;
+    job.errors = parse_errors(errors.as_deref()).map_err(|e| corrupt(op, e))?;
+    Ok(job)
+}
+
+pub(crate) async fn job_get(
+    conn: &mut PgConnection,
+    params: JobGetParams,
+) -> Result<Option<JobInfo>> {
+    let row = sqlx::query(statements::JOB_GET)
+        .bind(params.id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(at("job_get"))?;
+    row.as_ref().map(job_info).transpose()
+}
+
+fn job_summary(row: &PgRow) -> Result<JobSummary> {
+    let op = "job_list";
+    let get = |e| interpret_error(op, e);
+    let state: String = row.try_get("state").map_err(get)?;
+    let mut job = JobSummary::new(
+        row.try_get("id").map_err(get)?,
+        row.try_get("name").map_err(get)?,
+        parse_state(op, &state)?,
+    );
+    job.seq = row.try_get("seq").map_err(get)?;
+    job.channel_name = row.try_get("channel_name").map_err(get)?;
+    job.channel_args = row.try_get("channel_args").map_err(get)?;
+    job.ordered = row.try_get("ordered").map_err(get)?;
+    job.attempt = row.try_get("attempt").map_err(get)?;
+    job.retries = row.try_get("retries").map_err(get)?;
+    job.run_at = row.try_get("run_at").map_err(get)?;
+    job.created_at = row.try_get("created_at").map_err(get)?;
+    let last_error: Option<String> = row.try_get("last_error").map_err(get)?;
+    job.last_error = parse_error(last_error.as_deref()).map_err(|e| corrupt(op, e))?;
+    Ok(job)
+}
+
+pub(crate) async fn job_list(
+    conn: &mut PgConnection,
+    params: JobListParams<'_>,
+) -> Result<Vec<JobSummary>> {
+    let rows = sqlx::query(statements::JOB_LIST)
+        .bind(params.channel_name)
+        .bind(params.state.map(|state| state.as_str()))
+        .bind(params.after_seq)
+        .bind(i64::from(params.limit))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(at("job_list"))?;
+    rows.iter().map(job_summary).collect()
+}
+
+pub(crate) async fn job_retry(
+    conn: &mut PgConnection,
+    params: JobRetryParams<'_>,
+) -> Result<Vec<Uuid>> {
+    let op = "job_retry";
+    let query = match params.ids {
+        Some(ids) => sqlx::query(statements::JOB_RETRY)
+            .bind(ids)
+            .bind(params.channel_name)
+            .bind(params.now),
+        None => sqlx::query(statements::JOB_RETRY_ALL)
+            .bind(params.channel_name)
+            .bind(params.now),
+    };
+    let rows = query.fetch_all(&mut *conn).await.map_err(at(op))?;
+    let mut retried = Vec::with_capacity(rows.len());
+    let mut channel_names = HashSet::new();
+    for row in &rows {
+        retried.push(row.try_get::<Uuid, _>("id").map_err(at(op))?);
+        channel_names.insert(row.try_get::<String, _>("channel_name").map_err(at(op))?);
+    }
+    notify(
+        conn,
+        &ready_notifications(channel_names.iter().map(String::as_str)),
+    )
+    .await?;
+    Ok(retried)
+}
+
+pub(crate) async fn job_delete(
+    conn: &mut PgConnection,
+    params: JobDeleteParams<'_>,
+) -> Result<Vec<Uuid>> {
+    sqlx::query_scalar(statements::JOB_DELETE)
+        .bind(params.ids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(at("job_delete"))
+}
+
+pub(crate) async fn job_prune(conn: &mut PgConnection, params: JobPruneParams<'_>) -> Result<u64> {
+    let result = sqlx::query(statements::JOB_PRUNE)
+        .bind(state_names(params.states))
+        .bind(micros(params.older_than))
+        .bind(params.now)
+        .execute(&mut *conn)
+        .await
+        .map_err(at("job_prune"))?;
+    Ok(result.rows_affected())
+}
+
+pub(crate) async fn job_stats(
+    conn: &mut PgConnection,
+    params: JobStatsParams,
+) -> Result<Vec<JobStateCount>> {
+    let op = "job_stats";
+    let rows = sqlx::query(statements::JOB_STATS)
+        .bind(params.now)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(at(op))?;
+    rows.iter()
+        .map(|row| {
+            let get = |e| interpret_error(op, e);
+            let state: String = row.try_get("state").map_err(get)?;
+            let count: i64 = row.try_get("count").map_err(get)?;
+            let ordered: i64 = row.try_get("ordered").map_err(get)?;
+            let oldest_ready_us: Option<i64> = row.try_get("oldest_ready_us").map_err(get)?;
+            Ok(JobStateCount::new(
+                row.try_get("channel_name").map_err(get)?,
+                parse_state(op, &state)?,
+                u64::try_from(count).unwrap_or(0),
+                u64::try_from(ordered).unwrap_or(0),
+                oldest_ready_us.map(from_micros),
+            ))
+        })
+        .collect()
 }
 
 /// Applies the migrations this library carries that the database lacks, in

@@ -7,8 +7,10 @@ use deadpool_postgres::Pool;
 use futures::stream::BoxStream;
 use mq_core::backend::{
     Backend, ClaimedJob, JobCheckpointParams, JobClaimParams, JobClearParams, JobCommitParams,
-    JobCompleteParams, JobFailOutcome, JobFailParams, JobInsertParams, JobKeepAliveParams,
-    JobLease, JobReleaseParams, JobScheduleParams, JobScheduleResult, JobState, Wakeup,
+    JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobGetParams, JobInfo,
+    JobInsertParams, JobKeepAliveParams, JobLease, JobListParams, JobPruneParams, JobReleaseParams,
+    JobRetryParams, JobScheduleParams, JobScheduleResult, JobState, JobStateCount, JobStatsParams,
+    JobSummary, Wakeup,
 };
 use mq_core::{Result, Spawner, Uuid};
 
@@ -141,6 +143,30 @@ impl Backend for TokioPostgresBackend {
 
     async fn job_state(&self, id: Uuid) -> Result<Option<JobState>> {
         queries::job_state(Conn::pooled(&self.client("job_state").await?), id).await
+    }
+
+    async fn job_get(&self, params: JobGetParams) -> Result<Option<JobInfo>> {
+        queries::job_get(Conn::pooled(&self.client("job_get").await?), params).await
+    }
+
+    async fn job_list(&self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
+        queries::job_list(Conn::pooled(&self.client("job_list").await?), params).await
+    }
+
+    async fn job_retry(&self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
+        queries::job_retry(Conn::pooled(&self.client("job_retry").await?), params).await
+    }
+
+    async fn job_delete(&self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
+        queries::job_delete(Conn::pooled(&self.client("job_delete").await?), params).await
+    }
+
+    async fn job_prune(&self, params: JobPruneParams<'_>) -> Result<u64> {
+        queries::job_prune(Conn::pooled(&self.client("job_prune").await?), params).await
+    }
+
+    async fn job_stats(&self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
+        queries::job_stats(Conn::pooled(&self.client("job_stats").await?), params).await
     }
 
     async fn job_schedule(&self, params: JobScheduleParams) -> Result<JobScheduleResult> {

@@ -7,8 +7,9 @@
 
 use async_trait::async_trait;
 use mq_core::backend::{
-    JobCheckpointParams, JobClearParams, JobCommitParams, JobCompleteParams, JobInsertParams,
-    JobLease,
+    JobCheckpointParams, JobClearParams, JobCommitParams, JobCompleteParams, JobDeleteParams,
+    JobGetParams, JobInfo, JobInsertParams, JobLease, JobListParams, JobPruneParams,
+    JobRetryParams, JobStateCount, JobStatsParams, JobSummary,
 };
 use mq_core::{Executor, Result, Uuid};
 
@@ -161,6 +162,42 @@ macro_rules! impl_executor {
                 let exists = queries::job_exists(handle.conn(), id).await?;
                 handle.finish().await?;
                 Ok(exists)
+            }
+            async fn job_get(self, params: JobGetParams) -> Result<Option<JobInfo>> {
+                let handle = self.into_handle().await?;
+                let job = queries::job_get(handle.conn(), params).await?;
+                handle.finish().await?;
+                Ok(job)
+            }
+            async fn job_list(self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
+                let handle = self.into_handle().await?;
+                let jobs = queries::job_list(handle.conn(), params).await?;
+                handle.finish().await?;
+                Ok(jobs)
+            }
+            async fn job_retry(self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
+                let handle = self.into_handle().await?;
+                let retried = queries::job_retry(handle.conn(), params).await?;
+                handle.finish().await?;
+                Ok(retried)
+            }
+            async fn job_delete(self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
+                let handle = self.into_handle().await?;
+                let deleted = queries::job_delete(handle.conn(), params).await?;
+                handle.finish().await?;
+                Ok(deleted)
+            }
+            async fn job_prune(self, params: JobPruneParams<'_>) -> Result<u64> {
+                let handle = self.into_handle().await?;
+                let pruned = queries::job_prune(handle.conn(), params).await?;
+                handle.finish().await?;
+                Ok(pruned)
+            }
+            async fn job_stats(self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
+                let handle = self.into_handle().await?;
+                let stats = queries::job_stats(handle.conn(), params).await?;
+                handle.finish().await?;
+                Ok(stats)
             }
             async fn migrate(self) -> Result<()> {
                 self.into_handle().await?.migrate().await

@@ -9,13 +9,16 @@ use std::collections::HashSet;
 use deadpool_postgres::StatementCache;
 use mq_core::backend::{
     ClaimedJob, JobCheckpointParams, JobClaimParams, JobClearParams, JobCommitParams,
-    JobCompleteParams, JobFailOutcome, JobFailParams, JobInsertParams, JobKeepAliveParams,
-    JobLease, JobReleaseParams, JobScheduleParams, JobScheduleResult, JobState,
+    JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobGetParams, JobInfo,
+    JobInsertParams, JobKeepAliveParams, JobLease, JobListParams, JobPruneParams, JobReleaseParams,
+    JobRetryParams, JobScheduleParams, JobScheduleResult, JobState, JobStateCount, JobStatsParams,
+    JobSummary, bound_error_text,
 };
 use mq_core::{Error, Result, Uuid};
 use mq_sql::{
     InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, from_micros, insert_notifications,
-    latest_version, lease_columns, micros, notification, statements,
+    latest_version, lease_columns, micros, notification, parse_error, parse_errors,
+    ready_notifications, state_names, statements,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row, Statement};
@@ -248,9 +251,17 @@ pub(crate) async fn job_complete(
     params: JobCompleteParams<'_>,
 ) -> Result<Vec<JobLease>> {
     let (ids, tokens) = lease_columns(params.leases);
-    let rows = conn
-        .query("job_complete", statements::JOB_COMPLETE, &[&ids, &tokens])
-        .await?;
+    let rows = if params.keep_completed {
+        conn.query(
+            "job_complete",
+            statements::JOB_COMPLETE_KEEP,
+            &[&ids, &tokens, &params.now],
+        )
+        .await?
+    } else {
+        conn.query("job_complete", statements::JOB_COMPLETE, &[&ids, &tokens])
+            .await?
+    };
     leases("job_complete", &rows)
 }
 
@@ -263,7 +274,7 @@ pub(crate) async fn job_fail(conn: Conn<'_>, params: JobFailParams<'_>) -> Resul
                 &params.lease.id,
                 &params.lease.token,
                 &micros(params.retry_delay),
-                &params.error,
+                &bound_error_text(params.error).as_ref(),
                 &params.now,
             ],
         )
@@ -403,6 +414,159 @@ pub(crate) async fn job_schedule(
         count("discarded")?,
         next_due_us.map(from_micros),
     ))
+}
+
+/// A value read back that is not what mq writes (a newer schema, or a
+/// row changed by hand).
+fn corrupt(operation: &'static str, reason: String) -> Error {
+    Error::backend(operation, false, reason)
+}
+
+fn job_info(row: &Row) -> Result<JobInfo> {
+    let op = "job_get";
+    let state: String = get(op, row, "state")?;
+    let mut job = JobInfo::new(
+        get(op, row, "id")?,
+        get(op, row, "name")?,
+        parse_state(op, &state)?,
+    );
+    job.seq = get(op, row, "seq")?;
+    job.channel_name = get(op, row, "channel_name")?;
+    job.channel_args = get(op, row, "channel_args")?;
+    job.ordered = get(op, row, "ordered")?;
+    job.attempt = get(op, row, "attempt")?;
+    job.retries = get(op, row, "retries")?;
+    job.retry_backoff = from_micros(get(op, row, "retry_backoff_us")?);
+    job.run_at = get(op, row, "run_at")?;
+    job.commit_deadline = get(op, row, "commit_deadline")?;
+    job.created_at = get(op, row, "created_at")?;
+    job.payload_json = get(op, row, "payload_json")?;
+    job.payload_bytes = get(op, row, "payload_bytes")?;
+    let errors: Option<String> = get(op, row, "errors")?;
+    job.errors = parse_errors(errors.as_deref()).map_err(|e| corrupt(op, e))?;
+    Ok(job)
+}
+
+pub(crate) async fn job_get(conn: Conn<'_>, params: JobGetParams) -> Result<Option<JobInfo>> {
+    let row = conn
+        .query_opt("job_get", statements::JOB_GET, &[&params.id])
+        .await?;
+    row.as_ref().map(job_info).transpose()
+}
+
+fn job_summary(row: &Row) -> Result<JobSummary> {
+    let op = "job_list";
+    let state: String = get(op, row, "state")?;
+    let mut job = JobSummary::new(
+        get(op, row, "id")?,
+        get(op, row, "name")?,
+        parse_state(op, &state)?,
+    );
+    job.seq = get(op, row, "seq")?;
+    job.channel_name = get(op, row, "channel_name")?;
+    job.channel_args = get(op, row, "channel_args")?;
+    job.ordered = get(op, row, "ordered")?;
+    job.attempt = get(op, row, "attempt")?;
+    job.retries = get(op, row, "retries")?;
+    job.run_at = get(op, row, "run_at")?;
+    job.created_at = get(op, row, "created_at")?;
+    let last_error: Option<String> = get(op, row, "last_error")?;
+    job.last_error = parse_error(last_error.as_deref()).map_err(|e| corrupt(op, e))?;
+    Ok(job)
+}
+
+pub(crate) async fn job_list(conn: Conn<'_>, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
+    let state = params.state.map(|state| state.as_str());
+    let limit = i64::from(params.limit);
+    let rows = conn
+        .query(
+            "job_list",
+            statements::JOB_LIST,
+            &[&params.channel_name, &state, &params.after_seq, &limit],
+        )
+        .await?;
+    rows.iter().map(job_summary).collect()
+}
+
+pub(crate) async fn job_retry(conn: Conn<'_>, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
+    let op = "job_retry";
+    let rows = match params.ids {
+        Some(ids) => {
+            conn.query(
+                op,
+                statements::JOB_RETRY,
+                &[&ids, &params.channel_name, &params.now],
+            )
+            .await?
+        }
+        None => {
+            conn.query(
+                op,
+                statements::JOB_RETRY_ALL,
+                &[&params.channel_name, &params.now],
+            )
+            .await?
+        }
+    };
+    let mut retried = Vec::with_capacity(rows.len());
+    let mut channel_names = HashSet::new();
+    for row in &rows {
+        retried.push(get::<Uuid>(op, row, "id")?);
+        channel_names.insert(get::<String>(op, row, "channel_name")?);
+    }
+    notify(
+        conn,
+        &ready_notifications(channel_names.iter().map(String::as_str)),
+    )
+    .await?;
+    Ok(retried)
+}
+
+pub(crate) async fn job_delete(conn: Conn<'_>, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
+    let rows = conn
+        .query("job_delete", statements::JOB_DELETE, &[&params.ids])
+        .await?;
+    rows.iter()
+        .map(|row| get("job_delete", row, "id"))
+        .collect()
+}
+
+pub(crate) async fn job_prune(conn: Conn<'_>, params: JobPruneParams<'_>) -> Result<u64> {
+    conn.execute(
+        "job_prune",
+        statements::JOB_PRUNE,
+        &[
+            &state_names(params.states),
+            &micros(params.older_than),
+            &params.now,
+        ],
+    )
+    .await
+}
+
+pub(crate) async fn job_stats(
+    conn: Conn<'_>,
+    params: JobStatsParams,
+) -> Result<Vec<JobStateCount>> {
+    let op = "job_stats";
+    let rows = conn
+        .query(op, statements::JOB_STATS, &[&params.now])
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let state: String = get(op, row, "state")?;
+            let count: i64 = get(op, row, "count")?;
+            let ordered: i64 = get(op, row, "ordered")?;
+            let oldest_ready_us: Option<i64> = get(op, row, "oldest_ready_us")?;
+            Ok(JobStateCount::new(
+                get(op, row, "channel_name")?,
+                parse_state(op, &state)?,
+                u64::try_from(count).unwrap_or(0),
+                u64::try_from(ordered).unwrap_or(0),
+                oldest_ready_us.map(from_micros),
+            ))
+        })
+        .collect()
 }
 
 /// Applies the migrations this library carries that the database lacks,

@@ -117,13 +117,17 @@ pub async fn job_errors_reach_the_error_handler<D: Driver>(db: &Db<D>) {
         )),
         "{errors:?}"
     );
+    let failed = mq::admin::get(db.ex(), panics).await.unwrap().unwrap();
+    let history: Vec<(i32, &str)> = failed
+        .errors
+        .iter()
+        .map(|e| (e.attempt, e.error.as_str()))
+        .collect();
     assert_eq!(
-        db.count(
-            "SELECT count(*) FROM mq_jobs WHERE last_error = 'job panicked: this job always panics'"
-        )
-        .await,
-        1
+        history.last(),
+        Some(&(failed.attempt, "job panicked: this job always panics"))
     );
+    assert_eq!(history.len(), failed.attempt as usize, "{history:?}");
 }
 
 /// A payload that does not decode gives the job a typed error.

@@ -79,6 +79,7 @@ impl JobRunnerOptions {
                 poll_interval: Duration::from_secs(1),
                 unknown_job_delay: Duration::from_secs(5),
                 completion_batch: 1000,
+                keep_completed: false,
             },
         }
     }
@@ -135,6 +136,18 @@ impl JobRunnerOptions {
     /// is offered again (default 5 s).
     pub fn set_unknown_job_delay(&mut self, delay: Duration) -> &mut Self {
         self.config.unknown_job_delay = delay;
+        self
+    }
+
+    /// Keeps completed jobs, in state [`Completed`](crate::JobState::Completed)
+    /// with their completion time, instead of deleting them (default: off).
+    /// They can then be inspected with [`admin`](crate::admin), until
+    /// [`admin::prune`](crate::admin::prune) deletes them: prune
+    /// regularly, or the jobs table grows without end. A kept job no longer
+    /// holds its ordered channel, and [`exists`](crate::exists) is false
+    /// for it.
+    pub fn set_keep_completed(&mut self, keep_completed: bool) -> &mut Self {
+        self.config.keep_completed = keep_completed;
         self
     }
 

@@ -109,7 +109,11 @@ async fn complete(
     let any_ordered = completions.iter().any(|(_, ordered, _)| *ordered);
     match shared
         .backend
-        .job_complete(JobCompleteParams { leases: &leases })
+        .job_complete(JobCompleteParams {
+            leases: &leases,
+            keep_completed: shared.config.keep_completed,
+            now: None,
+        })
         .await
     {
         Ok(done) => {

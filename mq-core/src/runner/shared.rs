@@ -35,6 +35,8 @@ pub(crate) struct RunnerConfig {
     pub poll_interval: Duration,
     pub unknown_job_delay: Duration,
     pub completion_batch: usize,
+    /// Completed jobs are kept (state completed) instead of deleted.
+    pub keep_completed: bool,
 }
 
 /// What the claim loop reacts to besides wake-ups and its timer.

@@ -1,0 +1,383 @@
+//! Inspecting and repairing the queue: look a job up, list jobs, count
+//! them, retry failed jobs, delete jobs, prune old failed and completed
+//! ones.
+//!
+//! Every call takes a driver handle, like [`commit`](crate::commit): a pool,
+//! a connection or a transaction (or a [`Backend`](crate::Backend) value
+//! such as the in-memory backend).
+//!
+//! Jobs that run out of attempts stay in state [`JobState::Failed`] with
+//! their error history ([`JobInfo::errors`]) until they are retried
+//! ([`retry`], [`retry_failed`]) or deleted ([`delete`], [`prune`]). A
+//! failed ordered job keeps holding its channel: the ordered jobs spawned
+//! after it on that channel wait until it is retried and completes, or is
+//! deleted. [`stats`] shows such channels ([`JobStateCount::ordered`] of
+//! the failed rows).
+//!
+//! Listing and counting read the whole jobs table (there is no index for
+//! them on the hot path), which takes a moment on a queue of millions of
+//! jobs: fine for an operator, not for a request handler's hot loop.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use mq_core::admin::{self, JobQuery};
+//! use mq_core::memory::MemoryBackend;
+//! use mq_core::{JobBuilder, JobState};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> mq_core::Result<()> {
+//! let backend = MemoryBackend::new(Arc::new(mq_runtime_tokio::TokioSpawner::new()));
+//! let id = JobBuilder::new("greet").set_channel_name("greetings").spawn(&backend).await?;
+//!
+//! let job = admin::get(&backend, id).await?.expect("the job exists");
+//! assert_eq!(job.state, JobState::Ready);
+//!
+//! let page = admin::list(&backend, JobQuery::new().set_channel_name("greetings")).await?;
+//! assert_eq!(page.jobs.len(), 1);
+//!
+//! let stats = admin::stats(&backend).await?;
+//! assert_eq!(stats.total(JobState::Ready), 1);
+//!
+//! admin::retry_failed(&backend, None).await?; // nothing has failed yet
+//! admin::prune(&backend, Duration::from_secs(7 * 24 * 3600), &[JobState::Failed]).await?;
+//! assert_eq!(admin::delete(&backend, &[id]).await?, vec![id]);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+pub use crate::backend::{FailedAttempt, JobInfo, JobState, JobStateCount, JobSummary};
+use crate::backend::{
+    JobDeleteParams, JobGetParams, JobListParams, JobPruneParams, JobRetryParams, JobStatsParams,
+};
+use crate::builder::MAX_DURATION;
+use crate::error::{Error, Result};
+use crate::executor::Executor;
+
+/// Everything stored about a job, or `None` if no such job is stored
+/// (never spawned, completed without being kept, deleted, or discarded).
+pub async fn get<D, E: Executor<D>>(executor: E, id: Uuid) -> Result<Option<JobInfo>> {
+    executor.job_get(JobGetParams { id }).await
+}
+
+/// Which jobs [`list`] returns: a filter, a page size, and where the page
+/// starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobQuery {
+    channel_name: Option<String>,
+    state: Option<JobState>,
+    limit: u32,
+    after: Option<JobCursor>,
+}
+
+impl Default for JobQuery {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl JobQuery {
+    /// The default page size.
+    pub const DEFAULT_LIMIT: u32 = 100;
+
+    /// Every job, first page, [`DEFAULT_LIMIT`](Self::DEFAULT_LIMIT) jobs.
+    pub fn new() -> Self {
+        Self {
+            channel_name: None,
+            state: None,
+            limit: Self::DEFAULT_LIMIT,
+            after: None,
+        }
+    }
+
+    /// Only jobs of this channel name (with any channel arguments).
+    pub fn set_channel_name(&mut self, channel_name: impl Into<String>) -> &mut Self {
+        self.channel_name = Some(channel_name.into());
+        self
+    }
+
+    /// Only jobs in this state.
+    pub fn set_state(&mut self, state: JobState) -> &mut Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// At most this many jobs per page (at least 1).
+    pub fn set_limit(&mut self, limit: u32) -> &mut Self {
+        self.limit = limit.max(1);
+        self
+    }
+
+    /// Starts after this cursor: the [`JobPage::next`] of the previous page.
+    pub fn set_after(&mut self, cursor: JobCursor) -> &mut Self {
+        self.after = Some(cursor);
+        self
+    }
+}
+
+/// A place in spawn order to continue a listing from. Its text form (from
+/// `Display`, read back by `FromStr`) can be handed to a user and back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JobCursor(i64);
+
+impl JobCursor {
+    /// The cursor after the job at this place in spawn order
+    /// ([`JobSummary::seq`]).
+    pub fn after_seq(seq: i64) -> Self {
+        Self(seq)
+    }
+
+    /// The place in spawn order the next page starts after.
+    pub fn seq(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for JobCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl FromStr for JobCursor {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        text.trim()
+            .parse()
+            .map(Self)
+            .map_err(|_| Error::invalid("cursor", format!("{text:?} is not a job cursor")))
+    }
+}
+
+/// One page of [`list`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobPage {
+    /// The jobs, in spawn order.
+    pub jobs: Vec<JobSummary>,
+    /// Where the next page starts, if there are more jobs.
+    pub next: Option<JobCursor>,
+}
+
+/// Lists jobs in spawn order, a page at a time.
+pub async fn list<D, E: Executor<D>>(executor: E, query: &JobQuery) -> Result<JobPage> {
+    if let Some(name) = &query.channel_name {
+        no_nul("channel_name", name)?;
+    }
+    let limit = query.limit.max(1);
+    // One more than asked for tells whether a next page exists.
+    let mut jobs = executor
+        .job_list(JobListParams {
+            channel_name: query.channel_name.as_deref(),
+            state: query.state,
+            after_seq: query.after.map(JobCursor::seq),
+            limit: limit.saturating_add(1),
+        })
+        .await?;
+    let next = if jobs.len() > limit as usize {
+        jobs.truncate(limit as usize);
+        jobs.last().map(|job| JobCursor(job.seq))
+    } else {
+        None
+    };
+    Ok(JobPage { jobs, next })
+}
+
+/// Makes failed jobs ready to run again, with a full set of attempts
+/// (attempts count from zero again). Their error history is kept. Ids of
+/// jobs that are not failed (or do not exist) are left alone; the ids
+/// retried are returned.
+pub async fn retry<D, E: Executor<D>>(executor: E, ids: &[Uuid]) -> Result<Vec<Uuid>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    executor
+        .job_retry(JobRetryParams {
+            ids: Some(ids),
+            channel_name: None,
+            now: None,
+        })
+        .await
+}
+
+/// Retries every failed job, or those of one channel name (with any
+/// channel arguments), as [`retry`] does. Returns how many.
+pub async fn retry_failed<D, E: Executor<D>>(
+    executor: E,
+    channel_name: Option<&str>,
+) -> Result<u64> {
+    if let Some(name) = channel_name {
+        no_nul("channel_name", name)?;
+    }
+    let retried = executor
+        .job_retry(JobRetryParams {
+            ids: None,
+            channel_name,
+            now: None,
+        })
+        .await?;
+    Ok(retried.len() as u64)
+}
+
+/// Deletes jobs, in any state. A runner that is running one of them gets
+/// [`Error::LeaseLost`] when it completes it (and a transaction passed to
+/// `complete_with_transaction` must roll back). Returns the ids deleted;
+/// the others did not exist.
+pub async fn delete<D, E: Executor<D>>(executor: E, ids: &[Uuid]) -> Result<Vec<Uuid>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    executor.job_delete(JobDeleteParams { ids }).await
+}
+
+/// Deletes the jobs in `states` ([`JobState::Failed`], and
+/// [`JobState::Completed`] for jobs kept by a runner with
+/// [`set_keep_completed`](crate::JobRunnerOptions::set_keep_completed))
+/// that failed or completed at least `older_than` ago. Returns how many.
+pub async fn prune<D, E: Executor<D>>(
+    executor: E,
+    older_than: Duration,
+    states: &[JobState],
+) -> Result<u64> {
+    if states.is_empty() {
+        return Err(Error::invalid("states", "no state to prune"));
+    }
+    if let Some(state) = states
+        .iter()
+        .find(|state| !matches!(state, JobState::Failed | JobState::Completed))
+    {
+        return Err(Error::invalid(
+            "states",
+            format!("only failed and completed jobs can be pruned, not {state} ones"),
+        ));
+    }
+    if older_than > MAX_DURATION {
+        return Err(Error::invalid(
+            "older_than",
+            format!("{older_than:?} is longer than the maximum of 1000 years"),
+        ));
+    }
+    executor
+        .job_prune(JobPruneParams {
+            states,
+            older_than,
+            now: None,
+        })
+        .await
+}
+
+/// Job counts per channel name and state, from [`stats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// One row per channel name and state that has jobs, ordered by
+    /// channel name, then state.
+    pub counts: Vec<JobStateCount>,
+}
+
+impl QueueStats {
+    /// How many jobs are in `state`, over all channels.
+    pub fn total(&self, state: JobState) -> u64 {
+        self.counts
+            .iter()
+            .filter(|row| row.state == state)
+            .map(|row| row.count)
+            .sum()
+    }
+
+    /// How many jobs are running, over all channels.
+    pub fn running(&self) -> u64 {
+        self.total(JobState::Running)
+    }
+
+    /// How long the job ready the longest has been waiting, over all
+    /// channels; `None` when no job is ready.
+    pub fn oldest_ready_age(&self) -> Option<Duration> {
+        self.counts
+            .iter()
+            .filter_map(|row| row.oldest_ready_age)
+            .max()
+    }
+
+    /// How many ordered channels are held by a failed job, over all
+    /// channel names.
+    pub fn blocked_ordered_channels(&self) -> u64 {
+        self.counts
+            .iter()
+            .filter(|row| row.state == JobState::Failed)
+            .map(|row| row.ordered)
+            .sum()
+    }
+
+    /// The channel names that have jobs, in order.
+    pub fn channel_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .counts
+            .iter()
+            .map(|row| row.channel_name.as_str())
+            .collect();
+        names.dedup();
+        names
+    }
+}
+
+/// Counts jobs per channel name and state: the depth of each queue, how
+/// long its oldest ready job has waited, how many jobs run, how many have
+/// failed.
+pub async fn stats<D, E: Executor<D>>(executor: E) -> Result<QueueStats> {
+    let counts = executor.job_stats(JobStatsParams { now: None }).await?;
+    Ok(QueueStats { counts })
+}
+
+fn no_nul(field: &'static str, value: &str) -> Result<()> {
+    if value.contains('\0') {
+        return Err(Error::invalid(field, "contains a NUL character"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_as_text() {
+        let cursor = JobCursor::after_seq(42);
+        assert_eq!(cursor.to_string().parse::<JobCursor>().unwrap(), cursor);
+        assert!("x".parse::<JobCursor>().is_err());
+    }
+
+    #[test]
+    fn stats_sum_over_channels() {
+        let row = |name: &str, state, count, ordered, age: Option<u64>| {
+            JobStateCount::new(
+                name.into(),
+                state,
+                count,
+                ordered,
+                age.map(Duration::from_secs),
+            )
+        };
+        let stats = QueueStats {
+            counts: vec![
+                row("a", JobState::Ready, 3, 0, Some(5)),
+                row("a", JobState::Failed, 2, 1, None),
+                row("b", JobState::Ready, 1, 0, Some(9)),
+                row("b", JobState::Running, 4, 0, None),
+            ],
+        };
+        assert_eq!(stats.total(JobState::Ready), 4);
+        assert_eq!(stats.running(), 4);
+        assert_eq!(stats.oldest_ready_age(), Some(Duration::from_secs(9)));
+        assert_eq!(stats.blocked_ordered_channels(), 1);
+        assert_eq!(stats.channel_names(), vec!["a", "b"]);
+        assert_eq!(QueueStats::default().oldest_ready_age(), None);
+    }
+}

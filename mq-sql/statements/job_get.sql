@@ -1,0 +1,9 @@
+-- Everything stored about job $1.
+SELECT id, seq, state::text AS state, name, channel_name, channel_args, ordered,
+       attempt, retries,
+       (extract(epoch FROM retry_backoff) * 1000000)::bigint AS retry_backoff_us,
+       run_at, commit_deadline, created_at,
+       payload_json::text AS payload_json, payload_bytes,
+       errors::text AS errors
+FROM mq_jobs
+WHERE id = $1
