@@ -5,6 +5,7 @@
 //! [`e2e_tests!`] instantiates every body once per driver and runtime, so
 //! all four combinations are held to the same behaviour by the same code.
 
+mod admin;
 mod bad_input;
 mod channels;
 mod drivers;
@@ -66,6 +67,9 @@ macro_rules! all_cases {
             bad_input::huge_payloads_and_odd_channel_names_round_trip,
             migrations::concurrent_migrations_apply_once,
             migrations::newer_schema_is_refused,
+            admin::failed_jobs_are_inspected_and_retried,
+            admin::kept_completed_jobs_are_inspected_and_pruned,
+            admin::deleting_a_running_job_fences_its_runner,
         );
     };
 }
