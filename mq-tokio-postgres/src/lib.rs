@@ -69,9 +69,9 @@
 //!
 //! The pool is yours: on tokio, `Manager::new` connects with tokio's
 //! sockets and runs each connection as a tokio task. On async-std, give the
-//! manager [`AsyncStdConnect`] instead (`Manager::from_connect`), so that
+//! manager `AsyncStdConnect` instead (`Manager::from_connect`), so that
 //! the pool's connections go over async-std's sockets and run as
-//! async-std tasks; [`connect_async_std`] opens a bare connection.
+//! async-std tasks; `connect_async_std` opens a bare connection.
 //!
 //! The SQL lives in [`mq_sql`], shared with the sqlx driver.
 #![forbid(unsafe_code)]
