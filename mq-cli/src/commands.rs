@@ -1,0 +1,498 @@
+//! The commands, over `mq::admin` and the sqlx driver.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mq::admin::{self, JobQuery, QueueStats};
+use mq::{JobState, Uuid};
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+
+use crate::cli::{ClearArgs, Cli, Command, ListArgs, PruneArgs, RetryArgs};
+use crate::error::{CliError, redact};
+use crate::output::{self, Report, cell, table};
+
+/// What a command did: its report, and possibly a problem to report after
+/// it (some jobs were left alone), or the exit status of a program it ran.
+pub struct Done {
+    pub report: Report,
+    pub problem: Option<CliError>,
+    pub exit_code: u8,
+}
+
+impl From<Report> for Done {
+    fn from(report: Report) -> Self {
+        Self {
+            report,
+            problem: None,
+            exit_code: 0,
+        }
+    }
+}
+
+/// How long to wait for the database to answer a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub async fn run(cli: Cli) -> Result<Done, CliError> {
+    if let Command::Bench { args } = &cli.command {
+        return bench(args, cli.database_url.as_deref());
+    }
+    let url = cli.database_url.ok_or(CliError::NoDatabase)?;
+    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect(&url))
+        .await
+        .map_err(|_| CliError::ConnectTimeout {
+            url: redact(&url),
+            after: CONNECT_TIMEOUT,
+        })?
+        .map_err(|source| CliError::Connect {
+            url: redact(&url),
+            source,
+        })?;
+    let conn = &mut conn;
+    match cli.command {
+        Command::Migrate => migrate(conn).await.map(Done::from),
+        Command::Status => status(conn).await.map(Done::from),
+        Command::List(args) => list(conn, args).await.map(Done::from),
+        Command::Show { id } => show(conn, id).await.map(Done::from),
+        Command::Retry(args) => retry(conn, args).await,
+        Command::Delete { ids } => delete(conn, &ids).await,
+        Command::Clear(args) => clear(conn, args).await.map(Done::from),
+        Command::Prune(args) => prune(conn, args).await.map(Done::from),
+        Command::Bench { .. } => unreachable!("handled above"),
+    }
+}
+
+async fn migrate(conn: &mut PgConnection) -> Result<Report, CliError> {
+    mq::migrate(&mut *conn).await?;
+    Ok(Report {
+        text: "mq's tables are up to date\n".to_owned(),
+        json: json!({ "migrated": true }),
+    })
+}
+
+async fn status(conn: &mut PgConnection) -> Result<Report, CliError> {
+    let stats = admin::stats(&mut *conn).await?;
+    Ok(status_report(&stats))
+}
+
+fn status_report(stats: &QueueStats) -> Report {
+    // Channel name -> its counts per state, its failed ordered jobs, and
+    // its oldest ready job.
+    struct Channel {
+        counts: BTreeMap<JobState, u64>,
+        blocked: u64,
+        oldest_ready: Option<Duration>,
+    }
+    let mut channels: BTreeMap<&str, Channel> = BTreeMap::new();
+    for row in &stats.counts {
+        let channel = channels
+            .entry(row.channel_name.as_str())
+            .or_insert_with(|| Channel {
+                counts: BTreeMap::new(),
+                blocked: 0,
+                oldest_ready: None,
+            });
+        *channel.counts.entry(row.state).or_default() += row.count;
+        if row.state == JobState::Failed {
+            channel.blocked += row.ordered;
+        }
+        channel.oldest_ready = channel.oldest_ready.max(row.oldest_ready_age);
+    }
+    let counts_json = |counts: &dyn Fn(JobState) -> u64| -> Value {
+        JobState::ALL
+            .iter()
+            .map(|state| (state.as_str().to_owned(), json!(counts(*state))))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    let blocked: Vec<&str> = channels
+        .iter()
+        .filter(|(_, channel)| channel.blocked > 0)
+        .map(|(name, _)| *name)
+        .collect();
+    let json = json!({
+        "channels": channels.iter().map(|(name, channel)| json!({
+            "channel_name": name,
+            "counts": counts_json(&|state| channel.counts.get(&state).copied().unwrap_or(0)),
+            "blocked_ordered_channels": channel.blocked,
+            "oldest_ready_age_secs": channel.oldest_ready.map(|age| age.as_secs_f64()),
+        })).collect::<Vec<_>>(),
+        "totals": counts_json(&|state| stats.total(state)),
+        "running": stats.running(),
+        "oldest_ready_age_secs": stats.oldest_ready_age().map(|age| age.as_secs_f64()),
+        "blocked_ordered_channels": stats.blocked_ordered_channels(),
+    });
+
+    if channels.is_empty() {
+        return Report {
+            text: "no jobs\n".to_owned(),
+            json,
+        };
+    }
+    let mut headers = vec!["CHANNEL"];
+    headers.extend(JobState::ALL.iter().map(|state| match state {
+        JobState::Uncommitted => "UNCOMMITTED",
+        JobState::Scheduled => "SCHEDULED",
+        JobState::Ready => "READY",
+        JobState::Running => "RUNNING",
+        JobState::Failed => "FAILED",
+        _ => "COMPLETED",
+    }));
+    headers.push("OLDEST READY");
+    let age = |age: Option<Duration>| age.map_or_else(|| "-".to_owned(), output::duration);
+    let mut rows: Vec<Vec<String>> = channels
+        .iter()
+        .map(|(name, channel)| {
+            let mut row = vec![cell(name, 40)];
+            row.extend(
+                JobState::ALL
+                    .iter()
+                    .map(|state| channel.counts.get(state).copied().unwrap_or(0).to_string()),
+            );
+            row.push(age(channel.oldest_ready));
+            row
+        })
+        .collect();
+    if channels.len() > 1 {
+        let mut total = vec!["(all)".to_owned()];
+        total.extend(
+            JobState::ALL
+                .iter()
+                .map(|state| stats.total(*state).to_string()),
+        );
+        total.push(age(stats.oldest_ready_age()));
+        rows.push(total);
+    }
+    let mut text = table(&headers, &rows);
+    text.push_str(&format!(
+        "\nrunning: {}, oldest ready job: {}\n",
+        stats.running(),
+        stats
+            .oldest_ready_age()
+            .map_or_else(|| "none ready".to_owned(), output::duration),
+    ));
+    if !blocked.is_empty() {
+        text.push_str(&format!(
+            "ordered channels held by a failed job: {} (in {}); `mq list --state failed` shows them, `mq retry` or `mq delete` frees them\n",
+            stats.blocked_ordered_channels(),
+            blocked
+                .iter()
+                .map(|name| cell(name, 40))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+    }
+    Report { text, json }
+}
+
+async fn list(conn: &mut PgConnection, args: ListArgs) -> Result<Report, CliError> {
+    let mut query = JobQuery::new();
+    query.set_limit(args.limit);
+    if let Some(channel) = &args.channel {
+        query.set_channel_name(channel.clone());
+    }
+    if let Some(state) = args.state {
+        query.set_state(state.into());
+    }
+    if let Some(after) = args.after {
+        query.set_after(after);
+    }
+    let page = admin::list(&mut *conn, &query).await?;
+    let json = json!({
+        "jobs": page.jobs.iter().map(output::summary_json).collect::<Vec<_>>(),
+        "next": page.next.map(|cursor| cursor.to_string()),
+    });
+    if page.jobs.is_empty() {
+        return Ok(Report {
+            text: "no jobs\n".to_owned(),
+            json,
+        });
+    }
+    let rows: Vec<Vec<String>> = page
+        .jobs
+        .iter()
+        .map(|job| {
+            vec![
+                job.id.to_string(),
+                job.state.to_string(),
+                cell(&job.name, 30),
+                output::channel(&job.channel_name, &job.channel_args),
+                output::attempts(job.attempt, job.retries),
+                output::time(job.run_at),
+                job.last_error
+                    .as_ref()
+                    .map_or_else(String::new, |e| cell(&e.error, 60)),
+            ]
+        })
+        .collect();
+    let mut text = table(
+        &[
+            "ID",
+            "STATE",
+            "NAME",
+            "CHANNEL",
+            "ATTEMPT",
+            "RUN AT",
+            "LAST ERROR",
+        ],
+        &rows,
+    );
+    if let Some(next) = page.next {
+        text.push_str(&format!(
+            "\nmore jobs follow: run the same command with --after {next}\n"
+        ));
+    }
+    Ok(Report { text, json })
+}
+
+async fn show(conn: &mut PgConnection, id: Uuid) -> Result<Report, CliError> {
+    let job = admin::get(&mut *conn, id)
+        .await?
+        .ok_or(CliError::JobNotFound(id))?;
+    let mut lines: Vec<(&str, String)> = vec![
+        ("id", job.id.to_string()),
+        ("state", job.state.to_string()),
+        ("name", cell(&job.name, 200)),
+        ("channel name", cell(&job.channel_name, 200)),
+        ("channel args", cell(&job.channel_args, 200)),
+        ("ordered", if job.ordered { "yes" } else { "no" }.to_owned()),
+        (
+            "attempt",
+            format!(
+                "{} of {} ({} retries)",
+                job.attempt,
+                i64::from(job.retries) + 1,
+                job.retries
+            ),
+        ),
+        ("retry backoff", output::duration(job.retry_backoff)),
+    ];
+    let run_at = match job.state {
+        JobState::Scheduled => "due at",
+        JobState::Ready => "ready since",
+        JobState::Running => "lease until",
+        JobState::Failed => "failed at",
+        JobState::Completed => "completed at",
+        _ => "run at",
+    };
+    lines.push((run_at, output::time(job.run_at)));
+    if let Some(deadline) = job.commit_deadline {
+        lines.push(("commit deadline", output::time(deadline)));
+    }
+    lines.push(("created at", output::time(job.created_at)));
+    if job.state == JobState::Failed && job.ordered {
+        lines.push((
+            "note",
+            "failed and ordered: it holds its channel until retried or deleted".to_owned(),
+        ));
+    }
+    let width = lines.iter().map(|(key, _)| key.len()).max().unwrap_or(0) + 1;
+    let mut text = String::new();
+    for (key, value) in &lines {
+        text.push_str(&format!("{:<width$} {value}\n", format!("{key}:")));
+    }
+    match &job.payload_json {
+        Some(payload) => {
+            let pretty = serde_json::from_str::<Value>(payload)
+                .and_then(|value| serde_json::to_string_pretty(&value))
+                .unwrap_or_else(|_| payload.clone());
+            text.push_str("payload json:\n");
+            for line in pretty.lines() {
+                text.push_str(&format!("  {line}\n"));
+            }
+        }
+        None => text.push_str("payload json: none\n"),
+    }
+    match &job.payload_bytes {
+        Some(bytes) => {
+            let shown = &bytes[..bytes.len().min(64)];
+            let more = if bytes.len() > shown.len() { "…" } else { "" };
+            text.push_str(&format!(
+                "payload bytes: {} bytes: {}{more}\n",
+                bytes.len(),
+                output::hex(shown)
+            ));
+        }
+        None => text.push_str("payload bytes: none\n"),
+    }
+    if job.errors.is_empty() {
+        text.push_str("errors: none\n");
+    } else {
+        text.push_str(&format!("errors ({}, oldest first):\n", job.errors.len()));
+        for error in &job.errors {
+            text.push_str(&format!(
+                "  attempt {} at {}: {}\n",
+                error.attempt,
+                output::time(error.at),
+                cell(&error.error, 4096)
+            ));
+        }
+    }
+    Ok(Report {
+        text,
+        json: output::info_json(&job),
+    })
+}
+
+fn id_list(ids: &[Uuid]) -> Value {
+    ids.iter().map(|id| json!(id.to_string())).collect()
+}
+
+async fn retry(conn: &mut PgConnection, args: RetryArgs) -> Result<Done, CliError> {
+    if args.failed {
+        let retried = admin::retry_failed(&mut *conn, args.channel.as_deref()).await?;
+        return Ok(Report {
+            text: format!("retried {retried} failed job(s)\n"),
+            json: json!({ "retried": retried }),
+        }
+        .into());
+    }
+    let retried = admin::retry(&mut *conn, &args.ids).await?;
+    let left: Vec<Uuid> = unique(&args.ids)
+        .into_iter()
+        .filter(|id| !retried.contains(id))
+        .collect();
+    let report = Report {
+        text: format!("retried {} job(s)\n", retried.len()),
+        json: json!({
+            "retried": retried.len(),
+            "ids": id_list(&retried),
+            "not_retried": id_list(&left),
+        }),
+    };
+    Ok(Done {
+        report,
+        problem: (!left.is_empty()).then_some(CliError::Partial {
+            reason: "were not failed (or do not exist), so were not retried",
+            ids: left,
+        }),
+        exit_code: 0,
+    })
+}
+
+async fn delete(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Done, CliError> {
+    let deleted = admin::delete(&mut *conn, ids).await?;
+    let missing: Vec<Uuid> = unique(ids)
+        .into_iter()
+        .filter(|id| !deleted.contains(id))
+        .collect();
+    let report = Report {
+        text: format!("deleted {} job(s)\n", deleted.len()),
+        json: json!({
+            "deleted": deleted.len(),
+            "ids": id_list(&deleted),
+            "not_found": id_list(&missing),
+        }),
+    };
+    Ok(Done {
+        report,
+        problem: (!missing.is_empty()).then_some(CliError::Partial {
+            reason: "do not exist",
+            ids: missing,
+        }),
+        exit_code: 0,
+    })
+}
+
+fn unique(ids: &[Uuid]) -> Vec<Uuid> {
+    let mut seen = Vec::new();
+    for id in ids {
+        if !seen.contains(id) {
+            seen.push(*id);
+        }
+    }
+    seen
+}
+
+async fn clear(conn: &mut PgConnection, args: ClearArgs) -> Result<Report, CliError> {
+    let deleted = if args.all {
+        if !args.yes {
+            return Err(CliError::Unconfirmed);
+        }
+        mq::clear_all(&mut *conn).await?
+    } else {
+        mq::clear(&mut *conn, &args.channels).await?
+    };
+    Ok(Report {
+        text: format!("deleted {deleted} job(s)\n"),
+        json: json!({ "deleted": deleted }),
+    })
+}
+
+async fn prune(conn: &mut PgConnection, args: PruneArgs) -> Result<Report, CliError> {
+    let states: Vec<JobState> = match args.state {
+        Some(state) => vec![state.into()],
+        None => vec![JobState::Failed, JobState::Completed],
+    };
+    let pruned = admin::prune(&mut *conn, args.older_than, &states).await?;
+    let names: Vec<&str> = states.iter().map(|state| state.as_str()).collect();
+    Ok(Report {
+        text: format!(
+            "pruned {pruned} {} job(s) older than {}\n",
+            names.join(" or "),
+            output::duration(args.older_than)
+        ),
+        json: json!({
+            "pruned": pruned,
+            "states": names,
+            "older_than_secs": args.older_than.as_secs(),
+        }),
+    })
+}
+
+/// The mq-bench binary: beside this one (as `cargo build` and
+/// `cargo install` place them), else on the PATH.
+fn find_bench() -> Option<PathBuf> {
+    let name = format!("mq-bench{}", std::env::consts::EXE_SUFFIX);
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(&name)));
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .map(|dir| dir.join(&name));
+    beside
+        .into_iter()
+        .chain(on_path)
+        .find(|path| path.is_file())
+}
+
+fn bench(args: &[String], database_url: Option<&str>) -> Result<Done, CliError> {
+    let how = "the benchmark is mq-bench, a binary of this workspace: \
+               `scripts/bench.sh` runs it on a throwaway PostgreSQL and writes BENCHMARKS.md \
+               (`scripts/bench.sh --help` for scenarios, systems and sizes); \
+               `cargo run --release -p mq-bench -- --quick` runs it against DATABASE_URL";
+    let Some(path) = find_bench() else {
+        return Ok(Report {
+            text: format!("mq-bench is not installed here.\n{how}\n"),
+            json: json!({
+                "installed": false,
+                "run": "scripts/bench.sh",
+                "help": how,
+            }),
+        }
+        .into());
+    };
+    let mut command = std::process::Command::new(&path);
+    command.args(args);
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
+    }
+    let status = command.status().map_err(|source| CliError::Bench {
+        path: path.display().to_string(),
+        source,
+    })?;
+    // mq-bench printed its own report; ours is empty.
+    Ok(Done {
+        report: Report {
+            text: String::new(),
+            json: Value::Null,
+        },
+        problem: None,
+        exit_code: status
+            .code()
+            .and_then(|code| u8::try_from(code).ok())
+            .unwrap_or(1),
+    })
+}
