@@ -70,6 +70,82 @@ async fn complete_with_effects(
     Ok(())
 }
 
+#[allow(dead_code)]
+async fn failed_jobs_and_inspection(
+    pool: sqlx::PgPool,
+    id: mq::Uuid,
+) -> Result<(), Box<dyn Error>> {
+    // README: failed jobs
+    use mq::JobState;
+    use mq::admin::{self, JobQuery};
+
+    // What failed, and why.
+    let failed = admin::list(&pool, JobQuery::new().set_state(JobState::Failed)).await?;
+    for job in &failed.jobs {
+        let error = job.last_error.as_ref().map_or("", |e| e.error.as_str());
+        println!("{} {} (attempt {}): {error}", job.id, job.name, job.attempt);
+    }
+
+    // Everything about one job, with its error history.
+    if let Some(job) = admin::get(&pool, id).await? {
+        for error in &job.errors {
+            println!("attempt {} at {}: {}", error.attempt, error.at, error.error);
+        }
+    }
+
+    // Run failed jobs again, with a full set of attempts (the history stays)...
+    admin::retry(&pool, &[id]).await?;
+    admin::retry_failed(&pool, Some("emails")).await?; // every failed job of a channel name
+    // ...or give up on them.
+    admin::delete(&pool, &[id]).await?;
+
+    // README: inspecting the queue
+    let mut query = JobQuery::new();
+    query.set_channel_name("emails").set_limit(500);
+    loop {
+        let page = admin::list(&pool, &query).await?;
+        for job in &page.jobs {
+            println!("{} {} {}", job.id, job.state, job.run_at);
+        }
+        let Some(cursor) = page.next else { break };
+        query.set_after(cursor);
+    }
+
+    let stats = admin::stats(&pool).await?;
+    println!(
+        "ready: {}, running: {}, failed: {}, oldest ready job waiting: {:?}",
+        stats.total(JobState::Ready),
+        stats.running(),
+        stats.total(JobState::Failed),
+        stats.oldest_ready_age(),
+    );
+    for row in &stats.counts {
+        println!("{} {}: {}", row.channel_name, row.state, row.count);
+    }
+    Ok(())
+}
+
+#[allow(dead_code)]
+async fn keeping_completed_jobs(
+    pool: sqlx::PgPool,
+    registry: mq::JobRegistry,
+) -> Result<mq::JobRunnerHandle, Box<dyn Error>> {
+    use mq::JobState;
+    use mq::admin;
+
+    // README: keeping completed jobs
+    let runner = registry
+        .runner(&pool)
+        .set_keep_completed(true) // completed jobs stay, in state `completed`
+        .run()
+        .await?;
+
+    // From a periodic job or cron: delete what finished more than a week ago.
+    let week = Duration::from_secs(7 * 24 * 3600);
+    admin::prune(&pool, week, &[JobState::Completed, JobState::Failed]).await?;
+    Ok(runner)
+}
+
 #[cfg(feature = "driver-tokio-postgres")]
 #[allow(dead_code)]
 async fn tokio_postgres_driver(

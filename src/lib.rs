@@ -64,6 +64,11 @@
 //!   progress (`complete`, `complete_with_transaction`, `checkpoint`,
 //!   `keep_alive`). A job that returns an error, panics or is dropped
 //!   without completing is retried with exponential backoff.
+//! - [`admin`] inspects and repairs the queue: get, list and count jobs,
+//!   retry or delete failed ones (kept with their error history), prune
+//!   old ones. [`JobRunnerOptions::set_keep_completed`] keeps completed jobs
+//!   for it. The `mq` command line (crate `mq-cli`) does the same from a
+//!   shell.
 //!
 //! The core ([`mq_core`]) knows no database and no runtime; drivers and
 //! runtimes plug in through its `Backend` and `Spawner` traits.
