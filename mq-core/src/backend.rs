@@ -845,6 +845,28 @@ mod tests {
     }
 
     #[test]
+    fn error_texts_are_bounded_and_storable() {
+        let max = crate::registry::MAX_ERROR_TEXT;
+        assert_eq!(bound_error_text("short"), "short");
+        let long = "é".repeat(max);
+        let cut = bound_error_text(&long);
+        assert!(cut.len() <= max && cut.len() > max - 2);
+        assert!(long.starts_with(cut.as_ref()));
+        assert_eq!(bound_error_text("a\0b"), "a\u{fffd}b");
+        let nuls = "\0".repeat(max);
+        assert!(bound_error_text(&nuls).len() <= max);
+    }
+
+    #[test]
+    fn states_round_trip_by_name() {
+        for state in JobState::ALL {
+            assert_eq!(JobState::parse(state.as_str()), Some(state));
+            assert_eq!(state.to_string().parse::<JobState>().unwrap(), state);
+        }
+        assert!("lost".parse::<JobState>().is_err());
+    }
+
+    #[test]
     fn no_jobs_keep_the_cursor() {
         assert_eq!(claim_cursor(Some(&key("c", "")), &[]), None);
     }
