@@ -54,6 +54,16 @@ pub fn thousands(n: i64) -> String {
     if n < 0 { format!("-{out}") } else { out }
 }
 
+/// A ratio with two decimals, or two significant digits below 0.1 (so
+/// that 0.00014 does not print as 0.00).
+pub fn ratio(r: f64) -> String {
+    if r >= 0.1 || r <= 0.0 || !r.is_finite() {
+        return format!("{r:.2}");
+    }
+    let decimals = (1.0 - r.log10().floor()) as usize;
+    format!("{r:.decimals$}")
+}
+
 /// A column of a table.
 #[derive(Debug, Clone)]
 pub struct Column {
@@ -225,7 +235,7 @@ impl Table {
                             }
                             let ours = self.median(mq.system, variant, i)?;
                             let theirs = self.median(peer, variant, i)?;
-                            (theirs > 0.0).then(|| format!("{:.2}×", ours / theirs))
+                            (theirs > 0.0).then(|| format!("{}×", ratio(ours / theirs)))
                         })
                         .collect();
                     if cells.iter().all(Option::is_none) {
@@ -265,6 +275,14 @@ mod tests {
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(thousands(-4500), "-4,500");
+    }
+
+    #[test]
+    fn small_ratios_keep_two_digits() {
+        assert_eq!(ratio(12.345), "12.35");
+        assert_eq!(ratio(0.5), "0.50");
+        assert_eq!(ratio(0.05), "0.050");
+        assert_eq!(ratio(0.000136), "0.00014");
     }
 
     #[test]
