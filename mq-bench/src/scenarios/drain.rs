@@ -25,7 +25,7 @@ pub fn drain_table(ctx: &Ctx) -> Table {
 
 /// The table of scenario 4.
 pub fn backlog_table(ctx: &Ctx) -> Table {
-    Table::new(
+    let mut table = Table::new(
         format!(
             "4. Drain a backlog of {} jobs with one runner (default settings)",
             thousands(ctx.sizes.backlog as i64)
@@ -42,7 +42,9 @@ pub fn backlog_table(ctx: &Ctx) -> Table {
             Column::new("table MiB after", Unit::MiB),
             Column::new("indexes MiB after", Unit::MiB),
         ],
-    )
+    );
+    table.note("RSS is the whole benchmark process's resident memory (VmRSS, sampled every 100 ms from the runner's start to the last completion); it includes what earlier work left allocated, so a peak equal to the start shows only that the runner did not grow past it");
+    table
 }
 
 /// Drains `jobs` pre-filled jobs (or the first `stop_after` of them) with
