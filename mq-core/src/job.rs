@@ -208,15 +208,18 @@ impl CurrentJob {
             .outcomes
             .unbounded_send(outcome)
             .map_err(|_| Error::RunnerStopped)?;
-        match done.await {
+        self.attempt.begin_completing();
+        let result = match done.await {
             Ok(Ok(true)) => {
                 self.attempt.finished.store(true, Ordering::SeqCst);
-                Ok(())
+                return Ok(());
             }
             Ok(Ok(false)) => Err(self.lease_lost()),
             Ok(Err(error)) => Err(error),
             Err(oneshot::Canceled) => Err(Error::RunnerStopped),
-        }
+        };
+        self.attempt.end_completing();
+        result
     }
 
     /// Completes the job inside the caller's transaction, so that the

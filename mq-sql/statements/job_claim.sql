@@ -99,6 +99,11 @@ SET state = 'running',
     lease_token = j.lease_token + 1,
     run_at = coalesce($5::timestamptz, now()) + $2::bigint * interval '1 microsecond'
 FROM picked
+-- A claim need not wait for its commit to reach disk: if a crash loses it,
+-- the job is simply ready again and runs again, which at-least-once
+-- delivery allows. Anything the job then makes durable (its completion,
+-- writes in the same database) flushes the WAL, and the claim with it.
+CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
 WHERE j.id = picked.id
 RETURNING j.id, j.attempt, j.lease_token, j.name, j.channel_name, j.channel_args, j.ordered, j.retries,
           (extract(epoch FROM j.retry_backoff) * 1000000)::bigint AS retry_backoff_us,

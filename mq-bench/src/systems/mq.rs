@@ -166,7 +166,7 @@ impl System for MqSystem {
 
     fn describe(&self, profile: Profile) -> String {
         match profile {
-            Profile::Default => "JobRunnerOptions defaults (concurrency 32..64)".into(),
+            Profile::Default => "JobRunnerOptions defaults (concurrency 64..128)".into(),
             Profile::Tuned => format!(
                 "set_concurrency({}, {})",
                 TUNED_CONCURRENCY.0, TUNED_CONCURRENCY.1

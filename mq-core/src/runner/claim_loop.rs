@@ -112,7 +112,7 @@ pub(crate) async fn run(
             }
         }
 
-        let running = shared.running_count();
+        let running = shared.busy_count();
         if state.may_have_work && running < config.min_concurrency {
             let limit = config.max_concurrency - running;
             let claimed = shared

@@ -1,7 +1,7 @@
 //! State shared by a runner's tasks and the jobs it hands out.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -80,6 +80,9 @@ pub(crate) struct RunnerShared {
     pub config: RunnerConfig,
     pub dispatch: Dispatch,
     running: Mutex<HashMap<Uuid, Running>>,
+    /// Running jobs whose work is done and whose completion is being
+    /// written: they no longer take a slot.
+    completing: AtomicUsize,
     idle_waiters: Mutex<Vec<oneshot::Sender<()>>>,
     stopping: AtomicBool,
     pub events: mpsc::UnboundedSender<LoopEvent>,
@@ -109,6 +112,7 @@ impl RunnerShared {
             config,
             dispatch,
             running: Mutex::new(HashMap::new()),
+            completing: AtomicUsize::new(0),
             idle_waiters: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
             events,
@@ -118,6 +122,14 @@ impl RunnerShared {
 
     pub fn running_count(&self) -> usize {
         lock(&self.running).len()
+    }
+
+    /// How many slots are taken: running jobs, less those whose completion
+    /// is only being written. Claims fill the other slots, so the next
+    /// batch is claimed while the last one's completions are in flight.
+    pub fn busy_count(&self) -> usize {
+        self.running_count()
+            .saturating_sub(self.completing.load(Ordering::SeqCst))
     }
 
     /// The leases the keep-alive task should extend.
@@ -189,6 +201,7 @@ impl RunnerShared {
             ordered: job.ordered,
             retry_backoff: job.retry_backoff,
             finished: AtomicBool::new(false),
+            completing: AtomicBool::new(false),
             settled: AtomicBool::new(false),
             supervised: AtomicBool::new(false),
             lost,
@@ -227,6 +240,9 @@ pub(crate) struct Attempt {
     pub retry_backoff: Duration,
     /// The job completed (or its lease was found lost): nothing to record.
     pub finished: AtomicBool,
+    /// The job asked to complete and its slot was freed (see
+    /// [`RunnerShared::busy_count`]).
+    completing: AtomicBool,
     /// The outcome has been handed over; it is handed over once.
     settled: AtomicBool,
     /// A supervisor (the registry's task) settles the attempt with the
@@ -241,12 +257,30 @@ impl Attempt {
         self.lost.load(Ordering::SeqCst)
     }
 
+    /// The job's work is done and its completion is on its way: free its
+    /// slot now rather than when the completion is durable.
+    pub fn begin_completing(&self) {
+        if !self.completing.swap(true, Ordering::SeqCst) {
+            self.shared.completing.fetch_add(1, Ordering::SeqCst);
+            let _ = self.shared.events.unbounded_send(LoopEvent::JobFinished);
+        }
+    }
+
+    /// The completion failed, or the attempt is over: the slot accounting
+    /// returns to the running map alone.
+    pub fn end_completing(&self) {
+        if self.completing.swap(false, Ordering::SeqCst) {
+            self.shared.completing.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
     /// Records how the attempt ended, once: nothing if it completed, else a
     /// failed attempt with `error` (retried if attempts remain).
     pub fn settle(self: &Arc<Self>, error: impl FnOnce() -> String) {
         if self.settled.swap(true, Ordering::SeqCst) {
             return;
         }
+        self.end_completing();
         if self.finished.load(Ordering::SeqCst) || self.is_lost() {
             self.shared.deregister(self.lease.id);
             return;
