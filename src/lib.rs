@@ -77,7 +77,7 @@
 
 pub use mq_core::admin;
 pub use mq_core::backend::JobState;
-pub use mq_core::registry::{JobPanicked, UnknownJob};
+pub use mq_core::registry::{JobPanicked, UnknownJob, error_text};
 pub use mq_core::{
     Backend, BoxError, Checkpoint, CurrentJob, Error, Executor, IntoBackend, JobBuilder,
     JobRegistry, JobRunnerHandle, JobRunnerOptions, NamedJob, Result, Spawner, Uuid, clear,

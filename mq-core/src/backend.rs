@@ -796,6 +796,13 @@ pub trait Backend: Send + Sync + 'static {
     /// Returns when the next such transition is due.
     async fn job_schedule(&self, params: JobScheduleParams) -> Result<JobScheduleResult>;
 
+    /// Reclaims the storage of finished jobs now, unless another process is
+    /// already doing it (then returns `false` at once). Runners call this
+    /// every so many claimed jobs, because until dead rows are reclaimed
+    /// every claim walks past them. A backend without such storage returns
+    /// `false`.
+    async fn job_vacuum(&self) -> Result<bool>;
+
     /// A stream of wake-ups for runners. The stream may end or go quiet;
     /// runners always keep polling on a timer as well.
     async fn listen(&self) -> Result<BoxStream<'static, Wakeup>>;

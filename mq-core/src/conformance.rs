@@ -90,6 +90,8 @@ macro_rules! conformance_tests {
             job_prune_deletes_old_failed_and_completed_jobs,
             job_stats_counts_per_channel_name_and_state,
             listen_wakes_up_on_insert_and_commit,
+            job_vacuum_keeps_every_live_job,
+            job_complete_and_keep_alive_never_deadlock,
         );
     };
     (@cases $attrs:tt $factory:tt; $($case:ident),+ $(,)?) => {
@@ -1672,4 +1674,54 @@ pub async fn listen_wakes_up_on_insert_and_commit(backend: &dyn Backend) {
             channel_name: Some("later-channel".to_owned())
         }
     );
+}
+
+/// Vacuuming, alone or twice at once, succeeds and loses no live job.
+pub async fn job_vacuum_keeps_every_live_job(backend: &dyn Backend) {
+    let t = Clock::new();
+    let builders: Vec<JobBuilder> = (0..50).map(|_| job("j", "c")).collect();
+    insert(backend, t.at(0.0), &builders.iter().collect::<Vec<_>>()).await;
+    let done = claim(backend, t.at(0.0), 20).await;
+    let leases: Vec<JobLease> = done.iter().map(ClaimedJob::lease).collect();
+    complete(backend, &leases).await;
+    let (a, b) = futures::join!(backend.job_vacuum(), backend.job_vacuum());
+    a.expect("job_vacuum");
+    b.expect("job_vacuum");
+    backend.job_vacuum().await.expect("job_vacuum");
+    assert_eq!(
+        claim(backend, t.at(0.0), 100).await.len(),
+        30,
+        "a vacuum lost live jobs"
+    );
+}
+
+/// Completing a batch while keeping the same jobs alive in the opposite
+/// order, over and over, never fails: batch statements take their row
+/// locks in one order.
+pub async fn job_complete_and_keep_alive_never_deadlock(backend: &dyn Backend) {
+    let t = Clock::new();
+    for round in 0..10 {
+        let builders: Vec<JobBuilder> = (0..200).map(|_| job("j", "c")).collect();
+        insert(backend, t.at(0.0), &builders.iter().collect::<Vec<_>>()).await;
+        let claimed = claim(backend, t.at(0.0), 200).await;
+        assert_eq!(claimed.len(), 200);
+        let leases: Vec<JobLease> = claimed.iter().map(ClaimedJob::lease).collect();
+        let mut reversed = leases.clone();
+        reversed.reverse();
+        let (completed, kept) = futures::join!(
+            backend.job_complete(JobCompleteParams {
+                leases: &leases,
+                keep_completed: false,
+                now: t.at(0.0),
+            }),
+            backend.job_keep_alive(JobKeepAliveParams {
+                leases: &reversed,
+                lease: LEASE,
+                now: t.at(0.0),
+            }),
+        );
+        let completed = completed.unwrap_or_else(|e| panic!("round {round}: job_complete: {e:?}"));
+        kept.unwrap_or_else(|e| panic!("round {round}: job_keep_alive: {e:?}"));
+        assert_eq!(completed.len(), 200, "round {round}");
+    }
 }

@@ -629,6 +629,11 @@ impl Backend for MemoryBackend {
         Ok(result)
     }
 
+    async fn job_vacuum(&self) -> Result<bool> {
+        // Removed jobs are gone at once: there is nothing to reclaim.
+        Ok(false)
+    }
+
     async fn listen(&self) -> Result<BoxStream<'static, Wakeup>> {
         let (tx, rx) = mpsc::unbounded();
         self.store().listeners.push(tx);

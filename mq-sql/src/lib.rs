@@ -44,6 +44,9 @@ pub fn latest_version() -> i64 {
 /// The advisory lock that serializes migrations ("mq_migra" as an integer).
 pub const MIGRATION_LOCK_KEY: i64 = 0x6d71_5f6d_6967_7261;
 
+/// The advisory lock held while one process vacuums ("mq_vacuu").
+pub const VACUUM_LOCK_KEY: i64 = 0x6d71_5f76_6163_7575;
+
 /// Statement text, one constant per statement file.
 pub mod statements {
     /// Creates `mq_migrations` if needed.
@@ -98,6 +101,12 @@ pub mod statements {
     pub const JOB_PRUNE: &str = include_str!("../statements/job_prune.sql");
     /// `Backend::job_stats`.
     pub const JOB_STATS: &str = include_str!("../statements/job_stats.sql");
+    /// `Backend::job_vacuum`: takes the vacuum lock, if free.
+    pub const JOB_VACUUM_LOCK: &str = include_str!("../statements/job_vacuum_lock.sql");
+    /// `Backend::job_vacuum`: the vacuum itself (simple protocol only).
+    pub const JOB_VACUUM: &str = include_str!("../statements/job_vacuum.sql");
+    /// `Backend::job_vacuum`: releases the vacuum lock.
+    pub const JOB_VACUUM_UNLOCK: &str = include_str!("../statements/job_vacuum_unlock.sql");
 }
 
 const JOB_CLAIM_TEMPLATE: &str = include_str!("../statements/job_claim.sql");

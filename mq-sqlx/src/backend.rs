@@ -149,6 +149,10 @@ impl Backend for SqlxBackend {
         queries::job_schedule(&mut *self.conn("job_schedule").await?, params).await
     }
 
+    async fn job_vacuum(&self) -> Result<bool> {
+        queries::job_vacuum(&mut *self.conn("job_vacuum").await?).await
+    }
+
     async fn listen(&self) -> Result<BoxStream<'static, Wakeup>> {
         listen::listen(&self.pool, self.spawner.clone()).await
     }

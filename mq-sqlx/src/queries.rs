@@ -15,9 +15,9 @@ use mq_core::backend::{
 };
 use mq_core::{Error, Result, Uuid};
 use mq_sql::{
-    InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, from_micros, insert_notifications,
-    latest_version, lease_columns, micros, notification, parse_error, parse_errors,
-    ready_notifications, state_names, statements,
+    InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, VACUUM_LOCK_KEY, from_micros,
+    insert_notifications, latest_version, lease_columns, micros, notification, parse_error,
+    parse_errors, ready_notifications, state_names, statements,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{Connection, PgConnection, Row};
@@ -451,6 +451,33 @@ pub(crate) async fn job_stats(
             ))
         })
         .collect()
+}
+
+/// Vacuums `mq_jobs` under the vacuum lock, if no one else holds it.
+pub(crate) async fn job_vacuum(conn: &mut PgConnection) -> Result<bool> {
+    let op = "job_vacuum";
+    let locked: bool = sqlx::query_scalar(statements::JOB_VACUUM_LOCK)
+        .bind(VACUUM_LOCK_KEY)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(at(op))?;
+    if !locked {
+        return Ok(false);
+    }
+    let vacuumed = sqlx::raw_sql(statements::JOB_VACUUM)
+        .execute(&mut *conn)
+        .await
+        .map_err(at(op));
+    // Released even if the vacuum failed; a connection that died took
+    // the session lock with it.
+    let unlocked = sqlx::query(statements::JOB_VACUUM_UNLOCK)
+        .bind(VACUUM_LOCK_KEY)
+        .execute(&mut *conn)
+        .await
+        .map_err(at(op));
+    vacuumed?;
+    unlocked?;
+    Ok(true)
 }
 
 /// Applies the migrations this library carries that the database lacks, in

@@ -173,6 +173,10 @@ impl Backend for TokioPostgresBackend {
         queries::job_schedule(Conn::pooled(&self.client("job_schedule").await?), params).await
     }
 
+    async fn job_vacuum(&self) -> Result<bool> {
+        queries::job_vacuum(Conn::pooled(&self.client("job_vacuum").await?)).await
+    }
+
     async fn listen(&self) -> Result<BoxStream<'static, Wakeup>> {
         listen::listen(self.connect.clone(), self.spawner.clone()).await
     }

@@ -16,9 +16,9 @@ use mq_core::backend::{
 };
 use mq_core::{Error, Result, Uuid};
 use mq_sql::{
-    InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, from_micros, insert_notifications,
-    latest_version, lease_columns, micros, notification, parse_error, parse_errors,
-    ready_notifications, state_names, statements,
+    InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, VACUUM_LOCK_KEY, from_micros,
+    insert_notifications, latest_version, lease_columns, micros, notification, parse_error,
+    parse_errors, ready_notifications, state_names, statements,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row, Statement};
@@ -567,6 +567,31 @@ pub(crate) async fn job_stats(
             ))
         })
         .collect()
+}
+
+/// Vacuums `mq_jobs` under the vacuum lock, if no one else holds it.
+pub(crate) async fn job_vacuum(conn: Conn<'_>) -> Result<bool> {
+    let op = "job_vacuum";
+    let conn = conn.uncached();
+    let locked: bool = get(
+        op,
+        &conn
+            .query_one(op, statements::JOB_VACUUM_LOCK, &[&VACUUM_LOCK_KEY])
+            .await?,
+        "locked",
+    )?;
+    if !locked {
+        return Ok(false);
+    }
+    let vacuumed = conn.batch_execute(op, statements::JOB_VACUUM).await;
+    // Released even if the vacuum failed; a connection that died took
+    // the session lock with it.
+    let unlocked = conn
+        .query_one(op, statements::JOB_VACUUM_UNLOCK, &[&VACUUM_LOCK_KEY])
+        .await;
+    vacuumed?;
+    unlocked?;
+    Ok(true)
 }
 
 /// Applies the migrations this library carries that the database lacks,

@@ -88,7 +88,11 @@ async fn run_job(mut job: CurrentJob, recorder: Arc<Recorder>) {
     recorder.body_done(&payload);
     match job.complete().await {
         Ok(()) => recorder.completed(&payload),
-        Err(error) => recorder.error(format!("job {}: complete failed: {error}", payload.n)),
+        Err(error) => recorder.error(format!(
+            "job {}: complete failed: {}",
+            payload.n,
+            mq::error_text(&error)
+        )),
     }
 }
 

@@ -7,7 +7,9 @@ use futures::channel::mpsc;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 
-use super::shared::{Dispatch, LoopEvent, RunnerShared};
+use std::sync::atomic::Ordering;
+
+use super::shared::{Dispatch, LoopEvent, RunnerShared, VACUUM_MIN_INTERVAL};
 use crate::backend::{
     ChannelKey, ClaimedJob, JobClaimParams, JobScheduleParams, Wakeup, claim_cursor,
 };
@@ -22,6 +24,10 @@ struct LoopState {
     schedule_due: Instant,
     /// Consecutive backend errors, for backing off.
     failures: u32,
+    /// Jobs claimed since the last vacuum.
+    claimed_since_vacuum: u64,
+    /// When this runner last started a vacuum.
+    last_vacuum: Instant,
 }
 
 /// Backs off from repeated backend errors: 100 ms doubling up to 5 s.
@@ -83,6 +89,8 @@ pub(crate) async fn run(
         may_have_work: true,
         schedule_due: Instant::now(),
         failures: 0,
+        claimed_since_vacuum: 0,
+        last_vacuum: Instant::now(),
     };
     tracing::debug!(?config, "job runner started");
     while !shared.is_stopping() {
@@ -135,6 +143,8 @@ pub(crate) async fn run(
                         state.cursor = Some(cursor);
                     }
                     tracing::trace!(claimed = jobs.len(), limit, "claimed jobs");
+                    state.claimed_since_vacuum += jobs.len() as u64;
+                    maybe_vacuum(&shared, &mut state);
                     for job in jobs {
                         dispatch(&shared, job);
                     }
@@ -182,6 +192,34 @@ pub(crate) async fn run(
         }
     }
     tracing::debug!("job runner stopped claiming");
+}
+
+/// Starts a vacuum in the background when enough jobs were claimed since
+/// the last one, unless one is still running.
+fn maybe_vacuum(shared: &Arc<RunnerShared>, state: &mut LoopState) {
+    let Some(every) = shared.config.vacuum_every else {
+        return;
+    };
+    if state.claimed_since_vacuum < every || state.last_vacuum.elapsed() < VACUUM_MIN_INTERVAL {
+        return;
+    }
+    if shared.vacuuming.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    state.claimed_since_vacuum = 0;
+    state.last_vacuum = Instant::now();
+    let shared = shared.clone();
+    let spawner = shared.spawner.clone();
+    spawner.spawn(
+        async move {
+            match shared.backend.job_vacuum().await {
+                Ok(ran) => tracing::debug!(ran, "vacuumed the jobs table"),
+                Err(error) => tracing::warn!(%error, "job_vacuum failed"),
+            }
+            shared.vacuuming.store(false, Ordering::SeqCst);
+        }
+        .boxed(),
+    );
 }
 
 fn dispatch(shared: &Arc<RunnerShared>, job: ClaimedJob) {

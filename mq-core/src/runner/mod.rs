@@ -79,6 +79,7 @@ impl JobRunnerOptions {
                 poll_interval: Duration::from_secs(1),
                 unknown_job_delay: Duration::from_secs(5),
                 completion_batch: 1000,
+                vacuum_every: Some(10_000),
                 keep_completed: false,
             },
         }
@@ -131,6 +132,24 @@ impl JobRunnerOptions {
     /// covers notifications lost with a connection.
     pub fn set_poll_interval(&mut self, poll_interval: Duration) -> &mut Self {
         self.config.poll_interval = poll_interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Vacuums the jobs table after every `jobs` jobs this runner claims (at
+    /// most every 2 s, and one process at a time), instead of waiting for
+    /// autovacuum; `None` leaves it to autovacuum. Default: every 10,000
+    /// jobs.
+    ///
+    /// A queue's rows die fast: every claim leaves a dead index entry and
+    /// every completion a dead row. Until they are reclaimed each claim
+    /// walks past them, and autovacuum looks at a table at most once a
+    /// minute, so a runner draining a deep queue slows down as it goes (to
+    /// half its speed over a million jobs, measured) unless it vacuums as
+    /// it goes. Vacuuming needs ownership of `mq_jobs` (the role that ran
+    /// the migrations has it); without it PostgreSQL skips the vacuum with
+    /// a warning.
+    pub fn set_vacuum_every(&mut self, jobs: Option<u64>) -> &mut Self {
+        self.config.vacuum_every = jobs.map(|n| n.max(1));
         self
     }
 

@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
@@ -17,6 +18,10 @@ use crate::backend::{
     JobCompleteParams, JobFailOutcome, JobFailParams, JobLease, JobReleaseParams,
 };
 use crate::error::{Error, Result};
+
+/// How many times a batch of completions is tried before its jobs are told
+/// it failed.
+const COMPLETE_TRIES: u64 = 3;
 
 /// One backend error shared by every waiter of a failed batch.
 #[derive(Debug, thiserror::Error)]
@@ -107,15 +112,32 @@ async fn complete(
 ) {
     let leases: Vec<JobLease> = completions.iter().map(|(lease, _, _)| *lease).collect();
     let any_ordered = completions.iter().any(|(_, ordered, _)| *ordered);
-    match shared
-        .backend
-        .job_complete(JobCompleteParams {
-            leases: &leases,
-            keep_completed: shared.config.keep_completed,
-            now: None,
-        })
-        .await
-    {
+    let mut tries = 0;
+    let result = loop {
+        let result = shared
+            .backend
+            .job_complete(JobCompleteParams {
+                leases: &leases,
+                keep_completed: shared.config.keep_completed,
+                now: None,
+            })
+            .await;
+        tries += 1;
+        match result {
+            // A transient failure (a lost connection, a serialization
+            // failure) is worth another go before every job of the batch
+            // hears of it: the statement is idempotent.
+            Err(error) if error.is_transient() && tries < COMPLETE_TRIES => {
+                tracing::debug!(%error, tries, "job_complete failed; trying again");
+                shared
+                    .spawner
+                    .sleep(Duration::from_millis(20 * tries))
+                    .await;
+            }
+            result => break result,
+        }
+    };
+    match result {
         Ok(done) => {
             let done: HashSet<JobLease> = done.into_iter().collect();
             for (lease, _, ack) in completions {

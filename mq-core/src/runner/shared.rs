@@ -35,9 +35,15 @@ pub(crate) struct RunnerConfig {
     pub poll_interval: Duration,
     pub unknown_job_delay: Duration,
     pub completion_batch: usize,
+    /// Vacuum after this many claimed jobs (at most every
+    /// [`VACUUM_MIN_INTERVAL`]); `None` leaves it to autovacuum.
+    pub vacuum_every: Option<u64>,
     /// Completed jobs are kept (state completed) instead of deleted.
     pub keep_completed: bool,
 }
+
+/// The least time between two vacuums started by one runner.
+pub(crate) const VACUUM_MIN_INTERVAL: Duration = Duration::from_secs(2);
 
 /// What the claim loop reacts to besides wake-ups and its timer.
 #[derive(Debug)]
@@ -83,6 +89,8 @@ pub(crate) struct RunnerShared {
     /// Running jobs whose work is done and whose completion is being
     /// written: they no longer take a slot.
     completing: AtomicUsize,
+    /// A vacuum started by this runner is running.
+    pub vacuuming: AtomicBool,
     idle_waiters: Mutex<Vec<oneshot::Sender<()>>>,
     stopping: AtomicBool,
     pub events: mpsc::UnboundedSender<LoopEvent>,
@@ -113,6 +121,7 @@ impl RunnerShared {
             dispatch,
             running: Mutex::new(HashMap::new()),
             completing: AtomicUsize::new(0),
+            vacuuming: AtomicBool::new(false),
             idle_waiters: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
             events,
