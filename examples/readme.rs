@@ -217,3 +217,22 @@ async fn main() -> Result<(), Box<dyn Error>> {
     runner.wait_jobs_finish(Duration::from_secs(5)).await;
     Ok(())
 }
+
+#[cfg(feature = "metrics")]
+#[allow(dead_code)]
+async fn export_metrics(
+    pool: sqlx::PgPool,
+    registry: mq::JobRegistry,
+) -> Result<(), Box<dyn Error>> {
+    use std::sync::Arc;
+    // README: tracing and metrics
+    let runner = registry
+        .runner(&pool)
+        .set_metrics(Arc::new(mq::metrics::MetricsExporter))
+        .run()
+        .await?;
+    // In one process, every few seconds:
+    mq::metrics::record_queue_stats(&mq::admin::stats(&pool).await?);
+    drop(runner);
+    Ok(())
+}

@@ -45,6 +45,7 @@
 //! | `runtime-async-std` | no | runners on async-std (`AsyncStdSpawner`); sqlx on its async-std runtime; tokio-postgres over async-std's sockets (build the pool with `AsyncStdConnect`) |
 //! | `macros` | yes | the [`job`] attribute |
 //! | `testing` | no | [`testing::MemoryBackend`] and the backend conformance suite |
+//! | `metrics` | no | `metrics::MetricsExporter`: runner measurements through the `metrics` crate |
 //!
 //! With both runtime features, the runtime is picked when a runner's
 //! backend is created (`registry.runner(&pool)`,
@@ -101,6 +102,11 @@ pub use mq_runtime_tokio::TokioSpawner;
 
 #[cfg(feature = "runtime-async-std")]
 pub use mq_runtime_async_std::AsyncStdSpawner;
+
+pub use mq_core::runner::report;
+
+#[cfg(feature = "metrics")]
+pub mod metrics;
 
 /// Testing without a database: the in-memory backend, and the backend
 /// conformance suite for backends of your own.

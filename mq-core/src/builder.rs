@@ -238,6 +238,13 @@ impl JobBuilder {
                 now: None,
             })
             .await?;
+        tracing::debug!(
+            job.id = %self.job.id,
+            job.name = %self.job.name,
+            job.channel = %self.job.channel_name,
+            delay = ?self.job.delay,
+            "spawned job"
+        );
         Ok(self.job.id)
     }
 }
@@ -254,9 +261,10 @@ pub async fn spawn_many<D, E: Executor<D>>(
     for job in &jobs {
         job.validate()?;
     }
-    let ids = jobs.iter().map(|job| job.id).collect();
+    let ids: Vec<Uuid> = jobs.iter().map(|job| job.id).collect();
     executor
         .job_insert(JobInsertParams { jobs, now: None })
         .await?;
+    tracing::debug!(jobs = ids.len(), "spawned jobs");
     Ok(ids)
 }

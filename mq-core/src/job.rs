@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::backend::{JobCheckpointParams, JobCompleteParams, JobKeepAliveParams};
 use crate::error::{Error, Result};
 use crate::executor::Executor;
+use crate::runner::report::JobOutcome;
 use crate::runner::shared::{Attempt, Outcome};
 
 /// New state for a running job, saved for its next attempts.
@@ -137,6 +138,14 @@ impl CurrentJob {
         self.attempt.number
     }
 
+    /// The `mq.job` span of this attempt (fields `job.id`, `job.name`,
+    /// `job.channel`, `job.attempt`). Registry jobs run inside it; a
+    /// callback runner's tasks can enter it with
+    /// `tracing::Instrument::instrument(future, job.span().clone())`.
+    pub fn span(&self) -> &tracing::Span {
+        &self.attempt.span
+    }
+
     /// Decodes the JSON payload; `None` if the job has none.
     pub fn json<'a, T: Deserialize<'a>>(&'a self) -> Result<Option<T>> {
         let Some(json) = self.payload_json.as_deref() else {
@@ -199,8 +208,7 @@ impl CurrentJob {
         self.check_held()?;
         let (ack, done) = oneshot::channel();
         let outcome = Outcome::Complete {
-            lease: self.attempt.lease,
-            ordered: self.attempt.ordered,
+            attempt: self.attempt.clone(),
             ack,
         };
         self.attempt
@@ -247,9 +255,11 @@ impl CurrentJob {
             })
             .await?;
         if !done.contains(&lease) {
+            self.attempt.report(JobOutcome::LeaseLost, None);
             return Err(self.lease_lost());
         }
         self.attempt.finished.store(true, Ordering::SeqCst);
+        self.attempt.report(JobOutcome::Completed, None);
         if self.attempt.ordered {
             let _ = self
                 .attempt

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use tracing::Instrument;
 
 use crate::builder::JobBuilder;
 use crate::error::{BoxError, Error, Result};
@@ -272,10 +273,13 @@ impl RegistryDispatch {
                 return;
             }
         };
+        let span = attempt.span.clone();
         let guard = SettleOnDrop(attempt);
         spawner.spawn(
             async move {
-                let outcome = AssertUnwindSafe(future).catch_unwind().await;
+                let outcome = AssertUnwindSafe(future.instrument(span))
+                    .catch_unwind()
+                    .await;
                 let error: Option<BoxError> = match outcome {
                     Ok(Ok(())) => None,
                     Ok(Err(error)) => Some(error),

@@ -123,6 +123,7 @@ pub(crate) async fn run(
         let running = shared.busy_count();
         if state.may_have_work && running < config.min_concurrency {
             let limit = config.max_concurrency - running;
+            let claim_started = Instant::now();
             let claimed = shared
                 .backend
                 .job_claim(JobClaimParams {
@@ -142,7 +143,13 @@ pub(crate) async fn run(
                     if let Some(cursor) = claim_cursor(state.cursor.as_ref(), &jobs) {
                         state.cursor = Some(cursor);
                     }
-                    tracing::trace!(claimed = jobs.len(), limit, "claimed jobs");
+                    let latency = claim_started.elapsed();
+                    if !jobs.is_empty() {
+                        tracing::debug!(claimed = jobs.len(), limit, ?latency, "claimed jobs");
+                    }
+                    if let Some(metrics) = &shared.metrics {
+                        metrics.jobs_claimed(jobs.len(), latency);
+                    }
                     state.claimed_since_vacuum += jobs.len() as u64;
                     maybe_vacuum(&shared, &mut state);
                     for job in jobs {

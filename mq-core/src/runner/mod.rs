@@ -12,6 +12,7 @@
 pub(crate) mod claim_loop;
 pub(crate) mod keep_alive;
 pub(crate) mod outcomes;
+pub mod report;
 pub(crate) mod shared;
 
 use std::fmt;
@@ -28,6 +29,7 @@ use crate::error::Result;
 use crate::executor::IntoBackend;
 use crate::registry::RegistryDispatch;
 use crate::spawner::{Spawner, spawn_with_handle, timeout};
+use report::RunnerMetrics;
 use shared::{Dispatch, RunnerConfig, RunnerShared};
 
 /// How to run jobs: on which backend, how many at once, from which
@@ -37,6 +39,7 @@ pub struct JobRunnerOptions {
     spawner: Arc<dyn Spawner>,
     dispatch: Dispatch,
     config: RunnerConfig,
+    metrics: Option<Arc<dyn RunnerMetrics>>,
 }
 
 impl fmt::Debug for JobRunnerOptions {
@@ -70,6 +73,7 @@ impl JobRunnerOptions {
             spawner: backend.spawner(),
             backend,
             dispatch,
+            metrics: None,
             config: RunnerConfig {
                 min_concurrency: 64,
                 max_concurrency: 128,
@@ -172,6 +176,14 @@ impl JobRunnerOptions {
         self
     }
 
+    /// Reports the runner's measurements to `metrics`: claims and their
+    /// latency, each attempt's outcome and run time, the running count.
+    /// See [`report`] (and the `mq` crate's `metrics` feature).
+    pub fn set_metrics(&mut self, metrics: Arc<dyn RunnerMetrics>) -> &mut Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// Runs the runner's tasks on `spawner` instead of the backend's.
     pub fn set_spawner(&mut self, spawner: Arc<dyn Spawner>) -> &mut Self {
         self.spawner = spawner;
@@ -194,6 +206,7 @@ impl JobRunnerOptions {
             self.spawner.clone(),
             self.config.clone(),
             dispatch,
+            self.metrics.clone(),
             events_tx,
             outcomes_tx,
         ));

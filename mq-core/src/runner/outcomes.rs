@@ -13,7 +13,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
 
-use super::shared::{LoopEvent, Outcome, RunnerShared};
+use super::report::JobOutcome;
+use super::shared::{Attempt, LoopEvent, Outcome, RunnerShared};
 use crate::backend::{
     JobCompleteParams, JobFailOutcome, JobFailParams, JobLease, JobReleaseParams,
 };
@@ -53,11 +54,7 @@ pub(crate) async fn run(shared: Arc<RunnerShared>, mut outcomes: mpsc::Unbounded
         let mut shutdown = false;
         for outcome in batch.drain(..) {
             match outcome {
-                Outcome::Complete {
-                    lease,
-                    ordered,
-                    ack,
-                } => completions.push((lease, ordered, ack)),
+                Outcome::Complete { attempt, ack } => completions.push((attempt, ack)),
                 Outcome::Fail { attempt, error } => {
                     let result = shared
                         .backend
@@ -70,12 +67,17 @@ pub(crate) async fn run(shared: Arc<RunnerShared>, mut outcomes: mpsc::Unbounded
                         .await;
                     match result {
                         Ok(JobFailOutcome::Failed) => {
-                            tracing::warn!(job = %attempt.lease.id, name = %attempt.name, %error, "job failed for good")
+                            attempt.report(JobOutcome::Failed, Some(&error))
                         }
-                        Ok(_) => {}
+                        Ok(JobFailOutcome::Retrying) => {
+                            attempt.report(JobOutcome::Retrying, Some(&error))
+                        }
+                        Ok(JobFailOutcome::LeaseLost) => {
+                            attempt.report(JobOutcome::LeaseLost, None)
+                        }
                         // The lease will lapse and the job be retried.
                         Err(e) => {
-                            tracing::warn!(job = %attempt.lease.id, error = %e, "job_fail failed")
+                            tracing::warn!(parent: &attempt.span, error = %e, "job_fail failed")
                         }
                     }
                     shared.deregister(attempt.lease.id);
@@ -89,8 +91,12 @@ pub(crate) async fn run(shared: Arc<RunnerShared>, mut outcomes: mpsc::Unbounded
                             now: None,
                         })
                         .await;
-                    if let Err(e) = result {
-                        tracing::warn!(job = %attempt.lease.id, error = %e, "job_release failed");
+                    match result {
+                        Ok(true) => attempt.report(JobOutcome::Released, None),
+                        Ok(false) => attempt.report(JobOutcome::LeaseLost, None),
+                        Err(e) => {
+                            tracing::warn!(parent: &attempt.span, error = %e, "job_release failed")
+                        }
                     }
                     shared.deregister(attempt.lease.id);
                 }
@@ -108,10 +114,13 @@ pub(crate) async fn run(shared: Arc<RunnerShared>, mut outcomes: mpsc::Unbounded
 
 async fn complete(
     shared: &RunnerShared,
-    completions: Vec<(JobLease, bool, oneshot::Sender<Result<bool>>)>,
+    completions: Vec<(Arc<Attempt>, oneshot::Sender<Result<bool>>)>,
 ) {
-    let leases: Vec<JobLease> = completions.iter().map(|(lease, _, _)| *lease).collect();
-    let any_ordered = completions.iter().any(|(_, ordered, _)| *ordered);
+    let leases: Vec<JobLease> = completions
+        .iter()
+        .map(|(attempt, _)| attempt.lease)
+        .collect();
+    let any_ordered = completions.iter().any(|(attempt, _)| attempt.ordered);
     let mut tries = 0;
     let result = loop {
         let result = shared
@@ -140,8 +149,17 @@ async fn complete(
     match result {
         Ok(done) => {
             let done: HashSet<JobLease> = done.into_iter().collect();
-            for (lease, _, ack) in completions {
-                let _ = ack.send(Ok(done.contains(&lease)));
+            for (attempt, ack) in completions {
+                let held = done.contains(&attempt.lease);
+                attempt.report(
+                    if held {
+                        JobOutcome::Completed
+                    } else {
+                        JobOutcome::LeaseLost
+                    },
+                    None,
+                );
+                let _ = ack.send(Ok(held));
             }
             if any_ordered {
                 let _ = shared.events.unbounded_send(LoopEvent::MoreWork);
@@ -150,7 +168,7 @@ async fn complete(
         Err(error) => {
             tracing::warn!(%error, jobs = leases.len(), "job_complete failed");
             let error = share(error);
-            for (_, _, ack) in completions {
+            for (_, ack) in completions {
                 let _ = ack.send(Err(error()));
             }
         }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::channel::{mpsc, oneshot};
 use uuid::Uuid;
@@ -13,6 +13,7 @@ use crate::backend::{Backend, ClaimedJob, JobLease};
 use crate::error::Result;
 use crate::registry::RegistryDispatch;
 use crate::retry::retry_delay;
+use crate::runner::report::{JobOutcome, JobReport, RunnerMetrics};
 use crate::spawner::Spawner;
 
 /// How a runner hands claimed jobs to user code.
@@ -59,8 +60,7 @@ pub(crate) enum LoopEvent {
 /// Work for the outcome task, which records how attempts ended.
 pub(crate) enum Outcome {
     Complete {
-        lease: JobLease,
-        ordered: bool,
+        attempt: Arc<Attempt>,
         ack: oneshot::Sender<Result<bool>>,
     },
     Fail {
@@ -85,6 +85,7 @@ pub(crate) struct RunnerShared {
     pub spawner: Arc<dyn Spawner>,
     pub config: RunnerConfig,
     pub dispatch: Dispatch,
+    pub metrics: Option<Arc<dyn RunnerMetrics>>,
     running: Mutex<HashMap<Uuid, Running>>,
     /// Running jobs whose work is done and whose completion is being
     /// written: they no longer take a slot.
@@ -111,6 +112,7 @@ impl RunnerShared {
         spawner: Arc<dyn Spawner>,
         config: RunnerConfig,
         dispatch: Dispatch,
+        metrics: Option<Arc<dyn RunnerMetrics>>,
         events: mpsc::UnboundedSender<LoopEvent>,
         outcomes: mpsc::UnboundedSender<Outcome>,
     ) -> Self {
@@ -119,6 +121,7 @@ impl RunnerShared {
             spawner,
             config,
             dispatch,
+            metrics,
             running: Mutex::new(HashMap::new()),
             completing: AtomicUsize::new(0),
             vacuuming: AtomicBool::new(false),
@@ -193,14 +196,30 @@ impl RunnerShared {
     /// Records a claimed job as running and wraps it for user code.
     pub fn start(self: &Arc<Self>, job: ClaimedJob) -> CurrentJob {
         let lost = Arc::new(AtomicBool::new(false));
-        lock(&self.running).insert(
-            job.id,
-            Running {
-                token: job.lease_token,
-                lost: lost.clone(),
-            },
+        let running = {
+            let mut running = lock(&self.running);
+            running.insert(
+                job.id,
+                Running {
+                    token: job.lease_token,
+                    lost: lost.clone(),
+                },
+            );
+            running.len()
+        };
+        if let Some(metrics) = &self.metrics {
+            metrics.jobs_running(running);
+        }
+        let span = tracing::info_span!(
+            "mq.job",
+            job.id = %job.id,
+            job.name = %job.name,
+            job.channel = %job.channel_name,
+            job.attempt = job.attempt,
         );
         let attempt = Arc::new(Attempt {
+            started: Instant::now(),
+            span,
             shared: self.clone(),
             lease: job.lease(),
             number: job.attempt,
@@ -221,11 +240,15 @@ impl RunnerShared {
     /// Forgets a finished attempt and wakes whoever waits for a free slot
     /// or for the runner to go idle.
     pub fn deregister(&self, id: Uuid) {
-        let now_idle = {
+        let running = {
             let mut running = lock(&self.running);
             running.remove(&id);
-            running.is_empty()
+            running.len()
         };
+        if let Some(metrics) = &self.metrics {
+            metrics.jobs_running(running);
+        }
+        let now_idle = running == 0;
         let _ = self.events.unbounded_send(LoopEvent::JobFinished);
         if now_idle {
             for waiter in lock(&self.idle_waiters).drain(..) {
@@ -239,6 +262,10 @@ impl RunnerShared {
 /// One attempt of one job, from claim until its outcome is recorded.
 pub(crate) struct Attempt {
     pub shared: Arc<RunnerShared>,
+    /// When the job was claimed.
+    pub started: Instant,
+    /// The `mq.job` span the attempt runs in.
+    pub span: tracing::Span,
     pub lease: JobLease,
     /// The attempt number (1 for the first run).
     pub number: i32,
@@ -316,6 +343,32 @@ impl Attempt {
         };
         if self.shared.outcomes.unbounded_send(outcome).is_err() {
             self.shared.deregister(self.lease.id);
+        }
+    }
+
+    /// Reports how the attempt ended: an event in the job's span, and the
+    /// metrics hook.
+    pub fn report(&self, outcome: JobOutcome, error: Option<&str>) {
+        let _entered = self.span.enter();
+        match (outcome, error) {
+            (JobOutcome::Failed, error) => tracing::warn!(%outcome, error, "job failed for good"),
+            (JobOutcome::Retrying, error) => {
+                tracing::info!(%outcome, error, retry_in = ?self.retry_delay(), "job attempt failed")
+            }
+            (JobOutcome::LeaseLost, _) => {
+                tracing::warn!(%outcome, "job was taken over by another runner")
+            }
+            (outcome, _) => tracing::debug!(%outcome, "job finished"),
+        }
+        if let Some(metrics) = &self.shared.metrics {
+            metrics.job_finished(&JobReport {
+                id: self.lease.id,
+                name: &self.name,
+                channel_name: &self.channel_name,
+                attempt: self.number,
+                outcome,
+                run_time: self.started.elapsed(),
+            });
         }
     }
 
