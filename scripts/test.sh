@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/throwaway-pg.sh
+# The reliability suite gets the server the caller gave, or starts its own
+# durable one (the tests' server runs with fsync off, for speed).
+callers_database_url=${DATABASE_URL:-}
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
@@ -37,6 +40,13 @@ cargo test --workspace --all-features --no-fail-fast
 
 step "benchmark smoke test: every scenario and system at tiny sizes (fails only on a lost, duplicated or misordered job, or an error)"
 cargo run -p mq-bench -- --quick
+
+step "reliability suite, short variant: crashes, restarts, lost notifications, pool exhaustion, ordering, bad input, migrations, a 1-minute soak"
+if [ -n "$callers_database_url" ]; then
+    DATABASE_URL=$callers_database_url scripts/reliability.sh --short
+else
+    env -u DATABASE_URL -u MQ_PG_CTL scripts/reliability.sh --short
+fi
 
 step "examples"
 cargo build --examples --all-features

@@ -1,5 +1,6 @@
 # Sourced by the scripts here: starts a throwaway PostgreSQL unless
-# DATABASE_URL is already set, exports DATABASE_URL, and stops and deletes
+# DATABASE_URL is already set, exports DATABASE_URL (and MQ_PG_CTL, the
+# pg_ctl command line that restarts it), and stops and deletes
 # the server when the calling script exits.
 #
 #   source scripts/throwaway-pg.sh; start_throwaway_pg [durable]
@@ -66,6 +67,8 @@ start_throwaway_pg() {
     "${as_pg[@]}" "$bin/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w -t 60 -o "$settings" start >/dev/null ||
         { cat "$PG_TMP/server.log" >&2; return 1; }
     PG_STOP=("${as_pg[@]}" "$bin/pg_ctl" -D "$PG_TMP/data" -m immediate stop)
+    # How the reliability suite restarts this server.
+    export MQ_PG_CTL="${as_pg[*]} $bin/pg_ctl -D $PG_TMP/data -l $PG_TMP/server.log"
     trap stop_throwaway_pg EXIT
     export DATABASE_URL="postgres://postgres@localhost/postgres?host=$PG_TMP"
     echo "Started a throwaway PostgreSQL ($("$bin/postgres" --version)) in $PG_TMP." >&2
