@@ -71,6 +71,14 @@ impl Client {
         })
     }
 
+    /// A pool of each driver (see [`Client::connect`]).
+    pub async fn both(url: &str, size: u32, wait: Duration) -> Result<[Self; 2]> {
+        Ok([
+            Self::connect(Driver::Sqlx, url, size, wait).await?,
+            Self::connect(Driver::TokioPostgres, url, size, wait).await?,
+        ])
+    }
+
     /// Spawns one job.
     pub async fn spawn(&self, builder: &JobBuilder) -> mq::Result<Uuid> {
         match self {

@@ -143,6 +143,19 @@ impl Fleet {
         })
     }
 
+    /// Starts `n` workers like `spec`, alternating between the drivers.
+    pub async fn start_alternating(&mut self, n: usize, spec: WorkerSpec) -> Result<()> {
+        for i in 0..n {
+            let driver = Driver::alternate(i);
+            self.start(WorkerSpec {
+                driver,
+                ..spec.clone()
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Kills the worker in `slot` with SIGKILL, mid-job as likely as not.
     pub async fn kill(&mut self, slot: usize) -> Result<Kill> {
         let worker = &mut self.workers[slot];

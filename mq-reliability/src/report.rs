@@ -3,6 +3,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use num_format::{Locale, ToFormattedString};
+
 /// One scenario's result: what it measured and what it checked.
 #[derive(Debug)]
 pub struct Report {
@@ -94,21 +96,30 @@ impl Report {
 
 /// `n` with thousands separators.
 pub fn count(n: impl Into<i128>) -> String {
-    let n: i128 = n.into();
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
+    n.into().to_formatted_string(&Locale::en)
 }
 
 /// A duration in seconds, to the millisecond.
 pub fn secs(d: Duration) -> String {
     format!("{:.3} s", d.as_secs_f64())
+}
+
+/// The longest of `times`, `None` if any is `None` (a wait that timed
+/// out).
+pub fn slowest(times: &[Option<Duration>]) -> Option<Duration> {
+    times
+        .iter()
+        .try_fold(Duration::ZERO, |max, t| t.map(|t| max.max(t)))
+}
+
+/// [`slowest`] as the report shows it: formatted with `format`, or "not
+/// within `timeout`".
+pub fn show_slowest(
+    slowest: Option<Duration>,
+    format: fn(Duration) -> String,
+    timeout: Duration,
+) -> String {
+    slowest.map_or_else(|| format!("not within {}", secs(timeout)), format)
 }
 
 /// A duration in milliseconds, to a tenth.
@@ -121,12 +132,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_have_separators() {
-        assert_eq!(count(0), "0");
-        assert_eq!(count(999), "999");
-        assert_eq!(count(1000), "1,000");
-        assert_eq!(count(1234567), "1,234,567");
-        assert_eq!(count(-1234), "-1,234");
+    fn a_timed_out_wait_is_the_slowest() {
+        let s = Duration::from_secs;
+        assert_eq!(slowest(&[Some(s(1)), Some(s(3)), Some(s(2))]), Some(s(3)));
+        assert_eq!(slowest(&[Some(s(1)), None]), None);
+        assert_eq!(show_slowest(None, ms, s(30)), "not within 30.000 s");
     }
 
     #[test]

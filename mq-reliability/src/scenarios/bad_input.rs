@@ -58,10 +58,7 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
             .await?;
     }
     let wait = Duration::from_secs(30);
-    let clients = [
-        Client::connect(Driver::Sqlx, db.url(), 2, wait).await?,
-        Client::connect(Driver::TokioPostgres, db.url(), 2, wait).await?,
-    ];
+    let clients = Client::both(db.url(), 2, wait).await?;
     let mut must_complete = Vec::new();
 
     // A payload that is not a Task, and one that is not JSON at all: each
@@ -152,29 +149,22 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
     }
 
     // A NUL byte cannot be stored: a typed error, and nothing inserted.
-    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM mq_jobs")
-        .fetch_one(&db.pool)
-        .await?;
     let mut nul_errors = Vec::new();
+    let mut nul_inserted = false;
     for client in &clients {
-        let task = Task::new(0, 0);
-        match client
-            .spawn(&builder(WORK_CHANNEL, "a\0b", false, &task)?)
-            .await
-        {
+        let refused = builder(WORK_CHANNEL, "a\0b", false, &Task::new(0, 0))?;
+        match client.spawn(&refused).await {
             Err(error @ mq::Error::InvalidInput { .. }) => nul_errors.push(error.to_string()),
             other => bail!("a NUL in the channel arguments gave {other:?}"),
         }
+        nul_inserted |= mq::admin::get(&db.pool, refused.id()).await?.is_some();
     }
-    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM mq_jobs")
-        .fetch_one(&db.pool)
-        .await?;
     report.fact(
         "a NUL byte in channel arguments",
         format!("`{}`", nul_errors[0]),
     );
     report.check(
-        nul_errors.len() == clients.len() && before == after,
+        nul_errors.len() == clients.len() && !nul_inserted,
         "channel arguments with a NUL byte were refused with a typed error (Error::InvalidInput) by both drivers, and nothing was inserted",
     );
 

@@ -38,16 +38,11 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
     );
     let db = ScenarioDb::create(true).await?;
     let mut fleet = Fleet::new(db.url(), &ctx.log_dir);
-    for i in 0..workers {
-        fleet
-            .start(WorkerSpec::new(Driver::alternate(i), lease))
-            .await?;
-    }
+    fleet
+        .start_alternating(workers, WorkerSpec::new(Driver::Sqlx, lease))
+        .await?;
     let wait = Duration::from_secs(10);
-    let clients = [
-        Client::connect(Driver::Sqlx, db.url(), 4, wait).await?,
-        Client::connect(Driver::TokioPostgres, db.url(), 4, wait).await?,
-    ];
+    let clients = Client::both(db.url(), 4, wait).await?;
     let producing = tokio::spawn(async move { produce(&clients, load).await });
     let mut slot = 0;
     while !producing.is_finished() {

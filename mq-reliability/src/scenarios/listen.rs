@@ -5,13 +5,17 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{Ctx, audit_checks};
+use super::{Ctx, PROBE_TIMEOUT, audit_checks, probe};
 use crate::client::{Client, Driver};
 use crate::db::ScenarioDb;
 use crate::fleet::{Fleet, WorkerSpec};
 use crate::producer::spawn_batch;
-use crate::report::{Report, count, ms, secs};
-use crate::task::{Task, builder, probe_channel};
+use crate::report::{Report, count, ms, secs, show_slowest, slowest};
+
+/// How long a batch spawned while nobody listens may take to drain.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the workers may take to listen again.
+const RELISTEN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs the scenario.
 pub async fn run(ctx: &Ctx) -> Result<Report> {
@@ -42,23 +46,14 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
     let mut drain_times = Vec::new();
     let mut relisten_times = Vec::new();
     for round in 0..=rounds {
-        let relisten = db.wait_listeners(2, Duration::from_secs(60)).await?;
+        let relisten = db.wait_listeners(2, RELISTEN_TIMEOUT).await?;
         if round > 0 {
             relisten_times.push(relisten);
         }
         for worker in &fleet.workers {
-            let task = Task::new(round as i64, 0);
-            let id = client
-                .spawn(&builder(
-                    &probe_channel(worker.incarnation),
-                    "",
-                    false,
-                    &task,
-                )?)
-                .await?;
+            let (id, latency) = probe(&db, &client, worker.incarnation, round as i64).await?;
             all_ids.push(id);
-            let latency = db.wait_started(id, Duration::from_secs(30)).await?;
-            probe_latencies.push(latency.unwrap_or(Duration::MAX));
+            probe_latencies.push(latency);
         }
         if round == rounds {
             break;
@@ -71,19 +66,15 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
         .await?;
         terminated.push(ended);
         let ids = spawn_batch(&client, batch, 0).await?;
-        drain_times.push(db.wait_for(&ids, Duration::from_secs(60)).await?);
+        drain_times.push(db.wait_for(&ids, DRAIN_TIMEOUT).await?);
         all_ids.extend(ids);
     }
     fleet.stop_all().await?;
 
-    let worst_probe = probe_latencies.iter().max().copied().unwrap_or_default();
+    let worst_probe = slowest(&probe_latencies);
     report.fact(
         "slowest probe, spawn to start",
-        if worst_probe == Duration::MAX {
-            "never started".into()
-        } else {
-            ms(worst_probe)
-        },
+        show_slowest(worst_probe, ms, PROBE_TIMEOUT),
     );
     report.fact(
         "LISTEN connections terminated per round",
@@ -93,31 +84,15 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
             .collect::<Vec<_>>()
             .join(", "),
     );
-    let worst_drain = drain_times
-        .iter()
-        .map(|d| d.unwrap_or(Duration::MAX))
-        .max()
-        .unwrap_or_default();
+    let worst_drain = slowest(&drain_times);
     report.fact(
         "slowest drain of a batch spawned with nobody listening",
-        if worst_drain == Duration::MAX {
-            "not within 60 s".into()
-        } else {
-            secs(worst_drain)
-        },
+        show_slowest(worst_drain, secs, DRAIN_TIMEOUT),
     );
-    let worst_relisten = relisten_times
-        .iter()
-        .map(|d| d.unwrap_or(Duration::MAX))
-        .max()
-        .unwrap_or_default();
+    let worst_relisten = slowest(&relisten_times);
     report.fact(
         "slowest return of both LISTEN connections",
-        if worst_relisten == Duration::MAX {
-            "not within 60 s".into()
-        } else {
-            secs(worst_relisten)
-        },
+        show_slowest(worst_relisten, secs, RELISTEN_TIMEOUT),
     );
     let audit = db.audit(&all_ids).await?;
     audit_checks(&mut report, &audit);
@@ -129,15 +104,15 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
         ),
     );
     report.check(
-        worst_drain <= poll + Duration::from_secs(5),
+        worst_drain.is_some_and(|d| d <= poll + Duration::from_secs(5)),
         format!("every batch spawned while nobody listened was drained within the poll interval + 5 s ({})", secs(poll + Duration::from_secs(5))),
     );
     report.check(
-        worst_relisten < Duration::from_secs(60),
+        worst_relisten.is_some(),
         "the workers re-opened their LISTEN connections on their own",
     );
     report.check(
-        worst_probe < Duration::from_secs(1),
+        worst_probe.is_some_and(|d| d < Duration::from_secs(1)),
         format!(
             "every probe, before and after each termination, started within 1 s (the poll interval is {}): notifications were picked up again",
             secs(poll)

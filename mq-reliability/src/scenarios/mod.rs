@@ -6,9 +6,13 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use clap::ValueEnum;
 
-use crate::db::{Audit, Interrupted};
+use mq::Uuid;
+
+use crate::client::Client;
+use crate::db::{Audit, Interrupted, ScenarioDb};
 use crate::report::{Report, count, secs};
 use crate::server::Server;
+use crate::task::{Task, builder, probe_channel};
 
 pub mod bad_input;
 pub mod crash;
@@ -212,6 +216,24 @@ pub fn interrupted_checks(
             ),
         );
     }
+}
+
+/// How long a probe may take to start before it counts as never started.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Spawns a job that only worker `incarnation` takes, and waits for it to
+/// start: returns its id and its spawn-to-start latency (`None` if it did
+/// not start within [`PROBE_TIMEOUT`]).
+pub async fn probe(
+    db: &ScenarioDb,
+    client: &Client,
+    incarnation: i32,
+    n: i64,
+) -> Result<(Uuid, Option<Duration>)> {
+    let task = Task::new(n, 0);
+    let probe = builder(&probe_channel(incarnation), "", false, &task)?;
+    let id = client.spawn(&probe).await?;
+    Ok((id, db.wait_started(id, PROBE_TIMEOUT).await?))
 }
 
 /// Runs `scenario`, timing it; an error fails it.

@@ -46,11 +46,9 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
     }
 
     let mut fleet = Fleet::new(db.url(), &ctx.log_dir);
-    for i in 0..workers {
-        fleet
-            .start(WorkerSpec::new(Driver::alternate(i), lease))
-            .await?;
-    }
+    fleet
+        .start_alternating(workers, WorkerSpec::new(Driver::Sqlx, lease))
+        .await?;
     let started = Instant::now();
     let mut slot = 0;
     while db.done_count(&ids).await? < ids.len() as i64 && fleet.kills.len() < max_kills {

@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{Ctx, audit_checks};
+use super::{Ctx, PROBE_TIMEOUT, audit_checks, probe};
 use crate::client::{Client, Driver};
 use crate::db::ScenarioDb;
 use crate::fleet::{Fleet, WorkerSpec};
 use crate::producer::{Load, produce};
-use crate::report::{Report, count, ms, secs};
+use crate::report::{Report, count, ms, secs, show_slowest, slowest};
 use crate::server::{PG_CTL_VAR, Shutdown};
-use crate::task::{Task, builder, now_epoch, probe_channel};
+use crate::task::now_epoch;
 
 /// Runs the scenario.
 pub async fn run(ctx: &Ctx) -> Result<Report> {
@@ -58,10 +58,7 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
         fleet.start(spec).await?;
     }
     let wait = Duration::from_secs(2);
-    let clients = [
-        Client::connect(Driver::Sqlx, db.url(), 4, wait).await?,
-        Client::connect(Driver::TokioPostgres, db.url(), 4, wait).await?,
-    ];
+    let clients = Client::both(db.url(), 4, wait).await?;
     let producing = tokio::spawn(async move { produce(&clients, load).await });
     let mut back_at = Vec::new();
     for i in 0..restarts {
@@ -142,31 +139,18 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
     let mut probe_ids = Vec::new();
     for worker in &fleet.workers {
         for n in 0..3 {
-            let task = Task::new(n, 0);
-            let id = probe_client
-                .spawn(&builder(
-                    &probe_channel(worker.incarnation),
-                    "",
-                    false,
-                    &task,
-                )?)
-                .await?;
+            let (id, latency) = probe(&db, &probe_client, worker.incarnation, n).await?;
             probe_ids.push(id);
-            let latency = db.wait_started(id, Duration::from_secs(30)).await?;
-            probe_latencies.push(latency.unwrap_or(Duration::MAX));
+            probe_latencies.push(latency);
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
     db.wait_for(&probe_ids, Duration::from_secs(30)).await?;
     fleet.stop_all().await?;
-    let worst_probe = probe_latencies.iter().max().copied().unwrap_or_default();
+    let worst_probe = slowest(&probe_latencies);
     report.fact(
         "slowest probe, spawn to start",
-        if worst_probe == Duration::MAX {
-            "never started".into()
-        } else {
-            ms(worst_probe)
-        },
+        show_slowest(worst_probe, ms, PROBE_TIMEOUT),
     );
 
     let mut acknowledged = ledger.acknowledged.clone();
@@ -199,7 +183,7 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
         "both workers' LISTEN connections were open again after the restarts",
     );
     report.check(
-        worst_probe < Duration::from_secs(2),
+        worst_probe.is_some_and(|d| d < Duration::from_secs(2)),
         format!(
             "each worker started every probe within 2 s (its poll interval is {}): LISTEN was re-established",
             secs(poll)
