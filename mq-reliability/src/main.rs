@@ -146,9 +146,10 @@ async fn run_suite(cli: Cli) -> Result<bool> {
     let passed = reports.iter().all(|r| r.passed());
     let mut out = String::new();
     let _ = writeln!(out, "# Reliability\n");
-    let command = cli
-        .command_line
-        .unwrap_or_else(|| format!("mq-reliability{}", if ctx.short { " --short" } else { "" }));
+    let command = cli.command_line.map_or_else(
+        || format!("mq-reliability{}", if ctx.short { " --short" } else { "" }),
+        |line| line.trim().to_owned(),
+    );
     let _ = writeln!(
         out,
         "Produced by `{command}`, started {began}, on {} with PostgreSQL {server}; \
