@@ -5,7 +5,7 @@
 # real worker processes and a real PostgreSQL; each scenario ends with a
 # verdict (issue 6).
 #
-#   scripts/reliability.sh                    # the full run, about 45 minutes; writes RELIABILITY.md
+#   scripts/reliability.sh                    # the full run, about 40 minutes; writes RELIABILITY.md
 #   scripts/reliability.sh --short            # the short variant of each scenario, a few minutes (CI)
 #   scripts/reliability.sh --scenarios crash,restart --soak-minutes 5
 #   scripts/reliability.sh --help
