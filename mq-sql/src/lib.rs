@@ -5,11 +5,25 @@
 //! Each statement lives in `statements/<name>.sql` and is named after the
 //! [`Backend`](mq_core::Backend) method it implements (`job_claim.sql` ↔
 //! `Backend::job_claim`). Drivers differ only in how they bind the
-//! parameters and decode the rows; the SQL exists once, here.
+//! parameters and decode the rows; the SQL exists once, here. The batch
+//! statements on running jobs share their opening, `held_leases.sql`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use std::sync::LazyLock;
+
+/// A statement that opens with `statements/held_leases.sql`: the running
+/// jobs whose leases are current, locked in id order. Every statement that
+/// changes many running jobs at once is built this way, so they all lock
+/// in one order and never deadlock one another.
+macro_rules! held_leases {
+    ($file:literal) => {
+        concat!(
+            include_str!("../statements/held_leases.sql"),
+            include_str!($file)
+        )
+    };
+}
 use std::time::Duration;
 
 use mq_core::backend::{FailedAttempt, JobState, Wakeup};
@@ -64,15 +78,15 @@ pub mod statements {
     /// Wakes listeners after an insert or a commit.
     pub const JOB_NOTIFY: &str = include_str!("../statements/job_notify.sql");
     /// `Backend::job_complete`.
-    pub const JOB_COMPLETE: &str = include_str!("../statements/job_complete.sql");
+    pub const JOB_COMPLETE: &str = held_leases!("../statements/job_complete.sql");
     /// `Backend::job_complete` for runners that keep completed jobs.
-    pub const JOB_COMPLETE_KEEP: &str = include_str!("../statements/job_complete_keep.sql");
+    pub const JOB_COMPLETE_KEEP: &str = held_leases!("../statements/job_complete_keep.sql");
     /// `Backend::job_fail`.
     pub const JOB_FAIL: &str = include_str!("../statements/job_fail.sql");
     /// `Backend::job_release`.
     pub const JOB_RELEASE: &str = include_str!("../statements/job_release.sql");
     /// `Backend::job_keep_alive`.
-    pub const JOB_KEEP_ALIVE: &str = include_str!("../statements/job_keep_alive.sql");
+    pub const JOB_KEEP_ALIVE: &str = held_leases!("../statements/job_keep_alive.sql");
     /// `Backend::job_checkpoint`.
     pub const JOB_CHECKPOINT: &str = include_str!("../statements/job_checkpoint.sql");
     /// `Backend::job_commit`.
