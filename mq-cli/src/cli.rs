@@ -139,6 +139,8 @@ pub struct PruneArgs {
 pub enum StateArg {
     /// Spawned with a commit interval, not committed yet.
     Uncommitted,
+    /// Ordered, waiting for the jobs before it on its channel.
+    Blocked,
     /// Waiting for its time (delayed, or backing off before a retry).
     Scheduled,
     /// Ready to run.
@@ -155,6 +157,7 @@ impl From<StateArg> for JobState {
     fn from(state: StateArg) -> Self {
         match state {
             StateArg::Uncommitted => JobState::Uncommitted,
+            StateArg::Blocked => JobState::Blocked,
             StateArg::Scheduled => JobState::Scheduled,
             StateArg::Ready => JobState::Ready,
             StateArg::Running => JobState::Running,

@@ -133,6 +133,7 @@ fn status_report(stats: &QueueStats) -> Report {
     let mut headers = vec!["CHANNEL"];
     headers.extend(JobState::ALL.iter().map(|state| match state {
         JobState::Uncommitted => "UNCOMMITTED",
+        JobState::Blocked => "BLOCKED",
         JobState::Scheduled => "SCHEDULED",
         JobState::Ready => "READY",
         JobState::Running => "RUNNING",

@@ -193,15 +193,16 @@ async fn status_counts_jobs_per_channel_and_state() {
         "{text}"
     );
     let emails: Vec<&str> = lines[1].split_whitespace().collect();
+    // Columns: uncommitted, blocked, scheduled, ready, running, failed.
     assert_eq!(
         emails[..7],
-        ["emails", "0", "1", "2", "0", "0", "0"],
+        ["emails", "0", "0", "1", "2", "0", "0"],
         "{text}"
     );
     let reports: Vec<&str> = lines[2].split_whitespace().collect();
     assert_eq!(
         reports[..7],
-        ["reports", "0", "0", "1", "0", "1", "0"],
+        ["reports", "0", "1", "0", "0", "0", "1"],
         "{text}"
     );
     assert!(lines[3].starts_with("(all)"), "{text}");
@@ -221,7 +222,8 @@ async fn status_counts_jobs_per_channel_and_state() {
     assert_eq!(channels[1]["channel_name"], "reports");
     assert_eq!(channels[1]["counts"]["failed"], 1);
     assert_eq!(channels[1]["blocked_ordered_channels"], 1);
-    assert_eq!(status["totals"]["ready"], 3);
+    assert_eq!(status["totals"]["ready"], 2);
+    assert_eq!(status["totals"]["blocked"], 1);
     assert_eq!(status["totals"]["failed"], 1);
     assert_eq!(status["running"], 0);
     assert_eq!(status["blocked_ordered_channels"], 1);

@@ -61,10 +61,15 @@ pub enum JobState {
     /// Spawned with a commit interval and not committed yet: invisible to
     /// runners.
     Uncommitted,
+    /// An ordered job waiting for the ordered jobs spawned before it on its
+    /// channel: it becomes uncommitted, scheduled or ready (as its commit
+    /// interval and delay say) once none of them holds the channel any
+    /// more.
+    Blocked,
     /// Waiting for its time: spawned with a delay, or backing off before a
     /// retry.
     Scheduled,
-    /// Ready to run (an ordered job may still wait for its predecessors).
+    /// Ready to run.
     Ready,
     /// Held by a runner until its lease expires.
     Running,
@@ -79,6 +84,7 @@ impl JobState {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Uncommitted => "uncommitted",
+            Self::Blocked => "blocked",
             Self::Scheduled => "scheduled",
             Self::Ready => "ready",
             Self::Running => "running",
@@ -88,8 +94,9 @@ impl JobState {
     }
 
     /// Every state, in the order of a job's life.
-    pub const ALL: [JobState; 6] = [
+    pub const ALL: [JobState; 7] = [
         Self::Uncommitted,
+        Self::Blocked,
         Self::Scheduled,
         Self::Ready,
         Self::Running,
@@ -101,6 +108,7 @@ impl JobState {
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name {
             "uncommitted" => Self::Uncommitted,
+            "blocked" => Self::Blocked,
             "scheduled" => Self::Scheduled,
             "ready" => Self::Ready,
             "running" => Self::Running,
@@ -125,7 +133,7 @@ impl std::str::FromStr for JobState {
             crate::error::Error::invalid(
                 "state",
                 format!(
-                    "{name:?} is not a job state (one of uncommitted, scheduled, ready, running, failed, completed)"
+                    "{name:?} is not a job state (one of uncommitted, blocked, scheduled, ready, running, failed, completed)"
                 ),
             )
         })
@@ -443,41 +451,70 @@ pub struct JobCompleteParams<'a> {
     pub leases: &'a [JobLease],
     /// Keep the jobs, in state completed, instead of deleting them.
     pub keep_completed: bool,
+    /// Skip the jobs whose rows another transaction holds
+    /// ([`LeaseOutcome::Busy`]) instead of waiting for that transaction.
+    /// Runners skip, so that one open transaction cannot stall a batch;
+    /// a completion in the caller's own transaction waits.
+    pub skip_busy: bool,
     /// The time of completion, recorded for kept jobs; `None` for the
     /// backend's clock.
     pub now: Option<OffsetDateTime>,
 }
 
-/// Parameters of [`Backend::job_fail`].
-#[derive(Debug)]
-pub struct JobFailParams<'a> {
+/// What a batch statement on running jobs did with one lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LeaseOutcome {
+    /// The lease was current and the change is made.
+    Done,
+    /// The lease is current but another transaction holds the job's row
+    /// (the caller's own transaction that completed it and has not ended,
+    /// or another statement of the runner): nothing changed; try again.
+    Busy,
+    /// The lease is not current (the job was taken over, deleted or
+    /// completed): nothing changed, and nothing will.
+    Lost,
+}
+
+/// One failed attempt for [`Backend::job_fail`].
+#[derive(Debug, Clone, Copy)]
+pub struct JobFailure<'a> {
     /// The attempt that failed.
     pub lease: JobLease,
     /// When attempts remain, how long to wait before the next one.
     pub retry_delay: Duration,
     /// What went wrong, recorded with the job.
     pub error: &'a str,
+}
+
+/// Parameters of [`Backend::job_fail`].
+#[derive(Debug)]
+pub struct JobFailParams<'a> {
+    /// The attempts that failed.
+    pub failures: &'a [JobFailure<'a>],
     /// The time of failure; `None` for the backend's clock.
     pub now: Option<OffsetDateTime>,
 }
 
-/// What [`Backend::job_fail`] did.
+/// What [`Backend::job_fail`] did with one attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobFailOutcome {
     /// The job will be retried (it is scheduled, or ready if the delay is 0).
     Retrying,
     /// The job is out of attempts and is now failed.
     Failed,
+    /// The lease is current but another transaction holds the job's row;
+    /// nothing changed (see [`LeaseOutcome::Busy`]).
+    Busy,
     /// The lease was not current; nothing changed.
     LeaseLost,
 }
 
 /// Parameters of [`Backend::job_release`].
 #[derive(Debug)]
-pub struct JobReleaseParams {
-    /// The claim to give back; it does not count as an attempt.
-    pub lease: JobLease,
-    /// How long to wait before the job is ready again.
+pub struct JobReleaseParams<'a> {
+    /// The claims to give back; they do not count as attempts.
+    pub leases: &'a [JobLease],
+    /// How long to wait before the jobs are ready again.
     pub delay: Duration,
     /// The time of release; `None` for the backend's clock.
     pub now: Option<OffsetDateTime>,
@@ -624,6 +661,12 @@ impl JobStateCount {
 pub struct JobScheduleParams {
     /// The time; `None` for the backend's clock.
     pub now: Option<OffsetDateTime>,
+    /// Also unblock the first job of every ordered channel that has blocked
+    /// jobs and none unblocked. Spawns and completions keep ordered
+    /// channels settled as they commit, except in transactions at an
+    /// isolation level above READ COMMITTED, which leave this to runners;
+    /// runners ask for it when told so and every so often.
+    pub settle_ordered: bool,
 }
 
 /// What [`Backend::job_schedule`] did, and when it is next needed.
@@ -637,6 +680,9 @@ pub struct JobScheduleResult {
     pub rescued: u64,
     /// Uncommitted jobs whose commit interval lapsed, deleted.
     pub discarded: u64,
+    /// Ordered jobs unblocked by settling channels (see
+    /// [`JobScheduleParams::settle_ordered`]).
+    pub unblocked: u64,
     /// How long until the next of these events is due, if any is pending.
     pub next_due_in: Option<Duration>,
 }
@@ -647,12 +693,14 @@ impl JobScheduleResult {
         made_ready: u64,
         rescued: u64,
         discarded: u64,
+        unblocked: u64,
         next_due_in: Option<Duration>,
     ) -> Self {
         Self {
             made_ready,
             rescued,
             discarded,
+            unblocked,
             next_due_in,
         }
     }
@@ -673,6 +721,9 @@ pub enum Wakeup {
         /// The channel name, when known.
         channel_name: Option<String>,
     },
+    /// A transaction that could not settle its ordered channels itself
+    /// (see [`JobScheduleParams::settle_ordered`]) asks runners to.
+    SettleOrdered,
     /// Notifications may have been missed (the listening connection was
     /// re-established): look at everything again.
     Resync,
@@ -722,29 +773,42 @@ pub trait Backend: Send + Sync + 'static {
     /// Claims up to `limit` ready jobs, fairly across channels, and holds
     /// them for `lease`. Within a channel, jobs come in spawn order; an
     /// ordered job only when no ordered job spawned before it on its channel
-    /// remains.
+    /// remains. Blocked ordered jobs cost a claim nothing: however many
+    /// channels are blocked, a ready job anywhere is found.
     async fn job_claim(&self, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>>;
 
     /// Deletes completed jobs, or with `keep_completed` marks them
-    /// completed (at `now`). Returns the leases that were current (and so
-    /// completed); the others were lost and changed nothing.
-    async fn job_complete(&self, params: JobCompleteParams<'_>) -> Result<Vec<JobLease>>;
+    /// completed (at `now`). Returns what became of each lease: a job
+    /// whose row another transaction holds is skipped, not waited for.
+    /// When a completed job held an ordered channel, the next job of the
+    /// channel is unblocked.
+    async fn job_complete(
+        &self,
+        params: JobCompleteParams<'_>,
+    ) -> Result<Vec<(JobLease, LeaseOutcome)>>;
 
-    /// Records a failed attempt: the job is retried after `retry_delay` if
-    /// it has attempts left (its attempt number is at most its retries),
-    /// else it is failed for good. The error (bounded by
-    /// [`bound_error_text`]) is appended to the job's history, which keeps
-    /// the latest [`MAX_ERROR_HISTORY`].
-    async fn job_fail(&self, params: JobFailParams<'_>) -> Result<JobFailOutcome>;
+    /// Records failed attempts: each job is retried after its
+    /// `retry_delay` if it has attempts left (its attempt number is at most
+    /// its retries), else it is failed for good. Each error (bounded by
+    /// [`bound_error_text`]) is appended to its job's history, which keeps
+    /// the latest [`MAX_ERROR_HISTORY`]. Returns what became of each
+    /// attempt, skipping rows another transaction holds.
+    async fn job_fail(&self, params: JobFailParams<'_>) -> Result<Vec<(JobLease, JobFailOutcome)>>;
 
-    /// Gives a claimed job back without counting the attempt (for example,
-    /// a job this runner has no function for). Returns whether the lease
-    /// was current.
-    async fn job_release(&self, params: JobReleaseParams) -> Result<bool>;
+    /// Gives claimed jobs back without counting the attempts (a job this
+    /// runner has no function for, or jobs claimed as the runner stopped).
+    /// Returns what became of each lease.
+    async fn job_release(
+        &self,
+        params: JobReleaseParams<'_>,
+    ) -> Result<Vec<(JobLease, LeaseOutcome)>>;
 
-    /// Extends the leases of running jobs. Returns the leases that were
-    /// current (and so extended).
-    async fn job_keep_alive(&self, params: JobKeepAliveParams<'_>) -> Result<Vec<JobLease>>;
+    /// Extends the leases of running jobs. Returns what became of each
+    /// lease; a row another transaction holds is skipped, not waited for.
+    async fn job_keep_alive(
+        &self,
+        params: JobKeepAliveParams<'_>,
+    ) -> Result<Vec<(JobLease, LeaseOutcome)>>;
 
     /// Replaces a running job's payload for its next attempts and adds
     /// retries. Returns whether the lease was current.
@@ -792,8 +856,10 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Time-driven transitions: scheduled jobs whose time came become ready;
     /// running jobs whose lease lapsed become ready (or failed when out of
-    /// attempts); uncommitted jobs whose interval lapsed are deleted.
-    /// Returns when the next such transition is due.
+    /// attempts); uncommitted jobs whose interval lapsed are deleted (and
+    /// the ordered jobs behind them unblocked). With `settle_ordered`,
+    /// ordered channels left blocked are settled too. Returns when the
+    /// next such transition is due.
     async fn job_schedule(&self, params: JobScheduleParams) -> Result<JobScheduleResult>;
 
     /// Reclaims the storage of finished jobs now, unless another process is

@@ -101,6 +101,18 @@ pub enum Error {
         type_name: &'static str,
     },
 
+    /// The job's row is held by another transaction, so the change could
+    /// not be made: usually the job's own transaction, still open, that
+    /// changed the job (`checkpoint_with_transaction` followed by
+    /// `complete()` before committing), or a completion already in flight.
+    #[error("job {id} is busy: {reason}")]
+    Busy {
+        /// The job.
+        id: Uuid,
+        /// What holds it.
+        reason: &'static str,
+    },
+
     /// The job runner this call went through has stopped.
     #[error("the job runner has stopped")]
     RunnerStopped,

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::backend::{
     Backend, JobCheckpointParams, JobClearParams, JobCommitParams, JobCompleteParams,
     JobDeleteParams, JobGetParams, JobInfo, JobInsertParams, JobLease, JobListParams,
-    JobPruneParams, JobRetryParams, JobStateCount, JobStatsParams, JobSummary,
+    JobPruneParams, JobRetryParams, JobStateCount, JobStatsParams, JobSummary, LeaseOutcome,
 };
 use crate::error::Result;
 
@@ -32,7 +32,10 @@ pub trait Executor<D>: Send + Sized {
     /// See [`Backend::job_insert`].
     async fn job_insert(self, params: JobInsertParams<'_>) -> Result<()>;
     /// See [`Backend::job_complete`].
-    async fn job_complete(self, params: JobCompleteParams<'_>) -> Result<Vec<JobLease>>;
+    async fn job_complete(
+        self,
+        params: JobCompleteParams<'_>,
+    ) -> Result<Vec<(JobLease, LeaseOutcome)>>;
     /// See [`Backend::job_checkpoint`].
     async fn job_checkpoint(self, params: JobCheckpointParams<'_>) -> Result<bool>;
     /// See [`Backend::job_commit`].
@@ -74,7 +77,10 @@ impl<B: Backend> Executor<Direct> for &B {
     async fn job_insert(self, params: JobInsertParams<'_>) -> Result<()> {
         Backend::job_insert(self, params).await
     }
-    async fn job_complete(self, params: JobCompleteParams<'_>) -> Result<Vec<JobLease>> {
+    async fn job_complete(
+        self,
+        params: JobCompleteParams<'_>,
+    ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
         Backend::job_complete(self, params).await
     }
     async fn job_checkpoint(self, params: JobCheckpointParams<'_>) -> Result<bool> {

@@ -2,18 +2,17 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures::channel::oneshot;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::backend::{JobCheckpointParams, JobCompleteParams, JobKeepAliveParams};
+use crate::backend::{JobCheckpointParams, JobCompleteParams, JobKeepAliveParams, LeaseOutcome};
 use crate::error::{Error, Result};
 use crate::executor::Executor;
-use crate::runner::report::JobOutcome;
-use crate::runner::shared::{Attempt, Outcome};
+use crate::runner::attempt::{Attempt, Ending};
+use crate::runner::shared::Outcome;
 
 /// New state for a running job, saved for its next attempts.
 ///
@@ -84,6 +83,9 @@ pub struct CurrentJob {
     attempt: Arc<Attempt>,
     payload_json: Option<String>,
     payload_bytes: Option<Vec<u8>>,
+    /// A supervisor (the registry's task) ends the attempt with the job's
+    /// result; otherwise dropping this ends it.
+    supervised: bool,
 }
 
 impl fmt::Debug for CurrentJob {
@@ -102,15 +104,20 @@ impl CurrentJob {
         payload_json: Option<String>,
         payload_bytes: Option<Vec<u8>>,
     ) -> Self {
+        attempt.start();
         Self {
             attempt,
             payload_json,
             payload_bytes,
+            supervised: false,
         }
     }
 
-    pub(crate) fn attempt_state(&self) -> &Arc<Attempt> {
-        &self.attempt
+    /// Hands the ending of the attempt to a supervisor, which calls
+    /// [`Attempt::end`] with the job's result; returns the attempt.
+    pub(crate) fn supervise(&mut self) -> Arc<Attempt> {
+        self.supervised = true;
+        self.attempt.clone()
     }
 
     /// The job's id.
@@ -171,27 +178,11 @@ impl CurrentJob {
         self.payload_bytes.as_deref()
     }
 
-    /// Whether the job has been completed.
+    /// Whether the job has been completed (with
+    /// [`complete`](Self::complete), or in a transaction with
+    /// [`complete_with_transaction`](Self::complete_with_transaction)).
     pub fn is_completed(&self) -> bool {
-        self.attempt.finished.load(Ordering::SeqCst)
-    }
-
-    fn check_held(&self) -> Result<()> {
-        if self.attempt.is_lost() {
-            return Err(Error::LeaseLost {
-                id: self.id(),
-                attempt: self.attempt(),
-            });
-        }
-        Ok(())
-    }
-
-    fn lease_lost(&self) -> Error {
-        self.attempt.lost.store(true, Ordering::SeqCst);
-        Error::LeaseLost {
-            id: self.id(),
-            attempt: self.attempt(),
-        }
+        self.attempt.is_completed()
     }
 
     /// Marks the job as completed: it is deleted (or kept in state
@@ -202,32 +193,21 @@ impl CurrentJob {
     /// is a no-op. Fails with [`Error::LeaseLost`] if another runner took
     /// the job over.
     pub async fn complete(&mut self) -> Result<()> {
-        if self.is_completed() {
+        if !self.attempt.begin_completing()? {
             return Ok(());
         }
-        self.check_held()?;
         let (ack, done) = oneshot::channel();
-        let outcome = Outcome::Complete {
+        self.attempt.shared.send(Outcome::Complete {
             attempt: self.attempt.clone(),
             ack,
-        };
-        self.attempt
-            .shared
-            .outcomes
-            .unbounded_send(outcome)
-            .map_err(|_| Error::RunnerStopped)?;
-        self.attempt.begin_completing();
-        let result = match done.await {
-            Ok(Ok(true)) => {
-                self.attempt.finished.store(true, Ordering::SeqCst);
-                return Ok(());
+        });
+        match done.await {
+            Ok(result) => result,
+            Err(oneshot::Canceled) => {
+                self.attempt.completion_failed();
+                Err(Error::RunnerStopped)
             }
-            Ok(Ok(false)) => Err(self.lease_lost()),
-            Ok(Err(error)) => Err(error),
-            Err(oneshot::Canceled) => Err(Error::RunnerStopped),
-        };
-        self.attempt.end_completing();
-        result
+        }
     }
 
     /// Completes the job inside the caller's transaction, so that the
@@ -238,6 +218,10 @@ impl CurrentJob {
     /// one (`&mut *tx`) to commit it yourself. Fails with
     /// [`Error::LeaseLost`] if another runner took the job over; roll the
     /// transaction back then.
+    ///
+    /// If the transaction rolls back instead, the runner finds out once the
+    /// job's code returns and records the attempt as failed (it is retried
+    /// while attempts remain) rather than waiting for the lease to lapse.
     pub async fn complete_with_transaction<D, E: Executor<D>>(
         &mut self,
         executor: E,
@@ -245,42 +229,39 @@ impl CurrentJob {
         if self.is_completed() {
             return Ok(());
         }
-        self.check_held()?;
+        self.attempt.check_held()?;
         let lease = self.attempt.lease;
-        let done = executor
+        let outcomes = executor
             .job_complete(JobCompleteParams {
                 leases: &[lease],
                 keep_completed: self.attempt.shared.config.keep_completed,
+                skip_busy: false,
                 now: None,
             })
             .await?;
-        if !done.contains(&lease) {
-            self.attempt.report(JobOutcome::LeaseLost, None);
-            return Err(self.lease_lost());
+        if outcomes.contains(&(lease, LeaseOutcome::Done)) {
+            self.attempt.completed_in_transaction();
+            Ok(())
+        } else {
+            Err(self.attempt.lose_lease())
         }
-        self.attempt.finished.store(true, Ordering::SeqCst);
-        self.attempt.report(JobOutcome::Completed, None);
-        if self.attempt.ordered {
-            let _ = self
-                .attempt
-                .shared
-                .events
-                .unbounded_send(crate::runner::shared::LoopEvent::MoreWork);
-        }
-        Ok(())
     }
 
     /// Saves a checkpoint: its payload replaces the job's for the next
     /// attempts, and its extra retries are added.
     pub async fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<()> {
-        self.check_held()?;
+        self.attempt.check_held()?;
         let held = self
             .attempt
             .shared
             .backend
             .job_checkpoint(checkpoint.params(&self.attempt)?)
             .await?;
-        if held { Ok(()) } else { Err(self.lease_lost()) }
+        if held {
+            Ok(())
+        } else {
+            Err(self.attempt.lose_lease())
+        }
     }
 
     /// Saves a checkpoint inside the caller's transaction.
@@ -289,42 +270,57 @@ impl CurrentJob {
         executor: E,
         checkpoint: &Checkpoint,
     ) -> Result<()> {
-        self.check_held()?;
+        self.attempt.check_held()?;
         let held = executor
             .job_checkpoint(checkpoint.params(&self.attempt)?)
             .await?;
-        if held { Ok(()) } else { Err(self.lease_lost()) }
+        if held {
+            Ok(())
+        } else {
+            Err(self.attempt.lose_lease())
+        }
     }
 
     /// Holds the job for at least `duration` from now. The runner does this
     /// on its own while keep-alive is on; call it for longer pauses, or
     /// when keep-alive is off.
     pub async fn keep_alive(&mut self, duration: Duration) -> Result<()> {
-        self.check_held()?;
+        self.attempt.check_held()?;
         let lease = self.attempt.lease;
-        let kept = self
-            .attempt
-            .shared
-            .backend
-            .job_keep_alive(JobKeepAliveParams {
-                leases: &[lease],
-                lease: duration,
-                now: None,
-            })
-            .await?;
-        if kept.contains(&lease) {
-            Ok(())
-        } else {
-            Err(self.lease_lost())
+        let shared = &self.attempt.shared;
+        // The runner's own keep-alive may hold the row for a moment.
+        for _ in 0..KEEP_ALIVE_TRIES {
+            let outcomes = shared
+                .backend
+                .job_keep_alive(JobKeepAliveParams {
+                    leases: &[lease],
+                    lease: duration,
+                    now: None,
+                })
+                .await?;
+            match outcomes.first() {
+                Some((_, LeaseOutcome::Done)) => return Ok(()),
+                Some((_, LeaseOutcome::Busy)) => {
+                    shared.spawner.sleep(Duration::from_millis(10)).await;
+                }
+                Some((_, LeaseOutcome::Lost)) | None => return Err(self.attempt.lose_lease()),
+            }
         }
+        Err(Error::Busy {
+            id: lease.id,
+            reason: "another transaction holds its row",
+        })
     }
 }
 
+/// How many times [`CurrentJob::keep_alive`] tries a job whose row is busy.
+const KEEP_ALIVE_TRIES: usize = 50;
+
 impl Drop for CurrentJob {
     fn drop(&mut self) {
-        if !self.attempt.supervised.load(Ordering::SeqCst) {
+        if !self.supervised {
             self.attempt
-                .settle(|| "the job was dropped without completing".to_owned());
+                .end(|| Ending::Failed("the job was dropped without completing".to_owned()));
         }
     }
 }

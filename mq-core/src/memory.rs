@@ -49,8 +49,8 @@ use crate::backend::{
     JobClearParams, JobCommitParams, JobCompleteParams, JobDeleteParams, JobFailOutcome,
     JobFailParams, JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams, JobLease,
     JobListParams, JobPruneParams, JobReleaseParams, JobRetryParams, JobScheduleParams,
-    JobScheduleResult, JobState, JobStateCount, JobStatsParams, JobSummary, MAX_ERROR_HISTORY,
-    Wakeup, bound_error_text,
+    JobScheduleResult, JobState, JobStateCount, JobStatsParams, JobSummary, LeaseOutcome,
+    MAX_ERROR_HISTORY, Wakeup, bound_error_text,
 };
 use crate::error::{Error, Result};
 use crate::spawner::Spawner;
@@ -193,16 +193,64 @@ impl Store {
             .filter(|job| job.state == JobState::Running && job.lease_token == lease.token)
     }
 
-    /// The first ordered job of a channel, in any state but completed: only
-    /// it may run.
-    fn ordered_head(&self, channel: &ChannelKey) -> Option<Uuid> {
-        self.jobs
-            .iter()
-            .filter(|(_, job)| {
-                job.ordered && job.state != JobState::Completed && &job.channel == channel
-            })
-            .min_by_key(|(_, job)| job.seq)
-            .map(|(id, _)| *id)
+    /// Puts ordered channels in order after a change: an ordered job
+    /// holds its channel from its spawn until it completes (or is deleted,
+    /// cancelled or discarded), and of the jobs holding a channel only the
+    /// first in spawn order may be anything but blocked. The first becomes
+    /// uncommitted, scheduled or ready as its commit interval and delay say
+    /// (at `now`); the others wait, blocked. Returns how many jobs were
+    /// unblocked.
+    fn settle<'c>(
+        &mut self,
+        channels: impl IntoIterator<Item = &'c ChannelKey>,
+        now: OffsetDateTime,
+    ) -> u64 {
+        let channels: BTreeSet<&ChannelKey> = channels.into_iter().collect();
+        let mut unblocked = 0;
+        for channel in channels {
+            let mut holding: Vec<(i64, Uuid)> = self
+                .jobs
+                .iter()
+                .filter(|(_, job)| job.holds(channel))
+                .map(|(id, job)| (job.seq, *id))
+                .collect();
+            holding.sort_unstable();
+            for (place, (_, id)) in holding.into_iter().enumerate() {
+                let job = self.jobs.get_mut(&id).expect("listed above");
+                if place == 0 {
+                    if job.state == JobState::Blocked {
+                        job.state = job.unblocked_state(now);
+                        unblocked += 1;
+                    }
+                } else if matches!(
+                    job.state,
+                    JobState::Uncommitted | JobState::Scheduled | JobState::Ready
+                ) {
+                    job.state = JobState::Blocked;
+                } else {
+                    // Only the first holding job ever runs, so no later one
+                    // can be running or failed.
+                    debug_assert_eq!(job.state, JobState::Blocked, "job {id} runs out of turn");
+                }
+            }
+        }
+        unblocked
+    }
+}
+
+impl StoredJob {
+    /// Whether this job holds `channel`: ordered on it, and not completed.
+    fn holds(&self, channel: &ChannelKey) -> bool {
+        self.ordered && self.state != JobState::Completed && &self.channel == channel
+    }
+
+    /// The state a blocked job takes when its turn comes.
+    fn unblocked_state(&self, now: OffsetDateTime) -> JobState {
+        if self.commit_deadline.is_some() {
+            JobState::Uncommitted
+        } else {
+            ready_or_scheduled(self.run_at, now)
+        }
     }
 }
 
@@ -247,7 +295,7 @@ impl Backend for MemoryBackend {
             }
         }
         let mut wakeups = Vec::new();
-        for job in params.jobs {
+        for job in &params.jobs {
             let state = if job.commit_interval.is_some() {
                 JobState::Uncommitted
             } else if job.delay.is_zero() {
@@ -287,6 +335,16 @@ impl Backend for MemoryBackend {
                 wakeups.push(wakeup);
             }
         }
+        let ordered: Vec<ChannelKey> = params
+            .jobs
+            .iter()
+            .filter(|job| job.ordered)
+            .map(|job| ChannelKey {
+                name: job.channel_name.clone(),
+                args: job.channel_args.clone(),
+            })
+            .collect();
+        store.settle(&ordered, now);
         store.notify(wakeups);
         Ok(())
     }
@@ -315,22 +373,15 @@ impl Backend for MemoryBackend {
             if picked.len() >= limit {
                 break;
             }
-            if let Some(head) = store.ordered_head(&channel)
-                && store.jobs[&head].state == JobState::Ready
-            {
-                picked.push(head);
-            }
-            let mut unordered: Vec<(i64, Uuid)> = store
+            let mut ready: Vec<(i64, Uuid)> = store
                 .jobs
                 .iter()
-                .filter(|(_, job)| {
-                    job.state == JobState::Ready && !job.ordered && job.channel == channel
-                })
+                .filter(|(_, job)| job.state == JobState::Ready && job.channel == channel)
                 .map(|(id, job)| (job.seq, *id))
                 .collect();
-            unordered.sort_unstable();
+            ready.sort_unstable();
             let room = limit - picked.len();
-            picked.extend(unordered.into_iter().take(room).map(|(_, id)| id));
+            picked.extend(ready.into_iter().take(room).map(|(_, id)| id));
         }
         picked.truncate(limit);
         let lease_until = now + params.lease;
@@ -359,73 +410,95 @@ impl Backend for MemoryBackend {
             .collect())
     }
 
-    async fn job_complete(&self, params: JobCompleteParams<'_>) -> Result<Vec<JobLease>> {
+    async fn job_complete(
+        &self,
+        params: JobCompleteParams<'_>,
+    ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
         let now = resolve(params.now);
         let mut store = self.store();
-        let mut done = Vec::new();
+        let mut outcomes = Vec::new();
+        let mut ordered = Vec::new();
         for lease in params.leases {
-            if let Some(job) = store.held(*lease) {
-                if params.keep_completed {
-                    job.state = JobState::Completed;
-                    job.run_at = now;
-                } else {
-                    store.jobs.remove(&lease.id);
-                }
-                done.push(*lease);
-            }
-        }
-        Ok(done)
-    }
-
-    async fn job_fail(&self, params: JobFailParams<'_>) -> Result<JobFailOutcome> {
-        let now = resolve(params.now);
-        let mut store = self.store();
-        let Some(job) = store.held(params.lease) else {
-            return Ok(JobFailOutcome::LeaseLost);
-        };
-        job.record_error(now, params.error);
-        if crate::retry::has_attempts_left(job.attempt, job.retries) {
-            job.run_at = now + params.retry_delay;
-            job.state = if params.retry_delay.is_zero() {
-                JobState::Ready
-            } else {
-                JobState::Scheduled
+            let Some(job) = store.held(*lease) else {
+                outcomes.push((*lease, LeaseOutcome::Lost));
+                continue;
             };
-            Ok(JobFailOutcome::Retrying)
-        } else {
-            job.state = JobState::Failed;
-            job.run_at = now;
-            Ok(JobFailOutcome::Failed)
-        }
-    }
-
-    async fn job_release(&self, params: JobReleaseParams) -> Result<bool> {
-        let now = resolve(params.now);
-        let mut store = self.store();
-        let Some(job) = store.held(params.lease) else {
-            return Ok(false);
-        };
-        job.attempt -= 1;
-        job.run_at = now + params.delay;
-        job.state = if params.delay.is_zero() {
-            JobState::Ready
-        } else {
-            JobState::Scheduled
-        };
-        Ok(true)
-    }
-
-    async fn job_keep_alive(&self, params: JobKeepAliveParams<'_>) -> Result<Vec<JobLease>> {
-        let now = resolve(params.now);
-        let mut store = self.store();
-        let mut kept = Vec::new();
-        for lease in params.leases {
-            if let Some(job) = store.held(*lease) {
-                job.run_at = job.run_at.max(now + params.lease);
-                kept.push(*lease);
+            if job.ordered {
+                ordered.push(job.channel.clone());
             }
+            if params.keep_completed {
+                job.state = JobState::Completed;
+                job.run_at = now;
+            } else {
+                store.jobs.remove(&lease.id);
+            }
+            outcomes.push((*lease, LeaseOutcome::Done));
         }
-        Ok(kept)
+        store.settle(&ordered, now);
+        Ok(outcomes)
+    }
+
+    async fn job_fail(&self, params: JobFailParams<'_>) -> Result<Vec<(JobLease, JobFailOutcome)>> {
+        let now = resolve(params.now);
+        let mut store = self.store();
+        let mut outcomes = Vec::new();
+        for failure in params.failures {
+            let Some(job) = store.held(failure.lease) else {
+                outcomes.push((failure.lease, JobFailOutcome::LeaseLost));
+                continue;
+            };
+            job.record_error(now, failure.error);
+            let outcome = if crate::retry::has_attempts_left(job.attempt, job.retries) {
+                job.run_at = now + failure.retry_delay;
+                job.state = ready_or_scheduled(job.run_at, now);
+                JobFailOutcome::Retrying
+            } else {
+                job.state = JobState::Failed;
+                job.run_at = now;
+                JobFailOutcome::Failed
+            };
+            outcomes.push((failure.lease, outcome));
+        }
+        Ok(outcomes)
+    }
+
+    async fn job_release(
+        &self,
+        params: JobReleaseParams<'_>,
+    ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
+        let now = resolve(params.now);
+        let mut store = self.store();
+        let mut outcomes = Vec::new();
+        for lease in params.leases {
+            let Some(job) = store.held(*lease) else {
+                outcomes.push((*lease, LeaseOutcome::Lost));
+                continue;
+            };
+            job.attempt -= 1;
+            job.run_at = now + params.delay;
+            job.state = ready_or_scheduled(job.run_at, now);
+            outcomes.push((*lease, LeaseOutcome::Done));
+        }
+        Ok(outcomes)
+    }
+
+    async fn job_keep_alive(
+        &self,
+        params: JobKeepAliveParams<'_>,
+    ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
+        let now = resolve(params.now);
+        let mut store = self.store();
+        Ok(params
+            .leases
+            .iter()
+            .map(|lease| match store.held(*lease) {
+                Some(job) => {
+                    job.run_at = job.run_at.max(now + params.lease);
+                    (*lease, LeaseOutcome::Done)
+                }
+                None => (*lease, LeaseOutcome::Lost),
+            })
+            .collect())
     }
 
     async fn job_checkpoint(&self, params: JobCheckpointParams<'_>) -> Result<bool> {
@@ -451,11 +524,15 @@ impl Backend for MemoryBackend {
         let mut wakeups = Vec::new();
         for id in params.ids {
             match store.jobs.get_mut(id) {
-                Some(job) if job.state != JobState::Uncommitted => {}
+                // Committed before.
+                Some(job) if job.commit_deadline.is_none() => {}
                 Some(job) if job.commit_deadline.is_some_and(|deadline| deadline > now) => {
-                    job.state = ready_or_scheduled(job.run_at, now);
                     job.commit_deadline = None;
-                    wakeups.push(wakeup_for(job.state, &job.channel.name));
+                    // A blocked job stays blocked, committed, until its turn.
+                    if job.state == JobState::Uncommitted {
+                        job.state = ready_or_scheduled(job.run_at, now);
+                        wakeups.push(wakeup_for(job.state, &job.channel.name));
+                    }
                 }
                 _ => missing.push(*id),
             }
@@ -467,6 +544,7 @@ impl Backend for MemoryBackend {
     async fn job_clear(&self, params: JobClearParams<'_>) -> Result<u64> {
         let mut store = self.store();
         let before = store.jobs.len();
+        // Whole channels go, so no ordered channel is left to settle.
         match params.channel_names {
             None => store.jobs.clear(),
             Some(names) => store
@@ -547,21 +625,33 @@ impl Backend for MemoryBackend {
     async fn job_delete(&self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
         let mut store = self.store();
         let mut deleted = Vec::new();
+        let mut ordered = Vec::new();
         for id in params.ids {
-            if store.jobs.remove(id).is_some() {
+            if let Some(job) = store.jobs.remove(id) {
                 deleted.push(*id);
+                if job.ordered {
+                    ordered.push(job.channel);
+                }
             }
         }
+        store.settle(&ordered, OffsetDateTime::now_utc());
         Ok(deleted)
     }
 
     async fn job_prune(&self, params: JobPruneParams<'_>) -> Result<u64> {
-        let cutoff = resolve(params.now) - params.older_than;
+        let now = resolve(params.now);
+        let cutoff = now - params.older_than;
         let mut store = self.store();
         let before = store.jobs.len();
-        store
-            .jobs
-            .retain(|_, job| !(params.states.contains(&job.state) && job.run_at <= cutoff));
+        let mut ordered = Vec::new();
+        store.jobs.retain(|_, job| {
+            let pruned = params.states.contains(&job.state) && job.run_at <= cutoff;
+            if pruned && job.ordered {
+                ordered.push(job.channel.clone());
+            }
+            !pruned
+        });
+        store.settle(&ordered, now);
         Ok((before - store.jobs.len()) as u64)
     }
 
@@ -590,14 +680,27 @@ impl Backend for MemoryBackend {
         let now = resolve(params.now);
         let mut store = self.store();
         let mut result = JobScheduleResult::default();
+        let mut ordered = Vec::new();
         store.jobs.retain(|_, job| {
-            let lapsed = job.state == JobState::Uncommitted
-                && job.commit_deadline.is_some_and(|deadline| deadline <= now);
+            let lapsed = job.commit_deadline.is_some_and(|deadline| deadline <= now);
             if lapsed {
                 result.discarded += 1;
+                if job.ordered {
+                    ordered.push(job.channel.clone());
+                }
             }
             !lapsed
         });
+        if params.settle_ordered {
+            ordered.extend(
+                store
+                    .jobs
+                    .values()
+                    .filter(|job| job.state == JobState::Blocked)
+                    .map(|job| job.channel.clone()),
+            );
+        }
+        result.unblocked = store.settle(&ordered, now);
         let mut next_due: Option<OffsetDateTime> = None;
         for job in store.jobs.values_mut() {
             match job.state {
@@ -617,12 +720,10 @@ impl Backend for MemoryBackend {
                 JobState::Scheduled | JobState::Running => {
                     next_due = Some(next_due.map_or(job.run_at, |due| due.min(job.run_at)));
                 }
-                JobState::Uncommitted => {
-                    if let Some(deadline) = job.commit_deadline {
-                        next_due = Some(next_due.map_or(deadline, |due| due.min(deadline)));
-                    }
-                }
                 _ => {}
+            }
+            if let Some(deadline) = job.commit_deadline {
+                next_due = Some(next_due.map_or(deadline, |due| due.min(deadline)));
             }
         }
         result.next_due_in = next_due.map(|due| (due - now).try_into().unwrap_or(Duration::ZERO));

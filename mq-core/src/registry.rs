@@ -15,7 +15,7 @@ use crate::error::{BoxError, Error, Result};
 use crate::executor::IntoBackend;
 use crate::job::CurrentJob;
 use crate::runner::JobRunnerOptions;
-use crate::runner::shared::Attempt;
+use crate::runner::attempt::{Attempt, Ending};
 use crate::spawner::Spawner;
 
 /// What a job function returns.
@@ -249,19 +249,16 @@ impl RegistryDispatch {
     pub fn dispatch(
         &self,
         spawner: &dyn Spawner,
-        job: CurrentJob,
+        mut job: CurrentJob,
         unknown_job_delay: std::time::Duration,
     ) {
-        let attempt: Arc<Attempt> = job.attempt_state().clone();
-        attempt
-            .supervised
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let attempt: Arc<Attempt> = job.supervise();
         let registry = self.registry.clone();
         let name = attempt.name.clone();
         let Some(named) = registry.resolve_job(&name) else {
             drop(job);
             registry.report(&name, Box::new(UnknownJob { name: name.clone() }));
-            attempt.release(unknown_job_delay);
+            attempt.end(|| Ending::Released(unknown_job_delay));
             return;
         };
         let future = match (named.run)(&registry, job) {
@@ -269,12 +266,12 @@ impl RegistryDispatch {
             Err(error) => {
                 let text = error_text(&error);
                 registry.report(&name, Box::new(error));
-                attempt.settle(|| text);
+                attempt.end(|| Ending::Failed(text));
                 return;
             }
         };
         let span = attempt.span.clone();
-        let guard = SettleOnDrop(attempt);
+        let guard = EndOnDrop(attempt);
         spawner.spawn(
             async move {
                 let outcome = AssertUnwindSafe(future.instrument(span))
@@ -291,11 +288,11 @@ impl RegistryDispatch {
                     Some(error) => {
                         let text = error_text(error.as_ref());
                         registry.report(&name, error);
-                        guard.0.settle(|| text);
+                        guard.0.end(|| Ending::Failed(text));
                     }
                     None => guard
                         .0
-                        .settle(|| "the job returned without completing".to_owned()),
+                        .end(|| Ending::Failed("the job returned without completing".to_owned())),
                 }
             }
             .boxed(),
@@ -303,12 +300,13 @@ impl RegistryDispatch {
     }
 }
 
-/// Settles an attempt if its task is dropped before the job ends (the
-/// runtime shut down): it counts as a failed attempt.
-struct SettleOnDrop(Arc<Attempt>);
+/// Ends the attempt if the registry's task is dropped before the job
+/// returns (the runtime shut down).
+struct EndOnDrop(Arc<Attempt>);
 
-impl Drop for SettleOnDrop {
+impl Drop for EndOnDrop {
     fn drop(&mut self) {
-        self.0.settle(|| "the job's task was cancelled".to_owned());
+        self.0
+            .end(|| Ending::Failed("the job's task was cancelled".to_owned()));
     }
 }

@@ -1,32 +1,46 @@
 //! The PostgreSQL side of mq, shared by its drivers: the schema migrations,
-//! the text of every statement, and the encodings both drivers use to bind
-//! parameters and read results.
+//! the text of every statement, and every operation built from them.
 //!
 //! Each statement lives in `statements/<name>.sql` and is named after the
 //! [`Backend`](mq_core::Backend) method it implements (`job_claim.sql` ↔
-//! `Backend::job_claim`). Drivers differ only in how they bind the
-//! parameters and decode the rows; the SQL exists once, here. The batch
-//! statements on running jobs share their opening, `held_leases.sql`.
+//! [`queries::job_claim`] ↔ `Backend::job_claim`). [`queries`] runs them on
+//! any driver's [`Connection`]; a driver only binds [`Param`]s, decodes
+//! columns into [`Value`]s, and maps its errors. The batch statements on
+//! running jobs share their opening, `held_leases.sql`, and their close,
+//! `lease_outcomes.sql`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod connection;
+pub mod queries;
+
+pub use connection::{Connection, FromValue, Param, Row, Transaction, Value};
+
 use std::sync::LazyLock;
 
-/// A statement that opens with `statements/held_leases.sql`: the running
-/// jobs whose leases are current, locked in id order. Every statement that
-/// changes many running jobs at once is built this way, so they all lock
-/// in one order and never deadlock one another.
+/// A statement that opens with `statements/held_leases.sql` (the running
+/// jobs whose leases are current, locked) and closes with
+/// `statements/lease_outcomes.sql` (what became of each lease). Every
+/// statement that changes many running jobs at once is built this way.
+/// The text still holds the `/*skip_locked*/` mark: see [`skip_locked`].
 macro_rules! held_leases {
     ($file:literal) => {
         concat!(
             include_str!("../statements/held_leases.sql"),
-            include_str!($file)
+            include_str!($file),
+            include_str!("../statements/lease_outcomes.sql")
         )
     };
 }
+
+/// A `held_leases!` statement that skips the rows other transactions hold
+/// (`skip`), or waits for them.
+fn skip_locked(statement: &str, skip: bool) -> String {
+    statement.replace("/*skip_locked*/", if skip { "SKIP LOCKED" } else { "" })
+}
 use std::time::Duration;
 
-use mq_core::backend::{FailedAttempt, JobState, Wakeup};
+use mq_core::backend::{FailedAttempt, JobFailOutcome, JobState, LeaseOutcome, Wakeup};
 use mq_core::{NewJob, Uuid};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -44,11 +58,18 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "jobs",
-    sql: include_str!("../../migrations/0001_jobs.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "jobs",
+        sql: include_str!("../../migrations/0001_jobs.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "ordered_blocked",
+        sql: include_str!("../../migrations/0002_ordered_blocked.sql"),
+    },
+];
 
 /// The newest schema version this library knows.
 pub fn latest_version() -> i64 {
@@ -77,20 +98,13 @@ pub mod statements {
     pub const JOB_INSERT: &str = include_str!("../statements/job_insert.sql");
     /// Wakes listeners after an insert or a commit.
     pub const JOB_NOTIFY: &str = include_str!("../statements/job_notify.sql");
-    /// `Backend::job_complete`.
-    pub const JOB_COMPLETE: &str = held_leases!("../statements/job_complete.sql");
-    /// `Backend::job_complete` for runners that keep completed jobs.
-    pub const JOB_COMPLETE_KEEP: &str = held_leases!("../statements/job_complete_keep.sql");
-    /// `Backend::job_fail`.
-    pub const JOB_FAIL: &str = include_str!("../statements/job_fail.sql");
-    /// `Backend::job_release`.
-    pub const JOB_RELEASE: &str = include_str!("../statements/job_release.sql");
-    /// `Backend::job_keep_alive`.
-    pub const JOB_KEEP_ALIVE: &str = held_leases!("../statements/job_keep_alive.sql");
     /// `Backend::job_checkpoint`.
     pub const JOB_CHECKPOINT: &str = include_str!("../statements/job_checkpoint.sql");
     /// `Backend::job_commit`.
     pub const JOB_COMMIT: &str = include_str!("../statements/job_commit.sql");
+    /// `Backend::job_commit`: which of the ids not committed were committed
+    /// before.
+    pub const JOB_COMMIT_CHECK: &str = include_str!("../statements/job_commit_check.sql");
     /// `Backend::job_clear` for some channel names.
     pub const JOB_CLEAR: &str = include_str!("../statements/job_clear.sql");
     /// `Backend::job_clear` for every job.
@@ -101,6 +115,9 @@ pub mod statements {
     pub const JOB_STATE: &str = include_str!("../statements/job_state.sql");
     /// `Backend::job_schedule`.
     pub const JOB_SCHEDULE: &str = include_str!("../statements/job_schedule.sql");
+    /// `Backend::job_schedule` with `settle_ordered`: settles the ordered
+    /// channels left blocked.
+    pub const JOB_SETTLE_ORDERED: &str = include_str!("../statements/job_settle_ordered.sql");
     /// `Backend::job_get`.
     pub const JOB_GET: &str = include_str!("../statements/job_get.sql");
     /// `Backend::job_list`.
@@ -121,6 +138,70 @@ pub mod statements {
     pub const JOB_VACUUM: &str = include_str!("../statements/job_vacuum.sql");
     /// `Backend::job_vacuum`: releases the vacuum lock.
     pub const JOB_VACUUM_UNLOCK: &str = include_str!("../statements/job_vacuum_unlock.sql");
+}
+
+static JOB_COMPLETE: LazyLock<[String; 4]> = LazyLock::new(|| {
+    let delete = held_leases!("../statements/job_complete.sql");
+    let keep = held_leases!("../statements/job_complete_keep.sql");
+    [
+        skip_locked(delete, false),
+        skip_locked(delete, true),
+        skip_locked(keep, false),
+        skip_locked(keep, true),
+    ]
+});
+static JOB_FAIL: LazyLock<String> =
+    LazyLock::new(|| skip_locked(held_leases!("../statements/job_fail.sql"), true));
+static JOB_RELEASE: LazyLock<String> =
+    LazyLock::new(|| skip_locked(held_leases!("../statements/job_release.sql"), true));
+static JOB_KEEP_ALIVE: LazyLock<String> =
+    LazyLock::new(|| skip_locked(held_leases!("../statements/job_keep_alive.sql"), true));
+
+/// `Backend::job_complete`: the variant that keeps completed jobs or
+/// deletes them, and skips busy rows or waits for them. Parameters: `$1`
+/// ids, `$2` lease tokens, `$3` now. Rows: id, lease token, outcome.
+pub fn job_complete(keep_completed: bool, skip_busy: bool) -> &'static str {
+    &JOB_COMPLETE[usize::from(keep_completed) * 2 + usize::from(skip_busy)]
+}
+
+/// `Backend::job_fail`. Parameters: `$1` ids, `$2` lease tokens, `$3`
+/// delays (µs), `$4` errors, `$5` now. Rows: id, lease token, outcome (the
+/// job's new state, `busy` or `lost`).
+pub fn job_fail() -> &'static str {
+    &JOB_FAIL
+}
+
+/// `Backend::job_release`. Parameters: `$1` ids, `$2` lease tokens, `$3`
+/// delay (µs), `$4` now. Rows: id, lease token, outcome.
+pub fn job_release() -> &'static str {
+    &JOB_RELEASE
+}
+
+/// `Backend::job_keep_alive`. Parameters: `$1` ids, `$2` lease tokens, `$3`
+/// lease (µs), `$4` now. Rows: id, lease token, outcome.
+pub fn job_keep_alive() -> &'static str {
+    &JOB_KEEP_ALIVE
+}
+
+/// Reads the outcome column of a `held_leases!` statement.
+pub fn lease_outcome(outcome: &str) -> Result<LeaseOutcome, String> {
+    match outcome {
+        "done" => Ok(LeaseOutcome::Done),
+        "busy" => Ok(LeaseOutcome::Busy),
+        "lost" => Ok(LeaseOutcome::Lost),
+        other => Err(format!("unknown lease outcome {other:?}")),
+    }
+}
+
+/// Reads the outcome column of `job_fail`.
+pub fn fail_outcome(outcome: &str) -> Result<JobFailOutcome, String> {
+    match outcome {
+        "failed" => Ok(JobFailOutcome::Failed),
+        "ready" | "scheduled" => Ok(JobFailOutcome::Retrying),
+        "busy" => Ok(JobFailOutcome::Busy),
+        "lost" => Ok(JobFailOutcome::LeaseLost),
+        other => Err(format!("unknown failure outcome {other:?}")),
+    }
 }
 
 const JOB_CLAIM_TEMPLATE: &str = include_str!("../statements/job_claim.sql");
@@ -165,7 +246,8 @@ const MAX_NOTIFIED_NAME: usize = 4000;
 
 /// The notification payload for a job now in `state` on `channel_name`:
 /// `r:<name>` when it is ready, `s:<name>` when it will be later; just `r`
-/// or `s` when the name is too long to send.
+/// or `s` when the name is too long to send. (`!settle`, sent by the
+/// schema's triggers, asks runners to settle ordered channels.)
 pub fn notification(state: JobState, channel_name: &str) -> String {
     let kind = if state == JobState::Ready { 'r' } else { 's' };
     if channel_name.len() > MAX_NOTIFIED_NAME {
@@ -185,6 +267,7 @@ pub fn parse_notification(payload: &str) -> Wakeup {
     match kind {
         "r" => Wakeup::Ready { channel_name: name },
         "s" => Wakeup::Scheduled { channel_name: name },
+        "!settle" => Wakeup::SettleOrdered,
         _ => Wakeup::Resync,
     }
 }
@@ -200,7 +283,9 @@ pub fn insert_notifications(jobs: &[&NewJob]) -> Vec<String> {
     payloads
 }
 
-/// The state a new job starts in, as `job_insert.sql` decides it.
+/// The state a new job is notified as: the state it starts in, or, for an
+/// ordered job (which starts blocked), the state it takes if its channel
+/// is idle.
 pub fn initial_state(job: &NewJob) -> JobState {
     if job.commit_interval.is_some() {
         JobState::Uncommitted

@@ -1,15 +1,24 @@
--- The running jobs whose leases ($1 ids, $2 lease tokens) are current, as
--- the CTE `held`, locked in id order. Not a statement of its own: it opens
--- every statement that changes many running jobs at once (job_complete,
--- job_complete_keep, job_keep_alive; see mq-sql/src/lib.rs). Because they
--- all lock through this one CTE, they lock in the same order, so two of
--- them can wait for each other but never deadlock.
-WITH held AS (
+-- The leases $1 (ids) and $2 (lease tokens) as the CTE `lease`, and the
+-- running jobs whose leases among them are current, locked, as `held`. Not
+-- a statement of its own: it opens every statement that changes many
+-- running jobs at once (job_complete, job_complete_keep, job_fail,
+-- job_release, job_keep_alive), each of which goes on with a CTE `changed`
+-- of the rows it changed, and ends with lease_outcomes.sql.
+--
+-- Rows another transaction holds are skipped (the variants with SKIP
+-- LOCKED, which runners use) rather than waited for: an application's
+-- transaction that completed a job and is still open, or a keep-alive of
+-- the same jobs, cannot stall a runner's batch, and two batches never wait
+-- for each other, so they cannot deadlock. The skipped leases come out as
+-- 'busy' and are tried again. A completion in the caller's own
+-- transaction waits instead (job_complete without SKIP LOCKED).
+WITH lease AS (
+    SELECT * FROM unnest($1::uuid[], $2::int[]) AS l(id, lease_token)
+),
+held AS (
     SELECT j.id
     FROM mq_jobs j
-    JOIN unnest($1::uuid[], $2::int[]) AS l(id, lease_token)
-      ON j.id = l.id AND j.lease_token = l.lease_token
+    JOIN lease l ON j.id = l.id AND j.lease_token = l.lease_token
     WHERE j.state = 'running'
-    ORDER BY j.id
-    FOR UPDATE OF j
-)
+    FOR UPDATE OF j /*skip_locked*/
+),

@@ -5,8 +5,17 @@
 -- Channels are visited in (channel_name, channel_args) order starting after
 -- the cursor, then wrapping around to the start: a skip scan over
 -- mq_jobs_ready that costs a few index probes per channel, however many jobs
--- each channel holds. Each visited channel gives its ordered head (if ready)
--- and then its unordered jobs in spawn order, until the limit is reached.
+-- each channel holds. Each visited channel gives its ready jobs in spawn
+-- order, until the limit is reached.
+--
+-- Why this is live: mq_jobs_ready holds only jobs that may run now. An
+-- ordered job behind its channel's head is 'blocked' (see
+-- 0002_ordered_blocked.sql), so a channel whose head cannot run has no row
+-- here and costs the scan nothing; every channel visited gives at least one
+-- job unless concurrent claims hold all its ready rows. The cursor then
+-- moves past the channels served, so the next claim starts where this one
+-- stopped and every channel with ready work is served within as many claims
+-- as there are such channels.
 WITH RECURSIVE channel(channel_name, channel_args, wrapped) AS (
     (SELECT * FROM (
         -- The first channel after the cursor: same name, later args...
@@ -63,33 +72,14 @@ picked AS (
     SELECT p.id
     FROM (SELECT * FROM channel LIMIT $1) c
     CROSS JOIN LATERAL (
-        -- The ordered head of the channel, if it is ready. The head is the
-        -- ordered job with the smallest seq in any state, so a running,
-        -- scheduled, failed or uncommitted head holds back the rest.
-        SELECT head.id FROM (
-            SELECT j.id
-            FROM mq_jobs j
-            WHERE j.id = (SELECT o.id
-                          FROM mq_jobs o
-                          WHERE o.ordered AND o.state <> 'completed'
-                            AND o.channel_name = c.channel_name
-                            AND o.channel_args = c.channel_args
-                          ORDER BY o.seq
-                          LIMIT 1)
-              AND j.state = 'ready'
-            FOR UPDATE SKIP LOCKED
-        ) head
-        UNION ALL
-        SELECT free.id FROM (
-            SELECT j.id
-            FROM mq_jobs j
-            WHERE j.state = 'ready' AND NOT j.ordered
-              AND j.channel_name = c.channel_name
-              AND j.channel_args = c.channel_args
-            ORDER BY j.seq
-            LIMIT $1
-            FOR UPDATE SKIP LOCKED
-        ) free
+        SELECT j.id
+        FROM mq_jobs j
+        WHERE j.state = 'ready'
+          AND j.channel_name = c.channel_name
+          AND j.channel_args = c.channel_args
+        ORDER BY j.seq
+        LIMIT $1
+        FOR UPDATE SKIP LOCKED
     ) p
     LIMIT $1
 )

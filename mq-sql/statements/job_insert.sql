@@ -3,10 +3,16 @@
 -- $6 payload_bytes, $7 delay (µs), $8 retries, $9 retry_backoff (µs),
 -- $10 ordered, $11 commit_interval (µs, NULL without two-phase commit),
 -- $12 now (NULL for the server clock).
+--
+-- Ordered jobs go in blocked; as the inserting transaction commits, the
+-- first job of each ordered channel is unblocked (mq_ordered_settle, see
+-- 0002_ordered_blocked.sql), which also sees jobs that concurrent
+-- transactions spawned on the same channel.
 INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
                      commit_deadline, retries, retry_backoff, payload_json, payload_bytes)
 SELECT j.id,
-       CASE WHEN j.commit_us IS NOT NULL THEN 'uncommitted'
+       CASE WHEN j.ordered THEN 'blocked'
+            WHEN j.commit_us IS NOT NULL THEN 'uncommitted'
             WHEN j.delay_us = 0 THEN 'ready'
             ELSE 'scheduled' END::mq_job_state,
        j.name, j.channel_name, j.channel_args, j.ordered,
@@ -20,6 +26,7 @@ FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::byte
             $7::bigint[], $8::int[], $9::bigint[], $10::bool[], $11::bigint[])
          WITH ORDINALITY AS j(id, name, channel_name, channel_args, payload_json, payload_bytes,
                               delay_us, retries, backoff_us, ordered, commit_us, ord)
-CROSS JOIN (SELECT coalesce($12::timestamptz, now()) AS now) t
+CROSS JOIN (SELECT coalesce($12::timestamptz, now()) AS now,
+                   set_config('mq.now', coalesce($12::timestamptz::text, ''), true) AS setting) t
 -- Identity values follow this order, so a batch keeps its order in its channels.
 ORDER BY j.ord

@@ -1,9 +1,12 @@
 -- Applies the transitions due at $1 (NULL for the server clock): scheduled
 -- jobs become ready; running jobs whose lease lapsed become ready again, or
 -- failed when out of attempts; uncommitted jobs whose interval lapsed are
--- deleted. Several runners may run this at once: SKIP LOCKED splits the work.
--- Returns the counts, and the µs until the next transition is due.
-WITH t AS (SELECT coalesce($1::timestamptz, now()) AS now),
+-- deleted, blocked or not (an ordered one that held its channel unblocks the
+-- next at commit, measured against mq.now). Several runners may run this at
+-- once: SKIP LOCKED splits the work. Returns the counts, and the µs until
+-- the next transition is due.
+WITH t AS (SELECT coalesce($1::timestamptz, now()) AS now,
+                  set_config('mq.now', coalesce($1::timestamptz::text, ''), true) AS setting),
 due AS (
     SELECT j.id, j.state AS old_state
     FROM mq_jobs j, t
@@ -33,7 +36,7 @@ moved AS (
 lapsed AS (
     SELECT j.id
     FROM mq_jobs j, t
-    WHERE j.state = 'uncommitted' AND j.commit_deadline <= t.now
+    WHERE j.commit_deadline <= t.now
     LIMIT 10000
     FOR UPDATE OF j SKIP LOCKED
 ),
@@ -49,6 +52,6 @@ SELECT
                    (SELECT min(run_at) FROM mq_jobs
                     WHERE state IN ('scheduled', 'running') AND run_at > t.now),
                    (SELECT min(commit_deadline) FROM mq_jobs
-                    WHERE state = 'uncommitted' AND commit_deadline > t.now)
+                    WHERE commit_deadline IS NOT NULL AND commit_deadline > t.now)
                ) - t.now) * 1000000)::bigint FROM t)
     END AS next_due_us

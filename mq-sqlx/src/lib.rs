@@ -20,10 +20,10 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod connection;
 mod error;
 mod executor;
 mod listen;
-mod queries;
 
 use std::sync::Arc;
 

@@ -10,13 +10,14 @@ use mq_core::backend::{
     JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobGetParams, JobInfo,
     JobInsertParams, JobKeepAliveParams, JobLease, JobListParams, JobPruneParams, JobReleaseParams,
     JobRetryParams, JobScheduleParams, JobScheduleResult, JobState, JobStateCount, JobStatsParams,
-    JobSummary, Wakeup,
+    JobSummary, LeaseOutcome, Wakeup,
 };
 use mq_core::{Result, Spawner, Uuid};
 
-use crate::error::pool_at;
+use crate::connection::Conn;
+use crate::error::{at, pool_at};
 use crate::listen::{self, Connect};
-use crate::queries::{self, Conn};
+use mq_sql::queries;
 
 /// The tokio-postgres driver's [`Backend`]: every call takes a connection
 /// from a deadpool pool for one statement (prepared once per connection and
@@ -98,86 +99,124 @@ impl Backend for TokioPostgresBackend {
     }
 
     async fn migrate(&self) -> Result<()> {
-        queries::migrate_pooled(&mut self.client("migrate").await?).await
+        migrate_pooled(&mut self.client("migrate").await?).await
     }
 
     async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<()> {
-        queries::job_insert(Conn::pooled(&self.client("job_insert").await?), params).await
+        queries::job_insert(&mut Conn::pooled(&self.client("job_insert").await?), params).await
     }
 
     async fn job_claim(&self, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>> {
-        queries::job_claim(Conn::pooled(&self.client("job_claim").await?), params).await
+        queries::job_claim(&mut Conn::pooled(&self.client("job_claim").await?), params).await
     }
 
-    async fn job_complete(&self, params: JobCompleteParams<'_>) -> Result<Vec<JobLease>> {
-        queries::job_complete(Conn::pooled(&self.client("job_complete").await?), params).await
+    async fn job_complete(
+        &self,
+        params: JobCompleteParams<'_>,
+    ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
+        queries::job_complete(
+            &mut Conn::pooled(&self.client("job_complete").await?),
+            params,
+        )
+        .await
     }
 
-    async fn job_fail(&self, params: JobFailParams<'_>) -> Result<JobFailOutcome> {
-        queries::job_fail(Conn::pooled(&self.client("job_fail").await?), params).await
+    async fn job_fail(&self, params: JobFailParams<'_>) -> Result<Vec<(JobLease, JobFailOutcome)>> {
+        queries::job_fail(&mut Conn::pooled(&self.client("job_fail").await?), params).await
     }
 
-    async fn job_release(&self, params: JobReleaseParams) -> Result<bool> {
-        queries::job_release(Conn::pooled(&self.client("job_release").await?), params).await
+    async fn job_release(
+        &self,
+        params: JobReleaseParams<'_>,
+    ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
+        queries::job_release(
+            &mut Conn::pooled(&self.client("job_release").await?),
+            params,
+        )
+        .await
     }
 
-    async fn job_keep_alive(&self, params: JobKeepAliveParams<'_>) -> Result<Vec<JobLease>> {
-        queries::job_keep_alive(Conn::pooled(&self.client("job_keep_alive").await?), params).await
+    async fn job_keep_alive(
+        &self,
+        params: JobKeepAliveParams<'_>,
+    ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
+        queries::job_keep_alive(
+            &mut Conn::pooled(&self.client("job_keep_alive").await?),
+            params,
+        )
+        .await
     }
 
     async fn job_checkpoint(&self, params: JobCheckpointParams<'_>) -> Result<bool> {
-        queries::job_checkpoint(Conn::pooled(&self.client("job_checkpoint").await?), params).await
+        queries::job_checkpoint(
+            &mut Conn::pooled(&self.client("job_checkpoint").await?),
+            params,
+        )
+        .await
     }
 
     async fn job_commit(&self, params: JobCommitParams<'_>) -> Result<Vec<Uuid>> {
-        queries::job_commit(Conn::pooled(&self.client("job_commit").await?), params).await
+        queries::job_commit(&mut Conn::pooled(&self.client("job_commit").await?), params).await
     }
 
     async fn job_clear(&self, params: JobClearParams<'_>) -> Result<u64> {
-        queries::job_clear(Conn::pooled(&self.client("job_clear").await?), params).await
+        queries::job_clear(&mut Conn::pooled(&self.client("job_clear").await?), params).await
     }
 
     async fn job_exists(&self, id: Uuid) -> Result<bool> {
-        queries::job_exists(Conn::pooled(&self.client("job_exists").await?), id).await
+        queries::job_exists(&mut Conn::pooled(&self.client("job_exists").await?), id).await
     }
 
     async fn job_state(&self, id: Uuid) -> Result<Option<JobState>> {
-        queries::job_state(Conn::pooled(&self.client("job_state").await?), id).await
+        queries::job_state(&mut Conn::pooled(&self.client("job_state").await?), id).await
     }
 
     async fn job_get(&self, params: JobGetParams) -> Result<Option<JobInfo>> {
-        queries::job_get(Conn::pooled(&self.client("job_get").await?), params).await
+        queries::job_get(&mut Conn::pooled(&self.client("job_get").await?), params).await
     }
 
     async fn job_list(&self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
-        queries::job_list(Conn::pooled(&self.client("job_list").await?), params).await
+        queries::job_list(&mut Conn::pooled(&self.client("job_list").await?), params).await
     }
 
     async fn job_retry(&self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
-        queries::job_retry(Conn::pooled(&self.client("job_retry").await?), params).await
+        queries::job_retry(&mut Conn::pooled(&self.client("job_retry").await?), params).await
     }
 
     async fn job_delete(&self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
-        queries::job_delete(Conn::pooled(&self.client("job_delete").await?), params).await
+        queries::job_delete(&mut Conn::pooled(&self.client("job_delete").await?), params).await
     }
 
     async fn job_prune(&self, params: JobPruneParams<'_>) -> Result<u64> {
-        queries::job_prune(Conn::pooled(&self.client("job_prune").await?), params).await
+        queries::job_prune(&mut Conn::pooled(&self.client("job_prune").await?), params).await
     }
 
     async fn job_stats(&self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
-        queries::job_stats(Conn::pooled(&self.client("job_stats").await?), params).await
+        queries::job_stats(&mut Conn::pooled(&self.client("job_stats").await?), params).await
     }
 
     async fn job_schedule(&self, params: JobScheduleParams) -> Result<JobScheduleResult> {
-        queries::job_schedule(Conn::pooled(&self.client("job_schedule").await?), params).await
+        queries::job_schedule(
+            &mut Conn::pooled(&self.client("job_schedule").await?),
+            params,
+        )
+        .await
     }
 
     async fn job_vacuum(&self) -> Result<bool> {
-        queries::job_vacuum(Conn::pooled(&self.client("job_vacuum").await?)).await
+        queries::job_vacuum(&mut Conn::pooled(&self.client("job_vacuum").await?)).await
     }
 
     async fn listen(&self) -> Result<BoxStream<'static, Wakeup>> {
         listen::listen(self.connect.clone(), self.spawner.clone()).await
     }
+}
+
+/// Migrates on a pooled connection this driver owns: in a
+/// `deadpool_postgres::Transaction`, rolled back if the future is dropped
+/// half-way, so that the connection goes back to the pool clean.
+pub(crate) async fn migrate_pooled(client: &mut deadpool_postgres::Object) -> Result<()> {
+    let tx = client.transaction().await.map_err(at("migrate"))?;
+    queries::migrate(&mut Conn::pooled_transaction(&tx)).await?;
+    tx.commit().await.map_err(at("migrate"))
 }

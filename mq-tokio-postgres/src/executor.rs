@@ -9,13 +9,14 @@ use async_trait::async_trait;
 use mq_core::backend::{
     JobCheckpointParams, JobClearParams, JobCommitParams, JobCompleteParams, JobDeleteParams,
     JobGetParams, JobInfo, JobInsertParams, JobLease, JobListParams, JobPruneParams,
-    JobRetryParams, JobStateCount, JobStatsParams, JobSummary,
+    JobRetryParams, JobStateCount, JobStatsParams, JobSummary, LeaseOutcome,
 };
 use mq_core::{Executor, Result, Uuid};
 
 use crate::TokioPostgres;
+use crate::connection::Conn;
 use crate::error::{at, pool_at};
-use crate::queries::{self, Conn};
+use mq_sql::queries;
 
 /// A connection to run one call on, and what to do after it.
 enum Handle<'c> {
@@ -51,9 +52,9 @@ impl Handle<'_> {
         match self {
             // A connection of our own gets a real transaction, rolled back
             // if the call is dropped half-way.
-            Self::Pooled(mut client) => queries::migrate_pooled(&mut client).await,
+            Self::Pooled(mut client) => crate::backend::migrate_pooled(&mut client).await,
             handle => {
-                queries::migrate(handle.conn()).await?;
+                queries::migrate(&mut handle.conn()).await?;
                 handle.finish().await
             }
         }
@@ -130,72 +131,72 @@ macro_rules! impl_executor {
         impl<$($lt),*> Executor<TokioPostgres> for $handle {
             async fn job_insert(self, params: JobInsertParams<'_>) -> Result<()> {
                 let handle = self.into_handle().await?;
-                queries::job_insert(handle.conn(), params).await?;
+                queries::job_insert(&mut handle.conn(), params).await?;
                 handle.finish().await
             }
-            async fn job_complete(self, params: JobCompleteParams<'_>) -> Result<Vec<JobLease>> {
+            async fn job_complete(self, params: JobCompleteParams<'_>) -> Result<Vec<(JobLease, LeaseOutcome)>> {
                 let handle = self.into_handle().await?;
-                let done = queries::job_complete(handle.conn(), params).await?;
+                let done = queries::job_complete(&mut handle.conn(), params).await?;
                 handle.finish().await?;
                 Ok(done)
             }
             async fn job_checkpoint(self, params: JobCheckpointParams<'_>) -> Result<bool> {
                 let handle = self.into_handle().await?;
-                let held = queries::job_checkpoint(handle.conn(), params).await?;
+                let held = queries::job_checkpoint(&mut handle.conn(), params).await?;
                 handle.finish().await?;
                 Ok(held)
             }
             async fn job_commit(self, params: JobCommitParams<'_>) -> Result<Vec<Uuid>> {
                 let handle = self.into_handle().await?;
-                let missing = queries::job_commit(handle.conn(), params).await?;
+                let missing = queries::job_commit(&mut handle.conn(), params).await?;
                 handle.finish().await?;
                 Ok(missing)
             }
             async fn job_clear(self, params: JobClearParams<'_>) -> Result<u64> {
                 let handle = self.into_handle().await?;
-                let cleared = queries::job_clear(handle.conn(), params).await?;
+                let cleared = queries::job_clear(&mut handle.conn(), params).await?;
                 handle.finish().await?;
                 Ok(cleared)
             }
             async fn job_exists(self, id: Uuid) -> Result<bool> {
                 let handle = self.into_handle().await?;
-                let exists = queries::job_exists(handle.conn(), id).await?;
+                let exists = queries::job_exists(&mut handle.conn(), id).await?;
                 handle.finish().await?;
                 Ok(exists)
             }
             async fn job_get(self, params: JobGetParams) -> Result<Option<JobInfo>> {
                 let handle = self.into_handle().await?;
-                let job = queries::job_get(handle.conn(), params).await?;
+                let job = queries::job_get(&mut handle.conn(), params).await?;
                 handle.finish().await?;
                 Ok(job)
             }
             async fn job_list(self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
                 let handle = self.into_handle().await?;
-                let jobs = queries::job_list(handle.conn(), params).await?;
+                let jobs = queries::job_list(&mut handle.conn(), params).await?;
                 handle.finish().await?;
                 Ok(jobs)
             }
             async fn job_retry(self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
                 let handle = self.into_handle().await?;
-                let retried = queries::job_retry(handle.conn(), params).await?;
+                let retried = queries::job_retry(&mut handle.conn(), params).await?;
                 handle.finish().await?;
                 Ok(retried)
             }
             async fn job_delete(self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
                 let handle = self.into_handle().await?;
-                let deleted = queries::job_delete(handle.conn(), params).await?;
+                let deleted = queries::job_delete(&mut handle.conn(), params).await?;
                 handle.finish().await?;
                 Ok(deleted)
             }
             async fn job_prune(self, params: JobPruneParams<'_>) -> Result<u64> {
                 let handle = self.into_handle().await?;
-                let pruned = queries::job_prune(handle.conn(), params).await?;
+                let pruned = queries::job_prune(&mut handle.conn(), params).await?;
                 handle.finish().await?;
                 Ok(pruned)
             }
             async fn job_stats(self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
                 let handle = self.into_handle().await?;
-                let stats = queries::job_stats(handle.conn(), params).await?;
+                let stats = queries::job_stats(&mut handle.conn(), params).await?;
                 handle.finish().await?;
                 Ok(stats)
             }

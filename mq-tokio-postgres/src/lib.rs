@@ -80,10 +80,10 @@
 mod backend;
 #[cfg(any(feature = "runtime-tokio", feature = "runtime-async-std"))]
 mod connect;
+mod connection;
 mod error;
 mod executor;
 mod listen;
-mod queries;
 
 pub use backend::TokioPostgresBackend;
 #[cfg(any(feature = "runtime-tokio", feature = "runtime-async-std"))]

@@ -102,7 +102,7 @@ pub async fn two_phase_commit_hides_discards_and_reserves<D: Driver>(db: &Db<D>)
     let sentinel = JobBuilder::new("sentinel").spawn(db.ex()).await.unwrap();
     db.wait_gone(sentinel).await;
     assert_eq!(db.state(reserved).await, Some(JobState::Uncommitted));
-    assert_eq!(db.state(second).await, Some(JobState::Ready));
+    assert_eq!(db.state(second).await, Some(JobState::Blocked));
     mq::commit(db.ex(), &[reserved]).await.unwrap();
     db.wait_gone(second).await;
     assert_eq!(

@@ -1,11 +1,10 @@
-//! The keep-alive task: renews the leases of every running job at once.
+//! The keep-alive task: renews the leases of the runner's attempts at once.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use super::shared::RunnerShared;
-use crate::backend::JobKeepAliveParams;
+use crate::backend::{JobKeepAliveParams, LeaseOutcome};
 
 pub(crate) async fn run(shared: Arc<RunnerShared>) {
     // Renewing at a third of the lease leaves two chances to succeed
@@ -13,14 +12,18 @@ pub(crate) async fn run(shared: Arc<RunnerShared>) {
     let interval = shared.config.lease / 3;
     loop {
         shared.spawner.sleep(interval).await;
-        if shared.is_stopping() && shared.running_count() == 0 {
+        if shared.is_done() {
             break;
         }
-        let running = shared.running_leases();
-        if running.is_empty() {
+        let attempts: HashMap<_, _> = shared
+            .kept_alive()
+            .into_iter()
+            .map(|attempt| (attempt.lease, attempt))
+            .collect();
+        if attempts.is_empty() {
             continue;
         }
-        let leases: Vec<_> = running.iter().map(|(lease, _)| *lease).collect();
+        let leases: Vec<_> = attempts.keys().copied().collect();
         let result = shared
             .backend
             .job_keep_alive(JobKeepAliveParams {
@@ -30,12 +33,22 @@ pub(crate) async fn run(shared: Arc<RunnerShared>) {
             })
             .await;
         match result {
-            Ok(kept) => {
-                let kept: HashSet<_> = kept.into_iter().collect();
-                for (lease, lost) in running {
-                    if !kept.contains(&lease) {
-                        tracing::warn!(job = %lease.id, lease = lease.token, "lost the lease of a running job");
-                        lost.store(true, Ordering::SeqCst);
+            Ok(outcomes) => {
+                for (lease, outcome) in outcomes {
+                    match (outcome, attempts.get(&lease)) {
+                        (LeaseOutcome::Lost, Some(attempt)) => {
+                            // Only an attempt whose user code still holds
+                            // the job loses it here: one being completed
+                            // or settled hears it from its own statement.
+                            attempt.lose_lease();
+                        }
+                        // Held by another transaction for now (the row is
+                        // being completed, say): renewed next time if
+                        // still running.
+                        (LeaseOutcome::Busy, _) => {
+                            tracing::debug!(job = %lease.id, "keep-alive skipped a busy job")
+                        }
+                        _ => {}
                     }
                 }
             }

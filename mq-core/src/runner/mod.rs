@@ -2,13 +2,19 @@
 //!
 //! A runner is three tasks on the backend's [`Spawner`]:
 //! - the claim loop ([`claim_loop`]): claims jobs whenever fewer than the
-//!   minimum are running, sleeping until a wake-up, a finished job, the
+//!   minimum are running, sleeping until a wake-up, a freed slot, the
 //!   next due time or the poll interval;
-//! - the outcome task ([`outcomes`]): records completions in batches and
-//!   failed attempts one by one;
+//! - the outcome task ([`outcomes`]): writes completions, failures and
+//!   releases in batches;
 //! - the keep-alive task ([`keep_alive`]): extends the leases of all
 //!   running jobs in one statement every third of the lease.
+//!
+//! Each claimed job is an attempt ([`attempt`]) with one explicit state.
+//! Stopping a runner stops the claim loop; the other two tasks go on until
+//! every attempt in hand has its outcome written, and a claim that returns
+//! after the stop gives its jobs back at once.
 
+pub(crate) mod attempt;
 pub(crate) mod claim_loop;
 pub(crate) mod keep_alive;
 pub(crate) mod outcomes;
@@ -249,8 +255,10 @@ impl JobRunnerHandle {
     }
 
     /// Stops claiming jobs and returns once the claim loop has ended.
-    /// Running jobs carry on; wait for them with
-    /// [`wait_jobs_finish`](Self::wait_jobs_finish).
+    /// Running jobs carry on, and can still complete; wait for them with
+    /// [`wait_jobs_finish`](Self::wait_jobs_finish). Jobs whose claim was
+    /// in flight when the runner stopped are given back at once, their
+    /// attempt not counted, for another runner to take.
     pub async fn stop(&mut self) {
         self.shared.stop();
         self.claim_loop.clone().await;

@@ -1,175 +1,368 @@
-//! The outcome task: records how attempts ended.
+//! The outcome task: writes how attempts ended, in batches.
 //!
-//! Completions are batched: while one `job_complete` statement is in
-//! flight, the completions that arrive queue up and go out together in the
-//! next one, so a busy runner completes hundreds of jobs per round trip and
-//! an idle one adds no delay. Each job's `complete()` returns only once its
-//! own batch is durable.
+//! While one batch is being written, the outcomes that arrive queue up and
+//! go out together in the next, so a busy runner records hundreds of
+//! completions, failures or releases per statement and an idle one adds no
+//! delay. Each job's `complete()` returns once its own batch is durable.
+//!
+//! A row another transaction holds is skipped by the batch statements
+//! ([`LeaseOutcome::Busy`]) rather than waited for, so one open
+//! transaction cannot stall the writes of every other job: its outcome is
+//! tried again a little later, for as long as the lease would last.
+//!
+//! The task ends once the claim loop has ended and every attempt has been
+//! deregistered, so an attempt claimed as the runner stopped still has its
+//! outcome written.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
+use futures::{FutureExt, StreamExt};
 
+use super::attempt::Attempt;
 use super::report::JobOutcome;
-use super::shared::{Attempt, LoopEvent, Outcome, RunnerShared};
+use super::shared::{Outcome, RunnerShared};
 use crate::backend::{
-    JobCompleteParams, JobFailOutcome, JobFailParams, JobLease, JobReleaseParams,
+    JobCompleteParams, JobFailOutcome, JobFailParams, JobFailure, JobLease, JobReleaseParams,
+    LeaseOutcome,
 };
 use crate::error::{Error, Result};
 
-/// How many times a batch of completions is tried before its jobs are told
-/// it failed.
-const COMPLETE_TRIES: u64 = 3;
+/// How many times a batch statement is tried when it fails transiently
+/// before its attempts are given up on.
+const TRIES: u64 = 3;
+
+/// The error recorded when a job completed in a transaction that then
+/// rolled back.
+pub(crate) const ROLLED_BACK: &str =
+    "the transaction that completed the job rolled back; the completion did not happen";
 
 /// One backend error shared by every waiter of a failed batch.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
 struct SharedError(Arc<Error>);
 
-fn share(error: Error) -> impl Fn() -> Error {
+fn share(operation: &'static str, error: Error) -> impl Fn() -> Error {
     let transient = error.is_transient();
     let shared = Arc::new(error);
     move || Error::Backend {
-        operation: "job_complete",
+        operation,
         transient,
         source: Box::new(SharedError(shared.clone())),
     }
 }
 
-pub(crate) async fn run(shared: Arc<RunnerShared>, mut outcomes: mpsc::UnboundedReceiver<Outcome>) {
-    let max_batch = shared.config.completion_batch.max(1);
-    let mut batch = Vec::new();
-    'outer: while let Some(first) = outcomes.next().await {
-        batch.push(first);
-        while batch.len() < max_batch {
-            match outcomes.try_recv() {
-                Ok(outcome) => batch.push(outcome),
-                Err(_) => break,
-            }
-        }
-        let mut completions = Vec::new();
-        let mut shutdown = false;
-        for outcome in batch.drain(..) {
-            match outcome {
-                Outcome::Complete { attempt, ack } => completions.push((attempt, ack)),
-                Outcome::Fail { attempt, error } => {
-                    let result = shared
-                        .backend
-                        .job_fail(JobFailParams {
-                            lease: attempt.lease,
-                            retry_delay: attempt.retry_delay(),
-                            error: &error,
-                            now: None,
-                        })
-                        .await;
-                    match result {
-                        Ok(JobFailOutcome::Failed) => {
-                            attempt.report(JobOutcome::Failed, Some(&error))
-                        }
-                        Ok(JobFailOutcome::Retrying) => {
-                            attempt.report(JobOutcome::Retrying, Some(&error))
-                        }
-                        Ok(JobFailOutcome::LeaseLost) => {
-                            attempt.report(JobOutcome::LeaseLost, None)
-                        }
-                        // The lease will lapse and the job be retried.
-                        Err(e) => {
-                            tracing::warn!(parent: &attempt.span, error = %e, "job_fail failed")
-                        }
-                    }
-                    shared.deregister(attempt.lease.id);
-                }
-                Outcome::Release { attempt, delay } => {
-                    let result = shared
-                        .backend
-                        .job_release(JobReleaseParams {
-                            lease: attempt.lease,
-                            delay,
-                            now: None,
-                        })
-                        .await;
-                    match result {
-                        Ok(true) => attempt.report(JobOutcome::Released, None),
-                        Ok(false) => attempt.report(JobOutcome::LeaseLost, None),
-                        Err(e) => {
-                            tracing::warn!(parent: &attempt.span, error = %e, "job_release failed")
-                        }
-                    }
-                    shared.deregister(attempt.lease.id);
-                }
-                Outcome::Shutdown => shutdown = true,
-            }
-        }
-        if !completions.is_empty() {
-            complete(&shared, completions).await;
-        }
-        if shutdown && shared.is_stopping() && shared.running_count() == 0 {
-            break 'outer;
+/// A failure to write, or the check of a completion made in a transaction
+/// (written as a failure that only lands if the transaction rolled back).
+enum Failure {
+    Job(String),
+    Check,
+}
+
+impl Failure {
+    fn text(&self) -> &str {
+        match self {
+            Self::Job(error) => error,
+            Self::Check => ROLLED_BACK,
         }
     }
 }
 
-async fn complete(
-    shared: &RunnerShared,
-    completions: Vec<(Arc<Attempt>, oneshot::Sender<Result<bool>>)>,
-) {
-    let leases: Vec<JobLease> = completions
-        .iter()
-        .map(|(attempt, _)| attempt.lease)
-        .collect();
-    let any_ordered = completions.iter().any(|(attempt, _)| attempt.ordered);
-    let mut tries = 0;
-    let result = loop {
-        let result = shared
-            .backend
-            .job_complete(JobCompleteParams {
-                leases: &leases,
-                keep_completed: shared.config.keep_completed,
-                now: None,
+/// The outcomes of one batch, by kind.
+#[derive(Default)]
+struct Batch {
+    completions: Vec<(Arc<Attempt>, oneshot::Sender<Result<()>>)>,
+    failures: Vec<(Arc<Attempt>, Failure)>,
+    releases: BTreeMap<Duration, Vec<Arc<Attempt>>>,
+}
+
+impl Batch {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Complete { attempt, ack } => self.completions.push((attempt, ack)),
+            Outcome::Fail { attempt, error } => self.failures.push((attempt, Failure::Job(error))),
+            Outcome::CheckCompletion { attempt } => self.failures.push((attempt, Failure::Check)),
+            Outcome::Release { attempt, delay } => {
+                self.releases.entry(delay).or_default().push(attempt)
+            }
+            Outcome::Wake => {}
+        }
+    }
+}
+
+/// The outcome task's state between batches.
+struct Writer {
+    shared: Arc<RunnerShared>,
+    /// When each lease was first found busy, for giving up after a lease's
+    /// length.
+    busy_since: HashMap<JobLease, Instant>,
+}
+
+pub(crate) async fn run(shared: Arc<RunnerShared>, mut outcomes: mpsc::UnboundedReceiver<Outcome>) {
+    let max_batch = shared.config.completion_batch.max(1);
+    let mut writer = Writer {
+        shared,
+        busy_since: HashMap::new(),
+    };
+    while !writer.shared.is_done() {
+        let Some(first) = outcomes.next().await else {
+            break;
+        };
+        let mut batch = Batch::default();
+        batch.add(first);
+        for _ in 1..max_batch {
+            match outcomes.try_recv() {
+                Ok(outcome) => batch.add(outcome),
+                Err(_) => break,
+            }
+        }
+        writer.write(batch).await;
+    }
+}
+
+impl Writer {
+    async fn write(&mut self, batch: Batch) {
+        if !batch.completions.is_empty() {
+            self.complete(batch.completions).await;
+        }
+        if !batch.failures.is_empty() {
+            self.fail(batch.failures).await;
+        }
+        for (delay, attempts) in batch.releases {
+            self.release(delay, attempts).await;
+        }
+    }
+
+    /// Runs a batch statement, trying again after a transient failure: the
+    /// statements only change rows whose leases are current, so a second
+    /// go cannot do anything twice.
+    async fn with_tries<T, F: Future<Output = Result<T>>>(
+        &self,
+        operation: &'static str,
+        statement: impl Fn() -> F,
+    ) -> Result<T> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match statement().await {
+                Err(error) if error.is_transient() && tries < TRIES => {
+                    tracing::debug!(%error, tries, operation, "batch statement failed; trying again");
+                    self.shared
+                        .spawner
+                        .sleep(Duration::from_millis(20 * tries))
+                        .await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// A lease was found busy: whether to try again (later) or give up
+    /// because it has been busy for as long as a lease lasts.
+    fn still_trying(&mut self, lease: JobLease) -> bool {
+        let since = *self.busy_since.entry(lease).or_insert_with(Instant::now);
+        if since.elapsed() < self.shared.config.lease {
+            true
+        } else {
+            self.busy_since.remove(&lease);
+            false
+        }
+    }
+
+    /// Queues an outcome again after a short wait.
+    fn again(&self, lease: JobLease, outcome: Outcome) {
+        let waited = self
+            .busy_since
+            .get(&lease)
+            .map_or(Duration::ZERO, Instant::elapsed);
+        // 5 ms, growing with the time already waited, at most 1 s.
+        let delay = (waited / 4).clamp(Duration::from_millis(5), Duration::from_secs(1));
+        let shared = self.shared.clone();
+        let sleep = shared.spawner.sleep(delay);
+        self.shared.spawner.spawn(
+            async move {
+                sleep.await;
+                shared.send(outcome);
+            }
+            .boxed(),
+        );
+    }
+
+    async fn complete(&mut self, completions: Vec<(Arc<Attempt>, oneshot::Sender<Result<()>>)>) {
+        let leases: Vec<JobLease> = completions.iter().map(|(a, _)| a.lease).collect();
+        let keep_completed = self.shared.config.keep_completed;
+        let backend = self.shared.backend.clone();
+        let result = self
+            .with_tries("job_complete", || {
+                backend.job_complete(JobCompleteParams {
+                    leases: &leases,
+                    keep_completed,
+                    skip_busy: true,
+                    now: None,
+                })
             })
             .await;
-        tries += 1;
         match result {
-            // A transient failure (a lost connection, a serialization
-            // failure) is worth another go before every job of the batch
-            // hears of it: the statement is idempotent.
-            Err(error) if error.is_transient() && tries < COMPLETE_TRIES => {
-                tracing::debug!(%error, tries, "job_complete failed; trying again");
-                shared
-                    .spawner
-                    .sleep(Duration::from_millis(20 * tries))
-                    .await;
+            Ok(outcomes) => {
+                let outcomes: HashMap<JobLease, LeaseOutcome> = outcomes.into_iter().collect();
+                for (attempt, ack) in completions {
+                    match outcomes.get(&attempt.lease) {
+                        Some(LeaseOutcome::Done) => {
+                            self.busy_since.remove(&attempt.lease);
+                            attempt.finish(JobOutcome::Completed, None);
+                            let _ = ack.send(Ok(()));
+                        }
+                        Some(LeaseOutcome::Busy) if self.still_trying(attempt.lease) => {
+                            let lease = attempt.lease;
+                            self.again(lease, Outcome::Complete { attempt, ack });
+                        }
+                        Some(LeaseOutcome::Busy) => {
+                            attempt.completion_failed();
+                            let _ = ack.send(Err(Error::Busy {
+                                id: attempt.lease.id,
+                                reason: "another transaction holds its row (is the job's own \
+                                         transaction still open?)",
+                            }));
+                        }
+                        Some(LeaseOutcome::Lost) | None => {
+                            self.busy_since.remove(&attempt.lease);
+                            attempt.finish(JobOutcome::LeaseLost, None);
+                            let _ = ack.send(Err(attempt.lease_lost_error()));
+                        }
+                    }
+                }
             }
-            result => break result,
+            Err(error) => {
+                tracing::warn!(%error, jobs = leases.len(), "job_complete failed");
+                let error = share("job_complete", error);
+                for (attempt, ack) in completions {
+                    attempt.completion_failed();
+                    let _ = ack.send(Err(error()));
+                }
+            }
         }
-    };
-    match result {
-        Ok(done) => {
-            let done: HashSet<JobLease> = done.into_iter().collect();
-            for (attempt, ack) in completions {
-                let held = done.contains(&attempt.lease);
-                attempt.report(
-                    if held {
-                        JobOutcome::Completed
-                    } else {
-                        JobOutcome::LeaseLost
-                    },
-                    None,
-                );
-                let _ = ack.send(Ok(held));
+    }
+
+    async fn fail(&mut self, failures: Vec<(Arc<Attempt>, Failure)>) {
+        let rows: Vec<JobFailure<'_>> = failures
+            .iter()
+            .map(|(attempt, failure)| JobFailure {
+                lease: attempt.lease,
+                retry_delay: attempt.retry_delay(),
+                error: failure.text(),
+            })
+            .collect();
+        let backend = self.shared.backend.clone();
+        let result = self
+            .with_tries("job_fail", || {
+                backend.job_fail(JobFailParams {
+                    failures: &rows,
+                    now: None,
+                })
+            })
+            .await;
+        let outcomes: HashMap<JobLease, JobFailOutcome> = match result {
+            Ok(outcomes) => outcomes.into_iter().collect(),
+            Err(error) => {
+                tracing::warn!(%error, jobs = rows.len(), "job_fail failed");
+                let text = error.to_string();
+                for (attempt, _) in &failures {
+                    attempt.finish(JobOutcome::Unrecorded, Some(&text));
+                }
+                return;
             }
-            if any_ordered {
-                let _ = shared.events.unbounded_send(LoopEvent::MoreWork);
+        };
+        drop(rows);
+        for (attempt, failure) in failures {
+            let outcome = outcomes
+                .get(&attempt.lease)
+                .copied()
+                .unwrap_or(JobFailOutcome::LeaseLost);
+            if outcome != JobFailOutcome::Busy {
+                self.busy_since.remove(&attempt.lease);
+            }
+            match (outcome, failure) {
+                (JobFailOutcome::Retrying, failure) => {
+                    attempt.finish(JobOutcome::Retrying, Some(failure.text()))
+                }
+                (JobFailOutcome::Failed, failure) => {
+                    attempt.finish(JobOutcome::Failed, Some(failure.text()))
+                }
+                // The transaction committed: the row is gone (or kept
+                // completed), so the lease is no longer current.
+                (JobFailOutcome::LeaseLost, Failure::Check) => {
+                    attempt.finish(JobOutcome::Completed, None)
+                }
+                (JobFailOutcome::LeaseLost, Failure::Job(_)) => {
+                    attempt.finish(JobOutcome::LeaseLost, None)
+                }
+                (JobFailOutcome::Busy, failure) if self.still_trying(attempt.lease) => {
+                    let lease = attempt.lease;
+                    let outcome = match failure {
+                        Failure::Job(error) => Outcome::Fail { attempt, error },
+                        Failure::Check => Outcome::CheckCompletion { attempt },
+                    };
+                    self.again(lease, outcome);
+                }
+                (JobFailOutcome::Busy, failure) => attempt.finish(
+                    JobOutcome::Unrecorded,
+                    Some(match failure {
+                        Failure::Job(_) => {
+                            "another transaction held the job's row for a whole lease"
+                        }
+                        Failure::Check => {
+                            "the transaction that completed the job stayed open for a whole lease"
+                        }
+                    }),
+                ),
             }
         }
-        Err(error) => {
-            tracing::warn!(%error, jobs = leases.len(), "job_complete failed");
-            let error = share(error);
-            for (_, ack) in completions {
-                let _ = ack.send(Err(error()));
+    }
+
+    async fn release(&mut self, delay: Duration, attempts: Vec<Arc<Attempt>>) {
+        let leases: Vec<JobLease> = attempts.iter().map(|a| a.lease).collect();
+        let backend = self.shared.backend.clone();
+        let result = self
+            .with_tries("job_release", || {
+                backend.job_release(JobReleaseParams {
+                    leases: &leases,
+                    delay,
+                    now: None,
+                })
+            })
+            .await;
+        let outcomes: HashMap<JobLease, LeaseOutcome> = match result {
+            Ok(outcomes) => outcomes.into_iter().collect(),
+            Err(error) => {
+                tracing::warn!(%error, jobs = leases.len(), "job_release failed");
+                let text = error.to_string();
+                for attempt in &attempts {
+                    attempt.finish(JobOutcome::Unrecorded, Some(&text));
+                }
+                return;
+            }
+        };
+        for attempt in attempts {
+            match outcomes.get(&attempt.lease) {
+                Some(LeaseOutcome::Done) => {
+                    self.busy_since.remove(&attempt.lease);
+                    attempt.finish(JobOutcome::Released, None);
+                }
+                Some(LeaseOutcome::Busy) if self.still_trying(attempt.lease) => {
+                    let lease = attempt.lease;
+                    self.again(lease, Outcome::Release { attempt, delay });
+                }
+                Some(LeaseOutcome::Busy) => attempt.finish(
+                    JobOutcome::Unrecorded,
+                    Some("another transaction held the job's row for a whole lease"),
+                ),
+                Some(LeaseOutcome::Lost) | None => {
+                    self.busy_since.remove(&attempt.lease);
+                    attempt.finish(JobOutcome::LeaseLost, None);
+                }
             }
         }
     }

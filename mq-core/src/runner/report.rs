@@ -23,10 +23,14 @@ pub enum JobOutcome {
     /// The attempt failed and the job is out of attempts.
     Failed,
     /// The job was given back without counting the attempt (no function
-    /// for its name in the registry).
+    /// for its name in the registry, or claimed as the runner stopped).
     Released,
     /// Another runner took the job over before this attempt was recorded.
     LeaseLost,
+    /// The outcome could not be written (the database failed, or another
+    /// transaction held the job's row for a whole lease): the job runs
+    /// again once its lease lapses.
+    Unrecorded,
 }
 
 impl JobOutcome {
@@ -38,6 +42,7 @@ impl JobOutcome {
             Self::Failed => "failed",
             Self::Released => "released",
             Self::LeaseLost => "lease_lost",
+            Self::Unrecorded => "unrecorded",
         }
     }
 }

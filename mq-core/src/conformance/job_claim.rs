@@ -1,0 +1,369 @@
+//! Conformance cases of `Backend::job_claim`: claiming.
+
+use super::*;
+
+/// A claim returns at most its limit.
+pub async fn respects_the_limit(backend: &dyn Backend) {
+    let t = Clock::new();
+    let builders: Vec<JobBuilder> = (0..10).map(|_| job("j", "c")).collect();
+    insert(backend, t.at(0.0), &builders.iter().collect::<Vec<_>>()).await;
+    assert_eq!(claim(backend, t.at(0.0), 3).await.len(), 3);
+    assert_eq!(claim(backend, t.at(0.0), 100).await.len(), 7);
+    assert_eq!(claim(backend, t.at(0.0), 100).await.len(), 0);
+}
+
+/// Within a channel, jobs are claimed in the order they were spawned.
+pub async fn follows_spawn_order_within_a_channel(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut spawned = Vec::new();
+    for _ in 0..5 {
+        let b = job("j", "c");
+        spawned.extend(insert(backend, t.at(0.0), &[&b]).await);
+    }
+    let mut claimed = Vec::new();
+    for _ in 0..5 {
+        claimed.extend(ids(&claim(backend, t.at(0.0), 1).await));
+    }
+    assert_eq!(claimed, spawned);
+}
+
+/// A runner subscribed to channel names gets jobs of those names with any
+/// arguments, and nothing else.
+pub async fn filters_by_channel_names(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut a1 = job("j", "a");
+    a1.set_channel_args("1");
+    let mut a2 = job("j", "a");
+    a2.set_channel_args("2");
+    let b = job("j", "b");
+    let ab = job("j", "ab");
+    insert(backend, t.at(0.0), &[&a1, &a2, &b, &ab]).await;
+
+    let only_a = ["a".to_owned()];
+    let mut claimed = ids(&claim_with(backend, t.at(0.0), 10, Some(&only_a), None).await);
+    claimed.sort();
+    let mut expected = vec![a1.id(), a2.id()];
+    expected.sort();
+    assert_eq!(claimed, expected);
+
+    let none: [String; 0] = [];
+    assert!(
+        claim_with(backend, t.at(0.0), 10, Some(&none), None)
+            .await
+            .is_empty()
+    );
+    let rest: HashSet<Uuid> = ids(&claim(backend, t.at(0.0), 10).await)
+        .into_iter()
+        .collect();
+    assert_eq!(rest, HashSet::from([b.id(), ab.id()]));
+}
+
+/// A channel with many ready jobs does not starve one with few: claims
+/// that follow the cursor reach the small channel within a round.
+pub async fn is_fair_across_channels(backend: &dyn Backend) {
+    let t = Clock::new();
+    let big: Vec<JobBuilder> = (0..200).map(|_| job("j", "a-big")).collect();
+    insert(backend, t.at(0.0), &big.iter().collect::<Vec<_>>()).await;
+    let small: Vec<JobBuilder> = (0..2).map(|_| job("j", "b-small")).collect();
+    insert(backend, t.at(1.0), &small.iter().collect::<Vec<_>>()).await;
+
+    let mut cursor = None;
+    let mut small_seen = 0;
+    for _ in 0..2 {
+        let claimed = claim_with(backend, t.at(1.0), 5, None, cursor.as_ref()).await;
+        small_seen += claimed
+            .iter()
+            .filter(|job| job.channel_name == "b-small")
+            .count();
+        cursor = claim_cursor(cursor.as_ref(), &claimed).or(cursor);
+    }
+    assert_eq!(small_seen, 2, "the small channel waited behind the big one");
+}
+
+/// Ordered jobs of a channel run one at a time, in spawn order; unordered
+/// jobs of the same channel do not wait for them.
+pub async fn runs_ordered_jobs_one_at_a_time(backend: &dyn Backend) {
+    let t = Clock::new();
+    let ordered: Vec<JobBuilder> = (0..3)
+        .map(|_| {
+            let mut b = job("o", "c");
+            b.set_ordered(true);
+            b
+        })
+        .collect();
+    for b in &ordered {
+        insert(backend, t.at(0.0), &[b]).await;
+    }
+    let free = job("free", "c");
+    insert(backend, t.at(0.0), &[&free]).await;
+
+    let first = claim(backend, t.at(0.0), 10).await;
+    let mut got = ids(&first);
+    got.sort();
+    let mut want = vec![ordered[0].id(), free.id()];
+    want.sort();
+    assert_eq!(got, want);
+    assert!(
+        claim(backend, t.at(0.0), 10).await.is_empty(),
+        "an ordered job ran before its predecessor finished"
+    );
+
+    let head = first.iter().find(|job| job.id == ordered[0].id()).unwrap();
+    // A failed attempt keeps the head in place.
+    assert_eq!(
+        fail(backend, t.at(0.0), head.lease(), Duration::ZERO).await,
+        JobFailOutcome::Retrying
+    );
+    let again = claim(backend, t.at(0.0), 10).await;
+    assert_eq!(ids(&again), vec![ordered[0].id()]);
+    assert_eq!(complete(backend, &[again[0].lease()]).await.len(), 1);
+
+    for next in &ordered[1..] {
+        let claimed = claim(backend, t.at(0.0), 10).await;
+        assert_eq!(ids(&claimed), vec![next.id()]);
+        complete(backend, &[claimed[0].lease()]).await;
+    }
+    assert!(claim(backend, t.at(0.0), 10).await.is_empty());
+}
+
+/// Ordering holds per channel: the same name with other arguments is
+/// another channel.
+pub async fn orders_each_channel_args_separately(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut spawned = Vec::new();
+    for args in ["1", "2", "1", "2"] {
+        let mut b = job("o", "c");
+        b.set_ordered(true).set_channel_args(args);
+        spawned.extend(insert(backend, t.at(0.0), &[&b]).await);
+    }
+    let mut first = ids(&claim(backend, t.at(0.0), 10).await);
+    first.sort();
+    let mut want = vec![spawned[0], spawned[1]];
+    want.sort();
+    assert_eq!(first, want);
+}
+
+/// Many concurrent claims hand every job out exactly once.
+pub async fn never_hands_a_job_out_twice(backend: &dyn Backend) {
+    let t = Clock::new();
+    let builders: Vec<JobBuilder> = (0..300)
+        .map(|i| {
+            let mut b = job("j", &format!("c{}", i % 5));
+            b.set_ordered(i % 3 == 0);
+            b
+        })
+        .collect();
+    insert(backend, t.at(0.0), &builders.iter().collect::<Vec<_>>()).await;
+    let claimers = (0..8).map(|_| async {
+        let mut mine = Vec::new();
+        let mut cursor: Option<ChannelKey> = None;
+        let mut idle = 0;
+        while idle < 3 {
+            let claimed = claim_with(backend, t.at(0.0), 7, None, cursor.as_ref()).await;
+            if claimed.is_empty() {
+                idle += 1;
+                continue;
+            }
+            idle = 0;
+            cursor = claim_cursor(cursor.as_ref(), &claimed).or(cursor);
+            let leases: Vec<JobLease> = claimed.iter().map(ClaimedJob::lease).collect();
+            assert_eq!(complete(backend, &leases).await.len(), leases.len());
+            mine.extend(ids(&claimed));
+        }
+        mine
+    });
+    let all: Vec<Uuid> = futures::future::join_all(claimers).await.concat();
+    let unique: HashSet<Uuid> = all.iter().copied().collect();
+    assert_eq!(unique.len(), all.len(), "a job was handed out twice");
+    assert_eq!(all.len(), 300, "some jobs were never handed out");
+}
+
+/// A failed ordered job holds its channel, visibly failed, until it is
+/// retried (and completes) or deleted.
+pub async fn is_blocked_by_a_failed_ordered_job_until_retried_or_deleted(backend: &dyn Backend) {
+    let t = Clock::new();
+    let ordered: Vec<JobBuilder> = (0..3)
+        .map(|_| {
+            let mut b = job("o", "c");
+            b.set_ordered(true).set_retries(0);
+            b
+        })
+        .collect();
+    for b in &ordered {
+        insert(backend, t.at(0.0), &[b]).await;
+    }
+    let first = claim(backend, t.at(0.0), 10).await;
+    assert_eq!(ids(&first), vec![ordered[0].id()]);
+    assert_eq!(
+        fail(backend, t.at(0.0), first[0].lease(), Duration::ZERO).await,
+        JobFailOutcome::Failed
+    );
+    schedule(backend, t.at(100.0)).await;
+    assert!(
+        claim(backend, t.at(100.0), 10).await.is_empty(),
+        "a failed ordered job let its successor run"
+    );
+    assert_eq!(
+        state(backend, ordered[0].id()).await,
+        Some(JobState::Failed)
+    );
+
+    // Retried, it runs again first; once it completes, the next one runs.
+    assert_eq!(
+        retry(backend, t.at(100.0), Some(&[ordered[0].id()]), None).await,
+        vec![ordered[0].id()]
+    );
+    let again = claim(backend, t.at(100.0), 10).await;
+    assert_eq!(ids(&again), vec![ordered[0].id()]);
+    complete(backend, &[again[0].lease()]).await;
+    let second = claim(backend, t.at(100.0), 10).await;
+    assert_eq!(ids(&second), vec![ordered[1].id()]);
+    fail(backend, t.at(100.0), second[0].lease(), Duration::ZERO).await;
+    assert!(claim(backend, t.at(100.0), 10).await.is_empty());
+
+    // Deleted, it lets the next one run.
+    assert_eq!(
+        delete(backend, &[ordered[1].id()]).await,
+        vec![ordered[1].id()]
+    );
+    assert_eq!(
+        ids(&claim(backend, t.at(100.0), 10).await),
+        vec![ordered[2].id()]
+    );
+}
+
+/// Ordered jobs behind their channel's head are blocked, and unblocked in
+/// turn, each when the one before it completes.
+pub async fn unblocks_ordered_jobs_in_turn(backend: &dyn Backend) {
+    let t = Clock::new();
+    let ordered: Vec<JobBuilder> = (0..3)
+        .map(|_| {
+            let mut b = job("o", "c");
+            b.set_ordered(true);
+            b
+        })
+        .collect();
+    insert(backend, t.at(0.0), &ordered.iter().collect::<Vec<_>>()).await;
+    let ids: Vec<Uuid> = ordered.iter().map(JobBuilder::id).collect();
+    assert_eq!(
+        states(backend, &ids).await,
+        [
+            Some(JobState::Ready),
+            Some(JobState::Blocked),
+            Some(JobState::Blocked)
+        ]
+    );
+    let head = claim(backend, t.at(0.0), 10).await;
+    assert_eq!(head[0].id, ids[0]);
+    assert_eq!(head.len(), 1);
+    assert_eq!(
+        states(backend, &ids).await,
+        [
+            Some(JobState::Running),
+            Some(JobState::Blocked),
+            Some(JobState::Blocked)
+        ]
+    );
+    complete(backend, &[head[0].lease()]).await;
+    assert_eq!(
+        states(backend, &ids).await,
+        [None, Some(JobState::Ready), Some(JobState::Blocked)]
+    );
+}
+
+/// However many ordered channels are blocked (their heads failed for good,
+/// their successors waiting), a claim finds the ready jobs of every other
+/// channel, before, among and after them in channel order: blocked
+/// channels cost it nothing.
+pub async fn is_not_starved_by_blocked_ordered_channels(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut heads = Vec::new();
+    let mut successors = Vec::new();
+    for i in 0..200 {
+        let channel = format!("m{i:03}");
+        let mut head = job("o", &channel);
+        head.set_ordered(true).set_retries(0);
+        let mut next = job("o", &channel);
+        next.set_ordered(true);
+        insert(backend, t.at(0.0), &[&head, &next]).await;
+        heads.push(head);
+        successors.push(next);
+    }
+    let claimed = claim(backend, t.at(0.0), 1000).await;
+    assert_eq!(claimed.len(), 200, "every head runs");
+    let failures: Vec<JobFailure<'_>> = claimed
+        .iter()
+        .map(|job| JobFailure {
+            lease: job.lease(),
+            retry_delay: Duration::ZERO,
+            error: "down",
+        })
+        .collect();
+    let outcomes = backend
+        .job_fail(JobFailParams {
+            failures: &failures,
+            now: t.at(0.0),
+        })
+        .await
+        .unwrap();
+    assert!(
+        outcomes
+            .iter()
+            .all(|(_, outcome)| *outcome == JobFailOutcome::Failed),
+        "{outcomes:?}"
+    );
+    // Unordered jobs on channels before ("a"), among ("m100x") and after
+    // ("z") the blocked ones.
+    let free: Vec<JobBuilder> = ["a", "m050x", "m100x", "m199x", "z"]
+        .iter()
+        .map(|channel| job("free", channel))
+        .collect();
+    insert(backend, t.at(1.0), &free.iter().collect::<Vec<_>>()).await;
+    let mut cursor = None;
+    let mut got = Vec::new();
+    // A claim of 2 at a time, following the cursor: every free job within
+    // three claims, as if no blocked channel existed.
+    for _ in 0..3 {
+        let claimed = claim_with(backend, t.at(1.0), 2, None, cursor.as_ref()).await;
+        cursor = claim_cursor(cursor.as_ref(), &claimed).or(cursor);
+        got.extend(ids(&claimed));
+    }
+    let mut want: Vec<Uuid> = free.iter().map(JobBuilder::id).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "blocked ordered channels starved the others");
+    for next in &successors {
+        assert_eq!(state(backend, next.id()).await, Some(JobState::Blocked));
+    }
+}
+
+/// An ordered job spawned while its channel's head runs waits blocked, and
+/// an ordered job spawned on an idle channel is ready at once.
+pub async fn blocks_ordered_jobs_spawned_behind_a_running_head(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut head = job("o", "c");
+    head.set_ordered(true);
+    insert(backend, t.at(0.0), &[&head]).await;
+    assert_eq!(state(backend, head.id()).await, Some(JobState::Ready));
+    let running = claim(backend, t.at(0.0), 10).await;
+    let mut later = job("o", "c");
+    later.set_ordered(true).set_delay(Duration::from_secs(5));
+    insert(backend, t.at(1.0), &[&later]).await;
+    assert_eq!(state(backend, later.id()).await, Some(JobState::Blocked));
+    assert!(claim(backend, t.at(100.0), 10).await.is_empty());
+    // Its delay has passed by the time its turn comes: ready at once.
+    complete_at(backend, &[running[0].lease()], t.at(10.0)).await;
+    assert_eq!(state(backend, later.id()).await, Some(JobState::Ready));
+
+    // Its turn comes before its delay is over: scheduled until then.
+    let mut third = job("o", "c");
+    third.set_ordered(true).set_delay(Duration::from_secs(60));
+    insert(backend, t.at(10.0), &[&third]).await;
+    let second = claim(backend, t.at(10.0), 10).await;
+    assert_eq!(ids(&second), vec![later.id()]);
+    complete_at(backend, &[second[0].lease()], t.at(11.0)).await;
+    assert_eq!(state(backend, third.id()).await, Some(JobState::Scheduled));
+    assert!(claim(backend, t.at(11.0), 10).await.is_empty());
+    schedule(backend, t.at(70.0)).await;
+    assert_eq!(ids(&claim(backend, t.at(70.0), 10).await), vec![third.id()]);
+}

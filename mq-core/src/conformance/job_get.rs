@@ -1,0 +1,52 @@
+//! Conformance cases of `Backend::job_get`: looking a job up.
+
+use super::*;
+
+/// `job_get` returns what was spawned, and the job's progress.
+pub async fn returns_everything_stored(backend: &dyn Backend) {
+    let t = Clock::new();
+    assert_eq!(get(backend, Uuid::now_v7()).await, None);
+    let mut b = job("full", "c");
+    b.set_channel_args("args")
+        .set_json(&serde_json::json!({"k": [1, 2]}))
+        .unwrap()
+        .set_raw_bytes([0u8, 255])
+        .set_retries(3)
+        .set_retry_backoff(Duration::from_millis(2500))
+        .set_ordered(true)
+        .set_delay(Duration::from_secs(10));
+    let mut two_phase = job("two-phase", "c");
+    two_phase.set_commit_interval(Some(Duration::from_secs(60)));
+    insert(backend, t.at(0.0), &[&b, &two_phase]).await;
+    let wall_clock = OffsetDateTime::now_utc();
+
+    let got = get(backend, b.id()).await.expect("the job exists");
+    assert_eq!(got.id, b.id());
+    assert_eq!(got.state, JobState::Scheduled);
+    assert_eq!(got.name, "full");
+    assert_eq!(got.channel_name, "c");
+    assert_eq!(got.channel_args, "args");
+    assert!(got.ordered);
+    assert_eq!(got.attempt, 0);
+    assert_eq!(got.retries, 3);
+    assert_eq!(got.retry_backoff, Duration::from_millis(2500));
+    assert_eq!(got.run_at, t.at(10.0).unwrap());
+    assert_eq!(got.commit_deadline, None);
+    // The spawn time comes from the backend's own clock.
+    assert!((got.created_at - wall_clock).abs() < time::Duration::minutes(5));
+    let payload: serde_json::Value =
+        serde_json::from_str(got.payload_json.as_deref().unwrap()).unwrap();
+    assert_eq!(payload, serde_json::json!({"k": [1, 2]}));
+    assert_eq!(got.payload_bytes.as_deref(), Some(&[0u8, 255][..]));
+    assert!(got.errors.is_empty());
+
+    let uncommitted = get(backend, two_phase.id()).await.unwrap();
+    assert_eq!(uncommitted.state, JobState::Uncommitted);
+    assert_eq!(uncommitted.commit_deadline, t.at(60.0));
+    assert!(
+        uncommitted.seq > got.seq,
+        "spawn order: {} then {}",
+        got.seq,
+        uncommitted.seq
+    );
+}

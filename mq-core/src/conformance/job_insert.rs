@@ -1,0 +1,141 @@
+//! Conformance cases of `Backend::job_insert`: spawning.
+
+use super::*;
+
+/// Spawned jobs are claimable once, with their payloads, as attempt 1.
+pub async fn makes_jobs_claimable(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut json = job("json", "c");
+    json.set_json(&serde_json::json!({"n": 1, "s": "é\"'"}))
+        .unwrap();
+    let mut bytes = job("bytes", "c");
+    bytes.set_raw_bytes([0u8, 1, 2, 255]);
+    let mut both = job("both", "c");
+    both.set_json(&[1, 2]).unwrap().set_raw_bytes(b"xyz");
+    insert(backend, t.at(0.0), &[&json, &bytes, &both]).await;
+
+    let mut claimed = claim(backend, t.at(0.0), 10).await;
+    claimed.sort_by_key(|job| job.name.clone());
+    assert_eq!(claimed.len(), 3);
+    let by_name = |name: &str| claimed.iter().find(|job| job.name == name).unwrap();
+    let j = by_name("json");
+    assert_eq!(j.id, json.id());
+    assert_eq!(j.attempt, 1);
+    assert_eq!(j.channel_name, "c");
+    let value: serde_json::Value =
+        serde_json::from_str(j.payload_json.as_deref().unwrap()).unwrap();
+    assert_eq!(value, serde_json::json!({"n": 1, "s": "é\"'"}));
+    assert_eq!(j.payload_bytes, None);
+    assert_eq!(
+        by_name("bytes").payload_bytes.as_deref(),
+        Some(&[0u8, 1, 2, 255][..])
+    );
+    assert_eq!(by_name("bytes").payload_json, None);
+    assert_eq!(by_name("both").payload_json.as_deref(), Some("[1,2]"));
+    assert_eq!(by_name("both").payload_bytes.as_deref(), Some(&b"xyz"[..]));
+    assert_eq!(j.retries, 4);
+    assert_eq!(j.retry_backoff, Duration::from_secs(1));
+
+    assert!(
+        claim(backend, t.at(0.0), 10).await.is_empty(),
+        "a running job was handed out again"
+    );
+}
+
+/// A batch of jobs goes in with one call and every job comes out.
+pub async fn batch_is_one_call(backend: &dyn Backend) {
+    let t = Clock::new();
+    let builders: Vec<JobBuilder> = (0..500)
+        .map(|i| {
+            let mut b = job("batch", &format!("c{}", i % 7));
+            b.set_json(&i).unwrap();
+            b
+        })
+        .collect();
+    let refs: Vec<&JobBuilder> = builders.iter().collect();
+    let spawned: HashSet<Uuid> = insert(backend, t.at(0.0), &refs)
+        .await
+        .into_iter()
+        .collect();
+    let claimed: HashSet<Uuid> = ids(&claim(backend, t.at(0.0), 1000).await)
+        .into_iter()
+        .collect();
+    assert_eq!(claimed.len(), 500);
+    assert_eq!(claimed, spawned);
+}
+
+/// A batch with a duplicate id fails as a whole, inserting nothing.
+pub async fn duplicate_id_inserts_nothing(backend: &dyn Backend) {
+    let t = Clock::new();
+    let first = job("a", "c");
+    insert(backend, t.at(0.0), &[&first]).await;
+    let other = job("b", "c");
+    let duplicate = JobBuilder::new_with_id(first.id(), "c");
+    let result = backend
+        .job_insert(JobInsertParams {
+            jobs: vec![other.job(), duplicate.job()],
+            now: t.at(0.0),
+        })
+        .await;
+    let error = result.expect_err("a duplicate id must be refused");
+    assert!(
+        !error.is_transient(),
+        "a duplicate id is not a transient error: {error:?}"
+    );
+    assert!(
+        !backend.job_exists(other.id()).await.unwrap(),
+        "part of a failed batch was inserted"
+    );
+    assert_eq!(ids(&claim(backend, t.at(0.0), 10).await), vec![first.id()]);
+}
+
+/// Channel names and arguments of any length and characters round-trip,
+/// and can be subscribed to.
+pub async fn accepts_any_channel_name(backend: &dyn Backend) {
+    let t = Clock::new();
+    let long = "ß'\"\\;".repeat(2000) + "🦀";
+    let names = [
+        long.clone(),
+        String::new(),
+        "a b\nc".to_owned(),
+        "x".repeat(64),
+    ];
+    for name in &names {
+        let mut b = job("any", name);
+        b.set_channel_args(format!("{name}/args"));
+        insert(backend, t.at(0.0), &[&b]).await;
+    }
+    for name in &names {
+        let filter = [name.clone()];
+        let claimed = claim_with(backend, t.at(0.0), 10, Some(&filter), None).await;
+        assert_eq!(
+            claimed.len(),
+            1,
+            "channel {:?}",
+            name.chars().take(20).collect::<String>()
+        );
+        assert_eq!(&claimed[0].channel_name, name);
+        assert_eq!(claimed[0].channel_args, format!("{name}/args"));
+    }
+}
+
+/// A delayed job is scheduled, and ready no earlier than its time.
+pub async fn delayed_waits_for_its_time(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut b = job("later", "c");
+    b.set_delay(Duration::from_secs(10));
+    insert(backend, t.at(0.0), &[&b]).await;
+    assert_eq!(state(backend, b.id()).await, Some(JobState::Scheduled));
+
+    let early = schedule(backend, t.at(9.9)).await;
+    assert_eq!(early.made_ready, 0);
+    assert!(
+        claim(backend, t.at(9.9), 10).await.is_empty(),
+        "a delayed job ran early"
+    );
+
+    let due = schedule(backend, t.at(10.0)).await;
+    assert_eq!(due.made_ready, 1);
+    assert_eq!(state(backend, b.id()).await, Some(JobState::Ready));
+    assert_eq!(ids(&claim(backend, t.at(10.0), 10).await), vec![b.id()]);
+}

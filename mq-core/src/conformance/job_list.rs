@@ -1,0 +1,74 @@
+//! Conformance cases of `Backend::job_list`: listing jobs.
+
+use super::*;
+
+/// `job_list` filters by channel name and state, in spawn order, a page at
+/// a time.
+pub async fn filters_and_pages_in_spawn_order(backend: &dyn Backend) {
+    let t = Clock::new();
+    let list = |channel_name, state, after_seq, limit| async move {
+        backend
+            .job_list(JobListParams {
+                channel_name,
+                state,
+                after_seq,
+                limit,
+            })
+            .await
+            .expect("job_list")
+    };
+    let failed = failed_job(backend, t.at(0.0), job("j", "a")).await;
+    let mut spawned = vec![failed];
+    for channel in ["a", "b", "a", "b", "a", "a"] {
+        let mut b = job("j", channel);
+        b.set_channel_args(format!("{channel}-args"));
+        spawned.extend(insert(backend, t.at(0.0), &[&b]).await);
+    }
+    let all = list(None, None, None, 100).await;
+    assert_eq!(all.iter().map(|j| j.id).collect::<Vec<_>>(), spawned);
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(all[0].state, JobState::Failed);
+    assert_eq!(
+        all[0].last_error.as_ref().map(|e| e.error.as_str()),
+        Some("boom")
+    );
+    assert!(all[1..].iter().all(|j| j.last_error.is_none()));
+    assert_eq!(all[1].channel_args, "a-args");
+
+    let a = list(Some("a"), None, None, 100).await;
+    assert_eq!(a.len(), 5);
+    assert!(a.iter().all(|j| j.channel_name == "a"));
+    let failed_only = list(None, Some(JobState::Failed), None, 100).await;
+    assert_eq!(
+        failed_only.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![failed]
+    );
+    assert_eq!(
+        list(Some("b"), Some(JobState::Ready), None, 100)
+            .await
+            .len(),
+        2
+    );
+    assert!(
+        list(Some("b"), Some(JobState::Failed), None, 100)
+            .await
+            .is_empty()
+    );
+    assert!(list(Some("nothing"), None, None, 100).await.is_empty());
+
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = list(None, None, after, 3).await;
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        after = Some(last.seq);
+        paged.extend(page.iter().map(|j| j.id));
+    }
+    assert_eq!(paged, spawned);
+    let a_page = list(Some("a"), Some(JobState::Ready), Some(all[1].seq), 2).await;
+    assert_eq!(
+        a_page.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![spawned[3], spawned[5]]
+    );
+}

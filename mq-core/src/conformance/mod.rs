@@ -1,0 +1,446 @@
+//! The backend conformance suite.
+//!
+//! Every case is a plain async function that takes a fresh, migrated,
+//! empty backend and panics if the backend breaks the semantics. Cases
+//! insert their own fixtures through the backend and use an explicit clock
+//! (`now`), so they neither sleep nor depend on the machine's speed.
+//!
+//! [`conformance_tests!`](crate::conformance_tests) turns the whole suite
+//! into one test per case for a backend factory; the in-memory backend and
+//! both PostgreSQL drivers run it, and so can a backend of your own:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mq_core::memory::MemoryBackend;
+//!
+//! // A factory for a fresh, empty backend. Yours would connect to a new
+//! // database (or return a `(guard, backend)` pair that drops it).
+//! async fn backend() -> MemoryBackend {
+//!     MemoryBackend::new(Arc::new(mq_runtime_tokio::TokioSpawner::new()))
+//! }
+//!
+//! mq_core::conformance_tests!(#[tokio::test], backend);
+//! ```
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::StreamExt;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::backend::{
+    Backend, ChannelKey, ClaimedJob, JobCheckpointParams, JobClaimParams, JobClearParams,
+    JobCommitParams, JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobFailure,
+    JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams, JobLease, JobListParams,
+    JobPruneParams, JobReleaseParams, JobRetryParams, JobScheduleParams, JobState, JobStatsParams,
+    LeaseOutcome, MAX_ERROR_HISTORY, Wakeup, claim_cursor,
+};
+use crate::builder::JobBuilder;
+use crate::spawner::timeout;
+
+/// Generates one test per conformance case for a backend: a module per
+/// operation (`job_claim`, `job_complete`...) with a test per case.
+///
+/// `$factory` is an async function (or path to one) returning a fresh,
+/// migrated, empty backend, or a `(guard, backend)` pair (see
+/// [`AsBackend`](crate::conformance::AsBackend)); the attributes (for
+/// example `#[tokio::test]`) go on every generated test.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($(#[$attr:meta])+ $(,)? $factory:path) => {
+        $crate::conformance_tests!(@modules [$(#[$attr])+] ($factory);
+            job_insert {
+                makes_jobs_claimable,
+                batch_is_one_call,
+                duplicate_id_inserts_nothing,
+                accepts_any_channel_name,
+                delayed_waits_for_its_time,
+            },
+            job_claim {
+                respects_the_limit,
+                follows_spawn_order_within_a_channel,
+                filters_by_channel_names,
+                is_fair_across_channels,
+                runs_ordered_jobs_one_at_a_time,
+                orders_each_channel_args_separately,
+                never_hands_a_job_out_twice,
+                is_blocked_by_a_failed_ordered_job_until_retried_or_deleted,
+                unblocks_ordered_jobs_in_turn,
+                is_not_starved_by_blocked_ordered_channels,
+                blocks_ordered_jobs_spawned_behind_a_running_head,
+            },
+            job_complete {
+                deletes_the_job,
+                is_fenced_by_the_lease,
+                keep_completed_keeps_the_job_out_of_the_way,
+            },
+            job_fail {
+                retries_with_backoff_then_fails,
+                without_delay_is_ready_at_once,
+                records_the_error_history,
+                keeps_the_latest_errors,
+                bounds_the_error_text,
+            },
+            job_release {
+                does_not_count_the_attempt,
+                gives_back_a_batch,
+            },
+            job_keep_alive {
+                extends_the_lease,
+                never_deadlocks_with_job_complete,
+            },
+            job_checkpoint {
+                replaces_payload_and_adds_retries,
+            },
+            job_commit {
+                makes_jobs_visible,
+                reports_missing_jobs,
+                lapsed_jobs_are_discarded,
+                ordered_reserves_the_position,
+            },
+            job_schedule {
+                rescues_lapsed_leases,
+                fails_lapsed_last_attempts,
+                reports_the_next_due_time,
+            },
+            job_clear {
+                deletes_by_channel_name_or_all,
+            },
+            job_state {
+                follows_the_job,
+            },
+            job_get {
+                returns_everything_stored,
+            },
+            job_list {
+                filters_and_pages_in_spawn_order,
+            },
+            job_retry {
+                makes_failed_jobs_ready_with_fresh_attempts,
+                by_channel_name_and_wakes_listeners,
+            },
+            job_delete {
+                removes_jobs_in_any_state,
+            },
+            job_prune {
+                deletes_old_failed_and_completed_jobs,
+            },
+            job_stats {
+                counts_per_channel_name_and_state,
+            },
+            listen {
+                wakes_up_on_insert_and_commit,
+            },
+            job_vacuum {
+                keeps_every_live_job,
+            },
+        );
+    };
+    (@modules $attrs:tt $factory:tt; $($module:ident { $($case:ident),+ $(,)? }),+ $(,)?) => {
+        $(
+            mod $module {
+                #[allow(unused_imports)]
+                use super::*;
+                $( $crate::conformance_tests!(@case $attrs $factory $module $case); )+
+            }
+        )+
+    };
+    (@case [$(#[$attr:meta])+] ($factory:path) $module:ident $case:ident) => {
+        $(#[$attr])+
+        async fn $case() {
+            let backend = $factory().await;
+            $crate::conformance::$module::$case(
+                $crate::conformance::AsBackend::as_backend(&backend),
+            )
+            .await;
+        }
+    };
+}
+
+/// What a conformance factory returns: a backend, or a pair of a guard
+/// (say, a temporary database dropped after the test) and a backend.
+pub trait AsBackend {
+    /// The backend under test.
+    fn as_backend(&self) -> &dyn Backend;
+}
+
+impl<B: Backend> AsBackend for B {
+    fn as_backend(&self) -> &dyn Backend {
+        self
+    }
+}
+
+impl<G, B: Backend> AsBackend for (G, B) {
+    fn as_backend(&self) -> &dyn Backend {
+        &self.1
+    }
+}
+
+/// A clock for a case: a base time truncated to microseconds (PostgreSQL's
+/// precision), and offsets from it.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock(OffsetDateTime);
+
+impl Clock {
+    /// A clock starting now.
+    pub fn new() -> Self {
+        let now = OffsetDateTime::now_utc();
+        Self(
+            now.replace_nanosecond(now.nanosecond() / 1000 * 1000)
+                .expect("valid nanosecond"),
+        )
+    }
+
+    /// The base time plus `secs` seconds.
+    pub fn at(self, secs: f64) -> Option<OffsetDateTime> {
+        Some(self.0 + Duration::from_secs_f64(secs))
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub mod job_checkpoint;
+pub mod job_claim;
+pub mod job_clear;
+pub mod job_commit;
+pub mod job_complete;
+pub mod job_delete;
+pub mod job_fail;
+pub mod job_get;
+pub mod job_insert;
+pub mod job_keep_alive;
+pub mod job_list;
+pub mod job_prune;
+pub mod job_release;
+pub mod job_retry;
+pub mod job_schedule;
+pub mod job_state;
+pub mod job_stats;
+pub mod job_vacuum;
+pub mod listen;
+
+const LEASE: Duration = Duration::from_secs(30);
+
+fn job(name: &str, channel: &str) -> JobBuilder {
+    let mut builder = JobBuilder::new(name);
+    builder.set_channel_name(channel);
+    builder
+}
+
+async fn insert(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    builders: &[&JobBuilder],
+) -> Vec<Uuid> {
+    backend
+        .job_insert(JobInsertParams {
+            jobs: builders.iter().map(|b| b.job()).collect(),
+            now,
+        })
+        .await
+        .expect("job_insert");
+    builders.iter().map(|b| b.id()).collect()
+}
+
+async fn claim_with(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    limit: u32,
+    names: Option<&[String]>,
+    after: Option<&ChannelKey>,
+) -> Vec<ClaimedJob> {
+    backend
+        .job_claim(JobClaimParams {
+            channel_names: names,
+            limit,
+            lease: LEASE,
+            after,
+            now,
+        })
+        .await
+        .expect("job_claim")
+}
+
+async fn claim(backend: &dyn Backend, now: Option<OffsetDateTime>, limit: u32) -> Vec<ClaimedJob> {
+    claim_with(backend, now, limit, None, None).await
+}
+
+/// Completes jobs; returns the leases completed.
+async fn complete(backend: &dyn Backend, leases: &[JobLease]) -> Vec<JobLease> {
+    complete_at(backend, leases, None).await
+}
+
+/// Completes jobs at `now` (the clock ordered successors are unblocked
+/// by); returns the leases completed. A busy row (a concurrent claim may
+/// hold a lock on a row it looked at, until it commits) is tried again.
+async fn complete_at(
+    backend: &dyn Backend,
+    leases: &[JobLease],
+    now: Option<OffsetDateTime>,
+) -> Vec<JobLease> {
+    let mut completed = Vec::new();
+    let mut todo = leases.to_vec();
+    for _ in 0..1000 {
+        if todo.is_empty() {
+            break;
+        }
+        let outcomes = backend
+            .job_complete(JobCompleteParams {
+                leases: &todo,
+                keep_completed: false,
+                skip_busy: true,
+                now,
+            })
+            .await
+            .expect("job_complete");
+        assert_eq!(outcomes.len(), todo.len(), "an outcome per lease");
+        todo.clear();
+        for (lease, outcome) in outcomes {
+            match outcome {
+                LeaseOutcome::Done => completed.push(lease),
+                LeaseOutcome::Busy => todo.push(lease),
+                LeaseOutcome::Lost => {}
+            }
+        }
+    }
+    assert!(todo.is_empty(), "leases busy for 1000 tries: {todo:?}");
+    completed
+}
+
+async fn schedule(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+) -> crate::backend::JobScheduleResult {
+    backend
+        .job_schedule(JobScheduleParams {
+            now,
+            settle_ordered: false,
+        })
+        .await
+        .expect("job_schedule")
+}
+
+async fn state(backend: &dyn Backend, id: Uuid) -> Option<JobState> {
+    backend.job_state(id).await.expect("job_state")
+}
+
+async fn fail(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    lease: JobLease,
+    delay: Duration,
+) -> JobFailOutcome {
+    fail_one(backend, now, lease, delay, "boom").await
+}
+
+/// Fails one attempt; returns what became of it.
+async fn fail_one(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    lease: JobLease,
+    retry_delay: Duration,
+    error: &str,
+) -> JobFailOutcome {
+    let outcomes = backend
+        .job_fail(JobFailParams {
+            failures: &[JobFailure {
+                lease,
+                retry_delay,
+                error,
+            }],
+            now,
+        })
+        .await
+        .expect("job_fail");
+    assert_eq!(outcomes.len(), 1, "one outcome per failure");
+    assert_eq!(outcomes[0].0, lease);
+    outcomes[0].1
+}
+
+fn ids(jobs: &[ClaimedJob]) -> Vec<Uuid> {
+    jobs.iter().map(|job| job.id).collect()
+}
+
+async fn get(backend: &dyn Backend, id: Uuid) -> Option<JobInfo> {
+    backend.job_get(JobGetParams { id }).await.expect("job_get")
+}
+
+async fn fail_with(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    lease: JobLease,
+    error: &str,
+) -> JobFailOutcome {
+    fail_one(backend, now, lease, Duration::ZERO, error).await
+}
+
+async fn retry(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    ids: Option<&[Uuid]>,
+    channel_name: Option<&str>,
+) -> Vec<Uuid> {
+    backend
+        .job_retry(JobRetryParams {
+            ids,
+            channel_name,
+            now,
+        })
+        .await
+        .expect("job_retry")
+}
+
+async fn delete(backend: &dyn Backend, ids: &[Uuid]) -> Vec<Uuid> {
+    backend
+        .job_delete(JobDeleteParams { ids })
+        .await
+        .expect("job_delete")
+}
+
+/// Inserts a job with no retries on `channel` and fails its one attempt:
+/// a job failed for good.
+async fn failed_job(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    mut builder: JobBuilder,
+) -> Uuid {
+    builder.set_retries(0);
+    insert(backend, now, &[&builder]).await;
+    let names = [builder.job().channel_name.clone()];
+    let claimed = claim_with(backend, now, 1, Some(&names), None).await;
+    assert_eq!(ids(&claimed), vec![builder.id()], "fixture: claim the job");
+    assert_eq!(
+        fail(backend, now, claimed[0].lease(), Duration::ZERO).await,
+        JobFailOutcome::Failed
+    );
+    builder.id()
+}
+
+fn sorted(mut ids: Vec<Uuid>) -> Vec<Uuid> {
+    ids.sort();
+    ids
+}
+
+async fn next_wakeup(
+    spawner: &dyn crate::Spawner,
+    wakeups: &mut futures::stream::BoxStream<'static, Wakeup>,
+) -> Wakeup {
+    timeout(spawner, Duration::from_secs(10), wakeups.next())
+        .await
+        .expect("no wake-up within 10 s")
+        .expect("the wake-up stream ended")
+}
+
+/// The states of jobs, in order.
+async fn states(backend: &dyn Backend, ids: &[Uuid]) -> Vec<Option<JobState>> {
+    let mut states = Vec::new();
+    for id in ids {
+        states.push(state(backend, *id).await);
+    }
+    states
+}

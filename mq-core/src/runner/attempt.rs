@@ -1,0 +1,325 @@
+//! One attempt of one job, from its claim until nothing more is written
+//! for it: its state, and every transition between states.
+//!
+//! ```text
+//!              dispatch              complete()            batch done
+//!   Claimed ─────────────► Running ─────────────► Completing ──────────► Finished(Completed)
+//!      │                    │  │  ▲                   │ batch lost
+//!      │ runner stopping    │  │  └───────────────────┘ batch error   ─► Finished(LeaseLost)
+//!      ▼                    │  │ complete_with_transaction
+//!   Settling ◄──────────────┘  ▼
+//!   (release, fail,     CompletedInTransaction ── user code done ──► Settling (check)
+//!    check) ── written ──► Finished(Retrying | Failed | Released | Completed | LeaseLost | Unrecorded)
+//! ```
+//!
+//! Keep-alive renews the leases of attempts in `Running`, `Completing` and
+//! `Settling`: their rows are still theirs until the outcome is written.
+//! A job completed in the caller's transaction is not renewed, because
+//! that transaction holds its row; when the job's code returns, the
+//! outcome task checks whether the transaction committed (the row is gone)
+//! or rolled back (the row is still running under this lease: the attempt
+//! is recorded as failed at once, instead of after its lease lapses).
+//!
+//! An attempt leaves the runner (is deregistered) once it is `Finished`
+//! and the user's code has let go of it (the `CurrentJob` was dropped, or
+//! the registry's task returned).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::report::{JobOutcome, JobReport};
+use super::shared::{LoopEvent, Outcome, RunnerShared};
+use crate::backend::JobLease;
+use crate::error::{Error, Result};
+use crate::retry::retry_delay;
+
+/// Where an attempt is in its life. See the [module docs](self).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AttemptState {
+    /// Claimed, not yet handed to user code.
+    Claimed,
+    /// In user code: takes a concurrency slot; its lease is kept alive.
+    Running,
+    /// `complete()` was called and the completion waits for its batch. Its
+    /// slot is free already; its lease is still kept alive.
+    Completing,
+    /// Completed in the caller's transaction, which may yet commit or roll
+    /// back. Not kept alive: that transaction holds the row.
+    CompletedInTransaction,
+    /// How the attempt ended (a failure, a release, or the check of a
+    /// completion in a transaction) is on its way to the database.
+    Settling,
+    /// Nothing more will be written for this attempt.
+    Finished(JobOutcome),
+}
+
+impl AttemptState {
+    /// Whether the attempt takes one of the runner's concurrency slots.
+    pub fn takes_slot(self) -> bool {
+        matches!(self, Self::Claimed | Self::Running)
+    }
+
+    /// Whether the keep-alive task should renew the attempt's lease.
+    pub fn kept_alive(self) -> bool {
+        matches!(self, Self::Running | Self::Completing | Self::Settling)
+    }
+}
+
+struct Inner {
+    state: AttemptState,
+    /// The user's code has let go of the attempt.
+    released_by_user: bool,
+}
+
+/// One attempt: what was claimed, and its state.
+pub(crate) struct Attempt {
+    pub shared: Arc<RunnerShared>,
+    /// When the job was claimed.
+    pub started: Instant,
+    /// The `mq.job` span the attempt runs in.
+    pub span: tracing::Span,
+    pub lease: JobLease,
+    /// The attempt number (1 for the first run).
+    pub number: i32,
+    pub name: String,
+    pub channel_name: String,
+    pub channel_args: String,
+    pub ordered: bool,
+    pub retry_backoff: Duration,
+    inner: Mutex<Inner>,
+}
+
+/// How user code ended its hold on an attempt without completing it.
+pub(crate) enum Ending {
+    /// The job failed with this error (it is retried while attempts remain).
+    Failed(String),
+    /// The job is given back without counting the attempt.
+    Released(Duration),
+}
+
+fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
+    // Transitions below never panic halfway, so a poisoned lock still
+    // guards a valid state.
+    inner
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Attempt {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        shared: Arc<RunnerShared>,
+        span: tracing::Span,
+        lease: JobLease,
+        number: i32,
+        name: String,
+        channel_name: String,
+        channel_args: String,
+        ordered: bool,
+        retry_backoff: Duration,
+    ) -> Self {
+        Self {
+            shared,
+            started: Instant::now(),
+            span,
+            lease,
+            number,
+            name,
+            channel_name,
+            channel_args,
+            ordered,
+            retry_backoff,
+            inner: Mutex::new(Inner {
+                state: AttemptState::Claimed,
+                released_by_user: false,
+            }),
+        }
+    }
+
+    pub fn state(&self) -> AttemptState {
+        lock(&self.inner).state
+    }
+
+    /// Claimed → Running: handed to user code.
+    pub fn start(&self) {
+        let mut inner = lock(&self.inner);
+        if inner.state == AttemptState::Claimed {
+            inner.state = AttemptState::Running;
+        }
+    }
+
+    pub fn lease_lost_error(&self) -> Error {
+        Error::LeaseLost {
+            id: self.lease.id,
+            attempt: self.number,
+        }
+    }
+
+    /// Running → Completing, before a completion is queued. `Ok(false)`
+    /// when the job is completed already (nothing to do).
+    pub fn begin_completing(&self) -> Result<bool> {
+        let mut inner = lock(&self.inner);
+        match inner.state {
+            AttemptState::Running | AttemptState::Claimed => {
+                inner.state = AttemptState::Completing;
+                drop(inner);
+                // A slot is free: the claim loop may claim again.
+                self.shared.event(LoopEvent::SlotFreed);
+                Ok(true)
+            }
+            AttemptState::Finished(JobOutcome::Completed)
+            | AttemptState::CompletedInTransaction => Ok(false),
+            AttemptState::Finished(JobOutcome::LeaseLost) => Err(self.lease_lost_error()),
+            AttemptState::Completing => Err(Error::Busy {
+                id: self.lease.id,
+                reason: "a completion of this attempt is already in flight",
+            }),
+            AttemptState::Settling | AttemptState::Finished(_) => Err(Error::RunnerStopped),
+        }
+    }
+
+    /// Completing → Running: the completion failed and the job may try
+    /// again (or fail).
+    pub fn completion_failed(&self) {
+        let mut inner = lock(&self.inner);
+        if inner.state == AttemptState::Completing {
+            inner.state = AttemptState::Running;
+        }
+    }
+
+    /// Whether user code may still act for the job: `Err` once the lease is
+    /// known lost.
+    pub fn check_held(&self) -> Result<()> {
+        match self.state() {
+            AttemptState::Finished(JobOutcome::LeaseLost) => Err(self.lease_lost_error()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Running → CompletedInTransaction, once the caller's transaction has
+    /// the completion.
+    pub fn completed_in_transaction(&self) {
+        let mut inner = lock(&self.inner);
+        if matches!(inner.state, AttemptState::Running | AttemptState::Claimed) {
+            inner.state = AttemptState::CompletedInTransaction;
+            drop(inner);
+            self.shared.event(LoopEvent::SlotFreed);
+        }
+    }
+
+    /// Whether the job was completed (durably, or in a caller's
+    /// transaction).
+    pub fn is_completed(&self) -> bool {
+        matches!(
+            self.state(),
+            AttemptState::Finished(JobOutcome::Completed) | AttemptState::CompletedInTransaction
+        )
+    }
+
+    /// The lease was found lost while user code holds the job (keep-alive,
+    /// checkpoint): nothing more can be written for this attempt. Returns
+    /// the error to give the job. A completion in flight decides for itself.
+    pub fn lose_lease(self: &Arc<Self>) -> Error {
+        let mut inner = lock(&self.inner);
+        if matches!(inner.state, AttemptState::Claimed | AttemptState::Running) {
+            inner.state = AttemptState::Finished(JobOutcome::LeaseLost);
+            let deregister = inner.released_by_user;
+            drop(inner);
+            self.report(JobOutcome::LeaseLost, None);
+            if deregister {
+                self.shared.deregister(self);
+            }
+        }
+        self.lease_lost_error()
+    }
+
+    /// User code has let go of the attempt: records how it ended unless
+    /// the job completed or its lease was lost. Only the first call counts.
+    pub fn end(self: &Arc<Self>, ending: impl FnOnce() -> Ending) {
+        let mut inner = lock(&self.inner);
+        if inner.released_by_user {
+            return;
+        }
+        inner.released_by_user = true;
+        let outcome = match inner.state {
+            AttemptState::Claimed | AttemptState::Running => match ending() {
+                Ending::Failed(error) => Outcome::Fail {
+                    attempt: self.clone(),
+                    error,
+                },
+                Ending::Released(delay) => Outcome::Release {
+                    attempt: self.clone(),
+                    delay,
+                },
+            },
+            AttemptState::CompletedInTransaction => Outcome::CheckCompletion {
+                attempt: self.clone(),
+            },
+            // The outcome task finishes these and then deregisters them.
+            AttemptState::Completing | AttemptState::Settling => return,
+            AttemptState::Finished(_) => {
+                drop(inner);
+                self.shared.deregister(self);
+                return;
+            }
+        };
+        inner.state = AttemptState::Settling;
+        drop(inner);
+        self.shared.send(outcome);
+    }
+
+    /// Settling or Completing → Finished: the outcome is written (or given
+    /// up on). Reports it, and deregisters the attempt once user code has
+    /// let go of it.
+    pub fn finish(self: &Arc<Self>, outcome: JobOutcome, error: Option<&str>) {
+        let mut inner = lock(&self.inner);
+        if matches!(inner.state, AttemptState::Finished(_)) {
+            return;
+        }
+        inner.state = AttemptState::Finished(outcome);
+        let deregister = inner.released_by_user;
+        drop(inner);
+        self.report(outcome, error);
+        if outcome == JobOutcome::Completed && self.ordered {
+            // Its successor on the channel is ready now.
+            self.shared.event(LoopEvent::MoreWork);
+        }
+        if deregister {
+            self.shared.deregister(self);
+        }
+    }
+
+    /// Reports how the attempt ended: an event in the job's span, and the
+    /// metrics hook.
+    fn report(&self, outcome: JobOutcome, error: Option<&str>) {
+        let _entered = self.span.enter();
+        match (outcome, error) {
+            (JobOutcome::Failed, error) => tracing::warn!(%outcome, error, "job failed for good"),
+            (JobOutcome::Retrying, error) => {
+                tracing::info!(%outcome, error, retry_in = ?self.retry_delay(), "job attempt failed")
+            }
+            (JobOutcome::LeaseLost, _) => {
+                tracing::warn!(%outcome, "job was taken over by another runner")
+            }
+            (JobOutcome::Unrecorded, error) => {
+                tracing::warn!(%outcome, error, "the job's outcome could not be recorded; it runs again when its lease lapses")
+            }
+            (outcome, _) => tracing::debug!(%outcome, "job finished"),
+        }
+        if let Some(metrics) = &self.shared.metrics {
+            metrics.job_finished(&JobReport {
+                id: self.lease.id,
+                name: &self.name,
+                channel_name: &self.channel_name,
+                attempt: self.number,
+                outcome,
+                run_time: self.started.elapsed(),
+            });
+        }
+    }
+
+    /// The wait before the next attempt if this one fails.
+    pub fn retry_delay(&self) -> Duration {
+        retry_delay(self.retry_backoff, self.number)
+    }
+}

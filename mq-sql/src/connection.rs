@@ -1,0 +1,252 @@
+//! What the shared queries need from a driver: a connection that runs a
+//! statement with parameters and returns its rows.
+//!
+//! Each driver implements [`Connection`] for its own connection types
+//! (sqlx's `PgConnection`, tokio-postgres's `Client` and `Transaction`),
+//! binding each [`Param`] and turning each column of a result into a
+//! [`Value`]. Everything else (which statement, which parameters, how rows
+//! become mq's types) is written once, in [`queries`](crate::queries).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use mq_core::{Result, Uuid};
+use time::OffsetDateTime;
+
+/// A parameter of a statement, in a form every driver can bind. The
+/// statements cast every parameter (`$1::uuid[]`), so each variant has one
+/// PostgreSQL type.
+#[derive(Clone, Copy, Debug)]
+pub enum Param<'a> {
+    /// `boolean`
+    Bool(bool),
+    /// `integer`
+    I32(i32),
+    /// `bigint`
+    I64(i64),
+    /// `bigint`, or NULL
+    OptI64(Option<i64>),
+    /// `text`
+    Text(&'a str),
+    /// `text`, or NULL
+    OptText(Option<&'a str>),
+    /// `uuid`
+    Uuid(Uuid),
+    /// `bytea`, or NULL
+    OptBytes(Option<&'a [u8]>),
+    /// `timestamptz`, or NULL
+    OptTimestamp(Option<OffsetDateTime>),
+    /// `boolean[]`
+    Bools(&'a [bool]),
+    /// `integer[]`
+    I32s(&'a [i32]),
+    /// `bigint[]`
+    I64s(&'a [i64]),
+    /// `bigint[]` with NULLs
+    OptI64s(&'a [Option<i64>]),
+    /// `text[]`
+    Texts(&'a [String]),
+    /// `text[]`
+    Strs(&'a [&'a str]),
+    /// `text[]` with NULLs
+    OptTexts(&'a [Option<String>]),
+    /// `bytea[]` with NULLs
+    OptBytesArray(&'a [Option<Vec<u8>>]),
+    /// `uuid[]`
+    Uuids(&'a [Uuid]),
+}
+
+/// One column of a result row, decoded by the driver from its PostgreSQL
+/// type. The statements cast what has no variant here (`state::text`,
+/// `errors::text`, intervals to microseconds).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// NULL, of any type.
+    Null,
+    /// `boolean`
+    Bool(bool),
+    /// `integer`
+    I32(i32),
+    /// `bigint`
+    I64(i64),
+    /// `text` (and `varchar`, `name`)
+    Text(String),
+    /// `bytea`
+    Bytes(Vec<u8>),
+    /// `uuid`
+    Uuid(Uuid),
+    /// `timestamptz`
+    Timestamp(OffsetDateTime),
+}
+
+/// A result row: values by column name.
+#[derive(Clone, Debug)]
+pub struct Row {
+    columns: Arc<HashMap<String, usize>>,
+    values: Vec<Value>,
+}
+
+impl Row {
+    /// The column names of a result, for [`Row::new`]: build it once per
+    /// result and share it between its rows.
+    pub fn columns<'n>(names: impl IntoIterator<Item = &'n str>) -> Arc<HashMap<String, usize>> {
+        Arc::new(
+            names
+                .into_iter()
+                .enumerate()
+                .map(|(i, name)| (name.to_owned(), i))
+                .collect(),
+        )
+    }
+
+    /// A row of `values`, in the order of `columns`.
+    pub fn new(columns: Arc<HashMap<String, usize>>, values: Vec<Value>) -> Self {
+        Self { columns, values }
+    }
+
+    /// The value of column `name` as a `T`. An error (a newer schema, a row
+    /// changed by hand) says which column and why.
+    pub fn get<T: FromValue>(&self, name: &str) -> std::result::Result<T, String> {
+        let value = self
+            .columns
+            .get(name)
+            .and_then(|&i| self.values.get(i))
+            .ok_or_else(|| format!("no column {name:?} in the result"))?;
+        T::from_value(value).ok_or_else(|| {
+            format!(
+                "column {name:?} holds {value:?}, not {}",
+                std::any::type_name::<T>()
+            )
+        })
+    }
+}
+
+/// A Rust type a [`Value`] converts to.
+pub trait FromValue: Sized {
+    /// The value as this type, if it is one.
+    fn from_value(value: &Value) -> Option<Self>;
+}
+
+macro_rules! from_value {
+    ($($variant:ident => $ty:ty),+ $(,)?) => {
+        $(
+            impl FromValue for $ty {
+                fn from_value(value: &Value) -> Option<Self> {
+                    match value {
+                        Value::$variant(v) => Some(v.clone()),
+                        _ => None,
+                    }
+                }
+            }
+        )+
+    };
+}
+
+from_value! {
+    Bool => bool,
+    I32 => i32,
+    I64 => i64,
+    Text => String,
+    Bytes => Vec<u8>,
+    Uuid => Uuid,
+    Timestamp => OffsetDateTime,
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Null => Some(None),
+            value => T::from_value(value).map(Some),
+        }
+    }
+}
+
+/// A database connection as the shared queries use it. Implemented by each
+/// driver for its own connection and transaction types; errors are mapped
+/// to [`mq_core::Error`] there, naming `operation`.
+#[async_trait]
+pub trait Connection: Send {
+    /// Runs a statement (extended protocol, prepared and cached by the
+    /// driver) and returns its rows.
+    async fn query(
+        &mut self,
+        operation: &'static str,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<Row>>;
+
+    /// Runs a statement and returns how many rows it changed.
+    async fn execute(
+        &mut self,
+        operation: &'static str,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<u64>;
+
+    /// Runs statements without parameters through the simple protocol
+    /// (for what cannot be prepared: migrations, `VACUUM`).
+    async fn batch_execute(&mut self, operation: &'static str, sql: &'static str) -> Result<()>;
+
+    /// Opens a transaction on this connection (a savepoint, if it is in
+    /// one already). End it with [`Transaction::commit`] or
+    /// [`Transaction::rollback`].
+    async fn begin(&mut self, operation: &'static str) -> Result<Box<dyn Transaction + '_>>;
+}
+
+/// A transaction opened by [`Connection::begin`].
+#[async_trait]
+pub trait Transaction: Connection {
+    /// Commits the transaction (releases the savepoint).
+    async fn commit(self: Box<Self>, operation: &'static str) -> Result<()>;
+
+    /// Rolls the transaction back (to the savepoint).
+    async fn rollback(self: Box<Self>, operation: &'static str) -> Result<()>;
+}
+
+#[async_trait]
+impl<C: Connection + ?Sized> Connection for &mut C {
+    async fn query(
+        &mut self,
+        operation: &'static str,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<Row>> {
+        (**self).query(operation, sql, params).await
+    }
+
+    async fn execute(
+        &mut self,
+        operation: &'static str,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<u64> {
+        (**self).execute(operation, sql, params).await
+    }
+
+    async fn batch_execute(&mut self, operation: &'static str, sql: &'static str) -> Result<()> {
+        (**self).batch_execute(operation, sql).await
+    }
+
+    async fn begin(&mut self, operation: &'static str) -> Result<Box<dyn Transaction + '_>> {
+        (**self).begin(operation).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_read_values_by_name() {
+        let columns = Row::columns(["id", "n", "note"]);
+        let id = Uuid::now_v7();
+        let row = Row::new(columns, vec![Value::Uuid(id), Value::I64(3), Value::Null]);
+        assert_eq!(row.get::<Uuid>("id"), Ok(id));
+        assert_eq!(row.get::<i64>("n"), Ok(3));
+        assert_eq!(row.get::<Option<String>>("note"), Ok(None));
+        assert!(row.get::<String>("note").unwrap_err().contains("\"note\""));
+        assert!(row.get::<i32>("n").is_err());
+        assert!(row.get::<i64>("missing").unwrap_err().contains("no column"));
+    }
+}

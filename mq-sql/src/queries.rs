@@ -1,0 +1,668 @@
+//! Every operation of [`Backend`](mq_core::Backend), once: which statement,
+//! which parameters, and how its rows become mq's types, on any driver's
+//! [`Connection`].
+//!
+//! Each function is named after its operation and its statement
+//! (`job_claim` ↔ `statements/job_claim.sql` ↔ `Backend::job_claim`).
+
+use std::collections::HashSet;
+
+use mq_core::backend::{
+    ClaimedJob, JobCheckpointParams, JobClaimParams, JobClearParams, JobCommitParams,
+    JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobGetParams, JobInfo,
+    JobInsertParams, JobKeepAliveParams, JobLease, JobListParams, JobPruneParams, JobReleaseParams,
+    JobRetryParams, JobScheduleParams, JobScheduleResult, JobState, JobStateCount, JobStatsParams,
+    JobSummary, LeaseOutcome, bound_error_text,
+};
+use mq_core::{Error, Result, Uuid};
+
+use crate::connection::{Connection, FromValue, Param, Row};
+use crate::{
+    InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, VACUUM_LOCK_KEY, fail_outcome, from_micros,
+    insert_notifications, latest_version, lease_columns, lease_outcome, micros, notification,
+    parse_error, parse_errors, ready_notifications, state_names, statements,
+};
+
+/// A value read back that is not what mq writes (a newer schema, or a row
+/// changed by hand).
+fn corrupt(operation: &'static str, reason: String) -> Error {
+    Error::backend(operation, false, reason)
+}
+
+/// Column `name` of `row`, or an error naming the operation.
+fn get<T: FromValue>(row: &Row, operation: &'static str, name: &str) -> Result<T> {
+    row.get(name).map_err(|e| corrupt(operation, e))
+}
+
+fn parse_state(operation: &'static str, name: &str) -> Result<JobState> {
+    JobState::parse(name).ok_or_else(|| {
+        corrupt(
+            operation,
+            format!("unknown job state {name:?}: the database schema is newer than this mq"),
+        )
+    })
+}
+
+fn count(row: &Row, operation: &'static str, name: &str) -> Result<u64> {
+    Ok(u64::try_from(get::<i64>(row, operation, name)?).unwrap_or(0))
+}
+
+/// `Backend::job_insert`, then the notifications for the new jobs.
+pub async fn job_insert(conn: &mut dyn Connection, params: JobInsertParams<'_>) -> Result<()> {
+    let columns = InsertColumns::new(&params.jobs);
+    conn.execute(
+        "job_insert",
+        statements::JOB_INSERT,
+        &[
+            Param::Uuids(&columns.ids),
+            Param::Texts(&columns.names),
+            Param::Texts(&columns.channel_names),
+            Param::Texts(&columns.channel_args),
+            Param::OptTexts(&columns.payload_json),
+            Param::OptBytesArray(&columns.payload_bytes),
+            Param::I64s(&columns.delays_us),
+            Param::I32s(&columns.retries),
+            Param::I64s(&columns.backoffs_us),
+            Param::Bools(&columns.ordered),
+            Param::OptI64s(&columns.commit_intervals_us),
+            Param::OptTimestamp(params.now),
+        ],
+    )
+    .await?;
+    notify(conn, &insert_notifications(&params.jobs)).await
+}
+
+/// Wakes listening runners (`job_notify.sql`).
+async fn notify(conn: &mut dyn Connection, payloads: &[String]) -> Result<()> {
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    conn.execute(
+        "job_notify",
+        statements::JOB_NOTIFY,
+        &[Param::Texts(payloads)],
+    )
+    .await?;
+    Ok(())
+}
+
+fn claimed_job(row: &Row) -> Result<ClaimedJob> {
+    let op = "job_claim";
+    Ok(ClaimedJob::new(
+        get(row, op, "id")?,
+        get(row, op, "attempt")?,
+        get(row, op, "lease_token")?,
+        get(row, op, "name")?,
+        get(row, op, "channel_name")?,
+        get(row, op, "channel_args")?,
+        get(row, op, "ordered")?,
+        get(row, op, "retries")?,
+        from_micros(get(row, op, "retry_backoff_us")?),
+        get(row, op, "payload_json")?,
+        get(row, op, "payload_bytes")?,
+    ))
+}
+
+/// `Backend::job_claim`.
+pub async fn job_claim(
+    conn: &mut dyn Connection,
+    params: JobClaimParams<'_>,
+) -> Result<Vec<ClaimedJob>> {
+    let (after_name, after_args) = params
+        .after
+        .map_or(("", ""), |c| (c.name.as_str(), c.args.as_str()));
+    let mut binds = vec![
+        Param::I64(i64::from(params.limit)),
+        Param::I64(micros(params.lease)),
+        Param::Text(after_name),
+        Param::Text(after_args),
+        Param::OptTimestamp(params.now),
+    ];
+    if let Some(names) = params.channel_names {
+        binds.push(Param::Texts(names));
+    }
+    let sql = crate::job_claim(params.channel_names.is_some());
+    let rows = conn.query("job_claim", sql, &binds).await?;
+    rows.iter().map(claimed_job).collect()
+}
+
+/// The outcome of each lease, from the rows of a `held_leases!` statement.
+fn lease_outcomes<T>(
+    rows: &[Row],
+    operation: &'static str,
+    parse: impl Fn(&str) -> std::result::Result<T, String>,
+) -> Result<Vec<(JobLease, T)>> {
+    rows.iter()
+        .map(|row| {
+            let lease = JobLease {
+                id: get(row, operation, "id")?,
+                token: get(row, operation, "lease_token")?,
+            };
+            let outcome: String = get(row, operation, "outcome")?;
+            Ok((lease, parse(&outcome).map_err(|e| corrupt(operation, e))?))
+        })
+        .collect()
+}
+
+/// `Backend::job_complete`.
+pub async fn job_complete(
+    conn: &mut dyn Connection,
+    params: JobCompleteParams<'_>,
+) -> Result<Vec<(JobLease, LeaseOutcome)>> {
+    let (ids, tokens) = lease_columns(params.leases);
+    let sql = crate::job_complete(params.keep_completed, params.skip_busy);
+    let rows = conn
+        .query(
+            "job_complete",
+            sql,
+            &[
+                Param::Uuids(&ids),
+                Param::I32s(&tokens),
+                Param::OptTimestamp(params.now),
+            ],
+        )
+        .await?;
+    lease_outcomes(&rows, "job_complete", lease_outcome)
+}
+
+/// `Backend::job_fail`.
+pub async fn job_fail(
+    conn: &mut dyn Connection,
+    params: JobFailParams<'_>,
+) -> Result<Vec<(JobLease, JobFailOutcome)>> {
+    let (ids, tokens): (Vec<Uuid>, Vec<i32>) = params
+        .failures
+        .iter()
+        .map(|f| (f.lease.id, f.lease.token))
+        .unzip();
+    let delays: Vec<i64> = params
+        .failures
+        .iter()
+        .map(|f| micros(f.retry_delay))
+        .collect();
+    let errors: Vec<String> = params
+        .failures
+        .iter()
+        .map(|f| bound_error_text(f.error).into_owned())
+        .collect();
+    let rows = conn
+        .query(
+            "job_fail",
+            crate::job_fail(),
+            &[
+                Param::Uuids(&ids),
+                Param::I32s(&tokens),
+                Param::I64s(&delays),
+                Param::Texts(&errors),
+                Param::OptTimestamp(params.now),
+            ],
+        )
+        .await?;
+    lease_outcomes(&rows, "job_fail", fail_outcome)
+}
+
+/// `Backend::job_release`.
+pub async fn job_release(
+    conn: &mut dyn Connection,
+    params: JobReleaseParams<'_>,
+) -> Result<Vec<(JobLease, LeaseOutcome)>> {
+    let (ids, tokens) = lease_columns(params.leases);
+    let rows = conn
+        .query(
+            "job_release",
+            crate::job_release(),
+            &[
+                Param::Uuids(&ids),
+                Param::I32s(&tokens),
+                Param::I64(micros(params.delay)),
+                Param::OptTimestamp(params.now),
+            ],
+        )
+        .await?;
+    lease_outcomes(&rows, "job_release", lease_outcome)
+}
+
+/// `Backend::job_keep_alive`.
+pub async fn job_keep_alive(
+    conn: &mut dyn Connection,
+    params: JobKeepAliveParams<'_>,
+) -> Result<Vec<(JobLease, LeaseOutcome)>> {
+    let (ids, tokens) = lease_columns(params.leases);
+    let rows = conn
+        .query(
+            "job_keep_alive",
+            crate::job_keep_alive(),
+            &[
+                Param::Uuids(&ids),
+                Param::I32s(&tokens),
+                Param::I64(micros(params.lease)),
+                Param::OptTimestamp(params.now),
+            ],
+        )
+        .await?;
+    lease_outcomes(&rows, "job_keep_alive", lease_outcome)
+}
+
+/// `Backend::job_checkpoint`.
+pub async fn job_checkpoint(
+    conn: &mut dyn Connection,
+    params: JobCheckpointParams<'_>,
+) -> Result<bool> {
+    let changed = conn
+        .execute(
+            "job_checkpoint",
+            statements::JOB_CHECKPOINT,
+            &[
+                Param::Uuid(params.lease.id),
+                Param::I32(params.lease.token),
+                Param::OptText(params.payload_json),
+                Param::OptBytes(params.payload_bytes),
+                Param::I64(i64::from(params.extra_retries)),
+            ],
+        )
+        .await?;
+    Ok(changed == 1)
+}
+
+/// `Backend::job_commit`, then the notifications for the committed jobs.
+pub async fn job_commit(
+    conn: &mut dyn Connection,
+    params: JobCommitParams<'_>,
+) -> Result<Vec<Uuid>> {
+    let op = "job_commit";
+    let rows = conn
+        .query(
+            op,
+            statements::JOB_COMMIT,
+            &[Param::Uuids(params.ids), Param::OptTimestamp(params.now)],
+        )
+        .await?;
+    let mut committed = HashSet::new();
+    let mut payloads = HashSet::new();
+    for row in &rows {
+        committed.insert(get::<Uuid>(row, op, "id")?);
+        let state = parse_state(op, &get::<String>(row, op, "state")?)?;
+        if state != JobState::Blocked {
+            payloads.insert(notification(
+                state,
+                &get::<String>(row, op, "channel_name")?,
+            ));
+        }
+    }
+    let rest: Vec<Uuid> = params
+        .ids
+        .iter()
+        .filter(|id| !committed.contains(*id))
+        .copied()
+        .collect();
+    let mut missing = Vec::new();
+    if !rest.is_empty() {
+        let before = conn
+            .query(op, statements::JOB_COMMIT_CHECK, &[Param::Uuids(&rest)])
+            .await?;
+        let before: HashSet<Uuid> = before
+            .iter()
+            .map(|row| get(row, op, "id"))
+            .collect::<Result<_>>()?;
+        missing = rest.into_iter().filter(|id| !before.contains(id)).collect();
+    }
+    notify(conn, &payloads.into_iter().collect::<Vec<_>>()).await?;
+    Ok(missing)
+}
+
+/// `Backend::job_clear`.
+pub async fn job_clear(conn: &mut dyn Connection, params: JobClearParams<'_>) -> Result<u64> {
+    match params.channel_names {
+        Some(names) => {
+            conn.execute("job_clear", statements::JOB_CLEAR, &[Param::Texts(names)])
+                .await
+        }
+        None => {
+            conn.execute("job_clear", statements::JOB_CLEAR_ALL, &[])
+                .await
+        }
+    }
+}
+
+/// `Backend::job_exists`.
+pub async fn job_exists(conn: &mut dyn Connection, id: Uuid) -> Result<bool> {
+    let rows = conn
+        .query("job_exists", statements::JOB_EXISTS, &[Param::Uuid(id)])
+        .await?;
+    match rows.first() {
+        Some(row) => get(row, "job_exists", "exists"),
+        None => Err(corrupt("job_exists", "no row".to_owned())),
+    }
+}
+
+/// `Backend::job_state`.
+pub async fn job_state(conn: &mut dyn Connection, id: Uuid) -> Result<Option<JobState>> {
+    let rows = conn
+        .query("job_state", statements::JOB_STATE, &[Param::Uuid(id)])
+        .await?;
+    rows.first()
+        .map(|row| parse_state("job_state", &get::<String>(row, "job_state", "state")?))
+        .transpose()
+}
+
+/// `Backend::job_schedule`, with `job_settle_ordered.sql` when asked to
+/// settle ordered channels.
+pub async fn job_schedule(
+    conn: &mut dyn Connection,
+    params: JobScheduleParams,
+) -> Result<JobScheduleResult> {
+    let op = "job_schedule";
+    let rows = conn
+        .query(
+            op,
+            statements::JOB_SCHEDULE,
+            &[Param::OptTimestamp(params.now)],
+        )
+        .await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| corrupt(op, "no row".to_owned()))?;
+    let mut unblocked = 0;
+    if params.settle_ordered {
+        let rows = conn
+            .query(
+                op,
+                statements::JOB_SETTLE_ORDERED,
+                &[Param::OptTimestamp(params.now)],
+            )
+            .await?;
+        if let Some(settled) = rows.first() {
+            unblocked = count(settled, op, "unblocked")?;
+        }
+    }
+    let next_due_us: Option<i64> = get(row, op, "next_due_us")?;
+    Ok(JobScheduleResult::new(
+        count(row, op, "made_ready")?,
+        count(row, op, "rescued")?,
+        count(row, op, "discarded")?,
+        unblocked,
+        next_due_us.map(from_micros),
+    ))
+}
+
+fn job_info(row: &Row) -> Result<JobInfo> {
+    let op = "job_get";
+    let mut job = JobInfo::new(
+        get(row, op, "id")?,
+        get(row, op, "name")?,
+        parse_state(op, &get::<String>(row, op, "state")?)?,
+    );
+    job.seq = get(row, op, "seq")?;
+    job.channel_name = get(row, op, "channel_name")?;
+    job.channel_args = get(row, op, "channel_args")?;
+    job.ordered = get(row, op, "ordered")?;
+    job.attempt = get(row, op, "attempt")?;
+    job.retries = get(row, op, "retries")?;
+    job.retry_backoff = from_micros(get(row, op, "retry_backoff_us")?);
+    job.run_at = get(row, op, "run_at")?;
+    job.commit_deadline = get(row, op, "commit_deadline")?;
+    job.created_at = get(row, op, "created_at")?;
+    job.payload_json = get(row, op, "payload_json")?;
+    job.payload_bytes = get(row, op, "payload_bytes")?;
+    let errors: Option<String> = get(row, op, "errors")?;
+    job.errors = parse_errors(errors.as_deref()).map_err(|e| corrupt(op, e))?;
+    Ok(job)
+}
+
+/// `Backend::job_get`.
+pub async fn job_get(conn: &mut dyn Connection, params: JobGetParams) -> Result<Option<JobInfo>> {
+    let rows = conn
+        .query("job_get", statements::JOB_GET, &[Param::Uuid(params.id)])
+        .await?;
+    rows.first().map(job_info).transpose()
+}
+
+fn job_summary(row: &Row) -> Result<JobSummary> {
+    let op = "job_list";
+    let mut job = JobSummary::new(
+        get(row, op, "id")?,
+        get(row, op, "name")?,
+        parse_state(op, &get::<String>(row, op, "state")?)?,
+    );
+    job.seq = get(row, op, "seq")?;
+    job.channel_name = get(row, op, "channel_name")?;
+    job.channel_args = get(row, op, "channel_args")?;
+    job.ordered = get(row, op, "ordered")?;
+    job.attempt = get(row, op, "attempt")?;
+    job.retries = get(row, op, "retries")?;
+    job.run_at = get(row, op, "run_at")?;
+    job.created_at = get(row, op, "created_at")?;
+    let last_error: Option<String> = get(row, op, "last_error")?;
+    job.last_error = parse_error(last_error.as_deref()).map_err(|e| corrupt(op, e))?;
+    Ok(job)
+}
+
+/// `Backend::job_list`.
+pub async fn job_list(
+    conn: &mut dyn Connection,
+    params: JobListParams<'_>,
+) -> Result<Vec<JobSummary>> {
+    let rows = conn
+        .query(
+            "job_list",
+            statements::JOB_LIST,
+            &[
+                Param::OptText(params.channel_name),
+                Param::OptText(params.state.map(JobState::as_str)),
+                Param::OptI64(params.after_seq),
+                Param::I64(i64::from(params.limit)),
+            ],
+        )
+        .await?;
+    rows.iter().map(job_summary).collect()
+}
+
+/// `Backend::job_retry`, then the notifications for the retried jobs.
+pub async fn job_retry(conn: &mut dyn Connection, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
+    let op = "job_retry";
+    let rows = match params.ids {
+        Some(ids) => {
+            conn.query(
+                op,
+                statements::JOB_RETRY,
+                &[
+                    Param::Uuids(ids),
+                    Param::OptText(params.channel_name),
+                    Param::OptTimestamp(params.now),
+                ],
+            )
+            .await?
+        }
+        None => {
+            conn.query(
+                op,
+                statements::JOB_RETRY_ALL,
+                &[
+                    Param::OptText(params.channel_name),
+                    Param::OptTimestamp(params.now),
+                ],
+            )
+            .await?
+        }
+    };
+    let mut retried = Vec::with_capacity(rows.len());
+    let mut channel_names = HashSet::new();
+    for row in &rows {
+        retried.push(get::<Uuid>(row, op, "id")?);
+        channel_names.insert(get::<String>(row, op, "channel_name")?);
+    }
+    notify(
+        conn,
+        &ready_notifications(channel_names.iter().map(String::as_str)),
+    )
+    .await?;
+    Ok(retried)
+}
+
+/// `Backend::job_delete`.
+pub async fn job_delete(
+    conn: &mut dyn Connection,
+    params: JobDeleteParams<'_>,
+) -> Result<Vec<Uuid>> {
+    let rows = conn
+        .query(
+            "job_delete",
+            statements::JOB_DELETE,
+            &[Param::Uuids(params.ids)],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| get(row, "job_delete", "id"))
+        .collect()
+}
+
+/// `Backend::job_prune`.
+pub async fn job_prune(conn: &mut dyn Connection, params: JobPruneParams<'_>) -> Result<u64> {
+    conn.execute(
+        "job_prune",
+        statements::JOB_PRUNE,
+        &[
+            Param::Strs(&state_names(params.states)),
+            Param::I64(micros(params.older_than)),
+            Param::OptTimestamp(params.now),
+        ],
+    )
+    .await
+}
+
+/// `Backend::job_stats`.
+pub async fn job_stats(
+    conn: &mut dyn Connection,
+    params: JobStatsParams,
+) -> Result<Vec<JobStateCount>> {
+    let op = "job_stats";
+    let rows = conn
+        .query(
+            op,
+            statements::JOB_STATS,
+            &[Param::OptTimestamp(params.now)],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let oldest_ready_us: Option<i64> = get(row, op, "oldest_ready_us")?;
+            Ok(JobStateCount::new(
+                get(row, op, "channel_name")?,
+                parse_state(op, &get::<String>(row, op, "state")?)?,
+                count(row, op, "count")?,
+                count(row, op, "ordered")?,
+                oldest_ready_us.map(from_micros),
+            ))
+        })
+        .collect()
+}
+
+/// `Backend::job_vacuum`: vacuums `mq_jobs` under the vacuum lock, if no
+/// one else holds it.
+pub async fn job_vacuum(conn: &mut dyn Connection) -> Result<bool> {
+    let op = "job_vacuum";
+    let rows = conn
+        .query(
+            op,
+            statements::JOB_VACUUM_LOCK,
+            &[Param::I64(VACUUM_LOCK_KEY)],
+        )
+        .await?;
+    let locked: bool = match rows.first() {
+        Some(row) => get(row, op, "locked")?,
+        None => false,
+    };
+    if !locked {
+        return Ok(false);
+    }
+    let vacuumed = conn.batch_execute(op, statements::JOB_VACUUM).await;
+    // Released even if the vacuum failed; a connection that died took the
+    // session lock with it.
+    let unlocked = conn
+        .execute(
+            op,
+            statements::JOB_VACUUM_UNLOCK,
+            &[Param::I64(VACUUM_LOCK_KEY)],
+        )
+        .await;
+    vacuumed?;
+    unlocked?;
+    Ok(true)
+}
+
+/// `Backend::migrate`: applies the migrations this library carries that the
+/// database lacks, in one transaction under an advisory lock, so that
+/// concurrent callers apply them once between them.
+pub async fn migrate(conn: &mut dyn Connection) -> Result<()> {
+    let op = "migrate";
+    let latest = latest_version();
+    if let Some(version) = applied_version(conn).await? {
+        if version > latest {
+            return Err(Error::SchemaTooNew {
+                found: version,
+                supported: latest,
+            });
+        }
+        if version == latest {
+            return Ok(());
+        }
+    }
+    let mut tx = conn.begin(op).await?;
+    match migrate_locked(&mut *tx).await {
+        Ok(()) => tx.commit(op).await,
+        Err(error) => {
+            // Keep the migration's error; a failed rollback means the
+            // connection is gone, which ends the transaction too.
+            let _ = tx.rollback(op).await;
+            Err(error)
+        }
+    }
+}
+
+/// The migrations proper, in a transaction, under the migration lock.
+async fn migrate_locked(conn: &mut dyn Connection) -> Result<()> {
+    let op = "migrate";
+    let latest = latest_version();
+    conn.execute(
+        op,
+        statements::MIGRATIONS_LOCK,
+        &[Param::I64(MIGRATION_LOCK_KEY)],
+    )
+    .await?;
+    conn.batch_execute(op, statements::MIGRATIONS_TABLE).await?;
+    let current = applied_version(conn).await?.unwrap_or(0);
+    if current > latest {
+        return Err(Error::SchemaTooNew {
+            found: current,
+            supported: latest,
+        });
+    }
+    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+        conn.batch_execute(op, migration.sql).await?;
+        conn.execute(
+            op,
+            statements::MIGRATIONS_RECORD,
+            &[Param::I64(migration.version), Param::Text(migration.name)],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The newest migration applied, or `None` before the first.
+async fn applied_version(conn: &mut dyn Connection) -> Result<Option<i64>> {
+    let op = "migrate";
+    let rows = conn.query(op, statements::MIGRATIONS_EXIST, &[]).await?;
+    let exists: bool = match rows.first() {
+        Some(row) => get(row, op, "exists")?,
+        None => false,
+    };
+    if !exists {
+        return Ok(None);
+    }
+    let rows = conn.query(op, statements::MIGRATIONS_VERSION, &[]).await?;
+    match rows.first() {
+        Some(row) => get(row, op, "version"),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,142 @@
+//! [`mq_sql::Connection`] on sqlx's connections: binding parameters and
+//! decoding columns, the only part of running a statement that depends on
+//! sqlx.
+
+use std::ops::DerefMut;
+
+use async_trait::async_trait;
+use mq_core::Result;
+use mq_sql::{Connection, Param, Row, Transaction, Value};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{Column, PgConnection, Postgres, Row as _, TypeInfo};
+
+use crate::error::{at, interpret_error};
+
+/// A sqlx connection as the shared queries use it: anything that is a
+/// `PgConnection` underneath (`&mut PgConnection`, a pooled connection, a
+/// transaction).
+pub(crate) struct SqlxConnection<C>(pub C);
+
+fn bind<'q>(
+    mut query: Query<'q, Postgres, PgArguments>,
+    params: &'q [Param<'q>],
+) -> Query<'q, Postgres, PgArguments> {
+    for param in params {
+        query = match *param {
+            Param::Bool(v) => query.bind(v),
+            Param::I32(v) => query.bind(v),
+            Param::I64(v) => query.bind(v),
+            Param::OptI64(v) => query.bind(v),
+            Param::Text(v) => query.bind(v),
+            Param::OptText(v) => query.bind(v),
+            Param::Uuid(v) => query.bind(v),
+            Param::OptBytes(v) => query.bind(v),
+            Param::OptTimestamp(v) => query.bind(v),
+            Param::Bools(v) => query.bind(v),
+            Param::I32s(v) => query.bind(v),
+            Param::I64s(v) => query.bind(v),
+            Param::OptI64s(v) => query.bind(v),
+            Param::Texts(v) => query.bind(v),
+            Param::Strs(v) => query.bind(v),
+            Param::OptTexts(v) => query.bind(v),
+            Param::OptBytesArray(v) => query.bind(v),
+            Param::Uuids(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+fn value(row: &PgRow, i: usize) -> std::result::Result<Value, sqlx::Error> {
+    fn or_null<T>(value: Option<T>, variant: fn(T) -> Value) -> Value {
+        value.map_or(Value::Null, variant)
+    }
+    let type_name = row.column(i).type_info().name();
+    Ok(match type_name {
+        "BOOL" => or_null(row.try_get(i)?, Value::Bool),
+        "INT4" => or_null(row.try_get(i)?, Value::I32),
+        "INT8" => or_null(row.try_get(i)?, Value::I64),
+        "TEXT" | "VARCHAR" | "NAME" => or_null(row.try_get(i)?, Value::Text),
+        "BYTEA" => or_null(row.try_get(i)?, Value::Bytes),
+        "UUID" => or_null(row.try_get(i)?, Value::Uuid),
+        "TIMESTAMPTZ" => or_null(row.try_get(i)?, Value::Timestamp),
+        "VOID" => Value::Null,
+        other => {
+            return Err(sqlx::Error::ColumnDecode {
+                index: row.column(i).name().to_owned(),
+                source: format!("mq reads no column of type {other}").into(),
+            });
+        }
+    })
+}
+
+fn decode(operation: &'static str, rows: Vec<PgRow>) -> Result<Vec<Row>> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let columns = Row::columns(first.columns().iter().map(|c| c.name()));
+    rows.iter()
+        .map(|row| {
+            let values = (0..row.len())
+                .map(|i| value(row, i))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| interpret_error(operation, e))?;
+            Ok(Row::new(columns.clone(), values))
+        })
+        .collect()
+}
+
+#[async_trait]
+impl<C: DerefMut<Target = PgConnection> + Send> Connection for SqlxConnection<C> {
+    async fn query(
+        &mut self,
+        operation: &'static str,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<Row>> {
+        let rows = bind(sqlx::query(sql), params)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(at(operation))?;
+        decode(operation, rows)
+    }
+
+    async fn execute(
+        &mut self,
+        operation: &'static str,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<u64> {
+        let done = bind(sqlx::query(sql), params)
+            .execute(&mut *self.0)
+            .await
+            .map_err(at(operation))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn batch_execute(&mut self, operation: &'static str, sql: &'static str) -> Result<()> {
+        sqlx::raw_sql(sql)
+            .execute(&mut *self.0)
+            .await
+            .map_err(at(operation))?;
+        Ok(())
+    }
+
+    async fn begin(&mut self, operation: &'static str) -> Result<Box<dyn Transaction + '_>> {
+        let tx = sqlx::Connection::begin(&mut *self.0)
+            .await
+            .map_err(at(operation))?;
+        Ok(Box::new(SqlxConnection(tx)))
+    }
+}
+
+#[async_trait]
+impl Transaction for SqlxConnection<sqlx::Transaction<'_, Postgres>> {
+    async fn commit(self: Box<Self>, operation: &'static str) -> Result<()> {
+        self.0.commit().await.map_err(at(operation))
+    }
+
+    async fn rollback(self: Box<Self>, operation: &'static str) -> Result<()> {
+        self.0.rollback().await.map_err(at(operation))
+    }
+}
