@@ -188,6 +188,16 @@ pub trait Connection: Send {
     /// (for what cannot be prepared: migrations, `VACUUM`).
     async fn batch_execute(&mut self, operation: &'static str, sql: &'static str) -> Result<()>;
 
+    /// Whether mq took this connection from a pool for this one call, so
+    /// that each statement commits on its own. A notification that fails
+    /// after an insert committed this way is only logged: the job is in,
+    /// and runners also poll. On a caller's connection the error is
+    /// returned, because the insert may be part of the caller's transaction
+    /// (which the error then aborts).
+    fn autocommit(&self) -> bool {
+        false
+    }
+
     /// Opens a transaction on this connection (a savepoint, if it is in
     /// one already). End it with [`Transaction::commit`] or
     /// [`Transaction::rollback`].
@@ -226,6 +236,10 @@ impl<C: Connection + ?Sized> Connection for &mut C {
 
     async fn batch_execute(&mut self, operation: &'static str, sql: &'static str) -> Result<()> {
         (**self).batch_execute(operation, sql).await
+    }
+
+    fn autocommit(&self) -> bool {
+        (**self).autocommit()
     }
 
     async fn begin(&mut self, operation: &'static str) -> Result<Box<dyn Transaction + '_>> {

@@ -69,10 +69,21 @@ pub async fn job_insert(conn: &mut dyn Connection, params: JobInsertParams<'_>) 
         ],
     )
     .await?;
-    notify(conn, &insert_notifications(&params.jobs)).await
+    match notify(conn, &insert_notifications(&params.jobs)).await {
+        Err(error) if conn.autocommit() => {
+            // The jobs are in: reporting an error would make callers that
+            // retry spawn them twice. Runners poll, so they run anyway.
+            tracing::warn!(%error, "the jobs are spawned, but the runners could not be notified");
+            Ok(())
+        }
+        result => result,
+    }
 }
 
-/// Wakes listening runners (`job_notify.sql`).
+/// Wakes listening runners (`job_notify.sql`). A statement of its own,
+/// after the insert: outside a transaction, the insert then commits without
+/// taking PostgreSQL's notification lock, which is held across the commit's
+/// flush and would make concurrent spawns commit one at a time.
 async fn notify(conn: &mut dyn Connection, payloads: &[String]) -> Result<()> {
     if payloads.is_empty() {
         return Ok(());
@@ -664,5 +675,82 @@ async fn applied_version(conn: &mut dyn Connection) -> Result<Option<i64>> {
     match rows.first() {
         Some(row) => get(row, op, "version"),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+    use mq_core::backend::JobInsertParams;
+    use mq_core::{Error, JobBuilder, Result};
+
+    use super::job_insert;
+    use crate::connection::{Connection, Param, Row, Transaction};
+    use crate::statements;
+
+    /// A connection on which the notification after an insert fails.
+    struct NotifyFails {
+        autocommit: bool,
+        inserted: bool,
+    }
+
+    #[async_trait]
+    impl Connection for NotifyFails {
+        async fn query(
+            &mut self,
+            _: &'static str,
+            _: &'static str,
+            _: &[Param<'_>],
+        ) -> Result<Vec<Row>> {
+            Ok(Vec::new())
+        }
+
+        async fn execute(
+            &mut self,
+            operation: &'static str,
+            sql: &'static str,
+            _: &[Param<'_>],
+        ) -> Result<u64> {
+            if sql == statements::JOB_NOTIFY {
+                Err(Error::backend(operation, true, "the connection dropped"))
+            } else {
+                self.inserted = true;
+                Ok(1)
+            }
+        }
+
+        async fn batch_execute(&mut self, _: &'static str, _: &'static str) -> Result<()> {
+            Ok(())
+        }
+
+        fn autocommit(&self) -> bool {
+            self.autocommit
+        }
+
+        async fn begin(&mut self, _: &'static str) -> Result<Box<dyn Transaction + '_>> {
+            unreachable!("job_insert opens no transaction")
+        }
+    }
+
+    #[test]
+    fn a_failed_notification_after_a_committed_insert_is_no_error() {
+        let job = JobBuilder::new("j");
+        for autocommit in [true, false] {
+            let mut conn = NotifyFails {
+                autocommit,
+                inserted: false,
+            };
+            let result = futures::executor::block_on(job_insert(
+                &mut conn,
+                JobInsertParams {
+                    jobs: vec![job.job()],
+                    now: None,
+                },
+            ));
+            assert!(conn.inserted);
+            // Committed on its own: the job is in, so no error. In the
+            // caller's transaction: the error aborts it, so report it.
+            assert_eq!(result.is_ok(), autocommit, "{result:?}");
+        }
     }
 }

@@ -64,7 +64,7 @@ impl SqlxBackend {
         self.pool
             .acquire()
             .await
-            .map(SqlxConnection)
+            .map(SqlxConnection::pooled)
             .map_err(at(operation))
     }
 }

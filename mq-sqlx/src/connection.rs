@@ -16,7 +16,29 @@ use crate::error::{at, interpret_error};
 /// A sqlx connection as the shared queries use it: anything that is a
 /// `PgConnection` underneath (`&mut PgConnection`, a pooled connection, a
 /// transaction).
-pub(crate) struct SqlxConnection<C>(pub C);
+pub(crate) struct SqlxConnection<C> {
+    conn: C,
+    /// See [`Connection::autocommit`].
+    autocommit: bool,
+}
+
+impl<C> SqlxConnection<C> {
+    /// A connection mq took from a pool for one call.
+    pub(crate) fn pooled(conn: C) -> Self {
+        Self {
+            conn,
+            autocommit: true,
+        }
+    }
+
+    /// The caller's connection or transaction.
+    pub(crate) fn borrowed(conn: C) -> Self {
+        Self {
+            conn,
+            autocommit: false,
+        }
+    }
+}
 
 fn bind<'q>(
     mut query: Query<'q, Postgres, PgArguments>,
@@ -95,7 +117,7 @@ impl<C: DerefMut<Target = PgConnection> + Send> Connection for SqlxConnection<C>
         params: &[Param<'_>],
     ) -> Result<Vec<Row>> {
         let rows = bind(sqlx::query(sql), params)
-            .fetch_all(&mut *self.0)
+            .fetch_all(&mut *self.conn)
             .await
             .map_err(at(operation))?;
         decode(operation, rows)
@@ -108,7 +130,7 @@ impl<C: DerefMut<Target = PgConnection> + Send> Connection for SqlxConnection<C>
         params: &[Param<'_>],
     ) -> Result<u64> {
         let done = bind(sqlx::query(sql), params)
-            .execute(&mut *self.0)
+            .execute(&mut *self.conn)
             .await
             .map_err(at(operation))?;
         Ok(done.rows_affected())
@@ -116,27 +138,31 @@ impl<C: DerefMut<Target = PgConnection> + Send> Connection for SqlxConnection<C>
 
     async fn batch_execute(&mut self, operation: &'static str, sql: &'static str) -> Result<()> {
         sqlx::raw_sql(sql)
-            .execute(&mut *self.0)
+            .execute(&mut *self.conn)
             .await
             .map_err(at(operation))?;
         Ok(())
     }
 
+    fn autocommit(&self) -> bool {
+        self.autocommit
+    }
+
     async fn begin(&mut self, operation: &'static str) -> Result<Box<dyn Transaction + '_>> {
-        let tx = sqlx::Connection::begin(&mut *self.0)
+        let tx = sqlx::Connection::begin(&mut *self.conn)
             .await
             .map_err(at(operation))?;
-        Ok(Box::new(SqlxConnection(tx)))
+        Ok(Box::new(SqlxConnection::borrowed(tx)))
     }
 }
 
 #[async_trait]
 impl Transaction for SqlxConnection<sqlx::Transaction<'_, Postgres>> {
     async fn commit(self: Box<Self>, operation: &'static str) -> Result<()> {
-        self.0.commit().await.map_err(at(operation))
+        self.conn.commit().await.map_err(at(operation))
     }
 
     async fn rollback(self: Box<Self>, operation: &'static str) -> Result<()> {
-        self.0.rollback().await.map_err(at(operation))
+        self.conn.rollback().await.map_err(at(operation))
     }
 }

@@ -40,6 +40,19 @@ impl Conn<'_> {
     }
 }
 
+impl Conn<'_> {
+    /// The connection as the shared queries use it.
+    fn connection(&mut self) -> SqlxConnection<&mut PgConnection> {
+        let pooled = matches!(self, Self::Pooled(_));
+        let conn: &mut PgConnection = self;
+        if pooled {
+            SqlxConnection::pooled(conn)
+        } else {
+            SqlxConnection::borrowed(conn)
+        }
+    }
+}
+
 impl Deref for Conn<'_> {
     type Target = PgConnection;
     fn deref(&self) -> &PgConnection {
@@ -101,78 +114,78 @@ macro_rules! impl_executor {
         impl<$($lt),*> Executor<Sqlx> for $handle {
             async fn job_insert(self, params: JobInsertParams<'_>) -> Result<()> {
                 let mut conn = self.into_conn().await?;
-                queries::job_insert(&mut SqlxConnection(&mut *conn), params).await?;
+                queries::job_insert(&mut conn.connection(), params).await?;
                 conn.finish().await
             }
             async fn job_complete(self, params: JobCompleteParams<'_>) -> Result<Vec<(JobLease, LeaseOutcome)>> {
                 let mut conn = self.into_conn().await?;
-                let done = queries::job_complete(&mut SqlxConnection(&mut *conn), params).await?;
+                let done = queries::job_complete(&mut conn.connection(), params).await?;
                 conn.finish().await?;
                 Ok(done)
             }
             async fn job_checkpoint(self, params: JobCheckpointParams<'_>) -> Result<bool> {
                 let mut conn = self.into_conn().await?;
-                let held = queries::job_checkpoint(&mut SqlxConnection(&mut *conn), params).await?;
+                let held = queries::job_checkpoint(&mut conn.connection(), params).await?;
                 conn.finish().await?;
                 Ok(held)
             }
             async fn job_commit(self, params: JobCommitParams<'_>) -> Result<Vec<Uuid>> {
                 let mut conn = self.into_conn().await?;
-                let missing = queries::job_commit(&mut SqlxConnection(&mut *conn), params).await?;
+                let missing = queries::job_commit(&mut conn.connection(), params).await?;
                 conn.finish().await?;
                 Ok(missing)
             }
             async fn job_clear(self, params: JobClearParams<'_>) -> Result<u64> {
                 let mut conn = self.into_conn().await?;
-                let cleared = queries::job_clear(&mut SqlxConnection(&mut *conn), params).await?;
+                let cleared = queries::job_clear(&mut conn.connection(), params).await?;
                 conn.finish().await?;
                 Ok(cleared)
             }
             async fn job_exists(self, id: Uuid) -> Result<bool> {
                 let mut conn = self.into_conn().await?;
-                let exists = queries::job_exists(&mut SqlxConnection(&mut *conn), id).await?;
+                let exists = queries::job_exists(&mut conn.connection(), id).await?;
                 conn.finish().await?;
                 Ok(exists)
             }
             async fn job_get(self, params: JobGetParams) -> Result<Option<JobInfo>> {
                 let mut conn = self.into_conn().await?;
-                let job = queries::job_get(&mut SqlxConnection(&mut *conn), params).await?;
+                let job = queries::job_get(&mut conn.connection(), params).await?;
                 conn.finish().await?;
                 Ok(job)
             }
             async fn job_list(self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
                 let mut conn = self.into_conn().await?;
-                let jobs = queries::job_list(&mut SqlxConnection(&mut *conn), params).await?;
+                let jobs = queries::job_list(&mut conn.connection(), params).await?;
                 conn.finish().await?;
                 Ok(jobs)
             }
             async fn job_retry(self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
                 let mut conn = self.into_conn().await?;
-                let retried = queries::job_retry(&mut SqlxConnection(&mut *conn), params).await?;
+                let retried = queries::job_retry(&mut conn.connection(), params).await?;
                 conn.finish().await?;
                 Ok(retried)
             }
             async fn job_delete(self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
                 let mut conn = self.into_conn().await?;
-                let deleted = queries::job_delete(&mut SqlxConnection(&mut *conn), params).await?;
+                let deleted = queries::job_delete(&mut conn.connection(), params).await?;
                 conn.finish().await?;
                 Ok(deleted)
             }
             async fn job_prune(self, params: JobPruneParams<'_>) -> Result<u64> {
                 let mut conn = self.into_conn().await?;
-                let pruned = queries::job_prune(&mut SqlxConnection(&mut *conn), params).await?;
+                let pruned = queries::job_prune(&mut conn.connection(), params).await?;
                 conn.finish().await?;
                 Ok(pruned)
             }
             async fn job_stats(self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
                 let mut conn = self.into_conn().await?;
-                let stats = queries::job_stats(&mut SqlxConnection(&mut *conn), params).await?;
+                let stats = queries::job_stats(&mut conn.connection(), params).await?;
                 conn.finish().await?;
                 Ok(stats)
             }
             async fn migrate(self) -> Result<()> {
                 let mut conn = self.into_conn().await?;
-                queries::migrate(&mut SqlxConnection(&mut *conn)).await?;
+                queries::migrate(&mut conn.connection()).await?;
                 conn.finish().await
             }
         }

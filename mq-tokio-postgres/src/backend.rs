@@ -103,11 +103,11 @@ impl Backend for TokioPostgresBackend {
     }
 
     async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<()> {
-        queries::job_insert(&mut Conn::pooled(&self.client("job_insert").await?), params).await
+        queries::job_insert(&mut Conn::taken(&self.client("job_insert").await?), params).await
     }
 
     async fn job_claim(&self, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>> {
-        queries::job_claim(&mut Conn::pooled(&self.client("job_claim").await?), params).await
+        queries::job_claim(&mut Conn::taken(&self.client("job_claim").await?), params).await
     }
 
     async fn job_complete(
@@ -115,25 +115,21 @@ impl Backend for TokioPostgresBackend {
         params: JobCompleteParams<'_>,
     ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
         queries::job_complete(
-            &mut Conn::pooled(&self.client("job_complete").await?),
+            &mut Conn::taken(&self.client("job_complete").await?),
             params,
         )
         .await
     }
 
     async fn job_fail(&self, params: JobFailParams<'_>) -> Result<Vec<(JobLease, JobFailOutcome)>> {
-        queries::job_fail(&mut Conn::pooled(&self.client("job_fail").await?), params).await
+        queries::job_fail(&mut Conn::taken(&self.client("job_fail").await?), params).await
     }
 
     async fn job_release(
         &self,
         params: JobReleaseParams<'_>,
     ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
-        queries::job_release(
-            &mut Conn::pooled(&self.client("job_release").await?),
-            params,
-        )
-        .await
+        queries::job_release(&mut Conn::taken(&self.client("job_release").await?), params).await
     }
 
     async fn job_keep_alive(
@@ -141,7 +137,7 @@ impl Backend for TokioPostgresBackend {
         params: JobKeepAliveParams<'_>,
     ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
         queries::job_keep_alive(
-            &mut Conn::pooled(&self.client("job_keep_alive").await?),
+            &mut Conn::taken(&self.client("job_keep_alive").await?),
             params,
         )
         .await
@@ -149,62 +145,62 @@ impl Backend for TokioPostgresBackend {
 
     async fn job_checkpoint(&self, params: JobCheckpointParams<'_>) -> Result<bool> {
         queries::job_checkpoint(
-            &mut Conn::pooled(&self.client("job_checkpoint").await?),
+            &mut Conn::taken(&self.client("job_checkpoint").await?),
             params,
         )
         .await
     }
 
     async fn job_commit(&self, params: JobCommitParams<'_>) -> Result<Vec<Uuid>> {
-        queries::job_commit(&mut Conn::pooled(&self.client("job_commit").await?), params).await
+        queries::job_commit(&mut Conn::taken(&self.client("job_commit").await?), params).await
     }
 
     async fn job_clear(&self, params: JobClearParams<'_>) -> Result<u64> {
-        queries::job_clear(&mut Conn::pooled(&self.client("job_clear").await?), params).await
+        queries::job_clear(&mut Conn::taken(&self.client("job_clear").await?), params).await
     }
 
     async fn job_exists(&self, id: Uuid) -> Result<bool> {
-        queries::job_exists(&mut Conn::pooled(&self.client("job_exists").await?), id).await
+        queries::job_exists(&mut Conn::taken(&self.client("job_exists").await?), id).await
     }
 
     async fn job_state(&self, id: Uuid) -> Result<Option<JobState>> {
-        queries::job_state(&mut Conn::pooled(&self.client("job_state").await?), id).await
+        queries::job_state(&mut Conn::taken(&self.client("job_state").await?), id).await
     }
 
     async fn job_get(&self, params: JobGetParams) -> Result<Option<JobInfo>> {
-        queries::job_get(&mut Conn::pooled(&self.client("job_get").await?), params).await
+        queries::job_get(&mut Conn::taken(&self.client("job_get").await?), params).await
     }
 
     async fn job_list(&self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
-        queries::job_list(&mut Conn::pooled(&self.client("job_list").await?), params).await
+        queries::job_list(&mut Conn::taken(&self.client("job_list").await?), params).await
     }
 
     async fn job_retry(&self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
-        queries::job_retry(&mut Conn::pooled(&self.client("job_retry").await?), params).await
+        queries::job_retry(&mut Conn::taken(&self.client("job_retry").await?), params).await
     }
 
     async fn job_delete(&self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
-        queries::job_delete(&mut Conn::pooled(&self.client("job_delete").await?), params).await
+        queries::job_delete(&mut Conn::taken(&self.client("job_delete").await?), params).await
     }
 
     async fn job_prune(&self, params: JobPruneParams<'_>) -> Result<u64> {
-        queries::job_prune(&mut Conn::pooled(&self.client("job_prune").await?), params).await
+        queries::job_prune(&mut Conn::taken(&self.client("job_prune").await?), params).await
     }
 
     async fn job_stats(&self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
-        queries::job_stats(&mut Conn::pooled(&self.client("job_stats").await?), params).await
+        queries::job_stats(&mut Conn::taken(&self.client("job_stats").await?), params).await
     }
 
     async fn job_schedule(&self, params: JobScheduleParams) -> Result<JobScheduleResult> {
         queries::job_schedule(
-            &mut Conn::pooled(&self.client("job_schedule").await?),
+            &mut Conn::taken(&self.client("job_schedule").await?),
             params,
         )
         .await
     }
 
     async fn job_vacuum(&self) -> Result<bool> {
-        queries::job_vacuum(&mut Conn::pooled(&self.client("job_vacuum").await?)).await
+        queries::job_vacuum(&mut Conn::taken(&self.client("job_vacuum").await?)).await
     }
 
     async fn listen(&self) -> Result<BoxStream<'static, Wakeup>> {

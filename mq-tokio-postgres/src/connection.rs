@@ -18,6 +18,8 @@ pub(crate) struct Conn<'a> {
     client: &'a Client,
     cache: Option<&'a StatementCache>,
     in_transaction: bool,
+    /// See [`Connection::autocommit`].
+    autocommit: bool,
 }
 
 impl<'a> Conn<'a> {
@@ -27,6 +29,15 @@ impl<'a> Conn<'a> {
             client,
             cache: Some(&client.statement_cache),
             in_transaction: false,
+            autocommit: false,
+        }
+    }
+
+    /// A deadpool connection mq took from the pool for this one call.
+    pub(crate) fn taken(client: &'a deadpool_postgres::Object) -> Self {
+        Self {
+            autocommit: true,
+            ..Self::pooled(client)
         }
     }
 
@@ -36,6 +47,7 @@ impl<'a> Conn<'a> {
             client: tx.client(),
             cache: Some(&tx.statement_cache),
             in_transaction: true,
+            autocommit: false,
         }
     }
 
@@ -45,6 +57,7 @@ impl<'a> Conn<'a> {
             client,
             cache: None,
             in_transaction: false,
+            autocommit: false,
         }
     }
 
@@ -54,6 +67,7 @@ impl<'a> Conn<'a> {
             client: tx.client(),
             cache: None,
             in_transaction: true,
+            autocommit: false,
         }
     }
 
@@ -179,6 +193,10 @@ impl Connection for Conn<'_> {
         self.client.batch_execute(sql).await.map_err(at(operation))
     }
 
+    fn autocommit(&self) -> bool {
+        self.autocommit
+    }
+
     /// Outside a transaction, `BEGIN`; inside one, a savepoint.
     /// tokio-postgres only starts a `Transaction` object from a
     /// `&mut Client`, and the caller lent a shared one.
@@ -191,6 +209,7 @@ impl Connection for Conn<'_> {
         Ok(Box::new(Begun {
             conn: Conn {
                 in_transaction: true,
+                autocommit: false,
                 ..*self
             },
             savepoint,

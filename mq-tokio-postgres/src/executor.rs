@@ -33,7 +33,7 @@ enum Handle<'c> {
 impl Handle<'_> {
     fn conn(&self) -> Conn<'_> {
         match self {
-            Self::Pooled(client) => Conn::pooled(client),
+            Self::Pooled(client) => Conn::taken(client),
             Self::Borrowed(conn) => *conn,
             Self::Owned(tx) => Conn::transaction(tx),
             Self::OwnedPooled(tx) => Conn::pooled_transaction(tx),

@@ -2,12 +2,14 @@
 //! the test runs on, as an application on that runtime would.
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool};
-use mq::{AsyncStdConnect, CurrentJob, JobBuilder, TokioPostgresBackend, Uuid};
+use mq::{AsyncStdConnect, Checkpoint, CurrentJob, JobBuilder, TokioPostgresBackend, Uuid};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tokio_postgres::NoTls;
 
-use crate::support::{Driver, Runtime};
+use std::time::Duration;
+
+use crate::support::{Driver, Runtime, TxPlan, rt};
 
 /// sqlx, which picks its runtime (tokio inside a tokio runtime, async-std
 /// otherwise) by itself.
@@ -42,15 +44,41 @@ impl Driver for SqlxDriver {
         sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
     }
 
-    async fn spawn_in_transaction(pool: &PgPool, job: &JobBuilder, commit: bool) -> Uuid {
+    async fn spawn_with(pool: &PgPool, job: &JobBuilder, plan: TxPlan) -> Uuid {
         let mut tx = pool.begin().await.unwrap();
+        if let Some(sql) = plan.first {
+            sqlx::raw_sql(sql).execute(&mut *tx).await.unwrap();
+        }
         let id = job.spawn(&mut *tx).await.unwrap();
-        if commit {
+        if let Some((spawned, hold)) = plan.hold {
+            let _ = spawned.send(id);
+            let _ = hold.await;
+        }
+        if plan.commit {
             tx.commit().await.unwrap();
         } else {
             tx.rollback().await.unwrap();
         }
         id
+    }
+
+    async fn hold_in_transaction(
+        pool: &PgPool,
+        job: &mut CurrentJob,
+        checkpoint: bool,
+        hold: Duration,
+    ) -> mq::Result<()> {
+        let mut tx = pool.begin().await.unwrap();
+        if checkpoint {
+            let mut state = Checkpoint::new();
+            state.set_extra_retries(1);
+            job.checkpoint_with_transaction(&mut *tx, &state).await?;
+        } else {
+            job.complete_with_transaction(&mut *tx).await?;
+        }
+        rt::sleep(hold).await;
+        tx.commit().await.unwrap();
+        Ok(())
     }
 
     async fn complete_in_transaction(
@@ -127,24 +155,47 @@ impl Driver for TokioPostgresDriver {
         client.query_one(sql, &[]).await.expect(sql).get(0)
     }
 
-    async fn spawn_in_transaction(
-        pool: &TokioPostgresPool,
-        job: &JobBuilder,
-        commit: bool,
-    ) -> Uuid {
+    async fn spawn_with(pool: &TokioPostgresPool, job: &JobBuilder, plan: TxPlan) -> Uuid {
         let mut client = pool.pool.get().await.unwrap();
         // tokio-postgres's own transaction (deadpool's wrapper is the one
         // complete_in_transaction uses).
         let tx = tokio_postgres::Client::transaction(&mut client)
             .await
             .unwrap();
+        if let Some(sql) = plan.first {
+            tx.batch_execute(sql).await.unwrap();
+        }
         let id = job.spawn(&tx).await.unwrap();
-        if commit {
+        if let Some((spawned, hold)) = plan.hold {
+            let _ = spawned.send(id);
+            let _ = hold.await;
+        }
+        if plan.commit {
             tx.commit().await.unwrap();
         } else {
             tx.rollback().await.unwrap();
         }
         id
+    }
+
+    async fn hold_in_transaction(
+        pool: &TokioPostgresPool,
+        job: &mut CurrentJob,
+        checkpoint: bool,
+        hold: Duration,
+    ) -> mq::Result<()> {
+        let mut client = pool.pool.get().await.unwrap();
+        let tx = client.transaction().await.unwrap();
+        if checkpoint {
+            let mut state = Checkpoint::new();
+            state.set_extra_retries(1);
+            job.checkpoint_with_transaction(&tx, &state).await?;
+        } else {
+            job.complete_with_transaction(&tx).await?;
+        }
+        rt::sleep(hold).await;
+        tx.commit().await.unwrap();
+        Ok(())
     }
 
     async fn complete_in_transaction(

@@ -10,6 +10,7 @@ mod bad_input;
 mod channels;
 mod drivers;
 mod leases;
+mod liveness;
 mod migrations;
 mod ordering;
 mod registry;
@@ -67,9 +68,16 @@ macro_rules! all_cases {
             bad_input::huge_payloads_and_odd_channel_names_round_trip,
             migrations::concurrent_migrations_apply_once,
             migrations::newer_schema_is_refused,
+            migrations::upgrades_a_version_1_database_with_its_jobs,
             admin::failed_jobs_are_inspected_and_retried,
             admin::kept_completed_jobs_are_inspected_and_pruned,
             admin::deleting_a_running_job_fences_its_runner,
+            liveness::blocked_ordered_channels_do_not_starve_the_others,
+            liveness::stopping_strands_no_job,
+            liveness::an_open_transaction_holds_up_no_other_lease,
+            liveness::a_rolled_back_completion_runs_again_at_once,
+            liveness::ordered_spawns_in_concurrent_transactions_run_one_at_a_time,
+            liveness::repeatable_read_spawns_are_settled_by_runners,
         );
     };
 }

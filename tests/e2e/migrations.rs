@@ -1,9 +1,9 @@
 //! Migrations: concurrent, idempotent, and refusing a newer schema.
 
-use mq::Error;
+use mq::{Error, JobState, Uuid, admin};
 use mq_test_db::TestDb;
 
-use crate::support::{Db, Driver};
+use crate::support::{Db, Driver, Runtime, recording_runner};
 
 /// Eight processes' worth of pools migrating one empty database at once
 /// all succeed, and the schema is applied once.
@@ -40,4 +40,88 @@ pub async fn newer_schema_is_refused<D: Driver>(db: &Db<D>) {
         }
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
+}
+
+/// The schema as it was at version 1, with jobs of every kind spawned under
+/// it: ordered channels (one with a failed head, one held by an uncommitted
+/// head), unordered and delayed jobs.
+const VERSION_1: &str = include_str!("../../migrations/0001_jobs.sql");
+const VERSION_1_JOBS: &str = "
+CREATE TABLE mq_migrations (
+    version    bigint PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO mq_migrations (version, name) VALUES (1, 'jobs');
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff, errors)
+VALUES
+    ('00000000-0000-7000-8000-000000000001', 'ready', 'o1', 'o', '', true, now(), NULL, 0, 0, 3, '1s', NULL),
+    ('00000000-0000-7000-8000-000000000002', 'ready', 'o2', 'o', '', true, now(), NULL, 0, 0, 3, '1s', NULL),
+    ('00000000-0000-7000-8000-000000000003', 'ready', 'o3', 'o', '', true, now(), NULL, 0, 0, 3, '1s', NULL),
+    ('00000000-0000-7000-8000-000000000004', 'failed', 'f1', 'f', '', true, now(), NULL, 1, 1, 0, '1s',
+     '[{\"attempt\": 1, \"at\": \"2026-01-01T00:00:00+00:00\", \"error\": \"boom\"}]'),
+    ('00000000-0000-7000-8000-000000000005', 'ready', 'f2', 'f', '', true, now(), NULL, 0, 0, 3, '1s', NULL),
+    ('00000000-0000-7000-8000-000000000006', 'uncommitted', 'p1', 'p', '', true, now(),
+     now() + interval '1 hour', 0, 0, 3, '1s', NULL),
+    ('00000000-0000-7000-8000-000000000007', 'ready', 'p2', 'p', '', true, now(), NULL, 0, 0, 3, '1s', NULL),
+    ('00000000-0000-7000-8000-000000000008', 'ready', 'u', 'u', '', false, now(), NULL, 0, 0, 3, '1s', NULL),
+    ('00000000-0000-7000-8000-000000000009', 'scheduled', 'later', 'u', '', false,
+     now() + interval '1 hour', NULL, 0, 0, 3, '1s', NULL);
+";
+
+fn v1_id(n: u8) -> Uuid {
+    Uuid::parse_str(&format!("00000000-0000-7000-8000-{n:012}")).unwrap()
+}
+
+/// A database of schema version 1, with its jobs, migrates in place: the
+/// ordered jobs behind each channel's head become blocked, and every job
+/// then runs as it would have (in order, after its failed head is retried,
+/// after its uncommitted head is committed).
+pub async fn upgrades_a_version_1_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    let fresh = TestDb::create();
+    let pool = D::connect(fresh.url()).await;
+    D::exec(&pool, VERSION_1).await;
+    D::exec(&pool, VERSION_1_JOBS).await;
+    mq::migrate(D::executor(&pool)).await.unwrap();
+    let db = Db::<D>::on(pool, fresh, Runtime::current());
+
+    let expect = [
+        (1, Some(JobState::Ready)),
+        (2, Some(JobState::Blocked)),
+        (3, Some(JobState::Blocked)),
+        (4, Some(JobState::Failed)),
+        (5, Some(JobState::Blocked)),
+        (6, Some(JobState::Uncommitted)),
+        (7, Some(JobState::Blocked)),
+        (8, Some(JobState::Ready)),
+        (9, Some(JobState::Scheduled)),
+    ];
+    for (n, state) in expect {
+        assert_eq!(db.state(v1_id(n)).await, state, "job {n}");
+    }
+
+    let (_runner, log) = recording_runner(&db, |_| {}, |job| job.name().to_owned()).await;
+    for n in [1, 2, 3, 8] {
+        db.wait_gone(v1_id(n)).await;
+    }
+    let mut ran = log.items();
+    ran.sort_by_key(|name| name != "u");
+    assert_eq!(ran, ["u", "o1", "o2", "o3"]);
+    assert_eq!(db.state(v1_id(5)).await, Some(JobState::Blocked));
+
+    admin::retry(db.ex(), &[v1_id(4)]).await.unwrap();
+    db.wait_gone(v1_id(5)).await;
+    mq::commit(db.ex(), &[v1_id(6)]).await.unwrap();
+    db.wait_gone(v1_id(7)).await;
+    assert_eq!(
+        log.items()[4..],
+        [
+            "f1".to_owned(),
+            "f2".to_owned(),
+            "p1".to_owned(),
+            "p2".to_owned()
+        ]
+    );
+    assert_eq!(db.state(v1_id(9)).await, Some(JobState::Scheduled));
 }

@@ -47,7 +47,30 @@ pub trait Driver: Send + Sync + Sized + 'static {
         pool: &Self::Pool,
         job: &JobBuilder,
         commit: bool,
+    ) -> impl Future<Output = Uuid> + Send {
+        Self::spawn_with(
+            pool,
+            job,
+            TxPlan {
+                commit,
+                ..TxPlan::default()
+            },
+        )
+    }
+    /// Spawns `job` inside a transaction run as `plan` says.
+    fn spawn_with(
+        pool: &Self::Pool,
+        job: &JobBuilder,
+        plan: TxPlan,
     ) -> impl Future<Output = Uuid> + Send;
+    /// Completes `job` in a transaction (or only checkpoints it, with
+    /// `checkpoint`), keeps the transaction open for `hold`, then commits.
+    fn hold_in_transaction(
+        pool: &Self::Pool,
+        job: &mut CurrentJob,
+        checkpoint: bool,
+        hold: Duration,
+    ) -> impl Future<Output = mq::Result<()>> + Send;
     /// In one transaction: runs `sql`, completes `job` with the transaction,
     /// then commits or rolls back.
     fn complete_in_transaction(
@@ -56,6 +79,21 @@ pub trait Driver: Send + Sync + Sized + 'static {
         sql: &'static str,
         commit: bool,
     ) -> impl Future<Output = mq::Result<()>> + Send;
+}
+
+/// How [`Driver::spawn_with`] runs its transaction.
+#[derive(Default)]
+pub struct TxPlan {
+    /// SQL run first in the transaction (`SET TRANSACTION ...`).
+    pub first: Option<&'static str>,
+    /// Waited for after the spawn, before the transaction ends; told when
+    /// the spawn is done.
+    pub hold: Option<(
+        futures::channel::oneshot::Sender<Uuid>,
+        futures::channel::oneshot::Receiver<()>,
+    )>,
+    /// Commit (or roll back).
+    pub commit: bool,
 }
 
 /// The async runtime a test runs on.
@@ -126,6 +164,11 @@ impl<D: Driver> Db<D> {
         let db = TestDb::create();
         let pool = D::connect(db.url()).await;
         mq::migrate(D::executor(&pool)).await.expect("migrate");
+        Self::on(pool, db, runtime)
+    }
+
+    /// A test's view of a database already migrated.
+    pub fn on(pool: D::Pool, db: TestDb, runtime: Runtime) -> Self {
         Self {
             backend: D::source(&pool).into_backend(),
             pool,
@@ -153,6 +196,11 @@ impl<D: Driver> Db<D> {
     /// What a user writes to build a runner (`&pool` or `&backend`).
     pub fn src(&self) -> impl IntoBackend<D::SourceMarker> + '_ {
         D::source(&self.pool)
+    }
+
+    /// The backend runners of this test use.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
     }
 
     /// A job's state (`None` once it completed or was discarded).

@@ -121,3 +121,43 @@ pub async fn ordered_reserves_the_position(backend: &dyn Backend) {
         vec![after.id()]
     );
 }
+
+/// Committing the same jobs from several calls at once: every call
+/// succeeds and reports none of them missing, whichever commits first.
+pub async fn concurrent_commits_of_one_job_all_succeed(backend: &dyn Backend) {
+    let t = Clock::new();
+    for round in 0..20 {
+        let builders: Vec<JobBuilder> = (0..20)
+            .map(|_| {
+                let mut b = job("j", "c");
+                b.set_commit_interval(Some(Duration::from_secs(60)));
+                b
+            })
+            .collect();
+        let ids = insert(backend, t.at(0.0), &builders.iter().collect::<Vec<_>>()).await;
+        let commit = || {
+            backend.job_commit(JobCommitParams {
+                ids: &ids,
+                now: t.at(1.0),
+            })
+        };
+        let (a, b, c) = futures::join!(commit(), commit(), commit());
+        for missing in [a, b, c] {
+            assert_eq!(
+                missing.expect("job_commit"),
+                Vec::<Uuid>::new(),
+                "round {round}"
+            );
+        }
+        for id in &ids {
+            assert_eq!(state(backend, *id).await, Some(JobState::Ready));
+        }
+        let claimed = claim(backend, t.at(1.0), 100).await;
+        assert_eq!(claimed.len(), 20);
+        complete(
+            backend,
+            &claimed.iter().map(ClaimedJob::lease).collect::<Vec<_>>(),
+        )
+        .await;
+    }
+}

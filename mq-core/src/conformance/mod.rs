@@ -98,6 +98,7 @@ macro_rules! conformance_tests {
                 reports_missing_jobs,
                 lapsed_jobs_are_discarded,
                 ordered_reserves_the_position,
+                concurrent_commits_of_one_job_all_succeed,
             },
             job_schedule {
                 rescues_lapsed_leases,
