@@ -351,3 +351,154 @@ impl Gate {
         let _ = self.0.clone().await;
     }
 }
+
+/// A small seeded generator for the fleet test (splitmix64).
+struct Seeded(u64);
+
+impl Seeded {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Several runners at once, started and stopped at random while jobs are
+/// spawned at random (ordered and not, over a few channels): every job
+/// runs exactly once, every completion succeeds, and each ordered
+/// channel's jobs run one at a time in spawn order. The seed is
+/// `MQ_MODEL_SEED` (random by default, printed on failure).
+pub async fn a_fleet_started_and_stopped_at_random_runs_each_job_once_in_order<D: Driver>(
+    db: &Db<D>,
+) {
+    let seed = std::env::var("MQ_MODEL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    let mut rng = Seeded(seed);
+    // (job, event): "start" or "end", in the order they happened.
+    let events: Log<(Uuid, &'static str)> = Log::default();
+    let errors: Log<String> = Log::default();
+    let start = |concurrency: usize| {
+        let (log, sink) = (events.clone(), errors.clone());
+        let mut options = JobRunnerOptions::new(db.src(), move |mut job| {
+            let (log, sink) = (log.clone(), sink.clone());
+            rt::spawn(async move {
+                log.push((job.id(), "start"));
+                rt::sleep(Duration::from_millis(1)).await;
+                log.push((job.id(), "end"));
+                if let Err(error) = job.complete().await {
+                    sink.push(format!("{}: {error}", job.id()));
+                }
+            });
+        });
+        options.set_concurrency(concurrency, concurrency);
+        async move { options.run().await.unwrap() }
+    };
+    let mut runners: Vec<Option<mq::JobRunnerHandle>> = (0..3).map(|_| None).collect();
+    let mut spawned: Vec<(Uuid, String, bool)> = Vec::new();
+    for _ in 0..40 {
+        match rng.below(4) {
+            0 | 1 => {
+                let builders: Vec<JobBuilder> = (0..1 + rng.below(8))
+                    .map(|_| {
+                        let mut b = JobBuilder::new("j");
+                        b.set_channel_name(format!("c{}", rng.below(3)))
+                            .set_ordered(rng.below(2) == 0);
+                        b
+                    })
+                    .collect();
+                let ids = mq::spawn_many(db.ex(), &builders).await.unwrap();
+                for (id, b) in ids.into_iter().zip(&builders) {
+                    spawned.push((id, b.job().channel_name.clone(), b.job().ordered));
+                }
+            }
+            2 => {
+                let slot = rng.below(3) as usize;
+                if runners[slot].is_none() {
+                    runners[slot] = Some(start(1 + rng.below(8) as usize).await);
+                }
+            }
+            _ => {
+                if let Some(mut runner) = runners[rng.below(3) as usize].take() {
+                    runner.stop().await;
+                    assert!(runner.wait_jobs_finish(PATIENCE).await);
+                }
+            }
+        }
+        rt::sleep(Duration::from_millis(rng.below(5))).await;
+    }
+    for mut runner in runners.into_iter().flatten() {
+        runner.stop().await;
+        assert!(runner.wait_jobs_finish(PATIENCE).await);
+    }
+    // One more runner, started once the others stopped, for the rest.
+    let mut last = start(8).await;
+    wait_for("every job to run", || async {
+        db.count("SELECT count(*) FROM mq_jobs").await == 0
+    })
+    .await;
+    last.stop().await;
+    assert!(last.wait_jobs_finish(PATIENCE).await);
+    let context = format!("(MQ_MODEL_SEED={seed})");
+    assert_eq!(errors.items(), Vec::<String>::new(), "{context}");
+    let events = events.items();
+    let ran_by_fleet: std::collections::HashMap<Uuid, usize> =
+        events
+            .iter()
+            .fold(Default::default(), |mut counts, (id, e)| {
+                if *e == "start" {
+                    *counts.entry(*id).or_default() += 1;
+                }
+                counts
+            });
+    assert!(
+        ran_by_fleet.values().all(|&n| n == 1) && ran_by_fleet.len() == spawned.len(),
+        "{} of {} jobs ran, some more than once {context}",
+        ran_by_fleet.len(),
+        spawned.len()
+    );
+    // Ordered channels: runs never overlap, and follow spawn order.
+    for channel in ["c0", "c1", "c2"] {
+        let ordered: Vec<Uuid> = spawned
+            .iter()
+            .filter(|(_, c, o)| c == channel && *o)
+            .map(|(id, _, _)| *id)
+            .collect();
+        let seen: Vec<(Uuid, &str)> = events
+            .iter()
+            .filter(|(id, _)| ordered.contains(id))
+            .copied()
+            .collect();
+        let mut open: Option<Uuid> = None;
+        let mut started = Vec::new();
+        for (id, event) in seen {
+            match event {
+                "start" => {
+                    assert_eq!(
+                        open, None,
+                        "{channel}: two ordered jobs ran at once {context}"
+                    );
+                    open = Some(id);
+                    started.push(id);
+                }
+                _ => open = None,
+            }
+        }
+        assert_eq!(
+            started, ordered,
+            "{channel}: ordered jobs ran out of order {context}"
+        );
+    }
+}

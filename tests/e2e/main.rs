@@ -78,6 +78,7 @@ macro_rules! all_cases {
             liveness::a_rolled_back_completion_runs_again_at_once,
             liveness::ordered_spawns_in_concurrent_transactions_run_one_at_a_time,
             liveness::repeatable_read_spawns_are_settled_by_runners,
+            liveness::a_fleet_started_and_stopped_at_random_runs_each_job_once_in_order,
         );
     };
 }

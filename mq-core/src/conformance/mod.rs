@@ -136,6 +136,9 @@ macro_rules! conformance_tests {
             job_vacuum {
                 keeps_every_live_job,
             },
+            model {
+                random_operations_keep_every_invariant,
+            },
         );
     };
     (@modules $attrs:tt $factory:tt; $($module:ident { $($case:ident),+ $(,)? }),+ $(,)?) => {
@@ -224,6 +227,7 @@ pub mod job_state;
 pub mod job_stats;
 pub mod job_vacuum;
 pub mod listen;
+pub mod model;
 
 const LEASE: Duration = Duration::from_secs(30);
 
