@@ -448,12 +448,12 @@ impl<'b> Run<'b> {
             names.is_none_or(|n| n.contains(&tracked.channel.name)),
             "claimed job {i} of an unsubscribed channel"
         );
-        if tracked.ordered {
-            if let Some(before) = self.holding_before(i) {
-                return Err(format!(
-                    "ordered job {i} claimed while job {before} before it still holds the channel"
-                ));
-            }
+        if tracked.ordered
+            && let Some(before) = self.holding_before(i)
+        {
+            return Err(format!(
+                "ordered job {i} claimed while job {before} before it still holds the channel"
+            ));
         }
         Ok(())
     }
