@@ -9,13 +9,16 @@
 -- attempts; a non-NULL `commit_interval` marks an uncommitted two-phase
 -- message (its `attempt_at` includes the interval); ordered messages have a
 -- non-NULL `after_message_id`. Jobs are inserted in creation order, so
--- ordered channels keep their order.
+-- ordered channels keep their order: ordered jobs go in blocked, and as the
+-- transaction commits the first of each channel is unblocked (becoming
+-- ready, scheduled or uncommitted), as for jobs spawned by mq itself.
 INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
                      commit_deadline, attempt, retries, retry_backoff,
                      payload_json, payload_bytes, errors, created_at)
 SELECT m.id,
-       CASE WHEN m.commit_interval IS NOT NULL THEN 'uncommitted'
-            WHEN m.attempt_at IS NULL THEN 'failed'
+       CASE WHEN m.attempt_at IS NULL THEN 'failed'
+            WHEN m.after_message_id IS NOT NULL THEN 'blocked'
+            WHEN m.commit_interval IS NOT NULL THEN 'uncommitted'
             WHEN m.attempt_at <= now() THEN 'ready'
             ELSE 'scheduled' END::mq_job_state,
        p.name,

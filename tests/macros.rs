@@ -461,3 +461,34 @@ async fn a_runner_starts_once_every_context_value_is_set() {
     wait_completed(&backend, id).await;
     drop(runner);
 }
+
+// ---------------------------------------------------------------------------
+// Two jobs, one name
+// ---------------------------------------------------------------------------
+
+#[job(name = "twin")]
+async fn twin_a(_job: CurrentJob) -> Result<(), BoxError> {
+    Ok(())
+}
+
+#[job(name = "twin")]
+async fn twin_b(_job: CurrentJob) -> Result<(), BoxError> {
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_jobs_with_one_name_are_refused_at_start() {
+    let backend = backend();
+    let registry = JobRegistry::new(&[twin_a, twin_b]);
+    match registry.runner(&backend).run().await {
+        Err(mq::Error::InvalidInput { field, reason }) => {
+            assert_eq!(field, "jobs");
+            assert!(reason.contains("\"twin\""), "{reason}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // The same job twice is no mistake.
+    let mut registry = JobRegistry::new(&[twin_a]);
+    registry.add(twin_a);
+    assert!(registry.runner(&backend).run().await.is_ok());
+}

@@ -84,6 +84,15 @@ async fn pending_sqlxmq_jobs_are_imported_and_run() {
         backend.job_state(failed).await.unwrap(),
         Some(JobState::Failed)
     );
+    // The ordered chain: the first is ready, the second waits behind it.
+    assert_eq!(
+        backend.job_state(first).await.unwrap(),
+        Some(JobState::Ready)
+    );
+    assert_eq!(
+        backend.job_state(second).await.unwrap(),
+        Some(JobState::Blocked)
+    );
     let failed_job = mq::admin::get(&pool, failed).await.unwrap().unwrap();
     assert_eq!(
         failed_job.last_error().map(|e| e.error.as_str()),

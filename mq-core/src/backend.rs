@@ -542,6 +542,10 @@ pub struct JobCheckpointParams<'a> {
     pub payload_bytes: Option<&'a [u8]>,
     /// Attempts to add to the job's retries.
     pub extra_retries: u32,
+    /// Also holds the job for at least this long from `now`.
+    pub keep_alive: Option<Duration>,
+    /// The time; `None` for the backend's clock.
+    pub now: Option<OffsetDateTime>,
 }
 
 /// Parameters of [`Backend::job_commit`].

@@ -45,6 +45,9 @@ pub struct NewJob {
     /// With two-phase commit: how long the job waits for
     /// [`commit`](crate::commit) before it is discarded.
     pub commit_interval: Option<Duration>,
+    /// Whether `payload_json` is known to be JSON (serialized by mq), or
+    /// is the caller's text, to be checked before it is stored.
+    pub(crate) json_checked: bool,
 }
 
 impl NewJob {
@@ -56,6 +59,11 @@ impl NewJob {
         no_nul("channel_args", &self.channel_args)?;
         if let Some(json) = &self.payload_json {
             no_nul("payload_json", json)?;
+            if !self.json_checked {
+                serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(|e| {
+                    Error::invalid("payload_json", format!("is not valid JSON: {e}"))
+                })?;
+            }
         }
         bounded("delay", self.delay)?;
         bounded("retry_backoff", self.retry_backoff)?;
@@ -137,6 +145,7 @@ impl JobBuilder {
                 retry_backoff: Duration::from_secs(1),
                 ordered: false,
                 commit_interval: None,
+                json_checked: true,
             },
         }
     }
@@ -210,15 +219,18 @@ impl JobBuilder {
     pub fn set_json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<&mut Self> {
         let json = serde_json::to_string(value).map_err(Error::PayloadEncode)?;
         self.job.payload_json = Some(json);
+        self.job.json_checked = true;
         Ok(self)
     }
 
-    /// Sets the JSON payload from JSON text, which must be valid JSON.
-    pub fn set_raw_json(&mut self, json: impl Into<String>) -> Result<&mut Self> {
-        let json = json.into();
-        serde_json::from_str::<serde::de::IgnoredAny>(&json).map_err(Error::PayloadEncode)?;
-        self.job.payload_json = Some(json);
-        Ok(self)
+    /// Sets the JSON payload from JSON text. It must be valid JSON: text
+    /// that is not is refused when the job is spawned, with
+    /// [`Error::InvalidInput`] for the field `payload_json` (and nothing is
+    /// spawned). As in sqlxmq, this does not return a `Result`.
+    pub fn set_raw_json(&mut self, json: impl Into<String>) -> &mut Self {
+        self.job.payload_json = Some(json.into());
+        self.job.json_checked = false;
+        self
     }
 
     /// Sets the binary payload.

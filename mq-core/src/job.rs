@@ -18,11 +18,24 @@ use crate::runner::shared::Outcome;
 ///
 /// A long job checkpoints its progress so that, if this attempt fails, the
 /// next one starts from the checkpoint's payload instead of the original.
+///
+/// ```
+/// use std::time::Duration;
+/// use mq_core::Checkpoint;
+///
+/// let mut checkpoint = Checkpoint::new_keep_alive(Duration::from_secs(60));
+/// checkpoint.set_json(&serde_json::json!({"done": 500}))?.set_extra_retries(1);
+/// # Ok::<(), mq_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Checkpoint {
     payload_json: Option<String>,
+    /// Whether `payload_json` is known to be JSON (see
+    /// [`set_raw_json`](Self::set_raw_json)).
+    json_checked: bool,
     payload_bytes: Option<Vec<u8>>,
     extra_retries: u32,
+    keep_alive: Option<Duration>,
 }
 
 impl Checkpoint {
@@ -31,18 +44,29 @@ impl Checkpoint {
         Self::default()
     }
 
+    /// A checkpoint that also holds the job for at least `duration` from
+    /// when it is saved (see [`CurrentJob::keep_alive`]).
+    pub fn new_keep_alive(duration: Duration) -> Self {
+        Self {
+            keep_alive: Some(duration),
+            ..Self::default()
+        }
+    }
+
     /// Replaces the JSON payload with `value`.
     pub fn set_json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<&mut Self> {
         self.payload_json = Some(serde_json::to_string(value).map_err(Error::PayloadEncode)?);
+        self.json_checked = true;
         Ok(self)
     }
 
-    /// Replaces the JSON payload with JSON text, which must be valid JSON.
-    pub fn set_raw_json(&mut self, json: impl Into<String>) -> Result<&mut Self> {
-        let json = json.into();
-        serde_json::from_str::<serde::de::IgnoredAny>(&json).map_err(Error::PayloadEncode)?;
-        self.payload_json = Some(json);
-        Ok(self)
+    /// Replaces the JSON payload with JSON text. Text that is not valid
+    /// JSON is refused when the checkpoint is saved, with
+    /// [`Error::InvalidInput`] (and nothing is saved).
+    pub fn set_raw_json(&mut self, json: impl Into<String>) -> &mut Self {
+        self.payload_json = Some(json.into());
+        self.json_checked = false;
+        self
     }
 
     /// Replaces the binary payload.
@@ -51,23 +75,39 @@ impl Checkpoint {
         self
     }
 
-    /// Adds `extra_retries` attempts to the job's allowance.
-    pub fn set_extra_retries(&mut self, extra_retries: u32) -> &mut Self {
-        self.extra_retries = extra_retries;
+    /// Adds `extra_retries` attempts to the job's allowance (at most
+    /// `i32::MAX` in all).
+    pub fn set_extra_retries(&mut self, extra_retries: usize) -> &mut Self {
+        self.extra_retries = u32::try_from(extra_retries).unwrap_or(u32::MAX);
         self
     }
 
     fn params(&self, attempt: &Attempt) -> Result<JobCheckpointParams<'_>> {
-        if let Some(json) = &self.payload_json
-            && json.contains('\0')
+        if let Some(json) = &self.payload_json {
+            if json.contains('\0') {
+                return Err(Error::invalid("payload_json", "contains a NUL character"));
+            }
+            if !self.json_checked {
+                serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(|e| {
+                    Error::invalid("payload_json", format!("is not valid JSON: {e}"))
+                })?;
+            }
+        }
+        if let Some(duration) = self.keep_alive
+            && duration > crate::builder::MAX_DURATION
         {
-            return Err(Error::invalid("payload_json", "contains a NUL character"));
+            return Err(Error::invalid(
+                "keep_alive",
+                format!("{duration:?} is longer than the maximum of 1000 years"),
+            ));
         }
         Ok(JobCheckpointParams {
             lease: attempt.lease,
             payload_json: self.payload_json.as_deref(),
             payload_bytes: self.payload_bytes.as_deref(),
             extra_retries: self.extra_retries,
+            keep_alive: self.keep_alive,
+            now: None,
         })
     }
 }

@@ -514,6 +514,9 @@ impl Backend for MemoryBackend {
         }
         let extra = i32::try_from(params.extra_retries).unwrap_or(i32::MAX);
         job.retries = job.retries.saturating_add(extra);
+        if let Some(duration) = params.keep_alive {
+            job.run_at = job.run_at.max(resolve(params.now) + duration);
+        }
         Ok(true)
     }
 

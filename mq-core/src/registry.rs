@@ -9,6 +9,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tracing::Instrument;
+use uuid::Uuid;
 
 use crate::builder::JobBuilder;
 use crate::error::{BoxError, Error, Result};
@@ -72,19 +73,32 @@ impl NamedJob {
 
     /// A builder for this job with its default options applied.
     pub fn builder(&self) -> JobBuilder {
-        let mut builder = JobBuilder::new(self.name);
+        self.builder_with_id(Uuid::now_v7())
+    }
+
+    /// Like [`builder`](Self::builder), for a job with the id `id` (which
+    /// must be new: spawning a job with an id in use fails).
+    pub fn builder_with_id(&self, id: Uuid) -> JobBuilder {
+        let mut builder = JobBuilder::new_with_id(id, self.name);
         (self.build)(&mut builder);
         builder
     }
 }
 
-type ErrorHandler = dyn Fn(&str, BoxError) + Send + Sync;
+/// What the error handler receives: the job's error, boxed, as sqlxmq
+/// passes it (so a sqlxmq handler with its argument types spelled out
+/// compiles unchanged).
+pub type HandlerError = Box<dyn std::error::Error + Send + 'static>;
+
+type ErrorHandler = dyn Fn(&str, HandlerError) + Send + Sync;
 
 /// The jobs a runner knows, the context values they receive, and the
 /// handler of their errors.
 #[derive(Clone)]
 pub struct JobRegistry {
     jobs: HashMap<&'static str, &'static NamedJob>,
+    /// Names given to two different jobs: refused when a runner starts.
+    duplicates: Vec<&'static str>,
     context: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
     error_handler: Option<Arc<ErrorHandler>>,
 }
@@ -100,19 +114,31 @@ impl fmt::Debug for JobRegistry {
 }
 
 impl JobRegistry {
-    /// A registry of `jobs`. A later job with the same name as an earlier
-    /// one replaces it.
+    /// A registry of `jobs`. Two different jobs with the same name are a
+    /// mistake that [`runner`](Self::runner)'s `run()` refuses with
+    /// [`Error::InvalidInput`] (sqlxmq panics here instead).
     pub fn new(jobs: &[&'static NamedJob]) -> Self {
-        Self {
-            jobs: jobs.iter().map(|job| (job.name(), *job)).collect(),
+        let mut registry = Self {
+            jobs: HashMap::new(),
+            duplicates: Vec::new(),
             context: HashMap::new(),
             error_handler: None,
+        };
+        for job in jobs {
+            registry.add(job);
         }
+        registry
     }
 
-    /// Adds a job.
+    /// Adds a job. Adding the same job twice changes nothing; adding a
+    /// different job under a name already taken is refused when a runner
+    /// starts, as in [`new`](Self::new).
     pub fn add(&mut self, job: &'static NamedJob) -> &mut Self {
-        self.jobs.insert(job.name(), job);
+        if let Some(known) = self.jobs.insert(job.name(), job)
+            && !std::ptr::eq(known, job)
+        {
+            self.duplicates.push(job.name());
+        }
         self
     }
 
@@ -147,7 +173,7 @@ impl JobRegistry {
     /// through `tracing`.
     pub fn set_error_handler(
         &mut self,
-        handler: impl Fn(&str, BoxError) + Send + Sync + 'static,
+        handler: impl Fn(&str, HandlerError) + Send + Sync + 'static,
     ) -> &mut Self {
         self.error_handler = Some(Arc::new(handler));
         self
@@ -169,13 +195,19 @@ impl JobRegistry {
 
     /// Checks that every job's context values are present.
     pub(crate) fn check(&self) -> Result<()> {
+        if let Some(name) = self.duplicates.first() {
+            return Err(Error::invalid(
+                "jobs",
+                format!("two different jobs are named {name:?}"),
+            ));
+        }
         self.jobs.values().try_for_each(|job| (job.check)(self))
     }
 
     fn report(&self, job_name: &str, error: BoxError) {
         tracing::warn!(job = job_name, error = %error_text(error.as_ref()), "job failed");
         if let Some(handler) = &self.error_handler {
-            handler(job_name, error);
+            handler(job_name, error as HandlerError);
         }
     }
 }

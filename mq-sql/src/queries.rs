@@ -269,6 +269,8 @@ pub async fn job_checkpoint(
                 Param::OptText(params.payload_json),
                 Param::OptBytes(params.payload_bytes),
                 Param::I64(i64::from(params.extra_retries)),
+                Param::OptI64(params.keep_alive.map(micros)),
+                Param::OptTimestamp(params.now),
             ],
         )
         .await?;

@@ -57,10 +57,12 @@ pub async fn unstorable_values_are_refused_with_typed_errors<D: Driver>(db: &Db<
         invalid_field(&retries.spawn(db.ex()).await.unwrap_err()),
         "retries"
     );
-    assert!(matches!(
-        JobBuilder::new("j").set_raw_json("{not json").unwrap_err(),
-        Error::PayloadEncode(_)
-    ));
+    // Text that is not JSON: refused at spawn, naming the field and why,
+    // not as a failure to encode.
+    let not_json = JobBuilder::new("j").set_raw_json("{not json").clone();
+    let error = not_json.spawn(db.ex()).await.unwrap_err();
+    assert_eq!(invalid_field(&error), "payload_json");
+    assert!(error.to_string().contains("is not valid JSON"), "{error}");
 
     let good = JobBuilder::new("good");
     let batch = [good.clone(), nul.clone()];

@@ -92,6 +92,7 @@ macro_rules! conformance_tests {
             },
             job_checkpoint {
                 replaces_payload_and_adds_retries,
+                with_keep_alive_extends_the_lease,
             },
             job_commit {
                 makes_jobs_visible,

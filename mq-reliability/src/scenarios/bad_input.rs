@@ -71,7 +71,7 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
             .set_channel_name(WORK_CHANNEL)
             .set_retries(1)
             .set_retry_backoff(Duration::from_millis(10))
-            .set_raw_json(r#"{"not": "a task"}"#)?;
+            .set_raw_json(r#"{"not": "a task"}"#);
         undecodable.push(client.spawn(&wrong_shape).await?);
         let mut bytes = JobBuilder::new(JOB_NAME);
         bytes
