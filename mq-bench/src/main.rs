@@ -1,5 +1,8 @@
 //! mq-bench: mq against sqlxmq 0.6, River's Rust client and bare SQL, on
-//! one PostgreSQL, in the scenarios of issue 5.
+//! one PostgreSQL, in the scenarios of issue 5: enqueue-single,
+//! enqueue-batch, drain, backlog, latency, ordered and multiprocess; and,
+//! for mq alone, blocked (a drain beside ordered channels held by failed
+//! jobs, compared with mq's own drain).
 //!
 //! ```sh
 //! scripts/bench.sh                      # the full run, on a throwaway durable PostgreSQL
@@ -44,7 +47,8 @@ struct Cli {
     database_url: Option<String>,
 
     /// Scenarios to run, comma-separated (default: all): enqueue-single,
-    /// enqueue-batch, drain, backlog, latency, ordered, multiprocess.
+    /// enqueue-batch, drain, backlog, latency, ordered, blocked (mq only;
+    /// compared with drain when drain runs first), multiprocess.
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<Scenario>,
 
@@ -216,6 +220,8 @@ async fn run(cli: Cli) -> Result<()> {
 
     let started = Instant::now();
     let mut failures = Vec::new();
+    // The tables printed so far, for scenarios compared with earlier ones.
+    let mut finished: Vec<(Scenario, report::Table)> = Vec::new();
     for scenario in scenarios {
         let mut table = scenario.table(&ctx);
         let reps = match scenario {
@@ -225,7 +231,7 @@ async fn run(cli: Cli) -> Result<()> {
         table.note(format!("repetitions: {reps}"));
         for rep in 0..reps {
             for (&kind, system) in &connected {
-                if skip.contains(&(scenario, kind)) {
+                if skip.contains(&(scenario, kind)) || !scenario.runs(kind) {
                     continue;
                 }
                 eprintln!(
@@ -242,8 +248,10 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        scenario.compare(&mut table, &finished);
         writeln!(out, "{}", table.to_markdown())?;
         out.flush()?;
+        finished.push((scenario, table));
     }
     eprintln!("done in {:.0} s", started.elapsed().as_secs_f64());
     if !failures.is_empty() {

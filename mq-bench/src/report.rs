@@ -1,6 +1,7 @@
 //! Result tables: one per scenario, a row per system and variant, each
 //! cell the median of the repetitions with their spread, and ratio rows
-//! comparing mq with sqlxmq and with the raw-SQL floor.
+//! comparing mq with sqlxmq and with the raw-SQL floor (and, where a
+//! scenario asks, with mq's own figures in another table).
 
 use std::fmt::Write;
 
@@ -93,12 +94,24 @@ struct Row {
     values: Vec<Vec<f64>>,
 }
 
+/// Medians from elsewhere (another table) that one row is compared with.
+#[derive(Debug)]
+struct Reference {
+    system: SystemKind,
+    variant: String,
+    /// What the ratio row is labelled with after `÷`.
+    label: String,
+    /// Per column, the median compared with (or none).
+    medians: Vec<Option<f64>>,
+}
+
 /// The table of one scenario, filled one repetition at a time.
 #[derive(Debug)]
 pub struct Table {
     title: String,
     columns: Vec<Column>,
     rows: Vec<Row>,
+    references: Vec<Reference>,
     notes: Vec<String>,
 }
 
@@ -109,6 +122,7 @@ impl Table {
             title: title.into(),
             columns,
             rows: Vec::new(),
+            references: Vec::new(),
             notes: Vec::new(),
         }
     }
@@ -168,12 +182,57 @@ impl Table {
         }
     }
 
-    fn median(&self, system: SystemKind, variant: &str, column: usize) -> Option<f64> {
+    /// Adds a ratio row of `system`'s medians in `variant` to `medians`
+    /// (one per column, from elsewhere), labelled `÷ label`.
+    pub fn compare_with(
+        &mut self,
+        system: SystemKind,
+        variant: &str,
+        label: &str,
+        medians: Vec<Option<f64>>,
+    ) {
+        assert_eq!(medians.len(), self.columns.len(), "one median per column");
+        self.references.push(Reference {
+            system,
+            variant: variant.to_owned(),
+            label: label.to_owned(),
+            medians,
+        });
+    }
+
+    /// The median of `system`'s values in `variant` and `column`, if it
+    /// has any.
+    pub fn median(&self, system: SystemKind, variant: &str, column: usize) -> Option<f64> {
         let row = self
             .rows
             .iter()
             .find(|r| r.system == system && r.variant == variant)?;
         Spread::of(&row.values[column]).map(|s| s.median)
+    }
+
+    /// The cells of a ratio row: `system`'s median in `variant` over
+    /// `theirs` of the same column, in the columns compared by ratio; `None`
+    /// if no cell has both figures.
+    fn ratio_cells(
+        &self,
+        system: SystemKind,
+        variant: &str,
+        theirs: impl Fn(usize) -> Option<f64>,
+    ) -> Option<Vec<String>> {
+        let cells: Vec<Option<String>> = (0..self.columns.len())
+            .map(|i| {
+                if !self.columns[i].unit.compared() {
+                    return None;
+                }
+                let ours = self.median(system, variant, i)?;
+                let theirs = theirs(i)?;
+                (theirs > 0.0).then(|| format!("{}×", ratio(ours / theirs)))
+            })
+            .collect();
+        if cells.iter().all(Option::is_none) {
+            return None;
+        }
+        Some(cells.into_iter().map(|c| c.unwrap_or_default()).collect())
     }
 
     /// The table in Markdown.
@@ -228,21 +287,11 @@ impl Table {
                 .filter(|r| r.system.is_mq() && r.variant == *variant)
             {
                 for peer in [SystemKind::Sqlxmq, SystemKind::Raw] {
-                    let cells: Vec<Option<String>> = (0..self.columns.len())
-                        .map(|i| {
-                            if !self.columns[i].unit.compared() {
-                                return None;
-                            }
-                            let ours = self.median(mq.system, variant, i)?;
-                            let theirs = self.median(peer, variant, i)?;
-                            (theirs > 0.0).then(|| format!("{}×", ratio(ours / theirs)))
-                        })
-                        .collect();
-                    if cells.iter().all(Option::is_none) {
+                    let Some(cells) =
+                        self.ratio_cells(mq.system, variant, |i| self.median(peer, variant, i))
+                    else {
                         continue;
-                    }
-                    let cells: Vec<String> =
-                        cells.into_iter().map(|c| c.unwrap_or_default()).collect();
+                    };
                     let _ = writeln!(
                         out,
                         "| *{} ÷ {}* | {} | {} |",
@@ -253,6 +302,21 @@ impl Table {
                     );
                 }
             }
+        }
+        for reference in &self.references {
+            let Some(cells) = self.ratio_cells(reference.system, &reference.variant, |i| {
+                reference.medians[i]
+            }) else {
+                continue;
+            };
+            let _ = writeln!(
+                out,
+                "| *{} ÷ {}* | {} | {} |",
+                reference.system,
+                reference.label,
+                reference.variant,
+                cells.join(" | ")
+            );
         }
         if !self.notes.is_empty() {
             out.push('\n');
@@ -308,5 +372,26 @@ mod tests {
         );
         assert!(!md.contains("÷ raw"), "{md}");
         assert!(md.contains("- a note"), "{md}");
+    }
+
+    #[test]
+    fn ratios_to_medians_from_elsewhere() {
+        let mut t = Table::new("t", vec![Column::new("jobs/s", Unit::Rate)]);
+        t.add(SystemKind::MqSqlx, "default", &[Some(90.0)]);
+        t.compare_with(SystemKind::MqSqlx, "default", "table 3", vec![Some(100.0)]);
+        // No row to compare, or nothing to compare with: no ratio row.
+        t.compare_with(
+            SystemKind::MqTokioPostgres,
+            "default",
+            "table 3",
+            vec![Some(1.0)],
+        );
+        t.compare_with(SystemKind::MqSqlx, "tuned", "table 3", vec![None]);
+        let md = t.to_markdown();
+        assert!(
+            md.contains("| *mq-sqlx ÷ table 3* | default | 0.90× |"),
+            "{md}"
+        );
+        assert_eq!(md.matches("÷").count(), 1, "{md}");
     }
 }

@@ -49,7 +49,7 @@ pub fn backlog_table(ctx: &Ctx) -> Table {
 
 /// Drains `jobs` pre-filled jobs (or the first `stop_after` of them) with
 /// one runner; returns the recorder, the drain's start and its end.
-async fn timed_drain(
+pub(super) async fn timed_drain(
     ctx: &Ctx,
     system: &Arc<dyn System>,
     profile: Profile,

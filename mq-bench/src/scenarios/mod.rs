@@ -1,8 +1,9 @@
-//! The scenarios of issue 5, each runnable by name.
+//! The scenarios of issue 5, and one of mq's own, each runnable by name.
 //!
 //! A scenario builds one [`Table`]; [`Scenario::run_once`] runs one
 //! repetition of it for one system and adds that system's rows.
 
+pub mod blocked;
 pub mod drain;
 pub mod enqueue;
 pub mod latency;
@@ -10,6 +11,7 @@ pub mod multiprocess;
 pub mod ordered;
 
 use std::fmt;
+use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,19 +38,25 @@ pub enum Scenario {
     Latency,
     /// 6: many ordered channels.
     Ordered,
+    /// 6b (not in issue 5): drain one channel beside many ordered channels
+    /// held by failed jobs, which a claim must not keep visiting.
+    Blocked,
     /// 7: several runner processes on one queue.
     Multiprocess,
 }
 
 impl Scenario {
-    /// Every scenario, in issue 5's order.
-    pub const ALL: [Scenario; 7] = [
+    /// Every scenario, in issue 5's order, with `blocked` after the
+    /// ordered channels it builds on (and after `drain`, which its figures
+    /// are compared with).
+    pub const ALL: [Scenario; 8] = [
         Scenario::EnqueueSingle,
         Scenario::EnqueueBatch,
         Scenario::Drain,
         Scenario::Backlog,
         Scenario::Latency,
         Scenario::Ordered,
+        Scenario::Blocked,
         Scenario::Multiprocess,
     ];
 
@@ -61,7 +69,17 @@ impl Scenario {
             Scenario::Backlog => "backlog",
             Scenario::Latency => "latency",
             Scenario::Ordered => "ordered",
+            Scenario::Blocked => "blocked",
             Scenario::Multiprocess => "multiprocess",
+        }
+    }
+
+    /// Whether `kind` takes part in this scenario (the table's notes say
+    /// why a system does not).
+    pub fn runs(self, kind: SystemKind) -> bool {
+        match self {
+            Scenario::Blocked => kind.is_mq(),
+            _ => true,
         }
     }
 
@@ -74,7 +92,17 @@ impl Scenario {
             Scenario::Backlog => drain::backlog_table(ctx),
             Scenario::Latency => latency::table(ctx),
             Scenario::Ordered => ordered::table(ctx),
+            Scenario::Blocked => blocked::table(ctx),
             Scenario::Multiprocess => multiprocess::table(ctx),
+        }
+    }
+
+    /// Completes `table` once all its repetitions ran, with what compares
+    /// it with `earlier`: the tables of the scenarios run before it.
+    pub fn compare(self, table: &mut Table, earlier: &[(Scenario, Table)]) {
+        if self == Scenario::Blocked {
+            let drain = earlier.iter().find(|(s, _)| *s == Scenario::Drain);
+            blocked::compare(table, drain.map(|(_, t)| t));
         }
     }
 
@@ -92,6 +120,7 @@ impl Scenario {
             Scenario::Backlog => drain::backlog(ctx, system, table).await,
             Scenario::Latency => latency::run(ctx, system, table).await,
             Scenario::Ordered => ordered::run(ctx, system, table).await,
+            Scenario::Blocked => blocked::run(ctx, system, table).await,
             Scenario::Multiprocess => multiprocess::run(ctx, system, table).await,
         }
     }
@@ -145,6 +174,9 @@ pub struct Sizes {
     pub ordered_channels: u32,
     /// Scenario 6: jobs per channel.
     pub ordered_per_channel: u32,
+    /// Scenario 6b: ordered channels held by a failed job (beside one free
+    /// channel of `drain` jobs).
+    pub blocked_channels: u32,
     /// Scenario 7: jobs.
     pub multiprocess_jobs: usize,
     /// Scenario 7: runner processes.
@@ -176,6 +208,7 @@ impl Sizes {
             latency_rates: vec![500, 5_000],
             ordered_channels: 100,
             ordered_per_channel: 100,
+            blocked_channels: 1_000,
             multiprocess_jobs: 20_000,
             processes: 4,
         }
@@ -196,6 +229,7 @@ impl Sizes {
             latency_rates: vec![100, 500],
             ordered_channels: 10,
             ordered_per_channel: 10,
+            blocked_channels: 20,
             multiprocess_jobs: 1_000,
             processes: 4,
         }
@@ -228,17 +262,37 @@ pub fn payloads(count: usize) -> Vec<Payload> {
 /// in order when they are ordered), then vacuums, analyzes and checkpoints
 /// so that the timed part starts from a settled database.
 pub async fn prefill(ctx: &Ctx, system: &Arc<dyn System>, jobs: &[Payload]) -> Result<()> {
+    prefill_with(ctx, system, jobs, |chunk| system.preload(chunk)).await
+}
+
+/// [`prefill`], inserting each batch with `preload` instead of the
+/// system's own preload (to put the jobs somewhere in particular), on top
+/// of the jobs the queue already holds.
+pub async fn prefill_with<'a, F, Fut>(
+    ctx: &Ctx,
+    system: &Arc<dyn System>,
+    jobs: &'a [Payload],
+    preload: F,
+) -> Result<()>
+where
+    F: FnMut(&'a [Payload]) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let before = system.pending().await?;
     let ordered = jobs.iter().any(|j| j.ord.is_some());
     let parallel = if ordered { 1 } else { 4 };
     let results: Vec<Result<()>> = futures::stream::iter(jobs.chunks(ctx.sizes.batch))
-        .map(|chunk| system.preload(chunk))
+        .map(preload)
         .buffered(parallel)
         .collect()
         .await;
     results.into_iter().collect::<Result<()>>()?;
-    let pending = system.pending().await?;
+    let pending = system.pending().await? - before;
     if pending != jobs.len() as i64 {
-        bail!("pre-filled {} jobs but {pending} are pending", jobs.len());
+        bail!(
+            "pre-filled {} jobs but {pending} more are pending",
+            jobs.len()
+        );
     }
     crate::db::settle(system.admin_pool(), system.tables()).await
 }

@@ -171,6 +171,12 @@ pub trait System: Send + Sync {
 
     /// A sqlx pool on the system's database, for statistics and vacuum.
     fn admin_pool(&self) -> &sqlx::PgPool;
+
+    /// This system as mq, if it is one of mq's drivers: for scenarios that
+    /// set up states only mq has (failed ordered jobs holding channels).
+    fn as_mq(&self) -> Option<&mq::MqSystem> {
+        None
+    }
 }
 
 /// Connects to `kind`'s database (which must exist and be migrated, see

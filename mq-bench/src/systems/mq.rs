@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use async_trait::async_trait;
+use mq::admin::QueueStats;
 use mq::{CurrentJob, JobBuilder, JobRunnerHandle, JobRunnerOptions};
 use mq_tokio_postgres::TokioPostgresBackend;
 
@@ -72,6 +73,48 @@ impl MqSystem {
         }
         Ok(builder)
     }
+
+    /// Spawns `builders` with one [`mq::spawn_many`] through this system's
+    /// driver.
+    pub async fn spawn_builders(&self, builders: &[JobBuilder]) -> Result<()> {
+        match &self.driver {
+            Driver::Sqlx(pool) => mq::spawn_many(pool, builders).await?,
+            Driver::TokioPostgres { pool, .. } => mq::spawn_many(pool, builders).await?,
+        };
+        Ok(())
+    }
+
+    /// Spawns `jobs`, unordered, on the channel named `channel_name` (the
+    /// [`System`] calls put unordered jobs on the unnamed channel).
+    pub async fn preload_on_channel(&self, channel_name: &str, jobs: &[Payload]) -> Result<()> {
+        let builders = jobs
+            .iter()
+            .map(|job| {
+                let mut builder = Self::builder(job)?;
+                builder.set_channel_name(channel_name);
+                Ok(builder)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.spawn_builders(&builders).await
+    }
+
+    /// Job counts per channel name and state ([`mq::admin::stats`]),
+    /// through this system's driver.
+    pub async fn stats(&self) -> Result<QueueStats> {
+        Ok(match &self.driver {
+            Driver::Sqlx(pool) => mq::admin::stats(pool).await?,
+            Driver::TokioPostgres { pool, .. } => mq::admin::stats(pool).await?,
+        })
+    }
+
+    /// Default runner options on this system's driver, handing each
+    /// claimed job to `run`.
+    pub fn runner(&self, run: impl Fn(CurrentJob) + Send + Sync + 'static) -> JobRunnerOptions {
+        match &self.driver {
+            Driver::Sqlx(pool) => JobRunnerOptions::new(pool, run),
+            Driver::TokioPostgres { backend, .. } => JobRunnerOptions::new(backend.clone(), run),
+        }
+    }
 }
 
 /// Runs one benchmark job: records its start, completes it, records the
@@ -133,11 +176,7 @@ impl System for MqSystem {
 
     async fn spawn_batch(&self, jobs: &[Payload]) -> Result<()> {
         let builders = jobs.iter().map(Self::builder).collect::<Result<Vec<_>>>()?;
-        match &self.driver {
-            Driver::Sqlx(pool) => mq::spawn_many(pool, &builders).await?,
-            Driver::TokioPostgres { pool, .. } => mq::spawn_many(pool, &builders).await?,
-        };
-        Ok(())
+        self.spawn_builders(&builders).await
     }
 
     fn batch_api(&self) -> String {
@@ -158,10 +197,7 @@ impl System for MqSystem {
         let run = move |job: CurrentJob| {
             tokio::spawn(run_job(job, recorder.clone()));
         };
-        let mut runner = match &self.driver {
-            Driver::Sqlx(pool) => JobRunnerOptions::new(pool, run),
-            Driver::TokioPostgres { backend, .. } => JobRunnerOptions::new(backend.clone(), run),
-        };
+        let mut runner = self.runner(run);
         if options.profile == Profile::Tuned {
             runner.set_concurrency(TUNED_CONCURRENCY.0, TUNED_CONCURRENCY.1);
         }
@@ -184,5 +220,9 @@ impl System for MqSystem {
 
     fn admin_pool(&self) -> &sqlx::PgPool {
         &self.admin
+    }
+
+    fn as_mq(&self) -> Option<&MqSystem> {
+        Some(self)
     }
 }
