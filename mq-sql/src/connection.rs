@@ -7,7 +7,6 @@
 //! [`Value`]. Everything else (which statement, which parameters, how rows
 //! become mq's types) is written once, in [`queries`](crate::queries).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -83,37 +82,34 @@ pub enum Value {
 /// A result row: values by column name.
 #[derive(Clone, Debug)]
 pub struct Row {
-    columns: Arc<HashMap<String, usize>>,
+    columns: Arc<[String]>,
     values: Vec<Value>,
 }
 
 impl Row {
     /// The column names of a result, for [`Row::new`]: build it once per
     /// result and share it between its rows.
-    pub fn columns<'n>(names: impl IntoIterator<Item = &'n str>) -> Arc<HashMap<String, usize>> {
-        Arc::new(
-            names
-                .into_iter()
-                .enumerate()
-                .map(|(i, name)| (name.to_owned(), i))
-                .collect(),
-        )
+    pub fn columns<'n>(names: impl IntoIterator<Item = &'n str>) -> Arc<[String]> {
+        names.into_iter().map(str::to_owned).collect()
     }
 
     /// A row of `values`, in the order of `columns`.
-    pub fn new(columns: Arc<HashMap<String, usize>>, values: Vec<Value>) -> Self {
+    pub fn new(columns: Arc<[String]>, values: Vec<Value>) -> Self {
         Self { columns, values }
     }
 
-    /// The value of column `name` as a `T`. An error (a newer schema, a row
-    /// changed by hand) says which column and why.
-    pub fn get<T: FromValue>(&self, name: &str) -> std::result::Result<T, String> {
+    /// Takes the value of column `name` as a `T`, leaving NULL behind:
+    /// each column is read once, without copying payloads. An error (a
+    /// newer schema, a row changed by hand) says which column and why.
+    pub fn take<T: FromValue>(&mut self, name: &str) -> std::result::Result<T, String> {
+        // A statement has a dozen columns at most: a scan beats hashing.
         let value = self
             .columns
-            .get(name)
-            .and_then(|&i| self.values.get(i))
+            .iter()
+            .position(|column| column == name)
+            .and_then(|i| self.values.get_mut(i))
             .ok_or_else(|| format!("no column {name:?} in the result"))?;
-        T::from_value(value).ok_or_else(|| {
+        T::from_value(std::mem::replace(value, Value::Null)).map_err(|value| {
             format!(
                 "column {name:?} holds {value:?}, not {}",
                 std::any::type_name::<T>()
@@ -124,18 +120,18 @@ impl Row {
 
 /// A Rust type a [`Value`] converts to.
 pub trait FromValue: Sized {
-    /// The value as this type, if it is one.
-    fn from_value(value: &Value) -> Option<Self>;
+    /// The value as this type, or the value back if it is not one.
+    fn from_value(value: Value) -> std::result::Result<Self, Value>;
 }
 
 macro_rules! from_value {
     ($($variant:ident => $ty:ty),+ $(,)?) => {
         $(
             impl FromValue for $ty {
-                fn from_value(value: &Value) -> Option<Self> {
+                fn from_value(value: Value) -> std::result::Result<Self, Value> {
                     match value {
-                        Value::$variant(v) => Some(v.clone()),
-                        _ => None,
+                        Value::$variant(v) => Ok(v),
+                        value => Err(value),
                     }
                 }
             }
@@ -154,9 +150,9 @@ from_value! {
 }
 
 impl<T: FromValue> FromValue for Option<T> {
-    fn from_value(value: &Value) -> Option<Self> {
+    fn from_value(value: Value) -> std::result::Result<Self, Value> {
         match value {
-            Value::Null => Some(None),
+            Value::Null => Ok(None),
             value => T::from_value(value).map(Some),
         }
     }
@@ -255,12 +251,13 @@ mod tests {
     fn rows_read_values_by_name() {
         let columns = Row::columns(["id", "n", "note"]);
         let id = Uuid::now_v7();
-        let row = Row::new(columns, vec![Value::Uuid(id), Value::I64(3), Value::Null]);
-        assert_eq!(row.get::<Uuid>("id"), Ok(id));
-        assert_eq!(row.get::<i64>("n"), Ok(3));
-        assert_eq!(row.get::<Option<String>>("note"), Ok(None));
-        assert!(row.get::<String>("note").unwrap_err().contains("\"note\""));
-        assert!(row.get::<i32>("n").is_err());
-        assert!(row.get::<i64>("missing").unwrap_err().contains("no column"));
+        let mut row = Row::new(columns, vec![Value::Uuid(id), Value::I64(3), Value::Null]);
+        assert_eq!(row.take::<Uuid>("id"), Ok(id));
+        // The wrong type says so, naming the column and what it holds.
+        let wrong = row.take::<i32>("n").unwrap_err();
+        assert!(wrong.contains("\"n\"") && wrong.contains("I64(3)"), "{wrong}");
+        assert_eq!(row.take::<Option<String>>("note"), Ok(None));
+        assert!(row.take::<String>("note").unwrap_err().contains("\"note\""));
+        assert!(row.take::<i64>("missing").unwrap_err().contains("no column"));
     }
 }

@@ -29,9 +29,10 @@ fn corrupt(operation: &'static str, reason: String) -> Error {
     Error::backend(operation, false, reason)
 }
 
-/// Column `name` of `row`, or an error naming the operation.
-fn get<T: FromValue>(row: &Row, operation: &'static str, name: &str) -> Result<T> {
-    row.get(name).map_err(|e| corrupt(operation, e))
+/// Column `name` of `row` (taken out of it), or an error naming the
+/// operation.
+fn get<T: FromValue>(row: &mut Row, operation: &'static str, name: &str) -> Result<T> {
+    row.take(name).map_err(|e| corrupt(operation, e))
 }
 
 fn parse_state(operation: &'static str, name: &str) -> Result<JobState> {
@@ -43,7 +44,7 @@ fn parse_state(operation: &'static str, name: &str) -> Result<JobState> {
     })
 }
 
-fn count(row: &Row, operation: &'static str, name: &str) -> Result<u64> {
+fn count(row: &mut Row, operation: &'static str, name: &str) -> Result<u64> {
     Ok(u64::try_from(get::<i64>(row, operation, name)?).unwrap_or(0))
 }
 
@@ -97,7 +98,7 @@ async fn notify(conn: &mut dyn Connection, payloads: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn claimed_job(row: &Row) -> Result<ClaimedJob> {
+fn claimed_job(row: &mut Row) -> Result<ClaimedJob> {
     let op = "job_claim";
     Ok(ClaimedJob::new(
         get(row, op, "id")?,
@@ -133,17 +134,17 @@ pub async fn job_claim(
         binds.push(Param::Texts(names));
     }
     let sql = crate::job_claim(params.channel_names.is_some());
-    let rows = conn.query("job_claim", sql, &binds).await?;
-    rows.iter().map(claimed_job).collect()
+    let mut rows = conn.query("job_claim", sql, &binds).await?;
+    rows.iter_mut().map(claimed_job).collect()
 }
 
 /// The outcome of each lease, from the rows of a `held_leases!` statement.
 fn lease_outcomes<T>(
-    rows: &[Row],
+    rows: &mut [Row],
     operation: &'static str,
     parse: impl Fn(&str) -> std::result::Result<T, String>,
 ) -> Result<Vec<(JobLease, T)>> {
-    rows.iter()
+    rows.iter_mut()
         .map(|row| {
             let lease = JobLease {
                 id: get(row, operation, "id")?,
@@ -162,7 +163,7 @@ pub async fn job_complete(
 ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
     let (ids, tokens) = lease_columns(params.leases);
     let sql = crate::job_complete(params.keep_completed, params.skip_busy);
-    let rows = conn
+    let mut rows = conn
         .query(
             "job_complete",
             sql,
@@ -173,7 +174,7 @@ pub async fn job_complete(
             ],
         )
         .await?;
-    lease_outcomes(&rows, "job_complete", lease_outcome)
+    lease_outcomes(&mut rows, "job_complete", lease_outcome)
 }
 
 /// `Backend::job_fail`.
@@ -196,7 +197,7 @@ pub async fn job_fail(
         .iter()
         .map(|f| bound_error_text(f.error).into_owned())
         .collect();
-    let rows = conn
+    let mut rows = conn
         .query(
             "job_fail",
             crate::job_fail(),
@@ -209,7 +210,7 @@ pub async fn job_fail(
             ],
         )
         .await?;
-    lease_outcomes(&rows, "job_fail", fail_outcome)
+    lease_outcomes(&mut rows, "job_fail", fail_outcome)
 }
 
 /// `Backend::job_release`.
@@ -218,7 +219,7 @@ pub async fn job_release(
     params: JobReleaseParams<'_>,
 ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
     let (ids, tokens) = lease_columns(params.leases);
-    let rows = conn
+    let mut rows = conn
         .query(
             "job_release",
             crate::job_release(),
@@ -230,7 +231,7 @@ pub async fn job_release(
             ],
         )
         .await?;
-    lease_outcomes(&rows, "job_release", lease_outcome)
+    lease_outcomes(&mut rows, "job_release", lease_outcome)
 }
 
 /// `Backend::job_keep_alive`.
@@ -239,7 +240,7 @@ pub async fn job_keep_alive(
     params: JobKeepAliveParams<'_>,
 ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
     let (ids, tokens) = lease_columns(params.leases);
-    let rows = conn
+    let mut rows = conn
         .query(
             "job_keep_alive",
             crate::job_keep_alive(),
@@ -251,7 +252,7 @@ pub async fn job_keep_alive(
             ],
         )
         .await?;
-    lease_outcomes(&rows, "job_keep_alive", lease_outcome)
+    lease_outcomes(&mut rows, "job_keep_alive", lease_outcome)
 }
 
 /// `Backend::job_checkpoint`.
@@ -283,7 +284,7 @@ pub async fn job_commit(
     params: JobCommitParams<'_>,
 ) -> Result<Vec<Uuid>> {
     let op = "job_commit";
-    let rows = conn
+    let mut rows = conn
         .query(
             op,
             statements::JOB_COMMIT,
@@ -292,7 +293,7 @@ pub async fn job_commit(
         .await?;
     let mut committed = HashSet::new();
     let mut payloads = HashSet::new();
-    for row in &rows {
+    for row in &mut rows {
         committed.insert(get::<Uuid>(row, op, "id")?);
         let state = parse_state(op, &get::<String>(row, op, "state")?)?;
         if state != JobState::Blocked {
@@ -310,11 +311,11 @@ pub async fn job_commit(
         .collect();
     let mut missing = Vec::new();
     if !rest.is_empty() {
-        let before = conn
+        let mut before = conn
             .query(op, statements::JOB_COMMIT_CHECK, &[Param::Uuids(&rest)])
             .await?;
         let before: HashSet<Uuid> = before
-            .iter()
+            .iter_mut()
             .map(|row| get(row, op, "id"))
             .collect::<Result<_>>()?;
         missing = rest.into_iter().filter(|id| !before.contains(id)).collect();
@@ -339,10 +340,10 @@ pub async fn job_clear(conn: &mut dyn Connection, params: JobClearParams<'_>) ->
 
 /// `Backend::job_exists`.
 pub async fn job_exists(conn: &mut dyn Connection, id: Uuid) -> Result<bool> {
-    let rows = conn
+    let mut rows = conn
         .query("job_exists", statements::JOB_EXISTS, &[Param::Uuid(id)])
         .await?;
-    match rows.first() {
+    match rows.first_mut() {
         Some(row) => get(row, "job_exists", "exists"),
         None => Err(corrupt("job_exists", "no row".to_owned())),
     }
@@ -350,10 +351,10 @@ pub async fn job_exists(conn: &mut dyn Connection, id: Uuid) -> Result<bool> {
 
 /// `Backend::job_state`.
 pub async fn job_state(conn: &mut dyn Connection, id: Uuid) -> Result<Option<JobState>> {
-    let rows = conn
+    let mut rows = conn
         .query("job_state", statements::JOB_STATE, &[Param::Uuid(id)])
         .await?;
-    rows.first()
+    rows.first_mut()
         .map(|row| parse_state("job_state", &get::<String>(row, "job_state", "state")?))
         .transpose()
 }
@@ -365,7 +366,7 @@ pub async fn job_schedule(
     params: JobScheduleParams,
 ) -> Result<JobScheduleResult> {
     let op = "job_schedule";
-    let rows = conn
+    let mut rows = conn
         .query(
             op,
             statements::JOB_SCHEDULE,
@@ -373,18 +374,18 @@ pub async fn job_schedule(
         )
         .await?;
     let row = rows
-        .first()
+        .first_mut()
         .ok_or_else(|| corrupt(op, "no row".to_owned()))?;
     let mut unblocked = 0;
     if params.settle_ordered {
-        let rows = conn
+        let mut rows = conn
             .query(
                 op,
                 statements::JOB_SETTLE_ORDERED,
                 &[Param::OptTimestamp(params.now)],
             )
             .await?;
-        if let Some(settled) = rows.first() {
+        if let Some(settled) = rows.first_mut() {
             unblocked = count(settled, op, "unblocked")?;
         }
     }
@@ -398,7 +399,7 @@ pub async fn job_schedule(
     ))
 }
 
-fn job_info(row: &Row) -> Result<JobInfo> {
+fn job_info(row: &mut Row) -> Result<JobInfo> {
     let op = "job_get";
     let mut job = JobInfo::new(
         get(row, op, "id")?,
@@ -424,13 +425,13 @@ fn job_info(row: &Row) -> Result<JobInfo> {
 
 /// `Backend::job_get`.
 pub async fn job_get(conn: &mut dyn Connection, params: JobGetParams) -> Result<Option<JobInfo>> {
-    let rows = conn
+    let mut rows = conn
         .query("job_get", statements::JOB_GET, &[Param::Uuid(params.id)])
         .await?;
-    rows.first().map(job_info).transpose()
+    rows.first_mut().map(job_info).transpose()
 }
 
-fn job_summary(row: &Row) -> Result<JobSummary> {
+fn job_summary(row: &mut Row) -> Result<JobSummary> {
     let op = "job_list";
     let mut job = JobSummary::new(
         get(row, op, "id")?,
@@ -455,7 +456,7 @@ pub async fn job_list(
     conn: &mut dyn Connection,
     params: JobListParams<'_>,
 ) -> Result<Vec<JobSummary>> {
-    let rows = conn
+    let mut rows = conn
         .query(
             "job_list",
             statements::JOB_LIST,
@@ -467,13 +468,13 @@ pub async fn job_list(
             ],
         )
         .await?;
-    rows.iter().map(job_summary).collect()
+    rows.iter_mut().map(job_summary).collect()
 }
 
 /// `Backend::job_retry`, then the notifications for the retried jobs.
 pub async fn job_retry(conn: &mut dyn Connection, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
     let op = "job_retry";
-    let rows = match params.ids {
+    let mut rows = match params.ids {
         Some(ids) => {
             conn.query(
                 op,
@@ -500,7 +501,7 @@ pub async fn job_retry(conn: &mut dyn Connection, params: JobRetryParams<'_>) ->
     };
     let mut retried = Vec::with_capacity(rows.len());
     let mut channel_names = HashSet::new();
-    for row in &rows {
+    for row in &mut rows {
         retried.push(get::<Uuid>(row, op, "id")?);
         channel_names.insert(get::<String>(row, op, "channel_name")?);
     }
@@ -517,14 +518,14 @@ pub async fn job_delete(
     conn: &mut dyn Connection,
     params: JobDeleteParams<'_>,
 ) -> Result<Vec<Uuid>> {
-    let rows = conn
+    let mut rows = conn
         .query(
             "job_delete",
             statements::JOB_DELETE,
             &[Param::Uuids(params.ids)],
         )
         .await?;
-    rows.iter()
+    rows.iter_mut()
         .map(|row| get(row, "job_delete", "id"))
         .collect()
 }
@@ -549,14 +550,14 @@ pub async fn job_stats(
     params: JobStatsParams,
 ) -> Result<Vec<JobStateCount>> {
     let op = "job_stats";
-    let rows = conn
+    let mut rows = conn
         .query(
             op,
             statements::JOB_STATS,
             &[Param::OptTimestamp(params.now)],
         )
         .await?;
-    rows.iter()
+    rows.iter_mut()
         .map(|row| {
             let oldest_ready_us: Option<i64> = get(row, op, "oldest_ready_us")?;
             Ok(JobStateCount::new(
@@ -574,14 +575,14 @@ pub async fn job_stats(
 /// one else holds it.
 pub async fn job_vacuum(conn: &mut dyn Connection) -> Result<bool> {
     let op = "job_vacuum";
-    let rows = conn
+    let mut rows = conn
         .query(
             op,
             statements::JOB_VACUUM_LOCK,
             &[Param::I64(VACUUM_LOCK_KEY)],
         )
         .await?;
-    let locked: bool = match rows.first() {
+    let locked: bool = match rows.first_mut() {
         Some(row) => get(row, op, "locked")?,
         None => false,
     };
@@ -665,16 +666,16 @@ async fn migrate_locked(conn: &mut dyn Connection) -> Result<()> {
 /// The newest migration applied, or `None` before the first.
 async fn applied_version(conn: &mut dyn Connection) -> Result<Option<i64>> {
     let op = "migrate";
-    let rows = conn.query(op, statements::MIGRATIONS_EXIST, &[]).await?;
-    let exists: bool = match rows.first() {
+    let mut rows = conn.query(op, statements::MIGRATIONS_EXIST, &[]).await?;
+    let exists: bool = match rows.first_mut() {
         Some(row) => get(row, op, "exists")?,
         None => false,
     };
     if !exists {
         return Ok(None);
     }
-    let rows = conn.query(op, statements::MIGRATIONS_VERSION, &[]).await?;
-    match rows.first() {
+    let mut rows = conn.query(op, statements::MIGRATIONS_VERSION, &[]).await?;
+    match rows.first_mut() {
         Some(row) => get(row, op, "version"),
         None => Ok(None),
     }

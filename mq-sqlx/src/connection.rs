@@ -69,20 +69,30 @@ fn bind<'q>(
     query
 }
 
-fn value(row: &PgRow, i: usize) -> std::result::Result<Value, sqlx::Error> {
-    fn or_null<T>(value: Option<T>, variant: fn(T) -> Value) -> Value {
-        value.map_or(Value::Null, variant)
-    }
-    let type_name = row.column(i).type_info().name();
-    Ok(match type_name {
-        "BOOL" => or_null(row.try_get(i)?, Value::Bool),
-        "INT4" => or_null(row.try_get(i)?, Value::I32),
-        "INT8" => or_null(row.try_get(i)?, Value::I64),
-        "TEXT" | "VARCHAR" | "NAME" => or_null(row.try_get(i)?, Value::Text),
-        "BYTEA" => or_null(row.try_get(i)?, Value::Bytes),
-        "UUID" => or_null(row.try_get(i)?, Value::Uuid),
-        "TIMESTAMPTZ" => or_null(row.try_get(i)?, Value::Timestamp),
-        "VOID" => Value::Null,
+/// How a column decodes: worked out once per result from its type, so
+/// that each cell is decoded without looking at type names again.
+#[derive(Clone, Copy)]
+enum Kind {
+    Bool,
+    I32,
+    I64,
+    Text,
+    Bytes,
+    Uuid,
+    Timestamp,
+    Void,
+}
+
+fn kind(row: &PgRow, i: usize) -> std::result::Result<Kind, sqlx::Error> {
+    Ok(match row.column(i).type_info().name() {
+        "BOOL" => Kind::Bool,
+        "INT4" => Kind::I32,
+        "INT8" => Kind::I64,
+        "TEXT" | "VARCHAR" | "NAME" => Kind::Text,
+        "BYTEA" => Kind::Bytes,
+        "UUID" => Kind::Uuid,
+        "TIMESTAMPTZ" => Kind::Timestamp,
+        "VOID" => Kind::Void,
         other => {
             return Err(sqlx::Error::ColumnDecode {
                 index: row.column(i).name().to_owned(),
@@ -92,15 +102,37 @@ fn value(row: &PgRow, i: usize) -> std::result::Result<Value, sqlx::Error> {
     })
 }
 
+fn value(row: &PgRow, i: usize, kind: Kind) -> std::result::Result<Value, sqlx::Error> {
+    fn or_null<T>(value: Option<T>, variant: fn(T) -> Value) -> Value {
+        value.map_or(Value::Null, variant)
+    }
+    Ok(match kind {
+        Kind::Bool => or_null(row.try_get(i)?, Value::Bool),
+        Kind::I32 => or_null(row.try_get(i)?, Value::I32),
+        Kind::I64 => or_null(row.try_get(i)?, Value::I64),
+        Kind::Text => or_null(row.try_get(i)?, Value::Text),
+        Kind::Bytes => or_null(row.try_get(i)?, Value::Bytes),
+        Kind::Uuid => or_null(row.try_get(i)?, Value::Uuid),
+        Kind::Timestamp => or_null(row.try_get(i)?, Value::Timestamp),
+        Kind::Void => Value::Null,
+    })
+}
+
 fn decode(operation: &'static str, rows: Vec<PgRow>) -> Result<Vec<Row>> {
     let Some(first) = rows.first() else {
         return Ok(Vec::new());
     };
     let columns = Row::columns(first.columns().iter().map(|c| c.name()));
+    let kinds = (0..first.len())
+        .map(|i| kind(first, i))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| interpret_error(operation, e))?;
     rows.iter()
         .map(|row| {
-            let values = (0..row.len())
-                .map(|i| value(row, i))
+            let values = kinds
+                .iter()
+                .enumerate()
+                .map(|(i, kind)| value(row, i, *kind))
                 .collect::<std::result::Result<_, _>>()
                 .map_err(|e| interpret_error(operation, e))?;
             Ok(Row::new(columns.clone(), values))

@@ -117,29 +117,51 @@ fn to_sql<'p>(params: &'p [Param<'p>]) -> Vec<&'p (dyn ToSql + Sync)> {
         .collect()
 }
 
-fn value(row: &tokio_postgres::Row, i: usize) -> std::result::Result<Value, tokio_postgres::Error> {
+/// How a column decodes: worked out once per result from its type.
+#[derive(Clone, Copy)]
+enum Kind {
+    Bool,
+    I32,
+    I64,
+    Bytes,
+    Uuid,
+    Timestamp,
+    Void,
+    /// TEXT, VARCHAR, NAME; any other type fails to decode as a String,
+    /// with an error that names it.
+    Text,
+}
+
+fn kind(ty: &Type) -> Kind {
+    match *ty {
+        Type::BOOL => Kind::Bool,
+        Type::INT4 => Kind::I32,
+        Type::INT8 => Kind::I64,
+        Type::BYTEA => Kind::Bytes,
+        Type::UUID => Kind::Uuid,
+        Type::TIMESTAMPTZ => Kind::Timestamp,
+        Type::VOID => Kind::Void,
+        _ => Kind::Text,
+    }
+}
+
+fn value(
+    row: &tokio_postgres::Row,
+    i: usize,
+    kind: Kind,
+) -> std::result::Result<Value, tokio_postgres::Error> {
     fn or_null<T>(value: Option<T>, variant: fn(T) -> Value) -> Value {
         value.map_or(Value::Null, variant)
     }
-    let ty = row.columns()[i].type_();
-    Ok(if *ty == Type::BOOL {
-        or_null(row.try_get(i)?, Value::Bool)
-    } else if *ty == Type::INT4 {
-        or_null(row.try_get(i)?, Value::I32)
-    } else if *ty == Type::INT8 {
-        or_null(row.try_get(i)?, Value::I64)
-    } else if *ty == Type::BYTEA {
-        or_null(row.try_get(i)?, Value::Bytes)
-    } else if *ty == Type::UUID {
-        or_null(row.try_get(i)?, Value::Uuid)
-    } else if *ty == Type::TIMESTAMPTZ {
-        or_null(row.try_get(i)?, Value::Timestamp)
-    } else if *ty == Type::VOID {
-        Value::Null
-    } else {
-        // TEXT, VARCHAR, NAME; any other type fails to decode as a String,
-        // with an error that names it.
-        or_null(row.try_get(i)?, Value::Text)
+    Ok(match kind {
+        Kind::Bool => or_null(row.try_get(i)?, Value::Bool),
+        Kind::I32 => or_null(row.try_get(i)?, Value::I32),
+        Kind::I64 => or_null(row.try_get(i)?, Value::I64),
+        Kind::Bytes => or_null(row.try_get(i)?, Value::Bytes),
+        Kind::Uuid => or_null(row.try_get(i)?, Value::Uuid),
+        Kind::Timestamp => or_null(row.try_get(i)?, Value::Timestamp),
+        Kind::Void => Value::Null,
+        Kind::Text => or_null(row.try_get(i)?, Value::Text),
     })
 }
 
@@ -148,10 +170,13 @@ fn decode(operation: &'static str, rows: Vec<tokio_postgres::Row>) -> Result<Vec
         return Ok(Vec::new());
     };
     let columns = Row::columns(first.columns().iter().map(|c| c.name()));
+    let kinds: Vec<Kind> = first.columns().iter().map(|c| kind(c.type_())).collect();
     rows.iter()
         .map(|row| {
-            let values = (0..row.len())
-                .map(|i| value(row, i))
+            let values = kinds
+                .iter()
+                .enumerate()
+                .map(|(i, kind)| value(row, i, *kind))
                 .collect::<std::result::Result<_, _>>()
                 .map_err(at(operation))?;
             Ok(Row::new(columns.clone(), values))

@@ -140,11 +140,22 @@ impl Attempt {
         lock(&self.inner).state
     }
 
+    /// Every transition goes through here, so that the runner's count of
+    /// taken slots follows the states.
+    fn set_state(&self, inner: &mut Inner, state: AttemptState) {
+        match (inner.state.takes_slot(), state.takes_slot()) {
+            (true, false) => self.shared.slot_freed(),
+            (false, true) => self.shared.slot_taken(),
+            _ => {}
+        }
+        inner.state = state;
+    }
+
     /// Claimed → Running: handed to user code.
     pub fn start(&self) {
         let mut inner = lock(&self.inner);
         if inner.state == AttemptState::Claimed {
-            inner.state = AttemptState::Running;
+            self.set_state(&mut inner, AttemptState::Running);
         }
     }
 
@@ -161,10 +172,8 @@ impl Attempt {
         let mut inner = lock(&self.inner);
         match inner.state {
             AttemptState::Running | AttemptState::Claimed => {
-                inner.state = AttemptState::Completing;
-                drop(inner);
-                // A slot is free: the claim loop may claim again.
-                self.shared.event(LoopEvent::SlotFreed);
+                // Its slot is free: the claim loop may claim again.
+                self.set_state(&mut inner, AttemptState::Completing);
                 Ok(true)
             }
             AttemptState::Finished(JobOutcome::Completed)
@@ -183,7 +192,7 @@ impl Attempt {
     pub fn completion_failed(&self) {
         let mut inner = lock(&self.inner);
         if inner.state == AttemptState::Completing {
-            inner.state = AttemptState::Running;
+            self.set_state(&mut inner, AttemptState::Running);
         }
     }
 
@@ -201,9 +210,7 @@ impl Attempt {
     pub fn completed_in_transaction(&self) {
         let mut inner = lock(&self.inner);
         if matches!(inner.state, AttemptState::Running | AttemptState::Claimed) {
-            inner.state = AttemptState::CompletedInTransaction;
-            drop(inner);
-            self.shared.event(LoopEvent::SlotFreed);
+            self.set_state(&mut inner, AttemptState::CompletedInTransaction);
         }
     }
 
@@ -222,7 +229,7 @@ impl Attempt {
     pub fn lose_lease(self: &Arc<Self>) -> Error {
         let mut inner = lock(&self.inner);
         if matches!(inner.state, AttemptState::Claimed | AttemptState::Running) {
-            inner.state = AttemptState::Finished(JobOutcome::LeaseLost);
+            self.set_state(&mut inner, AttemptState::Finished(JobOutcome::LeaseLost));
             let deregister = inner.released_by_user;
             drop(inner);
             self.report(JobOutcome::LeaseLost, None);
@@ -263,7 +270,7 @@ impl Attempt {
                 return;
             }
         };
-        inner.state = AttemptState::Settling;
+        self.set_state(&mut inner, AttemptState::Settling);
         drop(inner);
         self.shared.send(outcome);
     }
@@ -276,7 +283,7 @@ impl Attempt {
         if matches!(inner.state, AttemptState::Finished(_)) {
             return;
         }
-        inner.state = AttemptState::Finished(outcome);
+        self.set_state(&mut inner, AttemptState::Finished(outcome));
         let deregister = inner.released_by_user;
         drop(inner);
         self.report(outcome, error);

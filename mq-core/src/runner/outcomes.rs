@@ -160,6 +160,14 @@ impl Writer {
         }
     }
 
+    /// Forgets that `lease` was busy (it is done with), without hashing it
+    /// when nothing is busy at all, the usual case.
+    fn not_busy(&mut self, lease: &JobLease) {
+        if !self.busy_since.is_empty() {
+            self.busy_since.remove(lease);
+        }
+    }
+
     /// A lease was found busy: whether to try again (later) or give up
     /// because it has been busy for as long as a lease lasts.
     fn still_trying(&mut self, lease: JobLease) -> bool {
@@ -211,7 +219,7 @@ impl Writer {
                 for (attempt, ack) in completions {
                     match outcomes.get(&attempt.lease) {
                         Some(LeaseOutcome::Done) => {
-                            self.busy_since.remove(&attempt.lease);
+                            self.not_busy(&attempt.lease);
                             attempt.finish(JobOutcome::Completed, None);
                             let _ = ack.send(Ok(()));
                         }
@@ -228,7 +236,7 @@ impl Writer {
                             }));
                         }
                         Some(LeaseOutcome::Lost) | None => {
-                            self.busy_since.remove(&attempt.lease);
+                            self.not_busy(&attempt.lease);
                             attempt.finish(JobOutcome::LeaseLost, None);
                             let _ = ack.send(Err(attempt.lease_lost_error()));
                         }
@@ -282,7 +290,7 @@ impl Writer {
                 .copied()
                 .unwrap_or(JobFailOutcome::LeaseLost);
             if outcome != JobFailOutcome::Busy {
-                self.busy_since.remove(&attempt.lease);
+                self.not_busy(&attempt.lease);
             }
             match (outcome, failure) {
                 (JobFailOutcome::Retrying, failure) => {
@@ -348,7 +356,7 @@ impl Writer {
         for attempt in attempts {
             match outcomes.get(&attempt.lease) {
                 Some(LeaseOutcome::Done) => {
-                    self.busy_since.remove(&attempt.lease);
+                    self.not_busy(&attempt.lease);
                     attempt.finish(JobOutcome::Released, None);
                 }
                 Some(LeaseOutcome::Busy) if self.still_trying(attempt.lease) => {
@@ -360,7 +368,7 @@ impl Writer {
                     Some("another transaction held the job's row for a whole lease"),
                 ),
                 Some(LeaseOutcome::Lost) | None => {
-                    self.busy_since.remove(&attempt.lease);
+                    self.not_busy(&attempt.lease);
                     attempt.finish(JobOutcome::LeaseLost, None);
                 }
             }

@@ -1,7 +1,7 @@
 //! State shared by a runner's tasks and the attempts it hands out.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -90,6 +90,10 @@ pub(crate) struct RunnerShared {
     /// not enough: the same runner may claim a job again while user code
     /// still holds an attempt whose lease was lost).
     attempts: Mutex<HashMap<JobLease, Arc<Attempt>>>,
+    /// How many attempts take a concurrency slot (see
+    /// [`AttemptState::takes_slot`](super::attempt::AttemptState::takes_slot)),
+    /// kept by the attempts' transitions.
+    slots: AtomicUsize,
     /// A vacuum started by this runner is running.
     pub vacuuming: AtomicBool,
     idle_waiters: Mutex<Vec<oneshot::Sender<()>>>,
@@ -124,6 +128,7 @@ impl RunnerShared {
             dispatch,
             metrics,
             attempts: Mutex::new(HashMap::new()),
+            slots: AtomicUsize::new(0),
             vacuuming: AtomicBool::new(false),
             idle_waiters: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
@@ -144,10 +149,19 @@ impl RunnerShared {
     /// so the next batch is claimed while the last one's completions are in
     /// flight.
     pub fn slots_taken(&self) -> usize {
-        lock(&self.attempts)
-            .values()
-            .filter(|attempt| attempt.state().takes_slot())
-            .count()
+        self.slots.load(Ordering::SeqCst)
+    }
+
+    /// An attempt entered a state that takes a slot.
+    pub fn slot_taken(&self) {
+        self.slots.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// An attempt left the states that take a slot: the claim loop may
+    /// claim again.
+    pub fn slot_freed(&self) {
+        self.slots.fetch_sub(1, Ordering::SeqCst);
+        self.event(LoopEvent::SlotFreed);
     }
 
     /// The attempts whose leases the keep-alive task renews.
@@ -227,6 +241,8 @@ impl RunnerShared {
             job.ordered,
             job.retry_backoff,
         ));
+        // Claimed: it takes a slot until it leaves that state.
+        self.slot_taken();
         let held = {
             let mut attempts = lock(&self.attempts);
             attempts.insert(attempt.lease, attempt.clone());
@@ -238,8 +254,8 @@ impl RunnerShared {
         attempt
     }
 
-    /// Forgets a finished attempt and wakes whoever waits for a free slot,
-    /// for the runner to go idle, or for its tasks to end.
+    /// Forgets a finished attempt and wakes whoever waits for the runner to
+    /// go idle, or for its tasks to end.
     pub fn deregister(&self, attempt: &Arc<Attempt>) {
         let held = {
             let mut attempts = lock(&self.attempts);
@@ -254,7 +270,6 @@ impl RunnerShared {
         if let Some(metrics) = &self.metrics {
             metrics.jobs_running(held);
         }
-        self.event(LoopEvent::SlotFreed);
         if held == 0 {
             for waiter in lock(&self.idle_waiters).drain(..) {
                 let _ = waiter.send(());
