@@ -33,6 +33,17 @@ if [ -n "$bad" ]; then
 fi
 echo "ok: $(echo "$deps" | wc -l) crates, none of them a runtime or a database driver"
 
+step "the drivers depend on no mq runtime: the mq crate pairs a driver with one"
+for driver in mq-sqlx mq-tokio-postgres; do
+    runtimes=$(cargo tree -p "$driver" --all-features -e normal --prefix none --format '{p}' \
+        | cut -d' ' -f1 | grep -E '^mq-runtime-' | sort -u || true)
+    if [ -n "$runtimes" ]; then
+        echo "error: $driver depends on: $runtimes" >&2
+        exit 1
+    fi
+done
+echo "ok: mq-sqlx and mq-tokio-postgres depend on no mq-runtime crate"
+
 start_throwaway_pg
 
 step "tests (unit, conformance, end to end, doctests)"

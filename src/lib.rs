@@ -76,14 +76,19 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod runtime;
+
 pub use mq_core::admin;
 pub use mq_core::backend::JobState;
 pub use mq_core::registry::{JobPanicked, UnknownJob, error_text};
 pub use mq_core::{
-    Backend, BoxError, Checkpoint, CurrentJob, Error, Executor, IntoBackend, JobBuilder,
-    JobRegistry, JobRunnerHandle, JobRunnerOptions, NamedJob, Result, Spawner, Uuid, clear,
-    clear_all, commit, exists, migrate, spawn_many,
+    Backend, BackendExt, BoxError, Checkpoint, CurrentJob, Error, Executor, IntoBackend,
+    JobBuilder, JobRegistry, JobRunnerHandle, JobRunnerOptions, NamedJob, Result, Spawner,
+    StandaloneBackend, Uuid, clear, clear_all, commit, exists, migrate, spawn_many,
 };
+pub use runtime::DefaultRuntime;
+#[cfg(any(feature = "runtime-tokio", feature = "runtime-async-std"))]
+pub use runtime::default_spawner;
 
 #[cfg(feature = "macros")]
 pub use mq_macros::job;
@@ -95,7 +100,9 @@ pub use mq_sqlx::SqlxBackend;
 pub use mq_tokio_postgres::TokioPostgresBackend;
 
 #[cfg(all(feature = "driver-tokio-postgres", feature = "runtime-async-std"))]
-pub use mq_tokio_postgres::{AsyncStdConnect, connect_async_std};
+pub use mq_tokio_postgres::connect_async_std;
+#[cfg(all(feature = "driver-tokio-postgres", feature = "runtime-async-std"))]
+pub use runtime::AsyncStdConnect;
 
 #[cfg(feature = "runtime-tokio")]
 pub use mq_runtime_tokio::TokioSpawner;

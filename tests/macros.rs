@@ -7,8 +7,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mq::BackendExt as _;
 use mq::{BoxError, CurrentJob, JobBuilder, JobRegistry, JobState, job};
-use mq_core::Backend as _;
 use mq_core::memory::MemoryBackend;
 use tokio::sync::mpsc;
 
@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 const PATIENCE: Duration = Duration::from_secs(10);
 
 fn backend() -> MemoryBackend {
-    MemoryBackend::new(Arc::new(mq::TokioSpawner::new()))
+    MemoryBackend::new()
 }
 
 /// Polls `condition` until it holds, failing the test after [`PATIENCE`].

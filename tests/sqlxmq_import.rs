@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mq::{Backend, JobRunnerOptions, JobState, SqlxBackend, Uuid};
+use mq::{BackendExt, JobRunnerOptions, JobState, SqlxBackend, Uuid};
 use mq_test_db::TestDb;
 use sqlx::PgPool;
 

@@ -19,7 +19,6 @@
 //! jobs: fine for an operator, not for a request handler's hot loop.
 //!
 //! ```
-//! use std::sync::Arc;
 //! use std::time::Duration;
 //! use mq_core::admin::{self, JobQuery};
 //! use mq_core::memory::MemoryBackend;
@@ -27,7 +26,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> mq_core::Result<()> {
-//! let backend = MemoryBackend::new(Arc::new(mq_runtime_tokio::TokioSpawner::new()));
+//! let backend = MemoryBackend::new();
 //! let id = JobBuilder::new("greet").set_channel_name("greetings").spawn(&backend).await?;
 //!
 //! let job = admin::get(&backend, id).await?.expect("the job exists");
@@ -54,7 +53,7 @@ use uuid::Uuid;
 
 pub use crate::backend::{FailedAttempt, JobInfo, JobState, JobStateCount, JobSummary};
 use crate::backend::{
-    JobDeleteParams, JobGetParams, JobListParams, JobPruneParams, JobRetryParams, JobStatsParams,
+    JobDeleteParams, JobFilter, JobGetParams, JobListParams, JobRetryParams, JobStatsParams,
 };
 use crate::builder::MAX_DURATION;
 use crate::error::{Error, Result};
@@ -172,11 +171,16 @@ pub async fn list<D, E: Executor<D>>(executor: E, query: &JobQuery) -> Result<Jo
         no_nul("channel_name", name)?;
     }
     let limit = query.limit.max(1);
+    let channel_names = query.channel_name.clone().map(|name| vec![name]);
+    let states = query.state.map(|state| [state]);
     // One more than asked for tells whether a next page exists.
     let mut jobs = executor
         .job_list(JobListParams {
-            channel_name: query.channel_name.as_deref(),
-            state: query.state,
+            filter: JobFilter {
+                channel_names: channel_names.as_deref(),
+                states: states.as_ref().map(|s| &s[..]),
+                ..JobFilter::default()
+            },
             after_seq: query.after.map(JobCursor::seq),
             limit: limit.saturating_add(1),
         })
@@ -200,9 +204,10 @@ pub async fn retry<D, E: Executor<D>>(executor: E, ids: &[Uuid]) -> Result<Vec<U
     }
     executor
         .job_retry(JobRetryParams {
-            ids: Some(ids),
-            channel_name: None,
-            now: None,
+            filter: JobFilter {
+                ids: Some(ids),
+                ..JobFilter::default()
+            },
         })
         .await
 }
@@ -216,11 +221,14 @@ pub async fn retry_failed<D, E: Executor<D>>(
     if let Some(name) = channel_name {
         no_nul("channel_name", name)?;
     }
+    let names = channel_name.map(|name| vec![name.to_owned()]);
     let retried = executor
         .job_retry(JobRetryParams {
-            ids: None,
-            channel_name,
-            now: None,
+            filter: JobFilter {
+                channel_names: names.as_deref(),
+                states: Some(&[JobState::Failed]),
+                ..JobFilter::default()
+            },
         })
         .await?;
     Ok(retried.len() as u64)
@@ -234,7 +242,14 @@ pub async fn delete<D, E: Executor<D>>(executor: E, ids: &[Uuid]) -> Result<Vec<
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    executor.job_delete(JobDeleteParams { ids }).await
+    executor
+        .job_delete(JobDeleteParams {
+            filter: JobFilter {
+                ids: Some(ids),
+                ..JobFilter::default()
+            },
+        })
+        .await
 }
 
 /// Deletes the jobs in `states` ([`JobState::Failed`], and
@@ -265,12 +280,15 @@ pub async fn prune<D, E: Executor<D>>(
         ));
     }
     executor
-        .job_prune(JobPruneParams {
-            states,
-            older_than,
-            now: None,
+        .job_delete(JobDeleteParams {
+            filter: JobFilter {
+                states: Some(states),
+                finished_before: Some(older_than),
+                ..JobFilter::default()
+            },
         })
         .await
+        .map(|deleted| deleted.len() as u64)
 }
 
 /// Job counts per channel name and state, from [`stats`].

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use futures::stream::BoxStream;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -557,11 +558,45 @@ pub struct JobCommitParams<'a> {
     pub now: Option<OffsetDateTime>,
 }
 
-/// Parameters of [`Backend::job_clear`].
-#[derive(Debug)]
-pub struct JobClearParams<'a> {
-    /// Delete the jobs of these channel names; `None` deletes every job.
+/// Which jobs an inspection or repair call applies to: every condition
+/// given must hold (none given: every job).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JobFilter<'a> {
+    /// Only these jobs.
+    pub ids: Option<&'a [Uuid]>,
+    /// Only jobs of these channel names (with any arguments).
     pub channel_names: Option<&'a [String]>,
+    /// Only jobs in these states.
+    pub states: Option<&'a [JobState]>,
+    /// Only failed and completed jobs that failed or completed at least
+    /// this long before `now` ([`JobInfo::run_at`]).
+    pub finished_before: Option<Duration>,
+    /// The time `finished_before` counts back from (and, for
+    /// [`Backend::job_retry`], when the jobs are ready); `None` for the
+    /// backend's clock.
+    pub now: Option<OffsetDateTime>,
+}
+
+impl JobFilter<'_> {
+    /// Whether a job passes the filter, for backends that test jobs one by
+    /// one (the in-memory backend). `finished_at` is the job's `run_at`.
+    pub fn matches(
+        &self,
+        id: Uuid,
+        channel_name: &str,
+        state: JobState,
+        run_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> bool {
+        self.ids.is_none_or(|ids| ids.contains(&id))
+            && self
+                .channel_names
+                .is_none_or(|names| names.iter().any(|name| name == channel_name))
+            && self.states.is_none_or(|states| states.contains(&state))
+            && self.finished_before.is_none_or(|age| {
+                matches!(state, JobState::Failed | JobState::Completed) && run_at <= now - age
+            })
+    }
 }
 
 /// Parameters of [`Backend::job_get`].
@@ -574,10 +609,8 @@ pub struct JobGetParams {
 /// Parameters of [`Backend::job_list`].
 #[derive(Debug, Default)]
 pub struct JobListParams<'a> {
-    /// Only jobs of this channel name (any arguments); `None` for all.
-    pub channel_name: Option<&'a str>,
-    /// Only jobs in this state; `None` for all.
-    pub state: Option<JobState>,
+    /// Which jobs.
+    pub filter: JobFilter<'a>,
     /// Only jobs after this place in spawn order ([`JobInfo::seq`]): the
     /// last one of the previous page.
     pub after_seq: Option<i64>,
@@ -586,33 +619,42 @@ pub struct JobListParams<'a> {
 }
 
 /// Parameters of [`Backend::job_retry`].
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct JobRetryParams<'a> {
-    /// Only these jobs; `None` for every failed job.
-    pub ids: Option<&'a [Uuid]>,
-    /// Only jobs of this channel name (any arguments); `None` for all.
-    pub channel_name: Option<&'a str>,
-    /// The time the jobs are ready from; `None` for the backend's clock.
-    pub now: Option<OffsetDateTime>,
+    /// Which jobs: of those, the failed ones are retried.
+    pub filter: JobFilter<'a>,
 }
 
 /// Parameters of [`Backend::job_delete`].
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct JobDeleteParams<'a> {
-    /// The jobs to delete.
-    pub ids: &'a [Uuid],
+    /// Which jobs, in any state.
+    pub filter: JobFilter<'a>,
 }
 
-/// Parameters of [`Backend::job_prune`].
-#[derive(Debug)]
-pub struct JobPruneParams<'a> {
-    /// The states to prune: [`JobState::Failed`] and/or
-    /// [`JobState::Completed`].
-    pub states: &'a [JobState],
-    /// Prune jobs that failed or completed at least this long before `now`.
-    pub older_than: Duration,
-    /// The time; `None` for the backend's clock.
-    pub now: Option<OffsetDateTime>,
+/// Parameters of [`Backend::migrate`].
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct MigrateParams {}
+
+/// Parameters of [`Backend::job_vacuum`].
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct JobVacuumParams {}
+
+/// Parameters of [`Backend::listen`].
+#[derive(Clone, Copy)]
+pub struct ListenParams<'a> {
+    /// The runner's runtime: background work the listening needs (a
+    /// connection's I/O, reconnecting) runs on it, never on a runtime the
+    /// backend picks itself.
+    pub spawner: &'a Arc<dyn Spawner>,
+}
+
+impl fmt::Debug for ListenParams<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ListenParams").finish_non_exhaustive()
+    }
 }
 
 /// Parameters of [`Backend::job_stats`].
@@ -733,46 +775,35 @@ pub enum Wakeup {
     Resync,
 }
 
-/// What a backend can do beyond the required semantics. Conformance cases
-/// that depend on a capability check it instead of being forked.
-#[derive(Clone, Copy, Debug)]
-#[non_exhaustive]
-pub struct Capabilities {
-    /// The backend honours an explicit `now` in params (a test clock).
-    pub explicit_now: bool,
-}
-
-impl Default for Capabilities {
-    fn default() -> Self {
-        Self { explicit_now: true }
-    }
-}
-
 /// Storage for jobs. See the [module docs](self).
+///
+/// The methods are what a runner needs (claiming and recording outcomes,
+/// time-driven transitions, wake-ups), what producers need (insert,
+/// commit), and the few primitives that inspection and repair are built
+/// from (get, list, stats, retry, delete); the conveniences over those
+/// (a job's state, whether it exists, clearing channels, pruning) are on
+/// [`BackendExt`](crate::BackendExt), which every backend gets.
+///
+/// A backend of your own (a fake for tests, a wrapper that injects faults)
+/// implements this trait, and [`StandaloneBackend`](crate::StandaloneBackend)
+/// to build runners on `&backend`; such a runner takes its runtime from
+/// [`JobRunnerOptions::set_spawner`](crate::JobRunnerOptions::set_spawner).
 ///
 /// All methods may be called concurrently from many tasks and processes;
 /// implementations must keep the documented semantics under concurrency
 /// (a job is handed to one runner at a time).
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
-    /// What this backend supports.
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::default()
-    }
-
-    /// The runtime this backend's background work (and the runner using it)
-    /// runs on.
-    fn spawner(&self) -> Arc<dyn Spawner>;
-
-    /// Creates or upgrades the backend's storage. Safe to call from many
-    /// processes at once.
-    async fn migrate(&self) -> Result<()>;
-
     /// Inserts jobs: a job without delay or commit interval is ready at
     /// once, one with a delay is scheduled, one with a commit interval is
     /// uncommitted. Ordered jobs take their place in their channel's order
     /// now, even when uncommitted. Wakes up listening runners.
     async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<()>;
+
+    /// Commits two-phase jobs. Returns the ids that are not waiting for a
+    /// commit (missing, or their interval lapsed); committing an already
+    /// committed job is not an error.
+    async fn job_commit(&self, params: JobCommitParams<'_>) -> Result<Vec<Uuid>>;
 
     /// Claims up to `limit` ready jobs, fairly across channels, and holds
     /// them for `lease`. Within a channel, jobs come in spawn order; an
@@ -782,10 +813,10 @@ pub trait Backend: Send + Sync + 'static {
     async fn job_claim(&self, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>>;
 
     /// Deletes completed jobs, or with `keep_completed` marks them
-    /// completed (at `now`). Returns what became of each lease: a job
-    /// whose row another transaction holds is skipped, not waited for.
-    /// When a completed job held an ordered channel, the next job of the
-    /// channel is unblocked.
+    /// completed (at `now`). Returns what became of each lease; with
+    /// `skip_busy`, a job whose row another transaction holds is skipped,
+    /// not waited for. When a completed job held an ordered channel, the
+    /// next job of the channel is unblocked.
     async fn job_complete(
         &self,
         params: JobCompleteParams<'_>,
@@ -814,49 +845,10 @@ pub trait Backend: Send + Sync + 'static {
         params: JobKeepAliveParams<'_>,
     ) -> Result<Vec<(JobLease, LeaseOutcome)>>;
 
-    /// Replaces a running job's payload for its next attempts and adds
-    /// retries. Returns whether the lease was current.
+    /// Replaces a running job's payload for its next attempts, adds
+    /// retries, and optionally extends its lease. Returns whether the lease
+    /// was current.
     async fn job_checkpoint(&self, params: JobCheckpointParams<'_>) -> Result<bool>;
-
-    /// Commits two-phase jobs. Returns the ids that are not waiting for a
-    /// commit (missing, or their interval lapsed); committing an already
-    /// committed job is not an error.
-    async fn job_commit(&self, params: JobCommitParams<'_>) -> Result<Vec<Uuid>>;
-
-    /// Deletes the jobs of some channel names, or all jobs. Returns how many.
-    async fn job_clear(&self, params: JobClearParams<'_>) -> Result<u64>;
-
-    /// Whether a job exists (it has not completed, been cleared, deleted or
-    /// discarded). A completed job that is kept does not exist.
-    async fn job_exists(&self, id: Uuid) -> Result<bool>;
-
-    /// The state of a job, or `None` if it is not stored.
-    async fn job_state(&self, id: Uuid) -> Result<Option<JobState>>;
-
-    /// Everything stored about a job, or `None` if it is not stored.
-    async fn job_get(&self, params: JobGetParams) -> Result<Option<JobInfo>>;
-
-    /// Jobs in spawn order, filtered by channel name and state, after a
-    /// place in spawn order, at most `limit`.
-    async fn job_list(&self, params: JobListParams<'_>) -> Result<Vec<JobSummary>>;
-
-    /// Makes failed jobs ready again, counting attempts from zero. Their
-    /// error history and their lease token are kept (so a runner still
-    /// holding an old lease stays fenced). Jobs not failed are left as they
-    /// are. Wakes up listening runners. Returns the ids retried.
-    async fn job_retry(&self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>>;
-
-    /// Deletes jobs in any state. A runner running one of them can no
-    /// longer complete it. Returns the ids deleted.
-    async fn job_delete(&self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>>;
-
-    /// Deletes the jobs in the given states whose `run_at` (the time they
-    /// failed or completed) is at least `older_than` before `now`. Returns
-    /// how many.
-    async fn job_prune(&self, params: JobPruneParams<'_>) -> Result<u64>;
-
-    /// Counts jobs per channel name and state, ordered by both.
-    async fn job_stats(&self, params: JobStatsParams) -> Result<Vec<JobStateCount>>;
 
     /// Time-driven transitions: scheduled jobs whose time came become ready;
     /// running jobs whose lease lapsed become ready (or failed when out of
@@ -866,16 +858,53 @@ pub trait Backend: Send + Sync + 'static {
     /// next such transition is due.
     async fn job_schedule(&self, params: JobScheduleParams) -> Result<JobScheduleResult>;
 
+    /// Everything stored about a job, or `None` if it is not stored.
+    async fn job_get(&self, params: JobGetParams) -> Result<Option<JobInfo>>;
+
+    /// The jobs that pass the filter, in spawn order, after a place in spawn
+    /// order, at most `limit`.
+    async fn job_list(&self, params: JobListParams<'_>) -> Result<Vec<JobSummary>>;
+
+    /// Counts jobs per channel name and state, ordered by both.
+    async fn job_stats(&self, params: JobStatsParams) -> Result<Vec<JobStateCount>>;
+
+    /// Makes the failed jobs among those that pass the filter ready again
+    /// (at the filter's `now`), counting attempts from zero. Their error
+    /// history and their lease token are kept (so a runner still holding
+    /// an old lease stays fenced). Wakes up listening runners. Returns the
+    /// ids retried, in spawn order.
+    async fn job_retry(&self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>>;
+
+    /// Deletes the jobs that pass the filter, in any state. A runner running
+    /// one of them can no longer complete it; an ordered job deleted while
+    /// it held its channel unblocks the next. Returns the ids deleted.
+    async fn job_delete(&self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>>;
+
+    /// Creates or upgrades the backend's storage. Safe to call from many
+    /// processes at once. Storage that needs nothing created keeps the
+    /// default, which does nothing.
+    async fn migrate(&self, params: MigrateParams) -> Result<()> {
+        let _ = params;
+        Ok(())
+    }
+
     /// Reclaims the storage of finished jobs now, unless another process is
     /// already doing it (then returns `false` at once). Runners call this
     /// every so many claimed jobs, because until dead rows are reclaimed
-    /// every claim walks past them. A backend without such storage returns
-    /// `false`.
-    async fn job_vacuum(&self) -> Result<bool>;
+    /// every claim walks past them. The default, for storage with nothing
+    /// to reclaim, returns `false`.
+    async fn job_vacuum(&self, params: JobVacuumParams) -> Result<bool> {
+        let _ = params;
+        Ok(false)
+    }
 
     /// A stream of wake-ups for runners. The stream may end or go quiet;
-    /// runners always keep polling on a timer as well.
-    async fn listen(&self) -> Result<BoxStream<'static, Wakeup>>;
+    /// runners always keep polling on a timer as well. The default never
+    /// wakes anyone: runners poll.
+    async fn listen(&self, params: ListenParams<'_>) -> Result<BoxStream<'static, Wakeup>> {
+        let _ = params;
+        Ok(futures::stream::pending().boxed())
+    }
 }
 
 #[cfg(test)]

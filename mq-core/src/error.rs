@@ -113,6 +113,13 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// A runner was started without an async runtime to run on: build it on
+    /// a driver's pool or backend through the `mq` crate (which pairs it
+    /// with the runtime its features chose), or give it one with
+    /// [`JobRunnerOptions::set_spawner`](crate::JobRunnerOptions::set_spawner).
+    #[error("the job runner has no async runtime to run on: give it one with set_spawner")]
+    NoRuntime,
+
     /// The job runner this call went through has stopped.
     #[error("the job runner has stopped")]
     RunnerStopped,

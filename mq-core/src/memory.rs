@@ -6,25 +6,30 @@
 //! durable and not shared between processes, so it is no substitute for a
 //! database in production.
 //!
+//! With the `mq` crate, runners are built on `&backend` as on a pool; with
+//! `mq-core` alone, give the runner the backend and the runtime:
+//!
 //! ```
 //! use std::sync::Arc;
 //! use mq_core::memory::MemoryBackend;
-//! use mq_core::{Backend, JobBuilder, JobRunnerOptions, JobState};
+//! use mq_core::{Backend, BackendExt, JobBuilder, JobRunnerOptions, JobState};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> mq_core::Result<()> {
-//! let backend = MemoryBackend::new(Arc::new(mq_runtime_tokio::TokioSpawner::new()));
+//! let backend = MemoryBackend::new();
 //! let id = JobBuilder::new("greet").set_json("world")?.spawn(&backend).await?;
 //! assert_eq!(backend.job_state(id).await?, Some(JobState::Ready));
 //!
 //! let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
-//! let _runner = JobRunnerOptions::new(&backend, move |mut job| {
+//! let shared: Arc<dyn Backend> = Arc::new(backend.clone());
+//! let _runner = JobRunnerOptions::new(shared, move |mut job| {
 //!     let done = done.clone();
 //!     tokio::spawn(async move {
 //!         job.complete().await.unwrap();
 //!         done.send(job.id()).unwrap();
 //!     });
 //! })
+//! .set_spawner(Arc::new(mq_runtime_tokio::TokioSpawner::new()))
 //! .run()
 //! .await?;
 //! assert_eq!(finished.recv().await, Some(id));
@@ -46,24 +51,18 @@ use uuid::Uuid;
 
 use crate::backend::{
     Backend, ChannelKey, ClaimedJob, FailedAttempt, JobCheckpointParams, JobClaimParams,
-    JobClearParams, JobCommitParams, JobCompleteParams, JobDeleteParams, JobFailOutcome,
-    JobFailParams, JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams, JobLease,
-    JobListParams, JobPruneParams, JobReleaseParams, JobRetryParams, JobScheduleParams,
-    JobScheduleResult, JobState, JobStateCount, JobStatsParams, JobSummary, LeaseOutcome,
-    MAX_ERROR_HISTORY, Wakeup, bound_error_text,
+    JobCommitParams, JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobFilter,
+    JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams, JobLease, JobListParams,
+    JobReleaseParams, JobRetryParams, JobScheduleParams, JobScheduleResult, JobState,
+    JobStateCount, JobStatsParams, JobSummary, LeaseOutcome, ListenParams, MAX_ERROR_HISTORY,
+    Wakeup, bound_error_text,
 };
 use crate::error::{Error, Result};
-use crate::spawner::Spawner;
 
 /// An in-memory backend. Cloning it gives another handle to the same jobs.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct MemoryBackend {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    spawner: Arc<dyn Spawner>,
-    store: Mutex<Store>,
+    store: Arc<Mutex<Store>>,
 }
 
 #[derive(Default)]
@@ -146,21 +145,15 @@ fn resolve(now: Option<OffsetDateTime>) -> OffsetDateTime {
 }
 
 impl MemoryBackend {
-    /// An empty backend whose runners run on `spawner`.
-    pub fn new(spawner: Arc<dyn Spawner>) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                spawner,
-                store: Mutex::new(Store::default()),
-            }),
-        }
+    /// An empty backend.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     fn store(&self) -> MutexGuard<'_, Store> {
         // Every update below is applied in full or not at all before the
         // lock is released, so a poisoned lock still guards valid data.
-        self.inner
-            .store
+        self.store
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -239,6 +232,11 @@ impl Store {
 }
 
 impl StoredJob {
+    /// Whether this job passes `filter` (at `now`).
+    fn passes(&self, id: Uuid, filter: &JobFilter<'_>, now: OffsetDateTime) -> bool {
+        filter.matches(id, &self.channel.name, self.state, self.run_at, now)
+    }
+
     /// Whether this job holds `channel`: ordered on it, and not completed.
     fn holds(&self, channel: &ChannelKey) -> bool {
         self.ordered && self.state != JobState::Completed && &self.channel == channel
@@ -276,14 +274,6 @@ fn wakeup_for(state: JobState, channel_name: &str) -> Wakeup {
 
 #[async_trait]
 impl Backend for MemoryBackend {
-    fn spawner(&self) -> Arc<dyn Spawner> {
-        self.inner.spawner.clone()
-    }
-
-    async fn migrate(&self) -> Result<()> {
-        Ok(())
-    }
-
     async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<()> {
         let now = resolve(params.now);
         let mut store = self.store();
@@ -544,31 +534,6 @@ impl Backend for MemoryBackend {
         Ok(missing)
     }
 
-    async fn job_clear(&self, params: JobClearParams<'_>) -> Result<u64> {
-        let mut store = self.store();
-        let before = store.jobs.len();
-        // Whole channels go, so no ordered channel is left to settle.
-        match params.channel_names {
-            None => store.jobs.clear(),
-            Some(names) => store
-                .jobs
-                .retain(|_, job| !names.iter().any(|name| name == &job.channel.name)),
-        }
-        Ok((before - store.jobs.len()) as u64)
-    }
-
-    async fn job_exists(&self, id: Uuid) -> Result<bool> {
-        Ok(self
-            .store()
-            .jobs
-            .get(&id)
-            .is_some_and(|job| job.state != JobState::Completed))
-    }
-
-    async fn job_state(&self, id: Uuid) -> Result<Option<JobState>> {
-        Ok(self.store().jobs.get(&id).map(|job| job.state))
-    }
-
     async fn job_get(&self, params: JobGetParams) -> Result<Option<JobInfo>> {
         Ok(self
             .store()
@@ -579,14 +544,12 @@ impl Backend for MemoryBackend {
 
     async fn job_list(&self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
         let store = self.store();
+        let now = resolve(params.filter.now);
         let mut jobs: Vec<(&Uuid, &StoredJob)> = store
             .jobs
             .iter()
-            .filter(|(_, job)| {
-                params
-                    .channel_name
-                    .is_none_or(|name| job.channel.name == name)
-                    && params.state.is_none_or(|state| job.state == state)
+            .filter(|(id, job)| {
+                job.passes(**id, &params.filter, now)
                     && params.after_seq.is_none_or(|after| job.seq > after)
             })
             .collect();
@@ -599,17 +562,12 @@ impl Backend for MemoryBackend {
     }
 
     async fn job_retry(&self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
-        let now = resolve(params.now);
+        let now = resolve(params.filter.now);
         let mut store = self.store();
         let mut retried = Vec::new();
         let mut wakeups = Vec::new();
         for (id, job) in store.jobs.iter_mut() {
-            let wanted = job.state == JobState::Failed
-                && params.ids.is_none_or(|ids| ids.contains(id))
-                && params
-                    .channel_name
-                    .is_none_or(|name| job.channel.name == name);
-            if wanted {
+            if job.state == JobState::Failed && job.passes(*id, &params.filter, now) {
                 job.state = JobState::Ready;
                 job.attempt = 0;
                 job.run_at = now;
@@ -626,36 +584,23 @@ impl Backend for MemoryBackend {
     }
 
     async fn job_delete(&self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
+        let now = resolve(params.filter.now);
         let mut store = self.store();
         let mut deleted = Vec::new();
         let mut ordered = Vec::new();
-        for id in params.ids {
-            if let Some(job) = store.jobs.remove(id) {
-                deleted.push(*id);
+        store.jobs.retain(|id, job| {
+            let delete = job.passes(*id, &params.filter, now);
+            if delete {
+                deleted.push((job.seq, *id));
                 if job.ordered {
-                    ordered.push(job.channel);
+                    ordered.push(job.channel.clone());
                 }
             }
-        }
-        store.settle(&ordered, OffsetDateTime::now_utc());
-        Ok(deleted)
-    }
-
-    async fn job_prune(&self, params: JobPruneParams<'_>) -> Result<u64> {
-        let now = resolve(params.now);
-        let cutoff = now - params.older_than;
-        let mut store = self.store();
-        let before = store.jobs.len();
-        let mut ordered = Vec::new();
-        store.jobs.retain(|_, job| {
-            let pruned = params.states.contains(&job.state) && job.run_at <= cutoff;
-            if pruned && job.ordered {
-                ordered.push(job.channel.clone());
-            }
-            !pruned
+            !delete
         });
         store.settle(&ordered, now);
-        Ok((before - store.jobs.len()) as u64)
+        deleted.sort_unstable();
+        Ok(deleted.into_iter().map(|(_, id)| id).collect())
     }
 
     async fn job_stats(&self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
@@ -733,12 +678,7 @@ impl Backend for MemoryBackend {
         Ok(result)
     }
 
-    async fn job_vacuum(&self) -> Result<bool> {
-        // Removed jobs are gone at once: there is nothing to reclaim.
-        Ok(false)
-    }
-
-    async fn listen(&self) -> Result<BoxStream<'static, Wakeup>> {
+    async fn listen(&self, _params: ListenParams<'_>) -> Result<BoxStream<'static, Wakeup>> {
         let (tx, rx) = mpsc::unbounded();
         self.store().listeners.push(tx);
         Ok(rx.boxed())

@@ -1,11 +1,13 @@
-//! The queue-wide calls: commit, clear, exists, migrate.
+//! The queue-wide calls: commit, clear, exists, state, migrate.
 //!
 //! Spawning is on [`JobBuilder::spawn`](crate::JobBuilder::spawn) and
 //! [`spawn_many`](crate::spawn_many).
 
 use uuid::Uuid;
 
-use crate::backend::{JobClearParams, JobCommitParams};
+use crate::backend::{
+    JobCommitParams, JobDeleteParams, JobFilter, JobListParams, JobState, MigrateParams,
+};
 use crate::error::{Error, Result};
 use crate::executor::Executor;
 
@@ -41,34 +43,50 @@ pub async fn clear<D, E: Executor<D>, S: AsRef<str>>(
         .iter()
         .map(|s| s.as_ref().to_owned())
         .collect();
-    executor
-        .job_clear(JobClearParams {
-            channel_names: Some(&names),
+    let deleted = executor
+        .job_delete(JobDeleteParams {
+            filter: JobFilter {
+                channel_names: Some(&names),
+                ..JobFilter::default()
+            },
         })
-        .await
+        .await?;
+    Ok(deleted.len() as u64)
 }
 
-/// Deletes every job. Returns how many jobs were deleted.
+/// Deletes every job, in any state. Returns how many.
 pub async fn clear_all<D, E: Executor<D>>(executor: E) -> Result<u64> {
-    executor
-        .job_clear(JobClearParams {
-            channel_names: None,
-        })
-        .await
+    let deleted = executor.job_delete(JobDeleteParams::default()).await?;
+    Ok(deleted.len() as u64)
 }
 
-/// Whether a job exists: it has been spawned (and, for two-phase commit,
-/// not discarded) and has not completed or been cleared or deleted. A job
-/// that failed for good still exists, so that it can be inspected; a
-/// completed job kept by a runner that keeps completed jobs does not (see
-/// [`admin::get`](crate::admin::get) for it).
+/// Whether a job exists: it has not completed, been cleared, deleted or
+/// discarded. A completed job that is kept does not exist.
 pub async fn exists<D, E: Executor<D>>(executor: E, id: Uuid) -> Result<bool> {
-    executor.job_exists(id).await
+    Ok(state(executor, id)
+        .await?
+        .is_some_and(|state| state != JobState::Completed))
 }
 
-/// Creates or upgrades mq's tables. Safe to run from many processes at
-/// once: they queue on a lock and only the first applies anything. Fails
-/// with [`Error::SchemaTooNew`] if a newer mq migrated the database.
+/// The state of a job, or `None` if it is not stored.
+pub async fn state<D, E: Executor<D>>(executor: E, id: Uuid) -> Result<Option<JobState>> {
+    let jobs = executor
+        .job_list(JobListParams {
+            filter: JobFilter {
+                ids: Some(&[id]),
+                ..JobFilter::default()
+            },
+            after_seq: None,
+            limit: 1,
+        })
+        .await?;
+    Ok(jobs.first().map(|job| job.state))
+}
+
+/// Creates or upgrades the database schema. Safe to call from many
+/// processes at once (they apply it once between them), and cheap when the
+/// schema is up to date: call it at every start. Fails with
+/// [`Error::SchemaTooNew`] against a schema a newer mq wrote.
 pub async fn migrate<D, E: Executor<D>>(executor: E) -> Result<()> {
-    executor.migrate().await
+    executor.migrate(MigrateParams::default()).await
 }

@@ -190,7 +190,7 @@ impl JobRegistry {
     /// handler and given back, without counting the attempt, for a runner
     /// that knows it.
     pub fn runner<D>(&self, backend: impl IntoBackend<D>) -> JobRunnerOptions {
-        JobRunnerOptions::for_registry(backend.into_backend(), RegistryDispatch::new(self.clone()))
+        JobRunnerOptions::for_registry(backend, RegistryDispatch::new(self.clone()))
     }
 
     /// Checks that every job's context values are present.

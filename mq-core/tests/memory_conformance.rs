@@ -7,7 +7,7 @@ use mq_core::memory::MemoryBackend;
 use mq_runtime_tokio::TokioSpawner;
 
 async fn backend() -> MemoryBackend {
-    MemoryBackend::new(Arc::new(TokioSpawner::new()))
+    MemoryBackend::new()
 }
 
-mq_core::conformance_tests!(#[tokio::test], backend);
+mq_core::conformance_tests!(#[tokio::test], backend, Arc::new(TokioSpawner::new()));

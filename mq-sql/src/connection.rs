@@ -79,6 +79,107 @@ pub enum Value {
     Timestamp(OffsetDateTime),
 }
 
+/// The column types mq reads, each decoded to one [`Value`] variant. The
+/// statements cast everything else (`state::text`, intervals to
+/// microseconds), so a column of another type is an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnType {
+    /// `boolean`: [`Value::Bool`]
+    Bool,
+    /// `integer`: [`Value::I32`]
+    I32,
+    /// `bigint`: [`Value::I64`]
+    I64,
+    /// `text`, `varchar`, `name`: [`Value::Text`]
+    Text,
+    /// `bytea`: [`Value::Bytes`]
+    Bytes,
+    /// `uuid`: [`Value::Uuid`]
+    Uuid,
+    /// `timestamptz`: [`Value::Timestamp`]
+    Timestamp,
+    /// `void` (what a function returning nothing gives): [`Value::Null`]
+    Void,
+}
+
+impl ColumnType {
+    /// The type of a column whose PostgreSQL type is named `name` (`int8`
+    /// or `INT8`, as drivers spell it), if mq reads that type.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "bool" => Self::Bool,
+            "int4" => Self::I32,
+            "int8" => Self::I64,
+            "text" | "varchar" | "name" => Self::Text,
+            "bytea" => Self::Bytes,
+            "uuid" => Self::Uuid,
+            "timestamptz" => Self::Timestamp,
+            "void" => Self::Void,
+            _ => return None,
+        })
+    }
+}
+
+/// Decodes cell `$i` of `$row` as the [`ColumnType`] `$ty` with the
+/// driver's `$row.try_get(i)` (sqlx's and tokio-postgres's rows both have
+/// one), returning early with the driver's error: the one match both
+/// drivers write alike, written once.
+#[macro_export]
+macro_rules! decode_cell {
+    ($row:expr, $i:expr, $ty:expr) => {{
+        use $crate::{ColumnType, Value};
+        fn or_null<T>(value: Option<T>, variant: fn(T) -> Value) -> Value {
+            value.map_or(Value::Null, variant)
+        }
+        match $ty {
+            ColumnType::Bool => or_null($row.try_get($i)?, Value::Bool),
+            ColumnType::I32 => or_null($row.try_get($i)?, Value::I32),
+            ColumnType::I64 => or_null($row.try_get($i)?, Value::I64),
+            ColumnType::Text => or_null($row.try_get($i)?, Value::Text),
+            ColumnType::Bytes => or_null($row.try_get($i)?, Value::Bytes),
+            ColumnType::Uuid => or_null($row.try_get($i)?, Value::Uuid),
+            ColumnType::Timestamp => or_null($row.try_get($i)?, Value::Timestamp),
+            ColumnType::Void => Value::Null,
+        }
+    }};
+}
+
+/// Decodes a driver's result rows into [`Row`]s. The column names and types
+/// are read once, from the first row (`columns` gives each column's name
+/// and type name); `value` decodes one cell as the given type, mapping the
+/// driver's error for `operation`.
+pub fn decode_rows<R>(
+    operation: &'static str,
+    rows: &[R],
+    columns: impl for<'r> Fn(&'r R) -> Vec<(&'r str, &'r str)>,
+    value: impl Fn(&R, usize, ColumnType) -> Result<Value>,
+) -> Result<Vec<Row>> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let columns = columns(first);
+    let types = columns
+        .iter()
+        .map(|(name, type_name)| {
+            ColumnType::from_name(type_name).ok_or_else(|| {
+                let reason = format!("mq reads no column of type {type_name} (column {name:?})");
+                mq_core::Error::backend(operation, false, reason)
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let names = Row::columns(columns.iter().map(|(name, _)| *name));
+    rows.iter()
+        .map(|row| {
+            let values = types
+                .iter()
+                .enumerate()
+                .map(|(i, ty)| value(row, i, *ty))
+                .collect::<Result<_>>()?;
+            Ok(Row::new(names.clone(), values))
+        })
+        .collect()
+}
+
 /// A result row: values by column name.
 #[derive(Clone, Debug)]
 pub struct Row {
@@ -255,9 +356,16 @@ mod tests {
         assert_eq!(row.take::<Uuid>("id"), Ok(id));
         // The wrong type says so, naming the column and what it holds.
         let wrong = row.take::<i32>("n").unwrap_err();
-        assert!(wrong.contains("\"n\"") && wrong.contains("I64(3)"), "{wrong}");
+        assert!(
+            wrong.contains("\"n\"") && wrong.contains("I64(3)"),
+            "{wrong}"
+        );
         assert_eq!(row.take::<Option<String>>("note"), Ok(None));
         assert!(row.take::<String>("note").unwrap_err().contains("\"note\""));
-        assert!(row.take::<i64>("missing").unwrap_err().contains("no column"));
+        assert!(
+            row.take::<i64>("missing")
+                .unwrap_err()
+                .contains("no column")
+        );
     }
 }

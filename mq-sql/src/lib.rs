@@ -11,10 +11,32 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod backend;
 pub mod connection;
+pub mod executor;
+mod filter;
 pub mod queries;
 
-pub use connection::{Connection, FromValue, Param, Row, Transaction, Value};
+pub use backend::Database;
+pub use connection::{
+    ColumnType, Connection, FromValue, Param, Row, Transaction, Value, decode_rows,
+};
+pub use executor::{IntoSession, Session};
+
+/// What [`sql_backend!`] expands to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use async_trait::async_trait;
+    pub use futures::stream::BoxStream;
+    pub use mq_core::backend::{
+        Backend, ClaimedJob, JobCheckpointParams, JobClaimParams, JobCommitParams,
+        JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobGetParams, JobInfo,
+        JobInsertParams, JobKeepAliveParams, JobLease, JobListParams, JobReleaseParams,
+        JobRetryParams, JobScheduleParams, JobScheduleResult, JobStateCount, JobStatsParams,
+        JobSummary, JobVacuumParams, LeaseOutcome, ListenParams, MigrateParams, Wakeup,
+    };
+    pub use mq_core::{Executor, Result, Uuid};
+}
 
 use std::sync::LazyLock;
 
@@ -105,14 +127,6 @@ pub mod statements {
     /// `Backend::job_commit`: which of the ids not committed were committed
     /// before.
     pub const JOB_COMMIT_CHECK: &str = include_str!("../statements/job_commit_check.sql");
-    /// `Backend::job_clear` for some channel names.
-    pub const JOB_CLEAR: &str = include_str!("../statements/job_clear.sql");
-    /// `Backend::job_clear` for every job.
-    pub const JOB_CLEAR_ALL: &str = include_str!("../statements/job_clear_all.sql");
-    /// `Backend::job_exists`.
-    pub const JOB_EXISTS: &str = include_str!("../statements/job_exists.sql");
-    /// `Backend::job_state`.
-    pub const JOB_STATE: &str = include_str!("../statements/job_state.sql");
     /// `Backend::job_schedule`.
     pub const JOB_SCHEDULE: &str = include_str!("../statements/job_schedule.sql");
     /// `Backend::job_schedule` with `settle_ordered`: settles the ordered
@@ -120,16 +134,6 @@ pub mod statements {
     pub const JOB_SETTLE_ORDERED: &str = include_str!("../statements/job_settle_ordered.sql");
     /// `Backend::job_get`.
     pub const JOB_GET: &str = include_str!("../statements/job_get.sql");
-    /// `Backend::job_list`.
-    pub const JOB_LIST: &str = include_str!("../statements/job_list.sql");
-    /// `Backend::job_retry` for some ids.
-    pub const JOB_RETRY: &str = include_str!("../statements/job_retry.sql");
-    /// `Backend::job_retry` for every failed job.
-    pub const JOB_RETRY_ALL: &str = include_str!("../statements/job_retry_all.sql");
-    /// `Backend::job_delete`.
-    pub const JOB_DELETE: &str = include_str!("../statements/job_delete.sql");
-    /// `Backend::job_prune`.
-    pub const JOB_PRUNE: &str = include_str!("../statements/job_prune.sql");
     /// `Backend::job_stats`.
     pub const JOB_STATS: &str = include_str!("../statements/job_stats.sql");
     /// `Backend::job_vacuum`: takes the vacuum lock, if free.
@@ -238,6 +242,13 @@ pub fn is_transient_sqlstate(code: &str) -> bool {
 
 /// The channel mq notifies on.
 pub const NOTIFY_CHANNEL: &str = "mq_jobs";
+
+/// How long a driver waits before its `failures`-th attempt in a row to
+/// re-open the LISTEN connection: 100 ms, doubling up to 10 s.
+pub fn reconnect_backoff(failures: u32) -> std::time::Duration {
+    use std::time::Duration;
+    (Duration::from_millis(100) * 2u32.pow(failures.min(7))).min(Duration::from_secs(10))
+}
 
 /// Channel names longer than this are left out of notification payloads,
 /// which PostgreSQL limits to 8000 bytes; such notifications wake every
@@ -421,6 +432,16 @@ pub fn lease_columns(leases: &[mq_core::backend::JobLease]) -> (Vec<Uuid>, Vec<i
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reconnect_backoff_doubles_up_to_ten_seconds() {
+        use std::time::Duration;
+        assert_eq!(reconnect_backoff(0), Duration::from_millis(100));
+        assert_eq!(reconnect_backoff(1), Duration::from_millis(200));
+        assert_eq!(reconnect_backoff(6), Duration::from_millis(6400));
+        assert_eq!(reconnect_backoff(7), Duration::from_secs(10));
+        assert_eq!(reconnect_backoff(100), Duration::from_secs(10));
+    }
 
     #[test]
     fn notifications_round_trip() {

@@ -8,19 +8,20 @@
 use std::collections::HashSet;
 
 use mq_core::backend::{
-    ClaimedJob, JobCheckpointParams, JobClaimParams, JobClearParams, JobCommitParams,
-    JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobGetParams, JobInfo,
-    JobInsertParams, JobKeepAliveParams, JobLease, JobListParams, JobPruneParams, JobReleaseParams,
-    JobRetryParams, JobScheduleParams, JobScheduleResult, JobState, JobStateCount, JobStatsParams,
-    JobSummary, LeaseOutcome, bound_error_text,
+    ClaimedJob, JobCheckpointParams, JobClaimParams, JobCommitParams, JobCompleteParams,
+    JobDeleteParams, JobFailOutcome, JobFailParams, JobGetParams, JobInfo, JobInsertParams,
+    JobKeepAliveParams, JobLease, JobListParams, JobReleaseParams, JobRetryParams,
+    JobScheduleParams, JobScheduleResult, JobState, JobStateCount, JobStatsParams, JobSummary,
+    LeaseOutcome, bound_error_text,
 };
 use mq_core::{Error, Result, Uuid};
 
 use crate::connection::{Connection, FromValue, Param, Row};
+use crate::filter;
 use crate::{
     InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, VACUUM_LOCK_KEY, fail_outcome, from_micros,
     insert_notifications, latest_version, lease_columns, lease_outcome, micros, notification,
-    parse_error, parse_errors, ready_notifications, state_names, statements,
+    parse_error, parse_errors, ready_notifications, statements,
 };
 
 /// A value read back that is not what mq writes (a newer schema, or a row
@@ -324,41 +325,6 @@ pub async fn job_commit(
     Ok(missing)
 }
 
-/// `Backend::job_clear`.
-pub async fn job_clear(conn: &mut dyn Connection, params: JobClearParams<'_>) -> Result<u64> {
-    match params.channel_names {
-        Some(names) => {
-            conn.execute("job_clear", statements::JOB_CLEAR, &[Param::Texts(names)])
-                .await
-        }
-        None => {
-            conn.execute("job_clear", statements::JOB_CLEAR_ALL, &[])
-                .await
-        }
-    }
-}
-
-/// `Backend::job_exists`.
-pub async fn job_exists(conn: &mut dyn Connection, id: Uuid) -> Result<bool> {
-    let mut rows = conn
-        .query("job_exists", statements::JOB_EXISTS, &[Param::Uuid(id)])
-        .await?;
-    match rows.first_mut() {
-        Some(row) => get(row, "job_exists", "exists"),
-        None => Err(corrupt("job_exists", "no row".to_owned())),
-    }
-}
-
-/// `Backend::job_state`.
-pub async fn job_state(conn: &mut dyn Connection, id: Uuid) -> Result<Option<JobState>> {
-    let mut rows = conn
-        .query("job_state", statements::JOB_STATE, &[Param::Uuid(id)])
-        .await?;
-    rows.first_mut()
-        .map(|row| parse_state("job_state", &get::<String>(row, "job_state", "state")?))
-        .transpose()
-}
-
 /// `Backend::job_schedule`, with `job_settle_ordered.sql` when asked to
 /// settle ordered channels.
 pub async fn job_schedule(
@@ -456,55 +422,50 @@ pub async fn job_list(
     conn: &mut dyn Connection,
     params: JobListParams<'_>,
 ) -> Result<Vec<JobSummary>> {
+    let filter = &params.filter;
+    let (states, finished_before_us) = filter::owned_parts(filter);
+    let mut binds = vec![
+        Param::OptI64(params.after_seq),
+        Param::I64(i64::from(params.limit)),
+        Param::OptTimestamp(filter.now),
+    ];
+    filter::bind(filter, &states, &finished_before_us, &mut binds);
     let mut rows = conn
-        .query(
-            "job_list",
-            statements::JOB_LIST,
-            &[
-                Param::OptText(params.channel_name),
-                Param::OptText(params.state.map(JobState::as_str)),
-                Param::OptI64(params.after_seq),
-                Param::I64(i64::from(params.limit)),
-            ],
-        )
+        .query("job_list", filter::JOB_LIST.text(filter), &binds)
         .await?;
     rows.iter_mut().map(job_summary).collect()
+}
+
+/// The ids of deleted or retried jobs, in spawn order.
+fn in_spawn_order(rows: &mut [Row], operation: &'static str) -> Result<Vec<Uuid>> {
+    let mut jobs = rows
+        .iter_mut()
+        .map(|row| {
+            Ok((
+                get::<i64>(row, operation, "seq")?,
+                get(row, operation, "id")?,
+            ))
+        })
+        .collect::<Result<Vec<(i64, Uuid)>>>()?;
+    jobs.sort_unstable();
+    Ok(jobs.into_iter().map(|(_, id)| id).collect())
 }
 
 /// `Backend::job_retry`, then the notifications for the retried jobs.
 pub async fn job_retry(conn: &mut dyn Connection, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
     let op = "job_retry";
-    let mut rows = match params.ids {
-        Some(ids) => {
-            conn.query(
-                op,
-                statements::JOB_RETRY,
-                &[
-                    Param::Uuids(ids),
-                    Param::OptText(params.channel_name),
-                    Param::OptTimestamp(params.now),
-                ],
-            )
-            .await?
-        }
-        None => {
-            conn.query(
-                op,
-                statements::JOB_RETRY_ALL,
-                &[
-                    Param::OptText(params.channel_name),
-                    Param::OptTimestamp(params.now),
-                ],
-            )
-            .await?
-        }
-    };
-    let mut retried = Vec::with_capacity(rows.len());
+    let filter = &params.filter;
+    let (states, finished_before_us) = filter::owned_parts(filter);
+    let mut binds = vec![Param::OptTimestamp(filter.now)];
+    filter::bind(filter, &states, &finished_before_us, &mut binds);
+    let mut rows = conn
+        .query(op, filter::JOB_RETRY.text(filter), &binds)
+        .await?;
     let mut channel_names = HashSet::new();
     for row in &mut rows {
-        retried.push(get::<Uuid>(row, op, "id")?);
         channel_names.insert(get::<String>(row, op, "channel_name")?);
     }
+    let retried = in_spawn_order(&mut rows, op)?;
     notify(
         conn,
         &ready_notifications(channel_names.iter().map(String::as_str)),
@@ -518,30 +479,14 @@ pub async fn job_delete(
     conn: &mut dyn Connection,
     params: JobDeleteParams<'_>,
 ) -> Result<Vec<Uuid>> {
+    let filter = &params.filter;
+    let (states, finished_before_us) = filter::owned_parts(filter);
+    let mut binds = vec![Param::OptTimestamp(filter.now)];
+    filter::bind(filter, &states, &finished_before_us, &mut binds);
     let mut rows = conn
-        .query(
-            "job_delete",
-            statements::JOB_DELETE,
-            &[Param::Uuids(params.ids)],
-        )
+        .query("job_delete", filter::JOB_DELETE.text(filter), &binds)
         .await?;
-    rows.iter_mut()
-        .map(|row| get(row, "job_delete", "id"))
-        .collect()
-}
-
-/// `Backend::job_prune`.
-pub async fn job_prune(conn: &mut dyn Connection, params: JobPruneParams<'_>) -> Result<u64> {
-    conn.execute(
-        "job_prune",
-        statements::JOB_PRUNE,
-        &[
-            Param::Strs(&state_names(params.states)),
-            Param::I64(micros(params.older_than)),
-            Param::OptTimestamp(params.now),
-        ],
-    )
-    .await
+    in_spawn_order(&mut rows, "job_delete")
 }
 
 /// `Backend::job_stats`.

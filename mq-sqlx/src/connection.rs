@@ -6,12 +6,12 @@ use std::ops::DerefMut;
 
 use async_trait::async_trait;
 use mq_core::Result;
-use mq_sql::{Connection, Param, Row, Transaction, Value};
+use mq_sql::{ColumnType, Connection, Param, Row, Transaction, Value, decode_rows};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{Column, PgConnection, Postgres, Row as _, TypeInfo};
 
-use crate::error::{at, interpret_error};
+use crate::error::at;
 
 /// A sqlx connection as the shared queries use it: anything that is a
 /// `PgConnection` underneath (`&mut PgConnection`, a pooled connection, a
@@ -37,6 +37,11 @@ impl<C> SqlxConnection<C> {
             conn,
             autocommit: false,
         }
+    }
+
+    /// The connection, back.
+    pub(crate) fn into_inner(self) -> C {
+        self.conn
     }
 }
 
@@ -69,75 +74,21 @@ fn bind<'q>(
     query
 }
 
-/// How a column decodes: worked out once per result from its type, so
-/// that each cell is decoded without looking at type names again.
-#[derive(Clone, Copy)]
-enum Kind {
-    Bool,
-    I32,
-    I64,
-    Text,
-    Bytes,
-    Uuid,
-    Timestamp,
-    Void,
-}
-
-fn kind(row: &PgRow, i: usize) -> std::result::Result<Kind, sqlx::Error> {
-    Ok(match row.column(i).type_info().name() {
-        "BOOL" => Kind::Bool,
-        "INT4" => Kind::I32,
-        "INT8" => Kind::I64,
-        "TEXT" | "VARCHAR" | "NAME" => Kind::Text,
-        "BYTEA" => Kind::Bytes,
-        "UUID" => Kind::Uuid,
-        "TIMESTAMPTZ" => Kind::Timestamp,
-        "VOID" => Kind::Void,
-        other => {
-            return Err(sqlx::Error::ColumnDecode {
-                index: row.column(i).name().to_owned(),
-                source: format!("mq reads no column of type {other}").into(),
-            });
-        }
-    })
-}
-
-fn value(row: &PgRow, i: usize, kind: Kind) -> std::result::Result<Value, sqlx::Error> {
-    fn or_null<T>(value: Option<T>, variant: fn(T) -> Value) -> Value {
-        value.map_or(Value::Null, variant)
-    }
-    Ok(match kind {
-        Kind::Bool => or_null(row.try_get(i)?, Value::Bool),
-        Kind::I32 => or_null(row.try_get(i)?, Value::I32),
-        Kind::I64 => or_null(row.try_get(i)?, Value::I64),
-        Kind::Text => or_null(row.try_get(i)?, Value::Text),
-        Kind::Bytes => or_null(row.try_get(i)?, Value::Bytes),
-        Kind::Uuid => or_null(row.try_get(i)?, Value::Uuid),
-        Kind::Timestamp => or_null(row.try_get(i)?, Value::Timestamp),
-        Kind::Void => Value::Null,
-    })
+/// One cell, decoded as `ty`.
+fn value(row: &PgRow, i: usize, ty: ColumnType) -> std::result::Result<Value, sqlx::Error> {
+    Ok(mq_sql::decode_cell!(row, i, ty))
 }
 
 fn decode(operation: &'static str, rows: Vec<PgRow>) -> Result<Vec<Row>> {
-    let Some(first) = rows.first() else {
-        return Ok(Vec::new());
-    };
-    let columns = Row::columns(first.columns().iter().map(|c| c.name()));
-    let kinds = (0..first.len())
-        .map(|i| kind(first, i))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| interpret_error(operation, e))?;
-    rows.iter()
-        .map(|row| {
-            let values = kinds
-                .iter()
-                .enumerate()
-                .map(|(i, kind)| value(row, i, *kind))
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|e| interpret_error(operation, e))?;
-            Ok(Row::new(columns.clone(), values))
-        })
-        .collect()
+    decode_rows(
+        operation,
+        &rows,
+        |row| {
+            let columns = row.columns().iter();
+            columns.map(|c| (c.name(), c.type_info().name())).collect()
+        },
+        |row, i, ty| value(row, i, ty).map_err(at(operation)),
+    )
 }
 
 #[async_trait]

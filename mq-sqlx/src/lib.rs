@@ -8,12 +8,11 @@
 //!
 //! # Runtimes
 //!
-//! sqlx is built for the runtime of this crate's features, `runtime-tokio`
-//! (the default) or `runtime-async-std` (sqlx's own runtime features), and
-//! [`SqlxBackend::new`] runs its runners on the same one. With both
-//! enabled, the backend picks when it is created, the way sqlx does for
-//! its own tasks: tokio when created inside a tokio runtime, async-std
-//! otherwise. [`SqlxBackend::with_spawner`] chooses explicitly.
+//! sqlx must be built for a runtime: this crate's features `runtime-tokio`
+//! (the default) and `runtime-async-std` turn on sqlx's own. This crate
+//! knows no runtime beyond that and never spawns a task: the runners'
+//! runtime comes from the `mq` crate, which pairs this driver with the
+//! runtime its features chose, or from `JobRunnerOptions::set_spawner`.
 //!
 //! The SQL lives in [`mq_sql`], shared with the tokio-postgres driver.
 #![forbid(unsafe_code)]
@@ -25,35 +24,9 @@ mod error;
 mod executor;
 mod listen;
 
-use std::sync::Arc;
-
 pub use backend::SqlxBackend;
 
 /// The marker type of this driver in [`mq_core::Executor`] and
 /// [`mq_core::IntoBackend`]; inferred, never written by users.
 #[derive(Debug)]
 pub enum Sqlx {}
-
-/// The spawner for the runtime this crate was built for. Built for both,
-/// tokio when called inside a tokio runtime and async-std otherwise: the
-/// choice sqlx itself makes for its own tasks.
-#[cfg(all(feature = "runtime-tokio", feature = "runtime-async-std"))]
-pub(crate) fn default_spawner() -> Arc<dyn mq_core::Spawner> {
-    if mq_runtime_tokio::TokioSpawner::is_available() {
-        Arc::new(mq_runtime_tokio::TokioSpawner::new())
-    } else {
-        Arc::new(mq_runtime_async_std::AsyncStdSpawner::new())
-    }
-}
-
-/// The spawner for the runtime this crate was built for.
-#[cfg(all(feature = "runtime-tokio", not(feature = "runtime-async-std")))]
-pub(crate) fn default_spawner() -> Arc<dyn mq_core::Spawner> {
-    Arc::new(mq_runtime_tokio::TokioSpawner::new())
-}
-
-/// The spawner for the runtime this crate was built for.
-#[cfg(all(feature = "runtime-async-std", not(feature = "runtime-tokio")))]
-pub(crate) fn default_spawner() -> Arc<dyn mq_core::Spawner> {
-    Arc::new(mq_runtime_async_std::AsyncStdSpawner::new())
-}

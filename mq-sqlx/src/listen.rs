@@ -1,13 +1,12 @@
 //! Wake-ups from LISTEN/NOTIFY on a dedicated connection.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use mq_core::backend::Wakeup;
 use mq_core::{Result, Spawner};
-use mq_sql::{NOTIFY_CHANNEL, parse_notification};
+use mq_sql::{NOTIFY_CHANNEL, parse_notification, reconnect_backoff};
 use sqlx::PgPool;
 use sqlx::postgres::{PgListener, PgPoolOptions};
 
@@ -54,9 +53,8 @@ pub(crate) async fn listen(
                 // included): whatever was sent meanwhile is gone.
                 Ok(None) => return Some((Wakeup::Resync, state)),
                 Err(error) => {
+                    let backoff = reconnect_backoff(state.failures);
                     state.failures += 1;
-                    let backoff = Duration::from_millis(100 * 2u64.pow(state.failures.min(8)))
-                        .min(Duration::from_secs(10));
                     tracing::warn!(%error, ?backoff, "lost the LISTEN connection; reconnecting");
                     state.spawner.sleep(backoff).await;
                     if state.failures == 1 {

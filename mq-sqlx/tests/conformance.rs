@@ -14,14 +14,21 @@ async fn backend() -> (TestDb, SqlxBackend) {
         .await
         .expect("connect to the test database");
     let backend = SqlxBackend::new(pool);
-    backend.migrate().await.expect("migrate");
+    backend
+        .migrate(mq_core::backend::MigrateParams::default())
+        .await
+        .expect("migrate");
     (db, backend)
 }
 
 #[cfg(feature = "runtime-tokio")]
 mod on_tokio {
     use super::backend;
-    mq_core::conformance_tests!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)], backend);
+    mq_core::conformance_tests!(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)],
+        backend,
+        std::sync::Arc::new(mq_runtime_tokio::TokioSpawner::new())
+    );
 }
 
 /// Built for both runtimes, the backend created outside tokio runs on
@@ -29,5 +36,9 @@ mod on_tokio {
 #[cfg(feature = "runtime-async-std")]
 mod on_async_std {
     use super::backend;
-    mq_core::conformance_tests!(#[async_std::test], backend);
+    mq_core::conformance_tests!(
+        #[async_std::test],
+        backend,
+        std::sync::Arc::new(mq_runtime_async_std::AsyncStdSpawner::new())
+    );
 }

@@ -5,23 +5,18 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use futures::stream::BoxStream;
-use mq_core::backend::{
-    Backend, ClaimedJob, JobCheckpointParams, JobClaimParams, JobClearParams, JobCommitParams,
-    JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobGetParams, JobInfo,
-    JobInsertParams, JobKeepAliveParams, JobLease, JobListParams, JobPruneParams, JobReleaseParams,
-    JobRetryParams, JobScheduleParams, JobScheduleResult, JobState, JobStateCount, JobStatsParams,
-    JobSummary, LeaseOutcome, Wakeup,
-};
-use mq_core::{Result, Spawner, Uuid};
+use mq_core::Result;
+use mq_core::backend::{ListenParams, Wakeup};
+use mq_sql::{Connection, Database, queries};
 
-use crate::connection::Conn;
-use crate::error::{at, pool_at};
+use crate::error::pool_at;
+use crate::executor::Handle;
 use crate::listen::{self, Connect};
-use mq_sql::queries;
 
-/// The tokio-postgres driver's [`Backend`]: every call takes a connection
-/// from a deadpool pool for one statement (prepared once per connection and
-/// cached), and wake-ups come from `LISTEN` on a connection of its own.
+/// The tokio-postgres driver's [`Backend`](mq_core::Backend): every call
+/// takes a connection from a deadpool pool for one statement (prepared once
+/// per connection and cached), and wake-ups come from `LISTEN` on a
+/// connection of its own.
 ///
 /// A runner is built on this backend (`registry.runner(&backend)`), the
 /// transactional calls take the pool or your own connections and
@@ -31,7 +26,6 @@ use mq_sql::queries;
 pub struct TokioPostgresBackend {
     pool: Pool,
     connect: Arc<dyn Connect>,
-    spawner: Arc<dyn Spawner>,
 }
 
 impl std::fmt::Debug for TokioPostgresBackend {
@@ -50,9 +44,9 @@ impl TokioPostgresBackend {
     /// `listen_config` is normally the config the pool was built with:
     /// deadpool does not give it back, so it is asked for here.
     ///
-    /// Runners run on the runtime of this crate's feature; built for tokio
-    /// and async-std both, on tokio when this is called inside a tokio
-    /// runtime and on async-std otherwise.
+    /// The wake-up connection uses the sockets of this crate's runtime
+    /// feature; built for tokio and async-std both, tokio's when this is
+    /// called inside a tokio runtime and async-std's otherwise.
     pub fn new(pool: Pool, listen_config: tokio_postgres::Config) -> Self {
         Self::with_tls(pool, listen_config, tokio_postgres::NoTls)
     }
@@ -65,154 +59,37 @@ impl TokioPostgresBackend {
         listen_config: tokio_postgres::Config,
         tls: T,
     ) -> Self {
-        let (connect, spawner) = crate::connect::listen_connector(listen_config, tls);
         Self {
             pool,
-            connect,
-            spawner,
+            connect: crate::connect::listen_connector(listen_config, tls),
         }
     }
 }
 
 impl TokioPostgresBackend {
-    /// The same backend, running its runners (and its wake-up connection)
-    /// on `spawner` instead.
-    pub fn with_spawner(mut self, spawner: Arc<dyn Spawner>) -> Self {
-        self.spawner = spawner;
-        self
-    }
-
     /// The pool.
     pub fn pool(&self) -> &Pool {
         &self.pool
     }
-
-    async fn client(&self, operation: &'static str) -> Result<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(pool_at(operation))
-    }
 }
 
 #[async_trait]
-impl Backend for TokioPostgresBackend {
-    fn spawner(&self) -> Arc<dyn Spawner> {
-        self.spawner.clone()
+impl Database for TokioPostgresBackend {
+    async fn connection(&self, operation: &'static str) -> Result<Box<dyn Connection + '_>> {
+        let client = self.pool.get().await.map_err(pool_at(operation))?;
+        Ok(Box::new(Handle::Pooled(client)))
     }
 
+    /// On a pooled connection of its own, whose transaction is a
+    /// `deadpool_postgres::Transaction` (see [`Handle`]).
     async fn migrate(&self) -> Result<()> {
-        migrate_pooled(&mut self.client("migrate").await?).await
+        let client = self.pool.get().await.map_err(pool_at("migrate"))?;
+        queries::migrate(&mut Handle::Pooled(client)).await
     }
 
-    async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<()> {
-        queries::job_insert(&mut Conn::taken(&self.client("job_insert").await?), params).await
-    }
-
-    async fn job_claim(&self, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>> {
-        queries::job_claim(&mut Conn::taken(&self.client("job_claim").await?), params).await
-    }
-
-    async fn job_complete(
-        &self,
-        params: JobCompleteParams<'_>,
-    ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
-        queries::job_complete(
-            &mut Conn::taken(&self.client("job_complete").await?),
-            params,
-        )
-        .await
-    }
-
-    async fn job_fail(&self, params: JobFailParams<'_>) -> Result<Vec<(JobLease, JobFailOutcome)>> {
-        queries::job_fail(&mut Conn::taken(&self.client("job_fail").await?), params).await
-    }
-
-    async fn job_release(
-        &self,
-        params: JobReleaseParams<'_>,
-    ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
-        queries::job_release(&mut Conn::taken(&self.client("job_release").await?), params).await
-    }
-
-    async fn job_keep_alive(
-        &self,
-        params: JobKeepAliveParams<'_>,
-    ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
-        queries::job_keep_alive(
-            &mut Conn::taken(&self.client("job_keep_alive").await?),
-            params,
-        )
-        .await
-    }
-
-    async fn job_checkpoint(&self, params: JobCheckpointParams<'_>) -> Result<bool> {
-        queries::job_checkpoint(
-            &mut Conn::taken(&self.client("job_checkpoint").await?),
-            params,
-        )
-        .await
-    }
-
-    async fn job_commit(&self, params: JobCommitParams<'_>) -> Result<Vec<Uuid>> {
-        queries::job_commit(&mut Conn::taken(&self.client("job_commit").await?), params).await
-    }
-
-    async fn job_clear(&self, params: JobClearParams<'_>) -> Result<u64> {
-        queries::job_clear(&mut Conn::taken(&self.client("job_clear").await?), params).await
-    }
-
-    async fn job_exists(&self, id: Uuid) -> Result<bool> {
-        queries::job_exists(&mut Conn::taken(&self.client("job_exists").await?), id).await
-    }
-
-    async fn job_state(&self, id: Uuid) -> Result<Option<JobState>> {
-        queries::job_state(&mut Conn::taken(&self.client("job_state").await?), id).await
-    }
-
-    async fn job_get(&self, params: JobGetParams) -> Result<Option<JobInfo>> {
-        queries::job_get(&mut Conn::taken(&self.client("job_get").await?), params).await
-    }
-
-    async fn job_list(&self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
-        queries::job_list(&mut Conn::taken(&self.client("job_list").await?), params).await
-    }
-
-    async fn job_retry(&self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
-        queries::job_retry(&mut Conn::taken(&self.client("job_retry").await?), params).await
-    }
-
-    async fn job_delete(&self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
-        queries::job_delete(&mut Conn::taken(&self.client("job_delete").await?), params).await
-    }
-
-    async fn job_prune(&self, params: JobPruneParams<'_>) -> Result<u64> {
-        queries::job_prune(&mut Conn::taken(&self.client("job_prune").await?), params).await
-    }
-
-    async fn job_stats(&self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
-        queries::job_stats(&mut Conn::taken(&self.client("job_stats").await?), params).await
-    }
-
-    async fn job_schedule(&self, params: JobScheduleParams) -> Result<JobScheduleResult> {
-        queries::job_schedule(
-            &mut Conn::taken(&self.client("job_schedule").await?),
-            params,
-        )
-        .await
-    }
-
-    async fn job_vacuum(&self) -> Result<bool> {
-        queries::job_vacuum(&mut Conn::taken(&self.client("job_vacuum").await?)).await
-    }
-
-    async fn listen(&self) -> Result<BoxStream<'static, Wakeup>> {
-        listen::listen(self.connect.clone(), self.spawner.clone()).await
+    async fn listen(&self, params: ListenParams<'_>) -> Result<BoxStream<'static, Wakeup>> {
+        listen::listen(self.connect.clone(), params.spawner.clone()).await
     }
 }
 
-/// Migrates on a pooled connection this driver owns: in a
-/// `deadpool_postgres::Transaction`, rolled back if the future is dropped
-/// half-way, so that the connection goes back to the pool clean.
-pub(crate) async fn migrate_pooled(client: &mut deadpool_postgres::Object) -> Result<()> {
-    let tx = client.transaction().await.map_err(at("migrate"))?;
-    queries::migrate(&mut Conn::pooled_transaction(&tx)).await?;
-    tx.commit().await.map_err(at("migrate"))
-}
+mq_sql::sql_backend!(TokioPostgresBackend);

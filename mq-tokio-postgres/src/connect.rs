@@ -16,7 +16,6 @@ use std::sync::Arc;
 use futures::StreamExt;
 #[cfg(feature = "runtime-tokio")]
 use futures::{FutureExt, future::BoxFuture};
-use mq_core::Spawner;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 
 use crate::listen::{Connect, Connected};
@@ -30,124 +29,78 @@ pub use self::async_std_rt::{AsyncStdConnect, AsyncStdSocket, connect_async_std}
 /// for (`tokio_postgres::Socket` with `runtime-tokio`, [`AsyncStdSocket`]
 /// with `runtime-async-std`). `NoTls` and the usual connectors (rustls,
 /// native-tls), which are generic over the stream, are.
-#[cfg(all(feature = "runtime-tokio", feature = "runtime-async-std"))]
-pub trait MakeTls:
-    MakeTlsConnect<
-        tokio_postgres::Socket,
-        Stream: Send + Sync,
-        TlsConnect: TlsConnect<tokio_postgres::Socket, Future: Send> + Send + Sync,
-    > + MakeTlsConnect<
-        AsyncStdSocket,
-        Stream: Send + Sync,
-        TlsConnect: TlsConnect<AsyncStdSocket, Future: Send> + Send + Sync,
-    > + Clone
-    + Send
-    + Sync
-    + 'static
+pub trait MakeTls: TokioTls + AsyncStdTls + Clone + Send + Sync + 'static {}
+
+impl<T: TokioTls + AsyncStdTls + Clone + Send + Sync + 'static> MakeTls for T {}
+
+/// A `MakeTlsConnect` for sockets `S` whose streams and handshakes can move
+/// between threads.
+pub trait MakeTlsFor<S>:
+    MakeTlsConnect<S, Stream: Send + Sync, TlsConnect: TlsConnect<S, Future: Send> + Send + Sync>
 {
 }
 
-#[cfg(all(feature = "runtime-tokio", feature = "runtime-async-std"))]
-impl<T> MakeTls for T where
+impl<S, T> MakeTlsFor<S> for T where
     T: MakeTlsConnect<
-            tokio_postgres::Socket,
+            S,
             Stream: Send + Sync,
-            TlsConnect: TlsConnect<tokio_postgres::Socket, Future: Send> + Send + Sync,
-        > + MakeTlsConnect<
-            AsyncStdSocket,
-            Stream: Send + Sync,
-            TlsConnect: TlsConnect<AsyncStdSocket, Future: Send> + Send + Sync,
-        > + Clone
-        + Send
-        + Sync
-        + 'static
+            TlsConnect: TlsConnect<S, Future: Send> + Send + Sync,
+        >
 {
 }
 
-/// A TLS connector for the wake-up connection
-/// ([`TokioPostgresBackend::with_tls`](crate::TokioPostgresBackend::with_tls)):
-/// a `MakeTlsConnect` for tokio-postgres's tokio sockets.
-#[cfg(all(feature = "runtime-tokio", not(feature = "runtime-async-std")))]
-pub trait MakeTls:
-    MakeTlsConnect<
-        tokio_postgres::Socket,
-        Stream: Send + Sync,
-        TlsConnect: TlsConnect<tokio_postgres::Socket, Future: Send> + Send + Sync,
-    > + Clone
-    + Send
-    + Sync
-    + 'static
-{
+/// Declares `$name`, the part of [`MakeTls`] for one runtime's sockets:
+/// [`MakeTlsFor`] them when this crate is built with `$feature`, and no
+/// bound at all without it.
+macro_rules! tls_for_runtime {
+    ($(#[$doc:meta])* $name:ident, $feature:literal, $socket:ty) => {
+        $(#[$doc])*
+        #[cfg(feature = $feature)]
+        pub trait $name: MakeTlsFor<$socket> {}
+        #[cfg(feature = $feature)]
+        impl<T: MakeTlsFor<$socket>> $name for T {}
+        $(#[$doc])*
+        #[cfg(not(feature = $feature))]
+        pub trait $name {}
+        #[cfg(not(feature = $feature))]
+        impl<T> $name for T {}
+    };
 }
 
-#[cfg(all(feature = "runtime-tokio", not(feature = "runtime-async-std")))]
-impl<T> MakeTls for T where
-    T: MakeTlsConnect<
-            tokio_postgres::Socket,
-            Stream: Send + Sync,
-            TlsConnect: TlsConnect<tokio_postgres::Socket, Future: Send> + Send + Sync,
-        > + Clone
-        + Send
-        + Sync
-        + 'static
-{
-}
+tls_for_runtime!(
+    /// With `runtime-tokio`, [`MakeTlsFor`] tokio-postgres's tokio sockets.
+    TokioTls,
+    "runtime-tokio",
+    tokio_postgres::Socket
+);
+tls_for_runtime!(
+    /// With `runtime-async-std`, [`MakeTlsFor`] [`AsyncStdSocket`].
+    AsyncStdTls,
+    "runtime-async-std",
+    AsyncStdSocket
+);
 
-/// A TLS connector for the wake-up connection
-/// ([`TokioPostgresBackend::with_tls`](crate::TokioPostgresBackend::with_tls)):
-/// a `MakeTlsConnect` for [`AsyncStdSocket`].
-#[cfg(all(feature = "runtime-async-std", not(feature = "runtime-tokio")))]
-pub trait MakeTls:
-    MakeTlsConnect<
-        AsyncStdSocket,
-        Stream: Send + Sync,
-        TlsConnect: TlsConnect<AsyncStdSocket, Future: Send> + Send + Sync,
-    > + Clone
-    + Send
-    + Sync
-    + 'static
-{
-}
-
-#[cfg(all(feature = "runtime-async-std", not(feature = "runtime-tokio")))]
-impl<T> MakeTls for T where
-    T: MakeTlsConnect<
-            AsyncStdSocket,
-            Stream: Send + Sync,
-            TlsConnect: TlsConnect<AsyncStdSocket, Future: Send> + Send + Sync,
-        > + Clone
-        + Send
-        + Sync
-        + 'static
-{
-}
-
-/// How the wake-up connection is opened, and the spawner that drives it and
-/// the runners: tokio's when built for tokio alone, async-std's when built
-/// for async-std alone; built for both, tokio when called inside a tokio
-/// runtime and async-std otherwise.
+/// How the wake-up connection is opened: with tokio's sockets when built
+/// for tokio alone, async-std's when built for async-std alone; built for
+/// both, tokio's when called inside a tokio runtime and async-std's
+/// otherwise. (Which sockets, only: the connection's I/O runs on the
+/// runner's spawner.)
 pub(crate) fn listen_connector<T: MakeTls>(
     config: tokio_postgres::Config,
     tls: T,
-) -> (Arc<dyn Connect>, Arc<dyn Spawner>) {
+) -> Arc<dyn Connect> {
     #[cfg(all(feature = "runtime-tokio", feature = "runtime-async-std"))]
-    let on_tokio = mq_runtime_tokio::TokioSpawner::is_available();
+    let on_tokio = tokio::runtime::Handle::try_current().is_ok();
     #[cfg(not(all(feature = "runtime-tokio", feature = "runtime-async-std")))]
     let on_tokio = cfg!(feature = "runtime-tokio");
 
     #[cfg(feature = "runtime-tokio")]
     if on_tokio {
-        return (
-            Arc::new(TokioConnect { config, tls }),
-            Arc::new(mq_runtime_tokio::TokioSpawner::new()),
-        );
+        return Arc::new(TokioConnect { config, tls });
     }
     #[cfg(feature = "runtime-async-std")]
     if !on_tokio {
-        return (
-            Arc::new(async_std_rt::ListenConnect { config, tls }),
-            Arc::new(mq_runtime_async_std::AsyncStdSpawner::new()),
-        );
+        return Arc::new(async_std_rt::ListenConnect { config, tls });
     }
     unreachable!("on_tokio is true exactly when tokio is chosen")
 }
@@ -191,13 +144,15 @@ impl<T: MakeTls> Connect for TokioConnect<T> {
 mod async_std_rt {
     use std::io;
     use std::pin::Pin;
+    use std::sync::Arc;
     use std::task::{Context, Poll};
 
     use futures::FutureExt;
     use futures::future::BoxFuture;
+    use mq_core::Spawner;
     use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
     use tokio_postgres::config::{Host, SslMode};
-    use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+    use tokio_postgres::tls::MakeTlsConnect;
     use tokio_postgres::{Client, Config, Connection, Error, NoTls};
     use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt};
 
@@ -422,17 +377,20 @@ mod async_std_rt {
     }
 
     /// deadpool-postgres's connect hook for async-std: the pool's
-    /// connections are opened with [`connect_async_std`] and driven by
-    /// async-std tasks. Give it to the pool's manager instead of
-    /// `Manager::new` (whose connections are tokio tasks):
+    /// connections are opened with [`connect_async_std`] and driven on the
+    /// spawner given (this crate never picks a runtime to spawn on). Give
+    /// it to the pool's manager instead of `Manager::new` (whose
+    /// connections are tokio tasks); the `mq` crate's `AsyncStdConnect`
+    /// comes with async-std's spawner:
     ///
     /// ```no_run
-    /// # fn pool() -> Result<(), Box<dyn std::error::Error>> {
+    /// # fn pool(spawner: std::sync::Arc<dyn mq_core::Spawner>) -> Result<(), Box<dyn std::error::Error>> {
     /// use deadpool_postgres::{Manager, ManagerConfig, Pool};
     /// use mq_tokio_postgres::AsyncStdConnect;
     ///
     /// let config: tokio_postgres::Config = "postgres://app@localhost/app".parse()?;
-    /// let manager = Manager::from_connect(config.clone(), AsyncStdConnect::new(), ManagerConfig::default());
+    /// let manager =
+    ///     Manager::from_connect(config.clone(), AsyncStdConnect::new(spawner), ManagerConfig::default());
     /// let pool = Pool::builder(manager).max_size(16).build()?;
     /// # Ok(())
     /// # }
@@ -441,36 +399,41 @@ mod async_std_rt {
     /// deadpool's own timeouts (`create_timeout` and the like) need its
     /// runtime too: `.runtime(deadpool_postgres::Runtime::AsyncStd1)` on
     /// the builder (deprecated by deadpool along with async-std itself).
-    #[derive(Clone, Debug, Default)]
+    #[derive(Clone)]
     pub struct AsyncStdConnect<T = NoTls> {
         tls: T,
+        spawner: Arc<dyn Spawner>,
+    }
+
+    impl<T: std::fmt::Debug> std::fmt::Debug for AsyncStdConnect<T> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("AsyncStdConnect")
+                .field("tls", &self.tls)
+                .finish_non_exhaustive()
+        }
     }
 
     impl AsyncStdConnect<NoTls> {
-        /// Connections without TLS.
-        pub fn new() -> Self {
-            Self { tls: NoTls }
+        /// Connections without TLS, driven on `spawner`.
+        pub fn new(spawner: Arc<dyn Spawner>) -> Self {
+            Self {
+                tls: NoTls,
+                spawner,
+            }
         }
     }
 
     impl<T> AsyncStdConnect<T> {
         /// Connections with TLS from `tls` (for example a
-        /// `tokio_postgres_rustls::MakeRustlsConnect`).
-        pub fn with_tls(tls: T) -> Self {
-            Self { tls }
+        /// `tokio_postgres_rustls::MakeRustlsConnect`), driven on `spawner`.
+        pub fn with_tls(spawner: Arc<dyn Spawner>, tls: T) -> Self {
+            Self { tls, spawner }
         }
     }
 
     impl<T> deadpool_postgres::Connect for AsyncStdConnect<T>
     where
-        T: MakeTlsConnect<
-                AsyncStdSocket,
-                Stream: Send,
-                TlsConnect: TlsConnect<AsyncStdSocket, Future: Send> + Send,
-            > + Clone
-            + Send
-            + Sync
-            + 'static,
+        T: super::MakeTlsFor<AsyncStdSocket> + Clone + Send + Sync + 'static,
     {
         fn connect(
             &self,
@@ -478,13 +441,17 @@ mod async_std_rt {
         ) -> BoxFuture<'_, Result<(Client, tokio::task::JoinHandle<()>), Error>> {
             let config = config.clone();
             let tls = self.tls.clone();
+            let spawner = self.spawner.clone();
             async move {
                 let (client, connection) = connect_async_std(&config, tls).await?;
-                drop(async_std::task::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::warn!(%error, "a pooled connection failed");
+                spawner.spawn(
+                    async move {
+                        if let Err(error) = connection.await {
+                            tracing::warn!(%error, "a pooled connection failed");
+                        }
                     }
-                }));
+                    .boxed(),
+                );
                 Ok((client, finished_tokio_task()))
             }
             .boxed()

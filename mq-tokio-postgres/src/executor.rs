@@ -3,211 +3,202 @@
 //! `&deadpool_postgres::Pool`, a pooled connection (`&Object`), a bare
 //! `&tokio_postgres::Client`, and transactions of either crate (borrowed,
 //! or owned and committed after the call) all implement
-//! [`mq_core::Executor`].
+//! [`mq_core::Executor`], through [`mq_sql::sql_executor!`].
 
 use async_trait::async_trait;
-use mq_core::backend::{
-    JobCheckpointParams, JobClearParams, JobCommitParams, JobCompleteParams, JobDeleteParams,
-    JobGetParams, JobInfo, JobInsertParams, JobLease, JobListParams, JobPruneParams,
-    JobRetryParams, JobStateCount, JobStatsParams, JobSummary, LeaseOutcome,
-};
-use mq_core::{Executor, Result, Uuid};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use mq_core::Result;
+use mq_sql::{Connection, IntoSession, Param, Row, Session, Transaction};
 
 use crate::TokioPostgres;
 use crate::connection::Conn;
 use crate::error::{at, pool_at};
-use mq_sql::queries;
 
-/// A connection to run one call on, and what to do after it.
-enum Handle<'c> {
+/// A connection to run statements on, and what ends it. The calls run on
+/// the first five; [`begin`](Connection::begin) makes the last two.
+pub(crate) enum Handle<'c> {
     /// Taken from a pool for the call, then returned.
     Pooled(deadpool_postgres::Object),
     /// The caller's connection or transaction; the caller commits.
     Borrowed(Conn<'c>),
     /// The caller's transaction, committed after the call.
     Owned(tokio_postgres::Transaction<'c>),
-    /// The caller's deadpool transaction, committed after the call.
+    /// The caller's deadpool transaction, committed after the call; also
+    /// the transaction mq opens on a connection of its own, which rolls
+    /// back if the call is dropped half-way, so that the connection goes
+    /// back to the pool clean.
     OwnedPooled(deadpool_postgres::Transaction<'c>),
+    /// A transaction (`BEGIN`) or savepoint mq opened on a connection it
+    /// borrows: tokio-postgres makes `Transaction` objects only from a
+    /// `&mut Client`, and the caller lent a shared one.
+    Begun { conn: Conn<'c>, savepoint: bool },
 }
 
 impl Handle<'_> {
     fn conn(&self) -> Conn<'_> {
         match self {
-            Self::Pooled(client) => Conn::taken(client),
-            Self::Borrowed(conn) => *conn,
-            Self::Owned(tx) => Conn::transaction(tx),
+            Self::Pooled(client) => Conn::pooled(client),
+            Self::Borrowed(conn) | Self::Begun { conn, .. } => *conn,
+            Self::Owned(tx) => Conn::new(tx.client(), None, true),
             Self::OwnedPooled(tx) => Conn::pooled_transaction(tx),
         }
     }
+}
 
-    async fn finish(self) -> Result<()> {
-        match self {
-            Self::Owned(tx) => tx.commit().await.map_err(at("commit")),
-            Self::OwnedPooled(tx) => tx.commit().await.map_err(at("commit")),
-            Self::Pooled(_) | Self::Borrowed(_) => Ok(()),
+#[async_trait]
+impl Connection for Handle<'_> {
+    async fn query(
+        &mut self,
+        operation: &'static str,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<Row>> {
+        self.conn().query(operation, sql, params).await
+    }
+
+    async fn execute(
+        &mut self,
+        operation: &'static str,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<u64> {
+        self.conn().execute(operation, sql, params).await
+    }
+
+    async fn batch_execute(&mut self, operation: &'static str, sql: &'static str) -> Result<()> {
+        self.conn().batch_execute(operation, sql).await
+    }
+
+    fn autocommit(&self) -> bool {
+        matches!(self, Self::Pooled(_))
+    }
+
+    async fn begin(&mut self, operation: &'static str) -> Result<Box<dyn Transaction + '_>> {
+        let handle = match self {
+            Self::Pooled(client) => {
+                Handle::OwnedPooled(client.transaction().await.map_err(at(operation))?)
+            }
+            Self::OwnedPooled(tx) => {
+                Handle::OwnedPooled(tx.transaction().await.map_err(at(operation))?)
+            }
+            Self::Owned(tx) => Handle::Owned(tx.transaction().await.map_err(at(operation))?),
+            Self::Borrowed(conn) | Self::Begun { conn, .. } => {
+                let savepoint = conn.in_transaction;
+                let sql = if savepoint { "SAVEPOINT mq" } else { "BEGIN" };
+                conn.batch_execute(operation, sql).await?;
+                let conn = Conn::new(conn.client, None, true);
+                Handle::Begun { conn, savepoint }
+            }
+        };
+        Ok(Box::new(handle))
+    }
+}
+
+impl Handle<'_> {
+    /// Ends what this handle began: commits (or rolls back) a transaction
+    /// it owns; a pooled or borrowed connection has nothing to end.
+    async fn end(self, operation: &'static str, commit: bool) -> Result<()> {
+        match (self, commit) {
+            (Handle::Owned(tx), true) => tx.commit().await.map_err(at(operation)),
+            (Handle::Owned(tx), false) => tx.rollback().await.map_err(at(operation)),
+            (Handle::OwnedPooled(tx), true) => tx.commit().await.map_err(at(operation)),
+            (Handle::OwnedPooled(tx), false) => tx.rollback().await.map_err(at(operation)),
+            (Handle::Begun { conn, savepoint }, commit) => {
+                let sql = match (savepoint, commit) {
+                    (true, true) => "RELEASE SAVEPOINT mq",
+                    (true, false) => "ROLLBACK TO SAVEPOINT mq; RELEASE SAVEPOINT mq",
+                    (false, true) => "COMMIT",
+                    (false, false) => "ROLLBACK",
+                };
+                conn.batch_execute(operation, sql).await
+            }
+            (Handle::Pooled(_) | Handle::Borrowed(_), _) => Ok(()),
         }
     }
+}
 
-    async fn migrate(self) -> Result<()> {
-        match self {
-            // A connection of our own gets a real transaction, rolled back
-            // if the call is dropped half-way.
-            Self::Pooled(mut client) => crate::backend::migrate_pooled(&mut client).await,
-            handle => {
-                queries::migrate(&mut handle.conn()).await?;
-                handle.finish().await
-            }
+#[async_trait]
+impl Transaction for Handle<'_> {
+    async fn commit(self: Box<Self>, operation: &'static str) -> Result<()> {
+        self.end(operation, true).await
+    }
+
+    async fn rollback(self: Box<Self>, operation: &'static str) -> Result<()> {
+        self.end(operation, false).await
+    }
+}
+
+#[async_trait]
+impl Session for Handle<'_> {
+    async fn finish(self: Box<Self>) -> Result<()> {
+        self.end("commit", true).await
+    }
+}
+
+fn ready<'c>(handle: Handle<'c>) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
+    futures::future::ready(Ok(Box::new(handle) as Box<dyn Session + 'c>)).boxed()
+}
+
+impl<'c> IntoSession<'c, TokioPostgres> for &'c deadpool_postgres::Pool {
+    fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
+        async move {
+            let client = self.get().await.map_err(pool_at("acquire"))?;
+            Ok(Box::new(Handle::Pooled(client)) as Box<dyn Session + 'c>)
         }
+        .boxed()
     }
 }
 
-/// A handle that calls can run on.
-trait IntoHandle<'c>: Send {
-    fn into_handle(self) -> impl Future<Output = Result<Handle<'c>>> + Send;
-}
-
-impl<'c> IntoHandle<'c> for &'c deadpool_postgres::Pool {
-    async fn into_handle(self) -> Result<Handle<'c>> {
-        self.get()
-            .await
-            .map(Handle::Pooled)
-            .map_err(pool_at("acquire"))
+impl<'c> IntoSession<'c, TokioPostgres> for &'c deadpool_postgres::Object {
+    fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
+        ready(Handle::Borrowed(Conn::pooled(self)))
     }
 }
 
-impl<'c> IntoHandle<'c> for &'c deadpool_postgres::Object {
-    async fn into_handle(self) -> Result<Handle<'c>> {
-        Ok(Handle::Borrowed(Conn::pooled(self)))
+impl<'c, 't> IntoSession<'c, TokioPostgres> for &'c deadpool_postgres::Transaction<'t> {
+    fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
+        ready(Handle::Borrowed(Conn::pooled_transaction(self)))
     }
 }
 
-impl<'c, 't> IntoHandle<'c> for &'c deadpool_postgres::Transaction<'t> {
-    async fn into_handle(self) -> Result<Handle<'c>> {
-        Ok(Handle::Borrowed(Conn::pooled_transaction(self)))
+impl<'c, 't> IntoSession<'c, TokioPostgres> for &'c mut deadpool_postgres::Transaction<'t> {
+    fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
+        ready(Handle::Borrowed(Conn::pooled_transaction(self)))
     }
 }
 
-impl<'c, 't> IntoHandle<'c> for &'c mut deadpool_postgres::Transaction<'t> {
-    async fn into_handle(self) -> Result<Handle<'c>> {
-        Ok(Handle::Borrowed(Conn::pooled_transaction(self)))
+impl<'c> IntoSession<'c, TokioPostgres> for deadpool_postgres::Transaction<'c> {
+    fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
+        ready(Handle::OwnedPooled(self))
     }
 }
 
-impl<'c> IntoHandle<'c> for deadpool_postgres::Transaction<'c> {
-    async fn into_handle(self) -> Result<Handle<'c>> {
-        Ok(Handle::OwnedPooled(self))
+impl<'c> IntoSession<'c, TokioPostgres> for &'c tokio_postgres::Client {
+    fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
+        ready(Handle::Borrowed(Conn::new(self, None, false)))
     }
 }
 
-impl<'c> IntoHandle<'c> for &'c tokio_postgres::Client {
-    async fn into_handle(self) -> Result<Handle<'c>> {
-        Ok(Handle::Borrowed(Conn::client(self)))
+impl<'c, 't> IntoSession<'c, TokioPostgres> for &'c tokio_postgres::Transaction<'t> {
+    fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
+        ready(Handle::Borrowed(Conn::new(self.client(), None, true)))
     }
 }
 
-impl<'c, 't> IntoHandle<'c> for &'c tokio_postgres::Transaction<'t> {
-    async fn into_handle(self) -> Result<Handle<'c>> {
-        Ok(Handle::Borrowed(Conn::transaction(self)))
+impl<'c, 't> IntoSession<'c, TokioPostgres> for &'c mut tokio_postgres::Transaction<'t> {
+    fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
+        ready(Handle::Borrowed(Conn::new(self.client(), None, true)))
     }
 }
 
-impl<'c, 't> IntoHandle<'c> for &'c mut tokio_postgres::Transaction<'t> {
-    async fn into_handle(self) -> Result<Handle<'c>> {
-        Ok(Handle::Borrowed(Conn::transaction(self)))
+impl<'c> IntoSession<'c, TokioPostgres> for tokio_postgres::Transaction<'c> {
+    fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
+        ready(Handle::Owned(self))
     }
 }
 
-impl<'c> IntoHandle<'c> for tokio_postgres::Transaction<'c> {
-    async fn into_handle(self) -> Result<Handle<'c>> {
-        Ok(Handle::Owned(self))
-    }
-}
-
-/// Implements `Executor<TokioPostgres>` for handle types: every call opens
-/// the handle's connection, runs the statement, then finishes the handle.
-macro_rules! impl_executor {
-    ($([$($lt:lifetime),*] $handle:ty),+ $(,)?) => {$(
-        #[async_trait]
-        impl<$($lt),*> Executor<TokioPostgres> for $handle {
-            async fn job_insert(self, params: JobInsertParams<'_>) -> Result<()> {
-                let handle = self.into_handle().await?;
-                queries::job_insert(&mut handle.conn(), params).await?;
-                handle.finish().await
-            }
-            async fn job_complete(self, params: JobCompleteParams<'_>) -> Result<Vec<(JobLease, LeaseOutcome)>> {
-                let handle = self.into_handle().await?;
-                let done = queries::job_complete(&mut handle.conn(), params).await?;
-                handle.finish().await?;
-                Ok(done)
-            }
-            async fn job_checkpoint(self, params: JobCheckpointParams<'_>) -> Result<bool> {
-                let handle = self.into_handle().await?;
-                let held = queries::job_checkpoint(&mut handle.conn(), params).await?;
-                handle.finish().await?;
-                Ok(held)
-            }
-            async fn job_commit(self, params: JobCommitParams<'_>) -> Result<Vec<Uuid>> {
-                let handle = self.into_handle().await?;
-                let missing = queries::job_commit(&mut handle.conn(), params).await?;
-                handle.finish().await?;
-                Ok(missing)
-            }
-            async fn job_clear(self, params: JobClearParams<'_>) -> Result<u64> {
-                let handle = self.into_handle().await?;
-                let cleared = queries::job_clear(&mut handle.conn(), params).await?;
-                handle.finish().await?;
-                Ok(cleared)
-            }
-            async fn job_exists(self, id: Uuid) -> Result<bool> {
-                let handle = self.into_handle().await?;
-                let exists = queries::job_exists(&mut handle.conn(), id).await?;
-                handle.finish().await?;
-                Ok(exists)
-            }
-            async fn job_get(self, params: JobGetParams) -> Result<Option<JobInfo>> {
-                let handle = self.into_handle().await?;
-                let job = queries::job_get(&mut handle.conn(), params).await?;
-                handle.finish().await?;
-                Ok(job)
-            }
-            async fn job_list(self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
-                let handle = self.into_handle().await?;
-                let jobs = queries::job_list(&mut handle.conn(), params).await?;
-                handle.finish().await?;
-                Ok(jobs)
-            }
-            async fn job_retry(self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
-                let handle = self.into_handle().await?;
-                let retried = queries::job_retry(&mut handle.conn(), params).await?;
-                handle.finish().await?;
-                Ok(retried)
-            }
-            async fn job_delete(self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
-                let handle = self.into_handle().await?;
-                let deleted = queries::job_delete(&mut handle.conn(), params).await?;
-                handle.finish().await?;
-                Ok(deleted)
-            }
-            async fn job_prune(self, params: JobPruneParams<'_>) -> Result<u64> {
-                let handle = self.into_handle().await?;
-                let pruned = queries::job_prune(&mut handle.conn(), params).await?;
-                handle.finish().await?;
-                Ok(pruned)
-            }
-            async fn job_stats(self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
-                let handle = self.into_handle().await?;
-                let stats = queries::job_stats(&mut handle.conn(), params).await?;
-                handle.finish().await?;
-                Ok(stats)
-            }
-            async fn migrate(self) -> Result<()> {
-                self.into_handle().await?.migrate().await
-            }
-        }
-    )+};
-}
-
-impl_executor!(
+mq_sql::sql_executor!(TokioPostgres;
     ['c] &'c deadpool_postgres::Pool,
     ['c] &'c deadpool_postgres::Object,
     ['c, 't] &'c deadpool_postgres::Transaction<'t>,

@@ -31,7 +31,10 @@
 //!
 //! ```no_run
 //! # async fn run(registry: mq_core::JobRegistry) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//!
 //! use deadpool_postgres::{Manager, Pool};
+//! use mq_core::Backend;
 //! use mq_tokio_postgres::TokioPostgresBackend;
 //! use tokio_postgres::NoTls;
 //!
@@ -39,7 +42,14 @@
 //! let pool = Pool::builder(Manager::new(config.clone(), NoTls)).max_size(16).build()?;
 //! mq_core::migrate(&pool).await?;
 //! let backend = TokioPostgresBackend::new(pool.clone(), config);
-//! let runner = registry.runner(&backend).run().await?;
+//! // Through the `mq` crate, `registry.runner(&backend)` is all it takes:
+//! // it pairs the backend with the runtime its features chose. This crate
+//! // alone knows no runtime, so the runner is given one.
+//! let runner = registry
+//!     .runner(Arc::new(backend) as Arc<dyn Backend>)
+//!     .set_spawner(Arc::new(mq_runtime_tokio::TokioSpawner::new()))
+//!     .run()
+//!     .await?;
 //! # drop(runner);
 //! # Ok(())
 //! # }
@@ -57,15 +67,15 @@
 //!
 //! # Runtimes
 //!
-//! The constructors come with a runtime feature: `runtime-tokio` (on by
-//! default) or `runtime-async-std`. The runtime-specific code is one small
-//! module: on tokio, the wake-up connection is opened with tokio's sockets;
-//! on async-std, with async-std's, through `Config::connect_raw` and
+//! The constructors come with a runtime feature, which says whose sockets
+//! the wake-up connection uses: `runtime-tokio` (on by default) tokio's,
+//! `runtime-async-std` async-std's, through `Config::connect_raw` and
 //! tokio-util's compat layer (tokio's I/O traits only: no tokio runtime is
-//! started). Either way its I/O runs on the backend's
-//! [`mq_core::Spawner`]: this crate never calls `tokio::spawn` itself.
-//! With both features, the backend picks when it is created: tokio inside
-//! a tokio runtime, async-std otherwise.
+//! started). With both, the backend picks when it is created: tokio's
+//! inside a tokio runtime, async-std's otherwise. Sockets are all this crate
+//! knows of a runtime: it never spawns a task or starts a timer itself. The
+//! wake-up connection's I/O and its reconnecting run on the runner's
+//! [`mq_core::Spawner`], which the `mq` crate supplies.
 //!
 //! The pool is yours: on tokio, `Manager::new` connects with tokio's
 //! sockets and runs each connection as a tokio task. On async-std, give the
@@ -86,10 +96,10 @@ mod executor;
 mod listen;
 
 pub use backend::TokioPostgresBackend;
-#[cfg(any(feature = "runtime-tokio", feature = "runtime-async-std"))]
-pub use connect::MakeTls;
 #[cfg(feature = "runtime-async-std")]
 pub use connect::{AsyncStdConnect, AsyncStdSocket, connect_async_std};
+#[cfg(any(feature = "runtime-tokio", feature = "runtime-async-std"))]
+pub use connect::{AsyncStdTls, MakeTls, MakeTlsFor, TokioTls};
 
 /// The marker type of this driver in [`mq_core::Executor`]; inferred,
 /// never written by users.

@@ -10,7 +10,6 @@ use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures::channel::{mpsc, oneshot};
 use futures::future::{self, BoxFuture, Either};
@@ -18,7 +17,7 @@ use futures::stream::{BoxStream, Stream};
 use futures::{FutureExt, StreamExt};
 use mq_core::backend::Wakeup;
 use mq_core::{Result, Spawner};
-use mq_sql::{NOTIFY_CHANNEL, parse_notification};
+use mq_sql::{NOTIFY_CHANNEL, parse_notification, reconnect_backoff};
 use tokio_postgres::{AsyncMessage, Client};
 
 use crate::error::at;
@@ -127,12 +126,6 @@ fn listen_statement() -> String {
     format!("LISTEN \"{}\"", NOTIFY_CHANNEL.replace('"', "\"\""))
 }
 
-/// The wait before reconnection attempt `failures + 1`: 100 ms, doubling,
-/// at most 10 s.
-fn backoff(failures: u32) -> Duration {
-    (Duration::from_millis(100) * 2u32.pow(failures.min(7))).min(Duration::from_secs(10))
-}
-
 /// Watches the session; when its connection ends, opens another, until
 /// the wake-up stream is dropped.
 async fn reconnect_forever(
@@ -152,7 +145,7 @@ async fn reconnect_forever(
         tracing::warn!("lost the LISTEN connection; reconnecting");
         let mut failures = 0;
         session = loop {
-            let delay = backoff(failures);
+            let delay = reconnect_backoff(failures);
             let attempt = async {
                 spawner.sleep(delay).await;
                 open(connect.as_ref(), spawner.as_ref(), &wakeups).await
@@ -176,15 +169,6 @@ async fn reconnect_forever(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_ten_seconds() {
-        assert_eq!(backoff(0), Duration::from_millis(100));
-        assert_eq!(backoff(1), Duration::from_millis(200));
-        assert_eq!(backoff(6), Duration::from_millis(6400));
-        assert_eq!(backoff(7), Duration::from_secs(10));
-        assert_eq!(backoff(100), Duration::from_secs(10));
-    }
 
     #[test]
     fn listens_on_the_notify_channel() {

@@ -16,7 +16,10 @@ async fn backend(manager: fn(tokio_postgres::Config) -> Manager) -> (TestDb, Tok
         .build()
         .expect("build the pool");
     let backend = TokioPostgresBackend::new(pool, config);
-    backend.migrate().await.expect("migrate");
+    backend
+        .migrate(mq_core::backend::MigrateParams::default())
+        .await
+        .expect("migrate");
     (db, backend)
 }
 
@@ -29,7 +32,11 @@ mod on_tokio {
         super::backend(|config| Manager::new(config, NoTls)).await
     }
 
-    mq_core::conformance_tests!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)], backend);
+    mq_core::conformance_tests!(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)],
+        backend,
+        std::sync::Arc::new(mq_runtime_tokio::TokioSpawner::new())
+    );
 }
 
 /// The pool connects through `AsyncStdConnect`; built for both runtimes,
@@ -41,10 +48,19 @@ mod on_async_std {
 
     async fn backend() -> (mq_test_db::TestDb, mq_tokio_postgres::TokioPostgresBackend) {
         super::backend(|config| {
-            Manager::from_connect(config, AsyncStdConnect::new(), ManagerConfig::default())
+            let spawner = std::sync::Arc::new(mq_runtime_async_std::AsyncStdSpawner::new());
+            Manager::from_connect(
+                config,
+                AsyncStdConnect::new(spawner),
+                ManagerConfig::default(),
+            )
         })
         .await
     }
 
-    mq_core::conformance_tests!(#[async_std::test], backend);
+    mq_core::conformance_tests!(
+        #[async_std::test],
+        backend,
+        std::sync::Arc::new(mq_runtime_async_std::AsyncStdSpawner::new())
+    );
 }

@@ -2,13 +2,16 @@
 //! the wake-up connection's recovery and shutdown, the handles the
 //! transactional calls take, and errors that keep tokio-postgres's own.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Manager, Pool};
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use mq_core::backend::Wakeup;
+use mq_core::Spawner;
+use mq_core::backend::{ListenParams, Wakeup};
 use mq_core::{Backend, JobBuilder};
+use mq_runtime_tokio::TokioSpawner;
 use mq_test_db::TestDb;
 use mq_tokio_postgres::TokioPostgresBackend;
 use tokio_postgres::error::SqlState;
@@ -39,6 +42,11 @@ async fn fixture() -> Fixture {
 }
 
 impl Fixture {
+    /// The backend's wake-up stream, its connection run on tokio.
+    async fn listen(&self) -> mq_core::Result<BoxStream<'static, Wakeup>> {
+        listen(&self.backend).await
+    }
+
     /// A bare tokio-postgres connection, outside any pool.
     async fn client(&self) -> Client {
         let (client, connection) = self.config.connect(NoTls).await.expect("connect");
@@ -79,6 +87,11 @@ impl Fixture {
     }
 }
 
+async fn listen(backend: &TokioPostgresBackend) -> mq_core::Result<BoxStream<'static, Wakeup>> {
+    let spawner: Arc<dyn Spawner> = Arc::new(TokioSpawner::new());
+    backend.listen(ListenParams { spawner: &spawner }).await
+}
+
 async fn next(wakeups: &mut BoxStream<'static, Wakeup>) -> Wakeup {
     tokio::time::timeout(Duration::from_secs(20), wakeups.next())
         .await
@@ -101,7 +114,7 @@ async fn spawn_on(pool: &Pool, channel: &str) -> mq_core::Uuid {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listener_recovers_after_its_connection_is_killed() {
     let f = fixture().await;
-    let mut wakeups = f.backend.listen().await.expect("listen");
+    let mut wakeups = f.listen().await.expect("listen");
     spawn_on(&f.pool, "before").await;
     assert_eq!(next(&mut wakeups).await, ready("before"));
 
@@ -124,7 +137,7 @@ async fn listener_recovers_after_its_connection_is_killed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_stream_closes_the_listening_connection() {
     let f = fixture().await;
-    let wakeups = f.backend.listen().await.expect("listen");
+    let wakeups = f.listen().await.expect("listen");
     f.wait_listeners(1).await;
     drop(wakeups);
     f.wait_listeners(0).await;
@@ -136,7 +149,7 @@ async fn listen_fails_when_the_server_cannot_be_reached() {
     let mut config = f.config.clone();
     config.dbname("mq_no_such_database");
     let backend = TokioPostgresBackend::new(f.pool.clone(), config);
-    let error = match backend.listen().await {
+    let error = match listen(&backend).await {
         Ok(_) => panic!("listening on a missing database succeeded"),
         Err(error) => error,
     };
@@ -283,7 +296,7 @@ async fn migrate_on_a_bare_client_and_in_a_transaction() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_spawn_wakes_the_listener() {
     let f = fixture().await;
-    let mut wakeups = f.backend.listen().await.expect("listen");
+    let mut wakeups = f.listen().await.expect("listen");
     for i in 0..100 {
         spawn_on(&f.pool, "c").await;
         let got = tokio::time::timeout(Duration::from_secs(5), wakeups.next()).await;

@@ -17,7 +17,7 @@ pub struct SqlxDriver;
 
 impl Driver for SqlxDriver {
     type Marker = mq_sqlx::Sqlx;
-    type SourceMarker = mq_sqlx::Sqlx;
+    type SourceMarker = mq::DefaultRuntime;
     type Pool = PgPool;
 
     async fn connect(url: &str) -> PgPool {
@@ -32,7 +32,7 @@ impl Driver for SqlxDriver {
         pool
     }
 
-    fn source(pool: &PgPool) -> impl mq::IntoBackend<Self::Marker> + '_ {
+    fn source(pool: &PgPool) -> impl mq::IntoBackend<Self::SourceMarker> + '_ {
         pool
     }
 
@@ -114,7 +114,7 @@ pub struct TokioPostgresPool {
 
 impl Driver for TokioPostgresDriver {
     type Marker = mq_tokio_postgres::TokioPostgres;
-    type SourceMarker = mq_core::executor::Direct;
+    type SourceMarker = mq::DefaultRuntime;
     type Pool = TokioPostgresPool;
 
     async fn connect(url: &str) -> TokioPostgresPool {

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mq::{
-    Backend, CurrentJob, Executor, IntoBackend, JobBuilder, JobRunnerHandle, JobRunnerOptions,
-    JobState, Uuid,
+    Backend, BackendExt, CurrentJob, Executor, IntoBackend, JobBuilder, JobRunnerHandle,
+    JobRunnerOptions, JobState, Uuid,
 };
 use mq_test_db::TestDb;
 
@@ -24,10 +24,9 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 pub trait Driver: Send + Sync + Sized + 'static {
     /// The driver's marker in `Executor`.
     type Marker: 'static;
-    /// The marker of what a runner is built on: the driver's marker when
-    /// runners take `&pool` (sqlx), `mq_core::executor::Direct` when they
-    /// take a backend value (tokio-postgres, whose pool lacks the LISTEN
-    /// connection's config).
+    /// The marker of what a runner is built on: `&pool` (sqlx) or a
+    /// backend value (tokio-postgres, whose pool lacks the LISTEN
+    /// connection's config), which the mq crate pairs with the runtime.
     type SourceMarker: 'static;
     /// The application's pool.
     type Pool: Clone + Send + Sync + 'static;

@@ -18,7 +18,7 @@ enum Driver {
     Sqlx(sqlx::PgPool),
     TokioPostgres {
         pool: deadpool_postgres::Pool,
-        backend: Arc<dyn mq::Backend>,
+        backend: TokioPostgresBackend,
     },
 }
 
@@ -49,8 +49,7 @@ impl MqSystem {
                 let pool = deadpool_postgres::Pool::builder(manager)
                     .max_size(config.pool_size as usize)
                     .build()?;
-                let backend: Arc<dyn mq::Backend> =
-                    Arc::new(TokioPostgresBackend::new(pool.clone(), pg_config));
+                let backend = TokioPostgresBackend::new(pool.clone(), pg_config);
                 Driver::TokioPostgres { pool, backend }
             }
             _ => Driver::Sqlx(crate::db::pool(url, config.pool_size).await?),
@@ -112,7 +111,7 @@ impl MqSystem {
     pub fn runner(&self, run: impl Fn(CurrentJob) + Send + Sync + 'static) -> JobRunnerOptions {
         match &self.driver {
             Driver::Sqlx(pool) => JobRunnerOptions::new(pool, run),
-            Driver::TokioPostgres { backend, .. } => JobRunnerOptions::new(backend.clone(), run),
+            Driver::TokioPostgres { backend, .. } => JobRunnerOptions::new(backend, run),
         }
     }
 }

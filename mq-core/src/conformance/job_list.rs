@@ -6,11 +6,16 @@ use super::*;
 /// a time.
 pub async fn filters_and_pages_in_spawn_order(backend: &dyn Backend) {
     let t = Clock::new();
-    let list = |channel_name, state, after_seq, limit| async move {
+    let list = |channel_name: Option<&'static str>, state: Option<JobState>, after_seq, limit| async move {
+        let names = channel_name.map(|name| vec![name.to_owned()]);
+        let states = state.map(|state| vec![state]);
         backend
             .job_list(JobListParams {
-                channel_name,
-                state,
+                filter: JobFilter {
+                    channel_names: names.as_deref(),
+                    states: states.as_deref(),
+                    ..JobFilter::default()
+                },
                 after_seq,
                 limit,
             })
@@ -71,4 +76,18 @@ pub async fn filters_and_pages_in_spawn_order(backend: &dyn Backend) {
         a_page.iter().map(|j| j.id).collect::<Vec<_>>(),
         vec![spawned[3], spawned[5]]
     );
+}
+
+/// Listing one job by id (what `job_state` does) follows it through its
+/// life.
+pub async fn reports_the_state_through_a_jobs_life(backend: &dyn Backend) {
+    let t = Clock::new();
+    let b = job("j", "c");
+    assert_eq!(state(backend, b.id()).await, None);
+    insert(backend, t.at(0.0), &[&b]).await;
+    assert_eq!(state(backend, b.id()).await, Some(JobState::Ready));
+    let claimed = claim(backend, t.at(0.0), 1).await;
+    assert_eq!(state(backend, b.id()).await, Some(JobState::Running));
+    complete(backend, &[claimed[0].lease()]).await;
+    assert_eq!(state(backend, b.id()).await, None);
 }

@@ -10,10 +10,16 @@ pub async fn keeps_every_live_job(backend: &dyn Backend) {
     let done = claim(backend, t.at(0.0), 20).await;
     let leases: Vec<JobLease> = done.iter().map(ClaimedJob::lease).collect();
     complete(backend, &leases).await;
-    let (a, b) = futures::join!(backend.job_vacuum(), backend.job_vacuum());
+    let (a, b) = futures::join!(
+        backend.job_vacuum(JobVacuumParams::default()),
+        backend.job_vacuum(JobVacuumParams::default())
+    );
     a.expect("job_vacuum");
     b.expect("job_vacuum");
-    backend.job_vacuum().await.expect("job_vacuum");
+    backend
+        .job_vacuum(JobVacuumParams::default())
+        .await
+        .expect("job_vacuum");
     assert_eq!(
         claim(backend, t.at(0.0), 100).await.len(),
         30,

@@ -3,10 +3,12 @@
 use super::*;
 
 /// Listeners hear about spawned and committed jobs, with their channel.
-pub async fn wakes_up_on_insert_and_commit(backend: &dyn Backend) {
+pub async fn wakes_up_on_insert_and_commit(backend: &dyn Backend, spawner: &Arc<dyn Spawner>) {
     let t = Clock::new();
-    let mut wakeups = backend.listen().await.expect("listen");
-    let spawner = backend.spawner();
+    let mut wakeups = backend
+        .listen(ListenParams { spawner })
+        .await
+        .expect("listen");
     let b = job("j", "ready-channel");
     insert(backend, t.at(0.0), &[&b]).await;
     assert_eq!(
@@ -35,6 +37,31 @@ pub async fn wakes_up_on_insert_and_commit(backend: &dyn Backend) {
         next_wakeup(spawner.as_ref(), &mut wakeups).await,
         Wakeup::Ready {
             channel_name: Some("later-channel".to_owned())
+        }
+    );
+}
+
+/// Listeners hear about the channels of retried jobs.
+pub async fn wakes_up_on_retry(backend: &dyn Backend, spawner: &Arc<dyn Spawner>) {
+    let t = Clock::new();
+    let x = failed_job(backend, t.at(0.0), job("j", "x")).await;
+    let y = failed_job(backend, t.at(0.0), job("j", "y")).await;
+    let mut wakeups = backend
+        .listen(ListenParams { spawner })
+        .await
+        .expect("listen");
+    assert_eq!(retry(backend, t.at(1.0), None, Some("x")).await, vec![x]);
+    assert_eq!(
+        next_wakeup(spawner.as_ref(), &mut wakeups).await,
+        Wakeup::Ready {
+            channel_name: Some("x".to_owned())
+        }
+    );
+    assert_eq!(retry(backend, t.at(1.0), None, None).await, vec![y]);
+    assert_eq!(
+        next_wakeup(spawner.as_ref(), &mut wakeups).await,
+        Wakeup::Ready {
+            channel_name: Some("y".to_owned())
         }
     );
 }

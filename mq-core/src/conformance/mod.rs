@@ -16,13 +16,19 @@
 //! // A factory for a fresh, empty backend. Yours would connect to a new
 //! // database (or return a `(guard, backend)` pair that drops it).
 //! async fn backend() -> MemoryBackend {
-//!     MemoryBackend::new(Arc::new(mq_runtime_tokio::TokioSpawner::new()))
+//!     MemoryBackend::new()
 //! }
 //!
-//! mq_core::conformance_tests!(#[tokio::test], backend);
+//! // The runtime the tests run on, for the cases that wait for wake-ups.
+//! mq_core::conformance_tests!(
+//!     #[tokio::test],
+//!     backend,
+//!     Arc::new(mq_runtime_tokio::TokioSpawner::new())
+//! );
 //! ```
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -30,25 +36,28 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::backend::{
-    Backend, ChannelKey, ClaimedJob, JobCheckpointParams, JobClaimParams, JobClearParams,
-    JobCommitParams, JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobFailure,
+    Backend, ChannelKey, ClaimedJob, JobCheckpointParams, JobClaimParams, JobCommitParams,
+    JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobFailure, JobFilter,
     JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams, JobLease, JobListParams,
-    JobPruneParams, JobReleaseParams, JobRetryParams, JobScheduleParams, JobState, JobStatsParams,
-    LeaseOutcome, MAX_ERROR_HISTORY, Wakeup, claim_cursor,
+    JobReleaseParams, JobRetryParams, JobScheduleParams, JobState, JobStatsParams, JobVacuumParams,
+    LeaseOutcome, ListenParams, MAX_ERROR_HISTORY, Wakeup, claim_cursor,
 };
 use crate::builder::JobBuilder;
-use crate::spawner::timeout;
+use crate::ext::BackendExt;
+use crate::spawner::{Spawner, timeout};
 
 /// Generates one test per conformance case for a backend: a module per
 /// operation (`job_claim`, `job_complete`...) with a test per case.
 ///
 /// `$factory` is an async function (or path to one) returning a fresh,
 /// migrated, empty backend, or a `(guard, backend)` pair (see
-/// [`AsBackend`](crate::conformance::AsBackend)); the attributes (for
-/// example `#[tokio::test]`) go on every generated test.
+/// [`AsBackend`](crate::conformance::AsBackend)); `$spawner` an expression
+/// for the [`Spawner`](crate::Spawner) of the runtime the tests run on
+/// (the wake-up cases need one); the attributes (for example
+/// `#[tokio::test]`) go on every generated test.
 #[macro_export]
 macro_rules! conformance_tests {
-    ($(#[$attr:meta])+ $(,)? $factory:path) => {
+    ($(#[$attr:meta])+ $(,)? $factory:path, $spawner:expr $(,)?) => {
         $crate::conformance_tests!(@modules [$(#[$attr])+] ($factory);
             job_insert {
                 makes_jobs_claimable,
@@ -106,33 +115,24 @@ macro_rules! conformance_tests {
                 fails_lapsed_last_attempts,
                 reports_the_next_due_time,
             },
-            job_clear {
-                deletes_by_channel_name_or_all,
-            },
-            job_state {
-                follows_the_job,
-            },
             job_get {
                 returns_everything_stored,
             },
             job_list {
                 filters_and_pages_in_spawn_order,
+                reports_the_state_through_a_jobs_life,
             },
             job_retry {
                 makes_failed_jobs_ready_with_fresh_attempts,
-                by_channel_name_and_wakes_listeners,
+                by_channel_name,
             },
             job_delete {
                 removes_jobs_in_any_state,
-            },
-            job_prune {
-                deletes_old_failed_and_completed_jobs,
+                clears_channel_names_or_everything,
+                prunes_old_failed_and_completed_jobs,
             },
             job_stats {
                 counts_per_channel_name_and_state,
-            },
-            listen {
-                wakes_up_on_insert_and_commit,
             },
             job_vacuum {
                 keeps_every_live_job,
@@ -141,6 +141,12 @@ macro_rules! conformance_tests {
                 random_operations_keep_every_invariant,
             },
         );
+        mod listen {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::conformance_tests!(@runtime_case [$(#[$attr])+] ($factory) ($spawner) wakes_up_on_insert_and_commit);
+            $crate::conformance_tests!(@runtime_case [$(#[$attr])+] ($factory) ($spawner) wakes_up_on_retry);
+        }
     };
     (@modules $attrs:tt $factory:tt; $($module:ident { $($case:ident),+ $(,)? }),+ $(,)?) => {
         $(
@@ -157,6 +163,18 @@ macro_rules! conformance_tests {
             let backend = $factory().await;
             $crate::conformance::$module::$case(
                 $crate::conformance::AsBackend::as_backend(&backend),
+            )
+            .await;
+        }
+    };
+    (@runtime_case [$(#[$attr:meta])+] ($factory:path) ($spawner:expr) $case:ident) => {
+        $(#[$attr])+
+        async fn $case() {
+            let backend = $factory().await;
+            let spawner: ::std::sync::Arc<dyn $crate::Spawner> = $spawner;
+            $crate::conformance::listen::$case(
+                $crate::conformance::AsBackend::as_backend(&backend),
+                &spawner,
             )
             .await;
         }
@@ -211,7 +229,6 @@ impl Default for Clock {
 
 pub mod job_checkpoint;
 pub mod job_claim;
-pub mod job_clear;
 pub mod job_commit;
 pub mod job_complete;
 pub mod job_delete;
@@ -220,11 +237,9 @@ pub mod job_get;
 pub mod job_insert;
 pub mod job_keep_alive;
 pub mod job_list;
-pub mod job_prune;
 pub mod job_release;
 pub mod job_retry;
 pub mod job_schedule;
-pub mod job_state;
 pub mod job_stats;
 pub mod job_vacuum;
 pub mod listen;
@@ -385,25 +400,44 @@ async fn fail_with(
     fail_one(backend, now, lease, Duration::ZERO, error).await
 }
 
+/// Retries the failed jobs among `ids` (all if `None`) of channel name
+/// `channel_name` (any if `None`), ready at `now`.
 async fn retry(
     backend: &dyn Backend,
     now: Option<OffsetDateTime>,
     ids: Option<&[Uuid]>,
     channel_name: Option<&str>,
 ) -> Vec<Uuid> {
+    let names = channel_name.map(|name| vec![name.to_owned()]);
     backend
         .job_retry(JobRetryParams {
-            ids,
-            channel_name,
-            now,
+            filter: JobFilter {
+                ids,
+                channel_names: names.as_deref(),
+                now,
+                ..JobFilter::default()
+            },
         })
         .await
         .expect("job_retry")
 }
 
+/// Deletes the jobs `ids`; returns those deleted.
 async fn delete(backend: &dyn Backend, ids: &[Uuid]) -> Vec<Uuid> {
+    delete_where(
+        backend,
+        JobFilter {
+            ids: Some(ids),
+            ..JobFilter::default()
+        },
+    )
+    .await
+}
+
+/// Deletes the jobs that pass `filter`; returns those deleted.
+async fn delete_where(backend: &dyn Backend, filter: JobFilter<'_>) -> Vec<Uuid> {
     backend
-        .job_delete(JobDeleteParams { ids })
+        .job_delete(JobDeleteParams { filter })
         .await
         .expect("job_delete")
 }

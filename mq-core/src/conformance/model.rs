@@ -271,9 +271,10 @@ impl<'b> Run<'b> {
                 let retried = self
                     .backend
                     .job_retry(JobRetryParams {
-                        ids: None,
-                        channel_name: None,
-                        now: self.at(),
+                        filter: JobFilter {
+                            now: self.at(),
+                            ..JobFilter::default()
+                        },
                     })
                     .await
                     .map_err(|e| format!("job_retry: {e}"))?;
@@ -716,7 +717,12 @@ impl<'b> Run<'b> {
         let id = self.jobs[i].id;
         let deleted = self
             .backend
-            .job_delete(JobDeleteParams { ids: &[id] })
+            .job_delete(JobDeleteParams {
+                filter: JobFilter {
+                    ids: Some(&[id]),
+                    ..JobFilter::default()
+                },
+            })
             .await
             .map_err(|e| format!("job_delete: {e}"))?;
         if deleted == [id] {
@@ -801,8 +807,10 @@ impl<'b> Run<'b> {
         let jobs = self
             .backend
             .job_list(JobListParams {
-                channel_name: None,
-                state,
+                filter: JobFilter {
+                    states: state.as_ref().map(std::slice::from_ref),
+                    ..JobFilter::default()
+                },
                 after_seq: None,
                 limit: 100_000,
             })
@@ -913,11 +921,9 @@ async fn check(
     ops: &[Op],
 ) -> std::result::Result<(), (String, String)> {
     backend
-        .job_clear(JobClearParams {
-            channel_names: None,
-        })
+        .job_clear_all()
         .await
-        .map_err(|e| (format!("job_clear: {e}"), String::new()))?;
+        .map_err(|e| (format!("job_clear_all: {e}"), String::new()))?;
     let mut run = Run {
         backend,
         base,

@@ -18,7 +18,8 @@ use futures::{FutureExt, StreamExt};
 use super::attempt::Ending;
 use super::shared::{Dispatch, LoopEvent, RunnerShared, VACUUM_MIN_INTERVAL};
 use crate::backend::{
-    ChannelKey, ClaimedJob, JobClaimParams, JobScheduleParams, Wakeup, claim_cursor,
+    ChannelKey, ClaimedJob, JobClaimParams, JobScheduleParams, JobVacuumParams, Wakeup,
+    claim_cursor,
 };
 
 /// How often runners settle ordered channels left blocked by transactions
@@ -292,7 +293,7 @@ impl ClaimLoop {
         let spawner = shared.spawner.clone();
         spawner.spawn(
             async move {
-                match shared.backend.job_vacuum().await {
+                match shared.backend.job_vacuum(JobVacuumParams::default()).await {
                     Ok(ran) => tracing::debug!(ran, "vacuumed the jobs table"),
                     Err(error) => tracing::warn!(%error, "job_vacuum failed"),
                 }

@@ -30,8 +30,8 @@ use futures::channel::mpsc;
 use futures::future::{BoxFuture, Shared};
 
 use crate::CurrentJob;
-use crate::backend::Backend;
-use crate::error::Result;
+use crate::backend::{Backend, ListenParams};
+use crate::error::{Error, Result};
 use crate::executor::IntoBackend;
 use crate::registry::RegistryDispatch;
 use crate::spawner::{Spawner, spawn_with_handle, timeout};
@@ -42,7 +42,9 @@ use shared::{Dispatch, RunnerConfig, RunnerShared};
 /// channels. [`run`](Self::run) starts the runner.
 pub struct JobRunnerOptions {
     backend: Arc<dyn Backend>,
-    spawner: Arc<dyn Spawner>,
+    /// The runtime: what the backend came paired with, or what
+    /// [`set_spawner`](Self::set_spawner) gave.
+    spawner: Option<Arc<dyn Spawner>>,
     dispatch: Dispatch,
     config: RunnerConfig,
     metrics: Option<Arc<dyn RunnerMetrics>>,
@@ -67,17 +69,20 @@ impl JobRunnerOptions {
         backend: impl IntoBackend<D>,
         run: impl Fn(CurrentJob) + Send + Sync + 'static,
     ) -> Self {
-        Self::with_dispatch(backend.into_backend(), Dispatch::Callback(Arc::new(run)))
+        Self::with_dispatch(backend, Dispatch::Callback(Arc::new(run)))
     }
 
-    pub(crate) fn for_registry(backend: Arc<dyn Backend>, registry: RegistryDispatch) -> Self {
+    pub(crate) fn for_registry<D>(
+        backend: impl IntoBackend<D>,
+        registry: RegistryDispatch,
+    ) -> Self {
         Self::with_dispatch(backend, Dispatch::Registry(registry))
     }
 
-    fn with_dispatch(backend: Arc<dyn Backend>, dispatch: Dispatch) -> Self {
+    fn with_dispatch<D>(backend: impl IntoBackend<D>, dispatch: Dispatch) -> Self {
         Self {
             spawner: backend.spawner(),
-            backend,
+            backend: backend.into_backend(),
             dispatch,
             metrics: None,
             config: RunnerConfig {
@@ -190,9 +195,13 @@ impl JobRunnerOptions {
         self
     }
 
-    /// Runs the runner's tasks on `spawner` instead of the backend's.
+    /// Runs the runner's tasks (and whatever background work its backend's
+    /// wake-ups need) on `spawner`: the runtime to run on. A pool or
+    /// backend of a driver comes paired with the runtime the `mq` crate's
+    /// features chose, which this replaces; a backend of your own
+    /// ([`StandaloneBackend`](crate::StandaloneBackend)) needs it.
     pub fn set_spawner(&mut self, spawner: Arc<dyn Spawner>) -> &mut Self {
-        self.spawner = spawner;
+        self.spawner = Some(spawner);
         self
     }
 
@@ -203,26 +212,29 @@ impl JobRunnerOptions {
         if let Dispatch::Registry(registry) = &self.dispatch {
             registry.registry().check()?;
         }
+        let spawner = self.spawner.clone().ok_or(Error::NoRuntime)?;
         let dispatch = self.dispatch.clone();
-        let wakeups = self.backend.listen().await?;
+        let wakeups = self
+            .backend
+            .listen(ListenParams { spawner: &spawner })
+            .await?;
         let (events_tx, events_rx) = mpsc::unbounded();
         let (outcomes_tx, outcomes_rx) = mpsc::unbounded();
         let shared = Arc::new(RunnerShared::new(
             self.backend.clone(),
-            self.spawner.clone(),
+            spawner.clone(),
             self.config.clone(),
             dispatch,
             self.metrics.clone(),
             events_tx,
             outcomes_tx,
         ));
-        self.spawner
-            .spawn(outcomes::run(shared.clone(), outcomes_rx).boxed());
+        spawner.spawn(outcomes::run(shared.clone(), outcomes_rx).boxed());
         if self.config.keep_alive {
-            self.spawner.spawn(keep_alive::run(shared.clone()).boxed());
+            spawner.spawn(keep_alive::run(shared.clone()).boxed());
         }
         let claim_loop = spawn_with_handle(
-            self.spawner.as_ref(),
+            spawner.as_ref(),
             claim_loop::run(shared.clone(), wakeups, events_rx),
         );
         Ok(JobRunnerHandle {

@@ -1,0 +1,132 @@
+//! A driver's [`Executor`](mq_core::Executor) impls, written once: the
+//! driver turns each of its handle types into a [`Session`] (a connection
+//! for one call, and what to do after it), and
+//! [`sql_executor!`](crate::sql_executor) implements every call with the
+//! [`queries`](crate::queries).
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+use mq_core::Result;
+
+use crate::connection::Connection;
+
+/// A connection for one call on a caller's handle, and what to do after
+/// the call.
+#[async_trait]
+pub trait Session: Connection {
+    /// Ends the call: commits the transaction if the handle was an owned
+    /// one, returns a pooled connection; a borrowed connection or
+    /// transaction is left to its owner.
+    async fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// A driver handle the transactional calls run on (`&PgPool`, a
+/// transaction...). `D` is the driver's marker, as in
+/// [`Executor`](mq_core::Executor), so that a driver can implement this for
+/// types it does not own.
+pub trait IntoSession<'c, D>: Send {
+    /// The session for one call.
+    fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>>;
+}
+
+/// Implements [`mq_core::Executor`] with the driver's marker for handle
+/// types that implement [`IntoSession`]: every call opens a session, runs
+/// the query of the same name, and finishes the session.
+#[macro_export]
+macro_rules! sql_executor {
+    ($marker:ty; $([$($lt:lifetime),*] $handle:ty),+ $(,)?) => {$(
+        #[$crate::__private::async_trait]
+        impl<$($lt),*> $crate::__private::Executor<$marker> for $handle {
+            async fn job_insert(
+                self,
+                params: $crate::__private::JobInsertParams<'_>,
+            ) -> $crate::__private::Result<()> {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                $crate::queries::job_insert(&mut *session, params).await?;
+                session.finish().await
+            }
+            async fn job_commit(
+                self,
+                params: $crate::__private::JobCommitParams<'_>,
+            ) -> $crate::__private::Result<Vec<$crate::__private::Uuid>> {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                let missing = $crate::queries::job_commit(&mut *session, params).await?;
+                session.finish().await?;
+                Ok(missing)
+            }
+            async fn job_complete(
+                self,
+                params: $crate::__private::JobCompleteParams<'_>,
+            ) -> $crate::__private::Result<
+                Vec<($crate::__private::JobLease, $crate::__private::LeaseOutcome)>,
+            > {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                let done = $crate::queries::job_complete(&mut *session, params).await?;
+                session.finish().await?;
+                Ok(done)
+            }
+            async fn job_checkpoint(
+                self,
+                params: $crate::__private::JobCheckpointParams<'_>,
+            ) -> $crate::__private::Result<bool> {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                let held = $crate::queries::job_checkpoint(&mut *session, params).await?;
+                session.finish().await?;
+                Ok(held)
+            }
+            async fn job_get(
+                self,
+                params: $crate::__private::JobGetParams,
+            ) -> $crate::__private::Result<Option<$crate::__private::JobInfo>> {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                let job = $crate::queries::job_get(&mut *session, params).await?;
+                session.finish().await?;
+                Ok(job)
+            }
+            async fn job_list(
+                self,
+                params: $crate::__private::JobListParams<'_>,
+            ) -> $crate::__private::Result<Vec<$crate::__private::JobSummary>> {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                let jobs = $crate::queries::job_list(&mut *session, params).await?;
+                session.finish().await?;
+                Ok(jobs)
+            }
+            async fn job_stats(
+                self,
+                params: $crate::__private::JobStatsParams,
+            ) -> $crate::__private::Result<Vec<$crate::__private::JobStateCount>> {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                let stats = $crate::queries::job_stats(&mut *session, params).await?;
+                session.finish().await?;
+                Ok(stats)
+            }
+            async fn job_retry(
+                self,
+                params: $crate::__private::JobRetryParams<'_>,
+            ) -> $crate::__private::Result<Vec<$crate::__private::Uuid>> {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                let retried = $crate::queries::job_retry(&mut *session, params).await?;
+                session.finish().await?;
+                Ok(retried)
+            }
+            async fn job_delete(
+                self,
+                params: $crate::__private::JobDeleteParams<'_>,
+            ) -> $crate::__private::Result<Vec<$crate::__private::Uuid>> {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                let deleted = $crate::queries::job_delete(&mut *session, params).await?;
+                session.finish().await?;
+                Ok(deleted)
+            }
+            async fn migrate(
+                self,
+                _params: $crate::__private::MigrateParams,
+            ) -> $crate::__private::Result<()> {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                $crate::queries::migrate(&mut *session).await?;
+                session.finish().await
+            }
+        }
+    )+};
+}

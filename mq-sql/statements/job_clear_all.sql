@@ -1,2 +1,0 @@
--- Deletes every job.
-DELETE FROM mq_jobs

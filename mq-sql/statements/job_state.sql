@@ -1,1 +1,0 @@
-SELECT state::text AS state FROM mq_jobs WHERE id = $1
