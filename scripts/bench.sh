@@ -2,8 +2,9 @@
 # The benchmark: mq (both drivers) against sqlxmq 0.6, riverqueue 0.5 and
 # the raw-SQL floor, in the scenarios of issue 5, on one PostgreSQL.
 #
-#   scripts/bench.sh                          # everything, 3 repetitions (about an hour on 2 cores)
+#   scripts/bench.sh                          # every scenario but held-xmin, 3 repetitions (about an hour on 2 cores)
 #   scripts/bench.sh --scenarios drain,latency --systems mq-sqlx,sqlxmq,raw
+#   scripts/bench.sh --scenarios held-xmin    # scenario 8, run only when named: 21 min per system (mq, raw)
 #   scripts/bench.sh --quick                  # a smoke test of every path, in about a minute
 #   scripts/bench.sh --help                   # every option of mq-bench
 #

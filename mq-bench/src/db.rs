@@ -113,6 +113,48 @@ pub async fn table_stats(pool: &PgPool, tables: &[&str]) -> Result<Vec<TableStat
     Ok(stats)
 }
 
+/// What a queue's tables take up at one moment, summed over the tables
+/// and their partitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Footprint {
+    /// Dead rows not yet vacuumed (`n_dead_tup`).
+    pub dead: i64,
+    /// Bytes of the tables themselves (`pg_relation_size`, main fork).
+    pub heap_bytes: i64,
+    /// Bytes of their indexes (`pg_indexes_size`).
+    pub index_bytes: i64,
+}
+
+/// The [`Footprint`] of `tables`, each with its partitions if it is
+/// partitioned (whose parent has no storage of its own), so the same query
+/// fits either layout. `pg_partition_tree` lists a partitioned table and
+/// its partitions but returns nothing for a plain table (PostgreSQL 15),
+/// hence the union with the table itself.
+///
+/// `n_dead_tup` lags by up to a second behind the last transactions.
+pub async fn footprint(pool: &PgPool, tables: &[&str]) -> Result<Footprint> {
+    let tables: Vec<String> = tables.iter().map(|t| t.to_string()).collect();
+    let row = sqlx::query(
+        "SELECT coalesce(sum(s.n_dead_tup), 0)::bigint,
+                coalesce(sum(pg_relation_size(p.relid)), 0)::bigint,
+                coalesce(sum(pg_indexes_size(p.relid)), 0)::bigint
+         FROM unnest($1::text[]) AS t(name)
+         CROSS JOIN LATERAL (
+             SELECT relid FROM pg_partition_tree(t.name::regclass)
+             UNION SELECT t.name::regclass
+         ) AS p(relid)
+         LEFT JOIN pg_stat_user_tables AS s ON s.relid = p.relid",
+    )
+    .bind(&tables)
+    .fetch_one(pool)
+    .await?;
+    Ok(Footprint {
+        dead: row.get(0),
+        heap_bytes: row.get(1),
+        index_bytes: row.get(2),
+    })
+}
+
 /// Vacuums and analyzes `tables` and runs a checkpoint, so that every run
 /// starts from the same physical state: no dead rows, fresh planner
 /// statistics, no checkpoint pending from the previous run's writes.

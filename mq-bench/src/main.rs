@@ -2,7 +2,9 @@
 //! one PostgreSQL, in the scenarios of issue 5: enqueue-single,
 //! enqueue-batch, drain, backlog, latency, ordered and multiprocess; and,
 //! for mq alone, blocked (a drain beside ordered channels held by failed
-//! jobs, compared with mq's own drain).
+//! jobs, compared with mq's own drain); and, run only when named, for mq
+//! beside the raw floor, held-xmin (a steady load while a long transaction
+//! holds the xmin horizon, minute by minute).
 //!
 //! ```sh
 //! scripts/bench.sh                      # the full run, on a throwaway durable PostgreSQL
@@ -46,9 +48,11 @@ struct Cli {
     #[arg(long, env = "DATABASE_URL", global = true)]
     database_url: Option<String>,
 
-    /// Scenarios to run, comma-separated (default: all): enqueue-single,
-    /// enqueue-batch, drain, backlog, latency, ordered, blocked (mq only;
-    /// compared with drain when drain runs first), multiprocess.
+    /// Scenarios to run, comma-separated (default: all but held-xmin;
+    /// --quick runs all): enqueue-single, enqueue-batch, drain, backlog,
+    /// latency, ordered, blocked (mq only; compared with drain when drain
+    /// runs first), multiprocess, held-xmin (mq and raw only, 21 minutes
+    /// per system; never in the default list).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<Scenario>,
 
@@ -97,6 +101,20 @@ struct Cli {
     /// Seconds of steady load per rate in scenario 5.
     #[arg(long)]
     latency_secs: Option<f64>,
+
+    /// Spawn rate of scenario 8 (held-xmin), in jobs per second (default
+    /// 1000).
+    #[arg(long, value_name = "JOBS_PER_SEC")]
+    held_xmin_rate: Option<u32>,
+
+    /// Minutes of scenario 8's phases: warm-up, xmin held, released
+    /// (default 1,10,10; fractions allowed, e.g. 0.5,1,1).
+    #[arg(long, value_delimiter = ',', value_name = "WARMUP,HELD,RELEASED")]
+    held_xmin_minutes: Vec<f64>,
+
+    /// Seconds per row of scenario 8 (default 60).
+    #[arg(long, value_name = "SECS")]
+    held_xmin_bucket_secs: Option<f64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,11 +174,39 @@ async fn run(cli: Cli) -> Result<()> {
     if let Some(s) = cli.latency_secs {
         sizes.latency_secs = s;
     }
+    if let Some(rate) = cli.held_xmin_rate {
+        if rate == 0 {
+            bail!("--held-xmin-rate must be at least 1");
+        }
+        sizes.held_xmin_rate = rate;
+    }
+    if !cli.held_xmin_minutes.is_empty() {
+        let Ok(minutes) = <[f64; 3]>::try_from(cli.held_xmin_minutes.as_slice()) else {
+            bail!(
+                "--held-xmin-minutes takes three numbers (warm-up, held, released), got {:?}",
+                cli.held_xmin_minutes
+            );
+        };
+        if minutes.iter().any(|m| !m.is_finite() || *m <= 0.0) {
+            bail!("--held-xmin-minutes: each phase must last more than 0 minutes, got {minutes:?}");
+        }
+        sizes.held_xmin_minutes = minutes;
+    }
+    if let Some(secs) = cli.held_xmin_bucket_secs {
+        if !secs.is_finite() || secs < 0.1 {
+            bail!("--held-xmin-bucket-secs must be at least 0.1, got {secs}");
+        }
+        sizes.held_xmin_bucket_secs = secs;
+    }
     let reps = cli.reps.unwrap_or(if cli.quick { 1 } else { 3 }).max(1);
-    let scenarios = if cli.scenarios.is_empty() {
+    let scenarios = if !cli.scenarios.is_empty() {
+        cli.scenarios.clone()
+    } else if cli.quick {
+        // The smoke test runs every path, the long scenario included (at
+        // its tiny quick durations).
         Scenario::ALL.to_vec()
     } else {
-        cli.scenarios.clone()
+        Scenario::DEFAULT.to_vec()
     };
     let kinds = if cli.systems.is_empty() {
         SystemKind::ALL.to_vec()
@@ -226,6 +272,9 @@ async fn run(cli: Cli) -> Result<()> {
         let mut table = scenario.table(&ctx);
         let reps = match scenario {
             Scenario::Backlog => ctx.sizes.backlog_reps.unwrap_or(reps).max(1),
+            // One run is already minutes long and reports minute by minute;
+            // its table says so.
+            Scenario::HeldXmin => 1,
             _ => reps,
         };
         table.note(format!("repetitions: {reps}"));

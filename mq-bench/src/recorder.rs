@@ -49,15 +49,27 @@ struct ChannelState {
     busy: bool,
 }
 
+/// Per job (indexed by its number), in microseconds; -1 until recorded.
+#[derive(Debug)]
+struct Latencies {
+    /// When the job was spawned (its payload's stamp, on [`now_us`]'s
+    /// clock): to group jobs by when they were spawned.
+    spawn: Vec<AtomicI64>,
+    /// From the spawn to the handler starting.
+    start: Vec<AtomicI64>,
+    /// From the spawn to the completion being recorded.
+    done: Vec<AtomicI64>,
+}
+
 /// Collects what the runners report. Shared by the job handlers of one run.
 #[derive(Debug)]
 pub struct Recorder {
     runs: Vec<AtomicU32>,
     started: AtomicUsize,
     completed: AtomicUsize,
-    /// Start and completion latencies (µs), per job; filled only when
-    /// latency is measured.
-    latencies: Option<(Vec<AtomicI64>, Vec<AtomicI64>)>,
+    /// Spawn times and latencies per job; filled only when latency is
+    /// measured.
+    latencies: Option<Latencies>,
     channels: Option<Mutex<Vec<ChannelState>>>,
     problems: Mutex<Vec<String>>,
     /// Completion count and time, every tenth of the expected jobs.
@@ -82,11 +94,16 @@ impl Recorder {
         }
     }
 
-    /// Also records each job's start and completion latency.
+    /// Also records each job's spawn time, and its start and completion
+    /// latency.
     pub fn with_latencies(mut self) -> Self {
         let n = self.runs.len();
         let column = || (0..n).map(|_| AtomicI64::new(-1)).collect();
-        self.latencies = Some((column(), column()));
+        self.latencies = Some(Latencies {
+            spawn: column(),
+            start: column(),
+            done: column(),
+        });
         self
     }
 
@@ -112,8 +129,10 @@ impl Recorder {
             return;
         };
         runs.fetch_add(1, Ordering::SeqCst);
-        if let Some((start, _)) = &self.latencies {
-            start[payload.n as usize].store(now - payload.t, Ordering::Relaxed);
+        if let Some(latencies) = &self.latencies {
+            let n = payload.n as usize;
+            latencies.spawn[n].store(payload.t, Ordering::Relaxed);
+            latencies.start[n].store(now - payload.t, Ordering::Relaxed);
         }
         if let (Some(channels), Some((channel, position))) = (&self.channels, payload.ord) {
             let mut channels = channels.lock().unwrap();
@@ -148,8 +167,8 @@ impl Recorder {
     /// A job's completion is durable.
     pub fn completed(&self, payload: &Payload) {
         let now = now_us();
-        if let Some((_, done)) = &self.latencies
-            && let Some(slot) = done.get(payload.n as usize)
+        if let Some(latencies) = &self.latencies
+            && let Some(slot) = latencies.done.get(payload.n as usize)
         {
             slot.store(now - payload.t, Ordering::Relaxed);
         }
@@ -207,18 +226,48 @@ impl Recorder {
     /// Checks that every job ran exactly once (or, with `partial`, at most
     /// once) and that no handler reported a problem.
     pub fn check(&self, partial: bool) -> Result<()> {
+        self.check_counts(self.runs.len(), partial)
+    }
+
+    /// Checks that jobs `0..spawned` ran exactly once and no other job ran,
+    /// and that no handler reported a problem: for runs that spawn for a
+    /// while rather than a set number of jobs, with a recorder sized for
+    /// the most they could spawn.
+    pub fn check_first(&self, spawned: usize) -> Result<()> {
+        if spawned > self.runs.len() {
+            bail!(
+                "{spawned} jobs spawned, but the recorder counts only {}",
+                self.runs.len()
+            );
+        }
+        self.check_counts(spawned, false)
+    }
+
+    /// Jobs `0..expected` must run once (at most once with `partial`), the
+    /// rest never.
+    fn check_counts(&self, expected: usize, partial: bool) -> Result<()> {
         let problems = self.problems.lock().unwrap();
         if !problems.is_empty() {
             bail!("{}", problems.join("; "));
         }
         let mut lost = Vec::new();
         let mut twice = Vec::new();
+        let mut unexpected = Vec::new();
         for (n, runs) in self.runs.iter().enumerate() {
             match runs.load(Ordering::SeqCst) {
-                0 if !partial => lost.push(n),
-                0 | 1 => {}
+                0 if !partial && n < expected => lost.push(n),
+                0 => {}
+                _ if n >= expected => unexpected.push(n),
+                1 => {}
                 _ => twice.push(n),
             }
+        }
+        if !unexpected.is_empty() {
+            bail!(
+                "{} jobs ran that were never spawned (first: {:?})",
+                unexpected.len(),
+                &unexpected[..unexpected.len().min(5)]
+            );
         }
         if !lost.is_empty() || !twice.is_empty() {
             bail!(
@@ -245,7 +294,7 @@ impl Recorder {
     /// Start and completion latencies in milliseconds, sorted, of the jobs
     /// whose start (or completion) was recorded.
     pub fn latencies_ms(&self) -> (Vec<f64>, Vec<f64>) {
-        let Some((start, done)) = &self.latencies else {
+        let Some(Latencies { start, done, .. }) = &self.latencies else {
             return (Vec::new(), Vec::new());
         };
         let collect = |column: &Vec<AtomicI64>| {
@@ -259,6 +308,53 @@ impl Recorder {
             v
         };
         (collect(start), collect(done))
+    }
+
+    /// Each started job's spawn time (µs, on [`now_us`]'s clock) and start
+    /// latency (ms), unsorted: for latencies grouped by when jobs were
+    /// spawned.
+    pub fn start_latencies_by_spawn(&self) -> Vec<(i64, f64)> {
+        let Some(latencies) = &self.latencies else {
+            return Vec::new();
+        };
+        latencies
+            .spawn
+            .iter()
+            .zip(&latencies.start)
+            .map(|(spawn, start)| (spawn.load(Ordering::Relaxed), start.load(Ordering::Relaxed)))
+            .filter(|&(_, start)| start >= 0)
+            .map(|(spawn, start)| (spawn, start as f64 / 1000.0))
+            .collect()
+    }
+}
+
+/// How long each claim statement of a runner took, and when it began: for
+/// a scenario that follows a claim's cost over time. Systems that can
+/// report their claims (mq, through its runner's metrics hook; the raw
+/// floor, which times its own) fill it when given one.
+#[derive(Debug, Default)]
+pub struct ClaimTimes {
+    /// (when the claim began, on [`now_us`]'s clock; how long it took), µs.
+    samples: Mutex<Vec<(i64, i64)>>,
+}
+
+impl ClaimTimes {
+    /// A claim that just returned took `took`.
+    pub fn record(&self, took: Duration) {
+        let took = took.as_micros() as i64;
+        let began = now_us() - took;
+        self.samples.lock().unwrap().push((began, took));
+    }
+
+    /// Every claim recorded so far: when it began (µs, on [`now_us`]'s
+    /// clock) and how long it took (ms).
+    pub fn samples(&self) -> Vec<(i64, f64)> {
+        self.samples
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|&(began, took)| (began, took as f64 / 1000.0))
+            .collect()
     }
 }
 
@@ -284,6 +380,29 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("more than once")
+        );
+    }
+
+    #[test]
+    fn first_jobs_checked() {
+        let r = Recorder::new(5);
+        for n in 0..3 {
+            r.started(&job(n, None));
+        }
+        r.check_first(3).unwrap();
+        assert!(
+            r.check_first(4)
+                .unwrap_err()
+                .to_string()
+                .contains("never ran")
+        );
+        assert!(r.check_first(6).is_err());
+        r.started(&job(4, None));
+        assert!(
+            r.check_first(3)
+                .unwrap_err()
+                .to_string()
+                .contains("never spawned")
         );
     }
 

@@ -113,6 +113,8 @@ pub struct Table {
     rows: Vec<Row>,
     references: Vec<Reference>,
     notes: Vec<String>,
+    /// Whether mq's rows get ratio rows to sqlxmq's and raw's.
+    ratios: bool,
 }
 
 impl Table {
@@ -124,7 +126,17 @@ impl Table {
             rows: Vec::new(),
             references: Vec::new(),
             notes: Vec::new(),
+            ratios: true,
         }
+    }
+
+    /// Leaves out the ratio rows of mq to sqlxmq and raw: for tables with
+    /// many rows per system (one per minute, say), where a ratio row per
+    /// row would bury the figures; such a table says in its notes how the
+    /// systems compare.
+    pub fn without_ratios(mut self) -> Self {
+        self.ratios = false;
+        self
     }
 
     /// Records one repetition of `system` in `variant`: a value (or none)
@@ -281,7 +293,7 @@ impl Table {
             );
         }
         // Ratios of mq's medians to the peers' medians, same variant.
-        for variant in &variants {
+        for variant in variants.iter().filter(|_| self.ratios) {
             for mq in rows
                 .iter()
                 .filter(|r| r.system.is_mq() && r.variant == *variant)
@@ -393,5 +405,15 @@ mod tests {
             "{md}"
         );
         assert_eq!(md.matches("÷").count(), 1, "{md}");
+    }
+
+    #[test]
+    fn ratio_rows_can_be_left_out() {
+        let mut t = Table::new("t", vec![Column::new("jobs/s", Unit::Rate)]).without_ratios();
+        t.add(SystemKind::MqSqlx, "default", &[Some(90.0)]);
+        t.add(SystemKind::Raw, "default", &[Some(100.0)]);
+        let md = t.to_markdown();
+        assert!(md.contains("| raw | default | 100 |"), "{md}");
+        assert!(!md.contains("÷"), "{md}");
     }
 }

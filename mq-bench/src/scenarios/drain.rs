@@ -63,6 +63,7 @@ pub(super) async fn timed_drain(
             RunnerOptions {
                 profile,
                 ordered_channels: None,
+                claim_times: None,
             },
             recorder.clone(),
         )

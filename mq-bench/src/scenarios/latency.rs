@@ -15,8 +15,8 @@ use crate::systems::{Profile, RunnerOptions, System};
 
 /// Spawns in flight at once at most: a producer that cannot keep up with
 /// the rate falls behind (the achieved rate says so) instead of piling up
-/// connections.
-const MAX_IN_FLIGHT: usize = 64;
+/// connections. (Scenario 8's producer uses the same bound.)
+pub const MAX_IN_FLIGHT: usize = 64;
 
 /// The table of scenario 5.
 pub fn table(ctx: &Ctx) -> Table {
@@ -51,6 +51,7 @@ pub async fn run(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> Resu
                 RunnerOptions {
                     profile: Profile::Default,
                     ordered_channels: None,
+                    claim_times: None,
                 },
                 recorder.clone(),
             )

@@ -1,4 +1,4 @@
-//! The scenarios of issue 5, and one of mq's own, each runnable by name.
+//! The scenarios of issue 5, and two of mq's own, each runnable by name.
 //!
 //! A scenario builds one [`Table`]; [`Scenario::run_once`] runs one
 //! repetition of it for one system and adds that system's rows.
@@ -6,6 +6,7 @@
 pub mod blocked;
 pub mod drain;
 pub mod enqueue;
+pub mod held_xmin;
 pub mod latency;
 pub mod multiprocess;
 pub mod ordered;
@@ -43,13 +44,31 @@ pub enum Scenario {
     Blocked,
     /// 7: several runner processes on one queue.
     Multiprocess,
+    /// 8 (not in issue 5): a steady load while a long transaction holds
+    /// the xmin horizon, minute by minute; long, so run only when named
+    /// (or in the smoke test, at tiny durations).
+    HeldXmin,
 }
 
 impl Scenario {
     /// Every scenario, in issue 5's order, with `blocked` after the
     /// ordered channels it builds on (and after `drain`, which its figures
-    /// are compared with).
-    pub const ALL: [Scenario; 8] = [
+    /// are compared with), and `held-xmin` last: what `--quick` runs.
+    pub const ALL: [Scenario; 9] = [
+        Scenario::EnqueueSingle,
+        Scenario::EnqueueBatch,
+        Scenario::Drain,
+        Scenario::Backlog,
+        Scenario::Latency,
+        Scenario::Ordered,
+        Scenario::Blocked,
+        Scenario::Multiprocess,
+        Scenario::HeldXmin,
+    ];
+
+    /// What a run without `--scenarios` runs: [`ALL`](Self::ALL) but
+    /// `held-xmin`, which takes 21 minutes per system at its full sizes.
+    pub const DEFAULT: [Scenario; 8] = [
         Scenario::EnqueueSingle,
         Scenario::EnqueueBatch,
         Scenario::Drain,
@@ -71,6 +90,7 @@ impl Scenario {
             Scenario::Ordered => "ordered",
             Scenario::Blocked => "blocked",
             Scenario::Multiprocess => "multiprocess",
+            Scenario::HeldXmin => "held-xmin",
         }
     }
 
@@ -79,6 +99,7 @@ impl Scenario {
     pub fn runs(self, kind: SystemKind) -> bool {
         match self {
             Scenario::Blocked => kind.is_mq(),
+            Scenario::HeldXmin => kind.is_mq() || kind == SystemKind::Raw,
             _ => true,
         }
     }
@@ -94,6 +115,7 @@ impl Scenario {
             Scenario::Ordered => ordered::table(ctx),
             Scenario::Blocked => blocked::table(ctx),
             Scenario::Multiprocess => multiprocess::table(ctx),
+            Scenario::HeldXmin => held_xmin::table(ctx),
         }
     }
 
@@ -122,6 +144,7 @@ impl Scenario {
             Scenario::Ordered => ordered::run(ctx, system, table).await,
             Scenario::Blocked => blocked::run(ctx, system, table).await,
             Scenario::Multiprocess => multiprocess::run(ctx, system, table).await,
+            Scenario::HeldXmin => held_xmin::run(ctx, system, table).await,
         }
     }
 }
@@ -181,6 +204,13 @@ pub struct Sizes {
     pub multiprocess_jobs: usize,
     /// Scenario 7: runner processes.
     pub processes: usize,
+    /// Scenario 8: the steady spawn rate, in jobs per second.
+    pub held_xmin_rate: u32,
+    /// Scenario 8: minutes of each phase: warm-up, xmin held, released
+    /// (fractions allowed).
+    pub held_xmin_minutes: [f64; 3],
+    /// Scenario 8: seconds per row (the last of a phase may be shorter).
+    pub held_xmin_bucket_secs: f64,
 }
 
 impl Sizes {
@@ -211,6 +241,9 @@ impl Sizes {
             blocked_channels: 1_000,
             multiprocess_jobs: 20_000,
             processes: 4,
+            held_xmin_rate: 1_000,
+            held_xmin_minutes: [1.0, 10.0, 10.0],
+            held_xmin_bucket_secs: 60.0,
         }
     }
 
@@ -232,6 +265,10 @@ impl Sizes {
             blocked_channels: 20,
             multiprocess_jobs: 1_000,
             processes: 4,
+            // 9 s per system, so that the path does not rot unseen.
+            held_xmin_rate: 200,
+            held_xmin_minutes: [0.05, 0.05, 0.05],
+            held_xmin_bucket_secs: 1.0,
         }
     }
 }

@@ -211,6 +211,7 @@ pub async fn worker(kind: SystemKind, config: Config, jobs: usize) -> Result<()>
             RunnerOptions {
                 profile: Profile::Default,
                 ordered_channels: None,
+                claim_times: None,
             },
             recorder.clone(),
         )

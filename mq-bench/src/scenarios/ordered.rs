@@ -54,6 +54,7 @@ pub async fn run(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> Resu
             RunnerOptions {
                 profile: Profile::Default,
                 ordered_channels: Some(channels),
+                claim_times: None,
             },
             recorder.clone(),
         )

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use async_trait::async_trait;
 
-use crate::recorder::{Payload, Recorder};
+use crate::recorder::{ClaimTimes, Payload, Recorder};
 
 /// Which system; also the name used on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -100,13 +100,17 @@ pub enum Profile {
 }
 
 /// How to start a runner.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunnerOptions {
     /// Default or tuned settings.
     pub profile: Profile,
     /// If set, the jobs are on this many ordered channels (River, which
     /// has no ordered channels, needs to know its queues up front).
     pub ordered_channels: Option<u32>,
+    /// If set, the runner reports how long each of its claim statements
+    /// takes here (mq and raw do; sqlxmq and River, which no scenario
+    /// asks this of, ignore it).
+    pub claim_times: Option<Arc<ClaimTimes>>,
 }
 
 /// Settings shared by all systems.

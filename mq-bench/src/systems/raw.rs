@@ -8,14 +8,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use async_trait::async_trait;
 use sqlx::Row;
 
 use super::{Config, Profile, RunnerHandle, RunnerOptions, System, SystemKind};
-use crate::recorder::{Payload, Recorder};
+use crate::recorder::{ClaimTimes, Payload, Recorder};
 
 /// Claim loops of the tuned runner (the default runs one).
 const TUNED_LOOPS: usize = 4;
@@ -84,17 +84,25 @@ impl RawSystem {
     }
 }
 
-/// One claim loop: claim a batch, run it, delete it, until stopped.
+/// One claim loop: claim a batch, run it, delete it, until stopped. Each
+/// claim statement's time (a pooled connection's wait included, as mq's
+/// runner counts it) goes to `claim_times` if set.
 async fn claim_loop(
     pool: sqlx::PgPool,
     batch: usize,
     ordered: bool,
     recorder: Arc<Recorder>,
+    claim_times: Option<Arc<ClaimTimes>>,
     stop: Arc<AtomicBool>,
 ) {
     let claim = if ordered { CLAIM_ORDERED } else { CLAIM };
     while !stop.load(Ordering::Relaxed) {
-        let rows = match sqlx::query(claim).bind(batch as i64).fetch_all(&pool).await {
+        let began = Instant::now();
+        let claimed = sqlx::query(claim).bind(batch as i64).fetch_all(&pool).await;
+        if let Some(claim_times) = &claim_times {
+            claim_times.record(began.elapsed());
+        }
+        let rows = match claimed {
             Ok(rows) => rows,
             Err(error) => {
                 recorder.error(format!("raw claim: {error}"));
@@ -216,6 +224,7 @@ impl System for RawSystem {
                     self.batch,
                     options.ordered_channels.is_some(),
                     recorder.clone(),
+                    options.claim_times.clone(),
                     stop.clone(),
                 ))
             })
