@@ -343,8 +343,32 @@ pub struct JobClaimParams<'a> {
     /// after this one, wrapping around, so that one claim's channels follow
     /// the previous claim's.
     pub after: Option<&'a ChannelKey>,
+    /// Claim only from these channels, each from a place in the ready
+    /// queue on, visiting them in this order; `None` for a claim over all
+    /// channels. With targets, `channel_names` and `after` are not used.
+    /// See [`ClaimTarget`].
+    pub targets: Option<&'a [ClaimTarget]>,
     /// The time of the claim; `None` for the backend's clock.
     pub now: Option<OffsetDateTime>,
+}
+
+/// A channel a targeted claim ([`JobClaimParams::targets`]) takes jobs
+/// from, and where in its ready queue to start.
+///
+/// Every time a job becomes ready it takes the next place in the ready
+/// queue ([`ClaimedJob::ready_seq`]), and within a channel claims take jobs
+/// in that order. A runner that remembers where its last claim of a
+/// channel stopped can start the next one there, and PostgreSQL then seeks
+/// straight past the jobs claimed before, however many of their dead index
+/// entries a held-back xmin horizon keeps around. Jobs before the start are
+/// not claimed by a targeted claim; the runner's claims over all channels
+/// find them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClaimTarget {
+    /// The channel.
+    pub channel: ChannelKey,
+    /// Take only jobs whose [`ClaimedJob::ready_seq`] is at least this.
+    pub from_ready_seq: i64,
 }
 
 /// A job handed to a runner by [`Backend::job_claim`].
@@ -373,6 +397,10 @@ pub struct ClaimedJob {
     pub payload_json: Option<String>,
     /// The binary payload.
     pub payload_bytes: Option<Vec<u8>>,
+    /// The job's place in the ready queue: each time a job becomes ready it
+    /// takes a place after every job that became ready before. 0 from
+    /// backends that do not number ready jobs. See [`ClaimTarget`].
+    pub ready_seq: i64,
 }
 
 impl ClaimedJob {
@@ -403,7 +431,14 @@ impl ClaimedJob {
             retry_backoff,
             payload_json,
             payload_bytes,
+            ready_seq: 0,
         }
+    }
+
+    /// Sets the job's place in the ready queue ([`ClaimedJob::ready_seq`]).
+    pub fn with_ready_seq(mut self, ready_seq: i64) -> Self {
+        self.ready_seq = ready_seq;
+        self
     }
 
     /// The lease this claim holds.
@@ -713,6 +748,15 @@ pub struct JobScheduleParams {
     /// isolation level above READ COMMITTED, which leave this to runners;
     /// runners ask for it when told so and every so often.
     pub settle_ordered: bool,
+    /// Transitions due at or before this time may be skipped, because a run
+    /// before made every one due until then
+    /// ([`JobScheduleResult::due_until`]); `None` to look at all.
+    /// Transitions due earlier that appear later (a transaction that
+    /// spawned a delayed job and committed long after) then wait for a run
+    /// with `None`. While the xmin horizon is held back,
+    /// this keeps each run from walking the dead index entries of every
+    /// lease taken since.
+    pub due_after: Option<OffsetDateTime>,
 }
 
 /// What [`Backend::job_schedule`] did, and when it is next needed.
@@ -731,6 +775,10 @@ pub struct JobScheduleResult {
     pub unblocked: u64,
     /// How long until the next of these events is due, if any is pending.
     pub next_due_in: Option<Duration>,
+    /// The run's time, when it made every transition due until then (it
+    /// did not stop at its bound on one run's work): the next run may pass
+    /// it as [`JobScheduleParams::due_after`].
+    pub due_until: Option<OffsetDateTime>,
 }
 
 impl JobScheduleResult {
@@ -748,7 +796,14 @@ impl JobScheduleResult {
             discarded,
             unblocked,
             next_due_in,
+            due_until: None,
         }
+    }
+
+    /// Sets [`JobScheduleResult::due_until`].
+    pub fn with_due_until(mut self, due_until: OffsetDateTime) -> Self {
+        self.due_until = Some(due_until);
+        self
     }
 }
 
@@ -760,6 +815,15 @@ pub enum Wakeup {
     Ready {
         /// The channel name, when known.
         channel_name: Option<String>,
+    },
+    /// Jobs became ready on this channel, at or after this place in the
+    /// ready queue: a targeted claim ([`ClaimTarget`]) from there finds
+    /// them.
+    Queued {
+        /// The channel.
+        channel: ChannelKey,
+        /// The least [`ClaimedJob::ready_seq`] of the new jobs.
+        ready_seq: i64,
     },
     /// Jobs were spawned for later (with a delay or awaiting commit): the
     /// next due time may have moved.
@@ -889,7 +953,10 @@ pub trait Backend: Send + Sync + 'static {
     }
 
     /// Reclaims the storage of finished jobs now, unless another process is
-    /// already doing it (then returns `false` at once). Runners call this
+    /// already doing it or nothing could be reclaimed (then returns `false`
+    /// at once: PostgreSQL skips it while the xmin horizon is held back,
+    /// but for one vacuum a minute), and gives back the index space a held
+    /// horizon left behind once it moves again. Runners call this
     /// every so many claimed jobs, because until dead rows are reclaimed
     /// every claim walks past them. The default, for storage with nothing
     /// to reclaim, returns `false`.

@@ -69,12 +69,17 @@ pub struct MemoryBackend {
 struct Store {
     jobs: HashMap<Uuid, StoredJob>,
     next_seq: i64,
+    /// The last place given in the ready queue.
+    last_ready_seq: i64,
     listeners: Vec<mpsc::UnboundedSender<Wakeup>>,
 }
 
 #[derive(Clone, Debug)]
 struct StoredJob {
     seq: i64,
+    /// While ready: its place in the ready queue, taken when it became
+    /// ready (see [`Store::number_ready`]). `None` in other states.
+    ready_seq: Option<i64>,
     state: JobState,
     name: String,
     channel: ChannelKey,
@@ -170,6 +175,27 @@ impl MemoryBackend {
 }
 
 impl Store {
+    /// Gives every job that became ready since the last call the next
+    /// places in the ready queue (in spawn order, among jobs that became
+    /// ready together), and takes them from jobs that are no longer ready.
+    /// Every operation that changes states calls it before it returns, so
+    /// between operations a job has a place exactly while it is ready.
+    fn number_ready(&mut self) {
+        let mut new: Vec<(i64, Uuid)> = Vec::new();
+        for (id, job) in &mut self.jobs {
+            match (job.state == JobState::Ready, job.ready_seq) {
+                (true, None) => new.push((job.seq, *id)),
+                (false, Some(_)) => job.ready_seq = None,
+                _ => {}
+            }
+        }
+        new.sort_unstable();
+        for (_, id) in new {
+            self.last_ready_seq += 1;
+            self.jobs.get_mut(&id).expect("listed above").ready_seq = Some(self.last_ready_seq);
+        }
+    }
+
     fn notify(&mut self, wakeups: impl IntoIterator<Item = Wakeup>) {
         let wakeups: Vec<Wakeup> = wakeups.into_iter().collect();
         self.listeners.retain(|listener| {
@@ -299,6 +325,7 @@ impl Backend for MemoryBackend {
                 job.id,
                 StoredJob {
                     seq,
+                    ready_seq: None,
                     state,
                     name: job.name.clone(),
                     channel: ChannelKey {
@@ -320,9 +347,13 @@ impl Backend for MemoryBackend {
                     created_at: OffsetDateTime::now_utc(),
                 },
             );
-            let wakeup = wakeup_for(state, &job.channel_name);
-            if !wakeups.contains(&wakeup) {
-                wakeups.push(wakeup);
+            // Unordered ready jobs are told with their place in the ready
+            // queue, below.
+            if job.ordered || state != JobState::Ready {
+                let wakeup = wakeup_for(state, &job.channel_name);
+                if !wakeups.contains(&wakeup) {
+                    wakeups.push(wakeup);
+                }
             }
         }
         let ordered: Vec<ChannelKey> = params
@@ -335,6 +366,23 @@ impl Backend for MemoryBackend {
             })
             .collect();
         store.settle(&ordered, now);
+        store.number_ready();
+        let mut queued: std::collections::BTreeMap<ChannelKey, i64> = Default::default();
+        for job in params.jobs.iter().filter(|job| !job.ordered) {
+            if let Some(ready_seq) = store.jobs[&job.id].ready_seq {
+                let channel = ChannelKey {
+                    name: job.channel_name.clone(),
+                    args: job.channel_args.clone(),
+                };
+                let least = queued.entry(channel).or_insert(ready_seq);
+                *least = (*least).min(ready_seq);
+            }
+        }
+        wakeups.extend(
+            queued
+                .into_iter()
+                .map(|(channel, ready_seq)| Wakeup::Queued { channel, ready_seq }),
+        );
         store.notify(wakeups);
         Ok(())
     }
@@ -348,30 +396,57 @@ impl Backend for MemoryBackend {
                 .channel_names
                 .is_none_or(|names| names.iter().any(|name| name == &channel.name))
         };
-        let channels: BTreeSet<ChannelKey> = store
-            .jobs
-            .values()
-            .filter(|job| job.state == JobState::Ready && wanted(&job.channel))
-            .map(|job| job.channel.clone())
-            .collect();
-        // After the cursor first, then wrap around to the start.
-        let (before, after): (Vec<_>, Vec<_>) = channels
-            .into_iter()
-            .partition(|channel| params.after.is_some_and(|cursor| channel <= cursor));
-        let mut picked = Vec::new();
-        for channel in after.into_iter().chain(before).take(limit) {
-            if picked.len() >= limit {
-                break;
-            }
+        store.number_ready();
+        // The ready jobs of a channel from a place in the ready queue on,
+        // in queue order.
+        let ready_in = |store: &Store, channel: &ChannelKey, from: i64| {
             let mut ready: Vec<(i64, Uuid)> = store
                 .jobs
                 .iter()
-                .filter(|(_, job)| job.state == JobState::Ready && job.channel == channel)
-                .map(|(id, job)| (job.seq, *id))
+                .filter(|(_, job)| job.state == JobState::Ready && &job.channel == channel)
+                .filter_map(|(id, job)| job.ready_seq.map(|place| (place, *id)))
+                .filter(|(place, _)| *place >= from)
                 .collect();
             ready.sort_unstable();
+            ready
+        };
+        let visits: Vec<(ChannelKey, i64)> = match params.targets {
+            Some(targets) => targets
+                .iter()
+                .map(|target| (target.channel.clone(), target.from_ready_seq))
+                .collect(),
+            None => {
+                let channels: BTreeSet<ChannelKey> = store
+                    .jobs
+                    .values()
+                    .filter(|job| job.state == JobState::Ready && wanted(&job.channel))
+                    .map(|job| job.channel.clone())
+                    .collect();
+                // After the cursor first, then wrap around to the start.
+                let (before, after): (Vec<_>, Vec<_>) = channels
+                    .into_iter()
+                    .partition(|channel| params.after.is_some_and(|cursor| channel <= cursor));
+                after
+                    .into_iter()
+                    .chain(before)
+                    .map(|channel| (channel, i64::MIN))
+                    .collect()
+            }
+        };
+        let mut picked: Vec<Uuid> = Vec::new();
+        for (channel, from) in visits {
+            if picked.len() >= limit {
+                break;
+            }
             let room = limit - picked.len();
-            picked.extend(ready.into_iter().take(room).map(|(_, id)| id));
+            picked.extend(
+                ready_in(&store, &channel, from)
+                    .into_iter()
+                    .map(|(_, id)| id)
+                    .filter(|id| !picked.contains(id))
+                    .take(room)
+                    .collect::<Vec<_>>(),
+            );
         }
         picked.truncate(limit);
         let lease_until = now + params.lease;
@@ -379,6 +454,7 @@ impl Backend for MemoryBackend {
             .into_iter()
             .map(|id| {
                 let job = store.jobs.get_mut(&id).expect("picked from the store");
+                let ready_seq = job.ready_seq.take().expect("ready jobs have a place");
                 job.state = JobState::Running;
                 job.attempt += 1;
                 job.lease_token += 1;
@@ -396,6 +472,7 @@ impl Backend for MemoryBackend {
                     job.payload_json.clone(),
                     job.payload_bytes.clone(),
                 )
+                .with_ready_seq(ready_seq)
             })
             .collect())
     }
@@ -425,6 +502,7 @@ impl Backend for MemoryBackend {
             outcomes.push((*lease, LeaseOutcome::Done));
         }
         store.settle(&ordered, now);
+        store.number_ready();
         Ok(outcomes)
     }
 
@@ -449,6 +527,7 @@ impl Backend for MemoryBackend {
             };
             outcomes.push((failure.lease, outcome));
         }
+        store.number_ready();
         Ok(outcomes)
     }
 
@@ -469,6 +548,7 @@ impl Backend for MemoryBackend {
             job.state = ready_or_scheduled(job.run_at, now);
             outcomes.push((*lease, LeaseOutcome::Done));
         }
+        store.number_ready();
         Ok(outcomes)
     }
 
@@ -530,6 +610,7 @@ impl Backend for MemoryBackend {
                 _ => missing.push(*id),
             }
         }
+        store.number_ready();
         store.notify(wakeups);
         Ok(missing)
     }
@@ -578,6 +659,7 @@ impl Backend for MemoryBackend {
                 }
             }
         }
+        store.number_ready();
         store.notify(wakeups);
         retried.sort_unstable();
         Ok(retried.into_iter().map(|(_, id)| id).collect())
@@ -599,6 +681,7 @@ impl Backend for MemoryBackend {
             !delete
         });
         store.settle(&ordered, now);
+        store.number_ready();
         deleted.sort_unstable();
         Ok(deleted.into_iter().map(|(_, id)| id).collect())
     }
@@ -675,7 +758,9 @@ impl Backend for MemoryBackend {
             }
         }
         result.next_due_in = next_due.map(|due| (due - now).try_into().unwrap_or(Duration::ZERO));
-        Ok(result)
+        store.number_ready();
+        // Every transition due until now is made, whatever `due_after` says.
+        Ok(result.with_due_until(now))
     }
 
     async fn listen(&self, _params: ListenParams<'_>) -> Result<BoxStream<'static, Wakeup>> {

@@ -62,7 +62,7 @@ fn skip_locked(statement: &str, skip: bool) -> String {
 }
 use std::time::Duration;
 
-use mq_core::backend::{FailedAttempt, JobFailOutcome, JobState, LeaseOutcome, Wakeup};
+use mq_core::backend::{ChannelKey, FailedAttempt, JobFailOutcome, JobState, LeaseOutcome, Wakeup};
 use mq_core::{NewJob, Uuid};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -90,6 +90,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "ordered_blocked",
         sql: include_str!("../../migrations/0002_ordered_blocked.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "ready_seq",
+        sql: include_str!("../../migrations/0003_ready_seq.sql"),
     },
 ];
 
@@ -140,6 +145,12 @@ pub mod statements {
     pub const JOB_VACUUM_LOCK: &str = include_str!("../statements/job_vacuum_lock.sql");
     /// `Backend::job_vacuum`: the vacuum itself (simple protocol only).
     pub const JOB_VACUUM: &str = include_str!("../statements/job_vacuum.sql");
+    /// `Backend::job_vacuum`: whether a vacuum could remove anything now.
+    pub const JOB_VACUUM_USEFUL: &str = include_str!("../statements/job_vacuum_useful.sql");
+    /// `Backend::job_vacuum`: the indexes to rebuild after the vacuum.
+    pub const JOB_VACUUM_BLOATED: &str = include_str!("../statements/job_vacuum_bloated.sql");
+    /// `Backend::job_vacuum`: unfinished rebuilds to drop.
+    pub const JOB_VACUUM_INVALID: &str = include_str!("../statements/job_vacuum_invalid.sql");
     /// `Backend::job_vacuum`: releases the vacuum lock.
     pub const JOB_VACUUM_UNLOCK: &str = include_str!("../statements/job_vacuum_unlock.sql");
 }
@@ -209,11 +220,16 @@ pub fn fail_outcome(outcome: &str) -> Result<JobFailOutcome, String> {
 }
 
 const JOB_CLAIM_TEMPLATE: &str = include_str!("../statements/job_claim.sql");
+const JOB_CLAIM_UPDATE: &str = include_str!("../statements/job_claim_update.sql");
 
 static JOB_CLAIM_ALL: LazyLock<String> =
-    LazyLock::new(|| JOB_CLAIM_TEMPLATE.replace("/*channel_filter*/", ""));
+    LazyLock::new(|| JOB_CLAIM_TEMPLATE.replace("/*channel_filter*/", "") + JOB_CLAIM_UPDATE);
 static JOB_CLAIM_CHANNELS: LazyLock<String> = LazyLock::new(|| {
     JOB_CLAIM_TEMPLATE.replace("/*channel_filter*/", "AND j.channel_name = ANY($6::text[])")
+        + JOB_CLAIM_UPDATE
+});
+static JOB_CLAIM_TARGETED: LazyLock<String> = LazyLock::new(|| {
+    include_str!("../statements/job_claim_targeted.sql").to_owned() + JOB_CLAIM_UPDATE
 });
 
 /// `Backend::job_claim`: the variant for all channels (parameters `$1` to
@@ -227,6 +243,13 @@ pub fn job_claim(filtered: bool) -> &'static str {
     } else {
         JOB_CLAIM_ALL.as_str()
     }
+}
+
+/// `Backend::job_claim` with targets: `$1` limit, `$2` lease (µs), `$3`
+/// channel names, `$4` channel arguments, `$5` now, `$6` the ready_seq to
+/// start from in each channel.
+pub fn job_claim_targeted() -> &'static str {
+    JOB_CLAIM_TARGETED.as_str()
 }
 
 /// Whether an error with this SQLSTATE may go away if the operation is
@@ -268,9 +291,47 @@ pub fn notification(state: JobState, channel_name: &str) -> String {
     }
 }
 
-/// Reads a notification payload written by [`notification`]. Anything else
-/// (another version, a manual `NOTIFY`) wakes the runner fully.
+/// The notification payload for jobs that became ready on `channel`, the
+/// first of them at `ready_seq`: `q:<ready_seq>:<name length>:<name><args>`,
+/// so that runners can claim them with a targeted claim
+/// ([`ClaimTarget`](mq_core::backend::ClaimTarget)). A channel too long to
+/// send gets the plain [`notification`].
+pub fn queued_notification(channel: &ChannelKey, ready_seq: i64) -> String {
+    if channel.name.len() + channel.args.len() > MAX_NOTIFIED_NAME {
+        notification(JobState::Ready, &channel.name)
+    } else {
+        format!(
+            "q:{ready_seq}:{}:{}{}",
+            channel.name.len(),
+            channel.name,
+            channel.args
+        )
+    }
+}
+
+/// Reads the rest of a `q:` payload (see [`queued_notification`]).
+fn parse_queued(rest: &str) -> Option<Wakeup> {
+    let (ready_seq, rest) = rest.split_once(':')?;
+    let (name_len, channel) = rest.split_once(':')?;
+    let name_len: usize = name_len.parse().ok()?;
+    // `get` refuses a length past the end or inside a character.
+    let (name, args) = (channel.get(..name_len)?, channel.get(name_len..)?);
+    Some(Wakeup::Queued {
+        channel: ChannelKey {
+            name: name.to_owned(),
+            args: args.to_owned(),
+        },
+        ready_seq: ready_seq.parse().ok()?,
+    })
+}
+
+/// Reads a notification payload written by [`notification`] or
+/// [`queued_notification`]. Anything else (another version, a manual
+/// `NOTIFY`) wakes the runner fully.
 pub fn parse_notification(payload: &str) -> Wakeup {
+    if let Some(rest) = payload.strip_prefix("q:") {
+        return parse_queued(rest).unwrap_or(Wakeup::Resync);
+    }
     let (kind, name) = match payload.split_once(':') {
         Some((kind, name)) => (kind, Some(name.to_owned())),
         None => (payload, None),
@@ -283,12 +344,31 @@ pub fn parse_notification(payload: &str) -> Wakeup {
     }
 }
 
-/// The distinct notification payloads for a batch of new jobs.
-pub fn insert_notifications(jobs: &[&NewJob]) -> Vec<String> {
+/// At most this many channels of one insert are notified with their
+/// places in the ready queue ([`queued_notification`]); an insert over more
+/// wakes runners per channel name instead, as one notification each.
+const MAX_QUEUED_NOTIFICATIONS: usize = 32;
+
+/// The distinct notification payloads for a batch of new jobs. `queued`:
+/// the channels where the insert made jobs ready, with the least
+/// ready_seq of each (the rows of `job_insert.sql`).
+pub fn insert_notifications(jobs: &[&NewJob], queued: &[(ChannelKey, i64)]) -> Vec<String> {
+    let per_channel = queued.len() <= MAX_QUEUED_NOTIFICATIONS;
     let mut payloads: Vec<String> = jobs
         .iter()
+        .filter(|job| {
+            // Told below, with their place in the queue.
+            !(per_channel && !job.ordered && initial_state(job) == JobState::Ready)
+        })
         .map(|job| notification(initial_state(job), &job.channel_name))
         .collect();
+    if per_channel {
+        payloads.extend(
+            queued
+                .iter()
+                .map(|(channel, ready_seq)| queued_notification(channel, *ready_seq)),
+        );
+    }
     payloads.sort_unstable();
     payloads.dedup();
     payloads
@@ -464,6 +544,35 @@ mod tests {
                 other => panic!("unexpected {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn queued_notifications_round_trip() {
+        for (name, args) in [("emails", ""), ("a:b", "c:d"), ("é", "ü:1"), ("", "")] {
+            let channel = ChannelKey {
+                name: name.to_owned(),
+                args: args.to_owned(),
+            };
+            assert_eq!(
+                parse_notification(&queued_notification(&channel, 42)),
+                Wakeup::Queued {
+                    channel,
+                    ready_seq: 42
+                }
+            );
+        }
+        // Damaged payloads wake the runner fully rather than mislead it.
+        for payload in ["q:", "q:x:1:a", "q:1:9:a", "q:1:1:\u{e9}", "q:1:-1:a"] {
+            assert_eq!(parse_notification(payload), Wakeup::Resync, "{payload}");
+        }
+        let long = ChannelKey {
+            name: "x".repeat(MAX_NOTIFIED_NAME),
+            args: "y".to_owned(),
+        };
+        assert_eq!(
+            queued_notification(&long, 1),
+            notification(JobState::Ready, &long.name)
+        );
     }
 
     #[test]

@@ -5,16 +5,17 @@
 //! Each function is named after its operation and its statement
 //! (`job_claim` ↔ `statements/job_claim.sql` ↔ `Backend::job_claim`).
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use mq_core::backend::{
-    ClaimedJob, JobCheckpointParams, JobClaimParams, JobCommitParams, JobCompleteParams,
-    JobDeleteParams, JobFailOutcome, JobFailParams, JobGetParams, JobInfo, JobInsertParams,
-    JobKeepAliveParams, JobLease, JobListParams, JobReleaseParams, JobRetryParams,
+    ChannelKey, ClaimTarget, ClaimedJob, JobCheckpointParams, JobClaimParams, JobCommitParams,
+    JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobGetParams, JobInfo,
+    JobInsertParams, JobKeepAliveParams, JobLease, JobListParams, JobReleaseParams, JobRetryParams,
     JobScheduleParams, JobScheduleResult, JobState, JobStateCount, JobStatsParams, JobSummary,
     LeaseOutcome, bound_error_text,
 };
 use mq_core::{Error, Result, Uuid};
+use time::OffsetDateTime;
 
 use crate::connection::{Connection, FromValue, Param, Row};
 use crate::filter;
@@ -52,26 +53,38 @@ fn count(row: &mut Row, operation: &'static str, name: &str) -> Result<u64> {
 /// `Backend::job_insert`, then the notifications for the new jobs.
 pub async fn job_insert(conn: &mut dyn Connection, params: JobInsertParams<'_>) -> Result<()> {
     let columns = InsertColumns::new(&params.jobs);
-    conn.execute(
-        "job_insert",
-        statements::JOB_INSERT,
-        &[
-            Param::Uuids(&columns.ids),
-            Param::Texts(&columns.names),
-            Param::Texts(&columns.channel_names),
-            Param::Texts(&columns.channel_args),
-            Param::OptTexts(&columns.payload_json),
-            Param::OptBytesArray(&columns.payload_bytes),
-            Param::I64s(&columns.delays_us),
-            Param::I32s(&columns.retries),
-            Param::I64s(&columns.backoffs_us),
-            Param::Bools(&columns.ordered),
-            Param::OptI64s(&columns.commit_intervals_us),
-            Param::OptTimestamp(params.now),
-        ],
-    )
-    .await?;
-    match notify(conn, &insert_notifications(&params.jobs)).await {
+    let op = "job_insert";
+    let mut rows = conn
+        .query(
+            op,
+            statements::JOB_INSERT,
+            &[
+                Param::Uuids(&columns.ids),
+                Param::Texts(&columns.names),
+                Param::Texts(&columns.channel_names),
+                Param::Texts(&columns.channel_args),
+                Param::OptTexts(&columns.payload_json),
+                Param::OptBytesArray(&columns.payload_bytes),
+                Param::I64s(&columns.delays_us),
+                Param::I32s(&columns.retries),
+                Param::I64s(&columns.backoffs_us),
+                Param::Bools(&columns.ordered),
+                Param::OptI64s(&columns.commit_intervals_us),
+                Param::OptTimestamp(params.now),
+            ],
+        )
+        .await?;
+    let queued = rows
+        .iter_mut()
+        .map(|row| {
+            let channel = ChannelKey {
+                name: get(row, op, "channel_name")?,
+                args: get(row, op, "channel_args")?,
+            };
+            Ok((channel, get(row, op, "ready_seq")?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    match notify(conn, &insert_notifications(&params.jobs, &queued)).await {
         Err(error) if conn.autocommit() => {
             // The jobs are in: reporting an error would make callers that
             // retry spawn them twice. Runners poll, so they run anyway.
@@ -113,7 +126,8 @@ fn claimed_job(row: &mut Row) -> Result<ClaimedJob> {
         from_micros(get(row, op, "retry_backoff_us")?),
         get(row, op, "payload_json")?,
         get(row, op, "payload_bytes")?,
-    ))
+    )
+    .with_ready_seq(get(row, op, "ready_seq")?))
 }
 
 /// `Backend::job_claim`.
@@ -121,6 +135,9 @@ pub async fn job_claim(
     conn: &mut dyn Connection,
     params: JobClaimParams<'_>,
 ) -> Result<Vec<ClaimedJob>> {
+    if let Some(targets) = params.targets {
+        return job_claim_targeted(conn, &params, targets).await;
+    }
     let (after_name, after_args) = params
         .after
         .map_or(("", ""), |c| (c.name.as_str(), c.args.as_str()));
@@ -135,6 +152,31 @@ pub async fn job_claim(
         binds.push(Param::Texts(names));
     }
     let sql = crate::job_claim(params.channel_names.is_some());
+    let mut rows = conn.query("job_claim", sql, &binds).await?;
+    rows.iter_mut().map(claimed_job).collect()
+}
+
+/// `Backend::job_claim` with targets.
+async fn job_claim_targeted(
+    conn: &mut dyn Connection,
+    params: &JobClaimParams<'_>,
+    targets: &[ClaimTarget],
+) -> Result<Vec<ClaimedJob>> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = targets.iter().map(|t| t.channel.name.clone()).collect();
+    let args: Vec<String> = targets.iter().map(|t| t.channel.args.clone()).collect();
+    let from: Vec<i64> = targets.iter().map(|t| t.from_ready_seq).collect();
+    let binds = [
+        Param::I64(i64::from(params.limit)),
+        Param::I64(micros(params.lease)),
+        Param::Texts(&names),
+        Param::Texts(&args),
+        Param::OptTimestamp(params.now),
+        Param::I64s(&from),
+    ];
+    let sql = crate::job_claim_targeted();
     let mut rows = conn.query("job_claim", sql, &binds).await?;
     rows.iter_mut().map(claimed_job).collect()
 }
@@ -336,7 +378,10 @@ pub async fn job_schedule(
         .query(
             op,
             statements::JOB_SCHEDULE,
-            &[Param::OptTimestamp(params.now)],
+            &[
+                Param::OptTimestamp(params.now),
+                Param::OptTimestamp(params.due_after),
+            ],
         )
         .await?;
     let row = rows
@@ -356,13 +401,18 @@ pub async fn job_schedule(
         }
     }
     let next_due_us: Option<i64> = get(row, op, "next_due_us")?;
-    Ok(JobScheduleResult::new(
+    let due_until: Option<OffsetDateTime> = get(row, op, "due_until")?;
+    let result = JobScheduleResult::new(
         count(row, op, "made_ready")?,
         count(row, op, "rescued")?,
         count(row, op, "discarded")?,
         unblocked,
         next_due_us.map(from_micros),
-    ))
+    );
+    Ok(match due_until {
+        Some(until) => result.with_due_until(until),
+        None => result,
+    })
 }
 
 fn job_info(row: &mut Row) -> Result<JobInfo> {
@@ -516,10 +566,68 @@ pub async fn job_stats(
         .collect()
 }
 
+/// A statement made at run time, kept for the life of the process: the
+/// connections take `'static` text (sqlx's simple protocol asks it), and
+/// the statements made are few (one per index of `mq_jobs`), so each
+/// distinct one is kept once.
+fn interned(sql: String) -> &'static str {
+    static KEPT: std::sync::Mutex<BTreeSet<&'static str>> = std::sync::Mutex::new(BTreeSet::new());
+    let mut kept = KEPT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(known) = kept.get(sql.as_str()) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(sql.into_boxed_str());
+    kept.insert(leaked);
+    leaked
+}
+
+/// How long one index rebuild may take before it is given up (and its
+/// unfinished copy dropped by the next vacuum).
+const REBUILD_TIMEOUT: &str = "SET statement_timeout = '60s'";
+
+/// After a vacuum: drops unfinished rebuilds, then rebuilds the indexes
+/// that a held-back xmin horizon left bloated (`job_vacuum_bloated.sql`),
+/// one at a time, each bounded by [`REBUILD_TIMEOUT`]. A rebuild that fails
+/// (no ownership of the table, a timeout) is logged and skipped: it only
+/// costs space.
+async fn rebuild_bloated_indexes(conn: &mut dyn Connection) -> Result<()> {
+    let op = "job_vacuum";
+    let mut invalid = conn.query(op, statements::JOB_VACUUM_INVALID, &[]).await?;
+    for row in &mut invalid {
+        let index: String = get(row, op, "index_name")?;
+        let drop = interned(format!("DROP INDEX CONCURRENTLY IF EXISTS {index}"));
+        if let Err(error) = conn.batch_execute(op, drop).await {
+            tracing::warn!(%error, index, "could not drop an unfinished index rebuild");
+        }
+    }
+    let mut bloated = conn.query(op, statements::JOB_VACUUM_BLOATED, &[]).await?;
+    if bloated.is_empty() {
+        return Ok(());
+    }
+    conn.batch_execute(op, REBUILD_TIMEOUT).await?;
+    for row in &mut bloated {
+        let index: String = get(row, op, "index_name")?;
+        let reindex = interned(format!("REINDEX INDEX CONCURRENTLY {index}"));
+        match conn.batch_execute(op, reindex).await {
+            Ok(()) => tracing::debug!(index, "rebuilt a bloated index"),
+            Err(error) => tracing::warn!(%error, index, "could not rebuild a bloated index"),
+        }
+    }
+    conn.batch_execute(op, "RESET statement_timeout").await
+}
+
 /// `Backend::job_vacuum`: vacuums `mq_jobs` under the vacuum lock, if no
-/// one else holds it.
+/// one else holds it, then rebuilds the indexes left bloated.
 pub async fn job_vacuum(conn: &mut dyn Connection) -> Result<bool> {
     let op = "job_vacuum";
+    let mut rows = conn.query(op, statements::JOB_VACUUM_USEFUL, &[]).await?;
+    let useful: bool = match rows.first_mut() {
+        Some(row) => get(row, op, "useful")?,
+        None => true,
+    };
+    if !useful {
+        return Ok(false);
+    }
     let mut rows = conn
         .query(
             op,
@@ -534,7 +642,10 @@ pub async fn job_vacuum(conn: &mut dyn Connection) -> Result<bool> {
     if !locked {
         return Ok(false);
     }
-    let vacuumed = conn.batch_execute(op, statements::JOB_VACUUM).await;
+    let mut vacuumed = conn.batch_execute(op, statements::JOB_VACUUM).await;
+    if vacuumed.is_ok() {
+        vacuumed = rebuild_bloated_indexes(conn).await;
+    }
     // Released even if the vacuum failed; a connection that died took the
     // session lock with it.
     let unlocked = conn
@@ -647,9 +758,10 @@ mod tests {
         async fn query(
             &mut self,
             _: &'static str,
-            _: &'static str,
+            sql: &'static str,
             _: &[Param<'_>],
         ) -> Result<Vec<Row>> {
+            self.inserted |= sql == statements::JOB_INSERT;
             Ok(Vec::new())
         }
 
@@ -682,7 +794,10 @@ mod tests {
 
     #[test]
     fn a_failed_notification_after_a_committed_insert_is_no_error() {
-        let job = JobBuilder::new("j");
+        // Delayed, so that its notification does not depend on the rows the
+        // insert returns (this connection returns none).
+        let mut job = JobBuilder::new("j");
+        job.set_delay(std::time::Duration::from_secs(1));
         for autocommit in [true, false] {
             let mut conn = NotifyFails {
                 autocommit,

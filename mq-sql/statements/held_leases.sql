@@ -19,6 +19,8 @@ held AS (
     SELECT j.id
     FROM mq_jobs j
     JOIN lease l ON j.id = l.id AND j.lease_token = l.lease_token
-    WHERE j.state = 'running'
+    -- Repeats the join's key as an index condition, so that the jobs are
+    -- looked up by id whatever the table's statistics say.
+    WHERE j.state = 'running' AND j.id = ANY($1::uuid[])
     FOR UPDATE OF j /*skip_locked*/
 ),

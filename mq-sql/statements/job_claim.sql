@@ -5,8 +5,15 @@
 -- Channels are visited in (channel_name, channel_args) order starting after
 -- the cursor, then wrapping around to the start: a skip scan over
 -- mq_jobs_ready that costs a few index probes per channel, however many jobs
--- each channel holds. Each visited channel gives its ready jobs in spawn
--- order, until the limit is reached.
+-- each channel holds. Each visited channel gives its ready jobs in the order
+-- they became ready (ready_seq), until the limit is reached. Ends with
+-- job_claim_update.sql.
+--
+-- Each probe starts at a channel's front, so while the xmin horizon is held
+-- back it walks the dead entries that claims left there (see
+-- 0003_ready_seq.sql). Runners therefore make this full claim only now and
+-- then, and otherwise claim from channels they know, past what they have
+-- claimed (job_claim_targeted.sql).
 --
 -- Why this is live: mq_jobs_ready holds only jobs that may run now. An
 -- ordered job behind its channel's head is 'blocked' (see
@@ -77,24 +84,9 @@ picked AS (
         WHERE j.state = 'ready'
           AND j.channel_name = c.channel_name
           AND j.channel_args = c.channel_args
-        ORDER BY j.seq
+        ORDER BY j.ready_seq
         LIMIT $1
         FOR UPDATE SKIP LOCKED
     ) p
     LIMIT $1
 )
-UPDATE mq_jobs j
-SET state = 'running',
-    attempt = j.attempt + 1,
-    lease_token = j.lease_token + 1,
-    run_at = coalesce($5::timestamptz, now()) + $2::bigint * interval '1 microsecond'
-FROM picked
--- A claim need not wait for its commit to reach disk: if a crash loses it,
--- the job is simply ready again and runs again, which at-least-once
--- delivery allows. Anything the job then makes durable (its completion,
--- writes in the same database) flushes the WAL, and the claim with it.
-CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
-WHERE j.id = picked.id
-RETURNING j.id, j.attempt, j.lease_token, j.name, j.channel_name, j.channel_args, j.ordered, j.retries,
-          (extract(epoch FROM j.retry_backoff) * 1000000)::bigint AS retry_backoff_us,
-          j.payload_json::text AS payload_json, j.payload_bytes

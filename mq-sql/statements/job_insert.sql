@@ -8,6 +8,10 @@
 -- first job of each ordered channel is unblocked (mq_ordered_settle, see
 -- 0002_ordered_blocked.sql), which also sees jobs that concurrent
 -- transactions spawned on the same channel.
+--
+-- Returns, per channel where jobs are ready at once, the least ready_seq of
+-- them: the notifications carry it, so that runners claim from there.
+WITH inserted AS (
 INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
                      commit_deadline, retries, retry_backoff, payload_json, payload_bytes)
 SELECT j.id,
@@ -30,3 +34,9 @@ CROSS JOIN (SELECT coalesce($12::timestamptz, now()) AS now,
                    set_config('mq.now', coalesce($12::timestamptz::text, ''), true) AS setting) t
 -- Identity values follow this order, so a batch keeps its order in its channels.
 ORDER BY j.ord
+RETURNING state, channel_name, channel_args, ready_seq
+)
+SELECT channel_name, channel_args, min(ready_seq) AS ready_seq
+FROM inserted
+WHERE state = 'ready'
+GROUP BY channel_name, channel_args

@@ -3,14 +3,23 @@
 -- failed when out of attempts; uncommitted jobs whose interval lapsed are
 -- deleted, blocked or not (an ordered one that held its channel unblocks the
 -- next at commit, measured against mq.now). Several runners may run this at
--- once: SKIP LOCKED splits the work. Returns the counts, and the µs until
--- the next transition is due.
+-- once: SKIP LOCKED splits the work. Returns the counts, the µs until the
+-- next transition is due, and the time up to which every due transition
+-- was made (NULL when a bound of 10,000 rows cut the run short).
+--
+-- $2 (NULL for none) skips transitions due at or before it, which an
+-- earlier run made: while the xmin horizon is held back, the due index
+-- keeps an entry for every lease ever taken, and a run from the start
+-- would walk them all. Runners pass the previous run's time, less a
+-- margin for transactions that commit a little late, and now and then
+-- NULL, for those that commit very late.
 WITH t AS (SELECT coalesce($1::timestamptz, now()) AS now,
                   set_config('mq.now', coalesce($1::timestamptz::text, ''), true) AS setting),
 due AS (
     SELECT j.id, j.state AS old_state
     FROM mq_jobs j, t
     WHERE j.state IN ('scheduled', 'running') AND j.run_at <= t.now
+      AND j.run_at > coalesce($2::timestamptz, '-infinity')
     ORDER BY j.run_at
     LIMIT 10000
     FOR UPDATE OF j SKIP LOCKED
@@ -37,6 +46,7 @@ lapsed AS (
     SELECT j.id
     FROM mq_jobs j, t
     WHERE j.commit_deadline <= t.now
+      AND j.commit_deadline > coalesce($2::timestamptz, '-infinity')
     LIMIT 10000
     FOR UPDATE OF j SKIP LOCKED
 ),
@@ -54,4 +64,7 @@ SELECT
                    (SELECT min(commit_deadline) FROM mq_jobs
                     WHERE commit_deadline IS NOT NULL AND commit_deadline > t.now)
                ) - t.now) * 1000000)::bigint FROM t)
-    END AS next_due_us
+    END AS next_due_us,
+    CASE WHEN (SELECT count(*) FROM due) >= 10000 OR (SELECT count(*) FROM lapsed) >= 10000 THEN NULL
+         ELSE (SELECT t.now FROM t)
+    END AS due_until

@@ -310,6 +310,7 @@ pub async fn repeatable_read_spawns_are_settled_by_runners<D: Driver>(db: &Db<D>
         .job_schedule(mq_core::backend::JobScheduleParams {
             now: None,
             settle_ordered: true,
+            due_after: None,
         })
         .await
         .unwrap();

@@ -17,6 +17,7 @@ mod registry;
 mod retries;
 mod runners;
 mod spawning;
+mod storage;
 mod support;
 mod transactions;
 
@@ -69,6 +70,8 @@ macro_rules! all_cases {
             migrations::concurrent_migrations_apply_once,
             migrations::newer_schema_is_refused,
             migrations::upgrades_a_version_1_database_with_its_jobs,
+            migrations::upgrades_a_version_2_database_with_its_jobs,
+            storage::vacuum_rebuilds_bloated_indexes,
             admin::failed_jobs_are_inspected_and_retried,
             admin::kept_completed_jobs_are_inspected_and_pruned,
             admin::deleting_a_running_job_fences_its_runner,

@@ -125,3 +125,86 @@ pub async fn upgrades_a_version_1_database_with_its_jobs<D: Driver>(_db: &Db<D>)
     );
     assert_eq!(db.state(v1_id(9)).await, Some(JobState::Scheduled));
 }
+
+/// The schema as it was at version 2, with jobs spawned under it: ready
+/// jobs on a channel, a failed one, a scheduled one, and an ordered
+/// channel with its head ready and a job blocked behind it.
+const VERSION_2: &str = include_str!("../../migrations/0002_ordered_blocked.sql");
+const VERSION_2_JOBS: &str = "
+CREATE TABLE mq_migrations (
+    version    bigint PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO mq_migrations (version, name) VALUES (1, 'jobs'), (2, 'ordered_blocked');
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff, errors)
+VALUES
+    ('00000000-0000-7000-8000-000000000001', 'ready', 'r1', 'c', '', false, now(), NULL, 0, 0, 3, '1s', NULL),
+    ('00000000-0000-7000-8000-000000000002', 'ready', 'r2', 'c', '', false, now(), NULL, 0, 0, 3, '1s', NULL),
+    ('00000000-0000-7000-8000-000000000003', 'ready', 'r3', 'c', '', false, now(), NULL, 0, 0, 3, '1s', NULL),
+    ('00000000-0000-7000-8000-000000000004', 'failed', 'f', 'c', '', false, now(), NULL, 1, 1, 0, '1s',
+     '[{\"attempt\": 1, \"at\": \"2026-01-01T00:00:00+00:00\", \"error\": \"boom\"}]'),
+    ('00000000-0000-7000-8000-000000000005', 'scheduled', 'later', 'c', '', false,
+     now() + interval '1 hour', NULL, 0, 0, 3, '1s', NULL),
+    ('00000000-0000-7000-8000-000000000006', 'ready', 'o1', 'o', '', true, now(), NULL, 0, 0, 3, '1s', NULL),
+    ('00000000-0000-7000-8000-000000000007', 'blocked', 'o2', 'o', '', true, now(), NULL, 0, 0, 3, '1s', NULL);
+";
+
+/// A database of schema version 2, with its jobs, migrates in place: its
+/// ready jobs keep their order in the ready queue, every job that becomes
+/// ready later (spawned, retried, unblocked) takes a place after them, and
+/// every job then runs.
+pub async fn upgrades_a_version_2_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    let fresh = TestDb::create();
+    let pool = D::connect(fresh.url()).await;
+    D::exec(&pool, VERSION_1).await;
+    D::exec(&pool, VERSION_2).await;
+    D::exec(&pool, VERSION_2_JOBS).await;
+    mq::migrate(D::executor(&pool)).await.unwrap();
+    let db = Db::<D>::on(pool, fresh, Runtime::current());
+
+    // The ready jobs are numbered in spawn order; the others wait for theirs.
+    assert_eq!(
+        db.count("SELECT count(*) FROM mq_jobs WHERE state = 'ready' AND ready_seq = seq")
+            .await,
+        4
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM mq_jobs WHERE state <> 'ready' AND ready_seq = 0")
+            .await,
+        3
+    );
+    let new = mq::JobBuilder::new("new")
+        .set_channel_name("c")
+        .spawn(db.ex())
+        .await
+        .unwrap();
+    admin::retry(db.ex(), &[v1_id(4)]).await.unwrap();
+    const AFTER_THE_OLD: &str = "SELECT count(*) FROM mq_jobs j
+        WHERE j.name IN ('new', 'f')
+          AND j.ready_seq > (SELECT max(seq) FROM mq_jobs WHERE name IN ('r1', 'r2', 'r3', 'o1'))";
+    assert_eq!(db.count(AFTER_THE_OLD).await, 2);
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM mq_jobs f, mq_jobs n
+             WHERE f.name = 'f' AND n.name = 'new' AND f.ready_seq > n.ready_seq"
+        )
+        .await,
+        1,
+        "a retried job did not go behind a job spawned before the retry"
+    );
+
+    let (_runner, log) = recording_runner(&db, |_| {}, |job| job.name().to_owned()).await;
+    for n in [1, 2, 3, 4, 6, 7] {
+        db.wait_gone(v1_id(n)).await;
+    }
+    db.wait_gone(new).await;
+    let ran = log.items();
+    let place = |name: &str| ran.iter().position(|n| n == name).unwrap();
+    assert!(
+        place("o1") < place("o2"),
+        "ordered jobs ran out of order: {ran:?}"
+    );
+    assert_eq!(db.state(v1_id(5)).await, Some(JobState::Scheduled));
+}

@@ -367,3 +367,113 @@ pub async fn blocks_ordered_jobs_spawned_behind_a_running_head(backend: &dyn Bac
     schedule(backend, t.at(70.0)).await;
     assert_eq!(ids(&claim(backend, t.at(70.0), 10).await), vec![third.id()]);
 }
+
+/// Each time a job becomes ready it takes a place after every job that
+/// became ready before, and claims follow those places: a job released
+/// (or retried) goes behind the jobs that were waiting.
+pub async fn numbers_jobs_in_the_order_they_became_ready(backend: &dyn Backend) {
+    let t = Clock::new();
+    let (a, b, c) = (job("j", "c"), job("j", "c"), job("j", "c"));
+    insert(backend, t.at(0.0), &[&a, &b]).await;
+    let first = claim(backend, t.at(0.0), 1).await;
+    assert_eq!(ids(&first), [a.id()]);
+    insert(backend, t.at(0.0), &[&c]).await;
+    let released = backend
+        .job_release(JobReleaseParams {
+            leases: &[first[0].lease()],
+            delay: Duration::ZERO,
+            now: t.at(0.0),
+        })
+        .await
+        .expect("job_release");
+    assert_eq!(released, [(first[0].lease(), LeaseOutcome::Done)]);
+    let rest = claim(backend, t.at(0.0), 10).await;
+    assert_eq!(ids(&rest), [b.id(), c.id(), a.id()]);
+    let places: Vec<i64> = rest.iter().map(|job| job.ready_seq).collect();
+    assert!(
+        places.windows(2).all(|w| w[0] < w[1]),
+        "places in the ready queue do not increase: {places:?}"
+    );
+    assert!(
+        first[0].ready_seq < places[0],
+        "a later job took an earlier place: {} then {places:?}",
+        first[0].ready_seq
+    );
+}
+
+/// A targeted claim takes jobs of its channels only, from the place given
+/// on, in queue order; a job before that place stays ready for a claim
+/// over all channels.
+pub async fn targeted_claims_start_at_the_given_place(backend: &dyn Backend) {
+    let t = Clock::new();
+    let jobs: Vec<JobBuilder> = (0..5).map(|_| job("j", "t")).collect();
+    insert(backend, t.at(0.0), &jobs.iter().collect::<Vec<_>>()).await;
+    let other = job("j", "u");
+    insert(backend, t.at(0.0), &[&other]).await;
+    let first = claim_targets(backend, t.at(0.0), 1, &[target("t", i64::MIN)]).await;
+    assert_eq!(ids(&first), [jobs[0].id()]);
+    // Skip one job: start after the second.
+    let places = {
+        let next = claim_targets(
+            backend,
+            t.at(0.0),
+            1,
+            &[target("t", first[0].ready_seq + 1)],
+        )
+        .await;
+        assert_eq!(ids(&next), [jobs[1].id()]);
+        next[0].ready_seq
+    };
+    let skipped_from = places + 2;
+    let later = claim_targets(backend, t.at(0.0), 10, &[target("t", skipped_from)]).await;
+    let later_ids = ids(&later);
+    assert!(
+        later_ids.len() < 3 && !later_ids.contains(&jobs[2].id()),
+        "a targeted claim took a job before its start: {later_ids:?}"
+    );
+    assert!(later.iter().all(|job| job.ready_seq >= skipped_from));
+    assert!(later.iter().all(|job| job.channel_name == "t"));
+    // Nothing past the end; the rest, and the other channel, to a full claim.
+    let past_end = later.last().map_or(skipped_from, |job| job.ready_seq + 1);
+    assert!(
+        claim_targets(backend, t.at(0.0), 10, &[target("t", past_end)])
+            .await
+            .is_empty()
+    );
+    assert!(claim_targets(backend, t.at(0.0), 10, &[]).await.is_empty());
+    let mut rest = ids(&claim(backend, t.at(0.0), 10).await);
+    rest.sort();
+    let mut expected: Vec<Uuid> = jobs
+        .iter()
+        .map(JobBuilder::id)
+        .filter(|id| !later_ids.contains(id) && *id != jobs[0].id() && *id != jobs[1].id())
+        .chain([other.id()])
+        .collect();
+    expected.sort();
+    assert_eq!(rest, expected);
+}
+
+/// A targeted claim serves its targets in the order given, each up to the
+/// limit that remains (the jobs it returns are in no particular order).
+pub async fn targeted_claims_visit_targets_in_order(backend: &dyn Backend) {
+    let t = Clock::new();
+    let a: Vec<JobBuilder> = (0..3).map(|_| job("j", "a")).collect();
+    let b: Vec<JobBuilder> = (0..3).map(|_| job("j", "b")).collect();
+    insert(backend, t.at(0.0), &a.iter().chain(&b).collect::<Vec<_>>()).await;
+    let claimed = claim_targets(
+        backend,
+        t.at(0.0),
+        4,
+        &[target("b", i64::MIN), target("a", i64::MIN)],
+    )
+    .await;
+    // The jobs come back in no particular order: b gave all it had, then a
+    // its first.
+    let mut channels: Vec<&str> = claimed
+        .iter()
+        .map(|job| job.channel_name.as_str())
+        .collect();
+    channels.sort_unstable();
+    assert_eq!(channels, ["a", "b", "b", "b"]);
+    assert!(claimed.iter().any(|job| job.id == a[0].id()));
+}

@@ -9,14 +9,30 @@ pub async fn wakes_up_on_insert_and_commit(backend: &dyn Backend, spawner: &Arc<
         .listen(ListenParams { spawner })
         .await
         .expect("listen");
-    let b = job("j", "ready-channel");
+    let mut b = job("j", "ready-channel");
+    b.set_channel_args("7");
     insert(backend, t.at(0.0), &[&b]).await;
+    // A job ready at once is told with its channel and place in the queue,
+    // so that a targeted claim from there finds it.
+    let Wakeup::Queued { channel, ready_seq } = next_wakeup(spawner.as_ref(), &mut wakeups).await
+    else {
+        panic!("a spawn of a ready job was not told as queued");
+    };
     assert_eq!(
-        next_wakeup(spawner.as_ref(), &mut wakeups).await,
-        Wakeup::Ready {
-            channel_name: Some("ready-channel".to_owned())
-        }
+        (channel.name.as_str(), channel.args.as_str()),
+        ("ready-channel", "7")
     );
+    let claimed = claim_targets(
+        backend,
+        t.at(0.0),
+        10,
+        &[ClaimTarget {
+            channel,
+            from_ready_seq: ready_seq,
+        }],
+    )
+    .await;
+    assert_eq!(ids(&claimed), [b.id()]);
     let mut later = job("j", "later-channel");
     later.set_commit_interval(Some(Duration::from_secs(60)));
     insert(backend, t.at(0.0), &[&later]).await;

@@ -36,9 +36,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::backend::{
-    Backend, ChannelKey, ClaimedJob, JobCheckpointParams, JobClaimParams, JobCommitParams,
-    JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobFailure, JobFilter,
-    JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams, JobLease, JobListParams,
+    Backend, ChannelKey, ClaimTarget, ClaimedJob, JobCheckpointParams, JobClaimParams,
+    JobCommitParams, JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobFailure,
+    JobFilter, JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams, JobLease, JobListParams,
     JobReleaseParams, JobRetryParams, JobScheduleParams, JobState, JobStatsParams, JobVacuumParams,
     LeaseOutcome, ListenParams, MAX_ERROR_HISTORY, Wakeup, claim_cursor,
 };
@@ -78,6 +78,9 @@ macro_rules! conformance_tests {
                 unblocks_ordered_jobs_in_turn,
                 is_not_starved_by_blocked_ordered_channels,
                 blocks_ordered_jobs_spawned_behind_a_running_head,
+                numbers_jobs_in_the_order_they_became_ready,
+                targeted_claims_start_at_the_given_place,
+                targeted_claims_visit_targets_in_order,
             },
             job_complete {
                 deletes_the_job,
@@ -281,10 +284,42 @@ async fn claim_with(
             limit,
             lease: LEASE,
             after,
+            targets: None,
             now,
         })
         .await
         .expect("job_claim")
+}
+
+/// A targeted claim (see [`ClaimTarget`]).
+async fn claim_targets(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    limit: u32,
+    targets: &[ClaimTarget],
+) -> Vec<ClaimedJob> {
+    backend
+        .job_claim(JobClaimParams {
+            channel_names: None,
+            limit,
+            lease: LEASE,
+            after: None,
+            targets: Some(targets),
+            now,
+        })
+        .await
+        .expect("job_claim")
+}
+
+/// A claim target: `channel` (no arguments) from `from_ready_seq` on.
+fn target(channel: &str, from_ready_seq: i64) -> ClaimTarget {
+    ClaimTarget {
+        channel: ChannelKey {
+            name: channel.to_owned(),
+            args: String::new(),
+        },
+        from_ready_seq,
+    }
 }
 
 async fn claim(backend: &dyn Backend, now: Option<OffsetDateTime>, limit: u32) -> Vec<ClaimedJob> {
@@ -341,6 +376,7 @@ async fn schedule(
         .job_schedule(JobScheduleParams {
             now,
             settle_ordered: false,
+            due_after: None,
         })
         .await
         .expect("job_schedule")

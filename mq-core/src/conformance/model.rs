@@ -64,11 +64,15 @@ enum Op {
     /// Commits one two-phase job.
     Commit(usize),
     /// A runner claims up to `limit` jobs; `filtered` runners take only
-    /// channels c0 and c1.
+    /// channels c0 and c1. A `targeted` claim names every channel, each
+    /// from past the last job the runner claimed there (a runner that
+    /// heard of no job); in a model where claims come one at a time, it
+    /// must find every ready job a claim over all channels would.
     Claim {
         runner: u8,
         limit: u8,
         filtered: bool,
+        targeted: bool,
     },
     /// Completes one of the runner's leases, or a stale lease of the job.
     Complete {
@@ -123,8 +127,13 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => prop::collection::vec(spawn, 1..4).prop_map(Op::Spawn),
         1 => any::<usize>().prop_map(Op::Commit),
-        6 => (0..RUNNERS, 1..6u8, prop::bool::weighted(0.2))
-            .prop_map(|(runner, limit, filtered)| Op::Claim { runner, limit, filtered }),
+        6 => (0..RUNNERS, 1..6u8, prop::bool::weighted(0.2), any::<bool>())
+            .prop_map(|(runner, limit, filtered, targeted)| Op::Claim {
+                runner,
+                limit,
+                filtered,
+                targeted,
+            }),
         3 => (0..RUNNERS, any::<usize>(), prop::bool::weighted(0.1))
             .prop_map(|(runner, pick, stale)| Op::Complete { runner, pick, stale }),
         2 => (0..RUNNERS).prop_map(|runner| Op::CompleteAll { runner }),
@@ -197,6 +206,9 @@ struct Run<'b> {
     /// crashed), for completions with stale leases.
     stale: Vec<Held>,
     cursors: BTreeMap<u8, Option<ChannelKey>>,
+    /// Per runner and channel: the place in the ready queue of the last
+    /// job the runner claimed there.
+    claimed_until: BTreeMap<(u8, ChannelKey), i64>,
     /// Per ordered channel, the jobs in the order they completed.
     completed_order: BTreeMap<ChannelKey, Vec<usize>>,
     log: String,
@@ -241,7 +253,11 @@ impl<'b> Run<'b> {
                 runner,
                 limit,
                 filtered,
-            } => self.claim(*runner, u32::from(*limit), *filtered).await?,
+                targeted,
+            } => {
+                self.claim(*runner, u32::from(*limit), *filtered, *targeted)
+                    .await?
+            }
             Op::Complete {
                 runner,
                 pick,
@@ -364,10 +380,30 @@ impl<'b> Run<'b> {
         Ok(())
     }
 
-    async fn claim(&mut self, runner: u8, limit: u32, filtered: bool) -> Check {
+    async fn claim(&mut self, runner: u8, limit: u32, filtered: bool, targeted: bool) -> Check {
         let names = ["c0".to_owned(), "c1".to_owned()];
         let names = filtered.then_some(&names[..]);
         let cursor = self.cursors.get(&runner).cloned().flatten();
+        let targets: Option<Vec<ClaimTarget>> = targeted.then(|| {
+            let channels = if filtered { 2 } else { CHANNELS };
+            (0..channels)
+                .flat_map(|channel| (0..ARGS).map(move |args| (channel, args)))
+                .map(|(channel, args)| {
+                    let channel = ChannelKey {
+                        name: format!("c{channel}"),
+                        args: format!("a{args}"),
+                    };
+                    let from_ready_seq = self
+                        .claimed_until
+                        .get(&(runner, channel.clone()))
+                        .map_or(i64::MIN, |last| last + 1);
+                    ClaimTarget {
+                        channel,
+                        from_ready_seq,
+                    }
+                })
+                .collect()
+        });
         let claimed = self
             .backend
             .job_claim(JobClaimParams {
@@ -375,12 +411,39 @@ impl<'b> Run<'b> {
                 limit,
                 lease: Duration::from_secs(LEASE_SECS),
                 after: cursor.as_ref(),
+                targets: targets.as_deref(),
                 now: self.at(),
             })
             .await
             .map_err(|e| format!("job_claim: {e}"))?;
-        if let Some(next) = claim_cursor(cursor.as_ref(), &claimed) {
+        if targets.is_none()
+            && let Some(next) = claim_cursor(cursor.as_ref(), &claimed)
+        {
             self.cursors.insert(runner, Some(next));
+        }
+        for job in &claimed {
+            if let Some(target) = targets
+                .iter()
+                .flatten()
+                .find(|target| target.channel == job.channel())
+            {
+                ensure!(
+                    job.ready_seq >= target.from_ready_seq,
+                    "a targeted claim took a job at {} of a channel it started at {}",
+                    job.ready_seq,
+                    target.from_ready_seq
+                );
+            } else if targets.is_some() {
+                return Err(format!(
+                    "a targeted claim took a job of {:?}",
+                    job.channel()
+                ));
+            }
+            let last = self
+                .claimed_until
+                .entry((runner, job.channel()))
+                .or_insert(job.ready_seq);
+            *last = (*last).max(job.ready_seq);
         }
         ensure!(
             claimed.len() <= limit as usize,
@@ -684,6 +747,7 @@ impl<'b> Run<'b> {
             .job_schedule(JobScheduleParams {
                 now: self.at(),
                 settle_ordered: false,
+                due_after: None,
             })
             .await
             .map_err(|e| format!("job_schedule: {e}"))?;
@@ -767,6 +831,7 @@ impl<'b> Run<'b> {
                     limit: 1,
                     lease: Duration::from_secs(LEASE_SECS),
                     after: cursor.as_ref(),
+                    targets: None,
                     now: self.at(),
                 })
                 .await
@@ -887,6 +952,7 @@ impl<'b> Run<'b> {
                 runner: 0,
                 limit: 50,
                 filtered: false,
+                targeted: round % 2 == 1,
             })
             .await?;
             self.step(&Op::CompleteAll { runner: 0 }).await?;
@@ -933,6 +999,7 @@ async fn check(
         held: BTreeMap::new(),
         stale: Vec::new(),
         cursors: BTreeMap::new(),
+        claimed_until: BTreeMap::new(),
         completed_order: BTreeMap::new(),
         log: String::new(),
     };

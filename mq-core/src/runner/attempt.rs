@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use super::report::{JobOutcome, JobReport};
 use super::shared::{LoopEvent, Outcome, RunnerShared};
-use crate::backend::JobLease;
+use crate::backend::{ChannelKey, ClaimTarget, JobLease};
 use crate::error::{Error, Result};
 use crate::retry::retry_delay;
 
@@ -86,6 +86,8 @@ pub(crate) struct Attempt {
     pub channel_args: String,
     pub ordered: bool,
     pub retry_backoff: Duration,
+    /// The job's place in the ready queue when it was claimed.
+    pub ready_seq: i64,
     inner: Mutex<Inner>,
 }
 
@@ -117,6 +119,7 @@ impl Attempt {
         channel_args: String,
         ordered: bool,
         retry_backoff: Duration,
+        ready_seq: i64,
     ) -> Self {
         Self {
             shared,
@@ -129,6 +132,7 @@ impl Attempt {
             channel_args,
             ordered,
             retry_backoff,
+            ready_seq,
             inner: Mutex::new(Inner {
                 state: AttemptState::Claimed,
                 released_by_user: false,
@@ -288,8 +292,15 @@ impl Attempt {
         drop(inner);
         self.report(outcome, error);
         if outcome == JobOutcome::Completed && self.ordered {
-            // Its successor on the channel is ready now.
-            self.shared.event(LoopEvent::MoreWork);
+            // Its successor on the channel is ready now, and took its place
+            // in the ready queue after this job's.
+            self.shared.event(LoopEvent::Unblocked(ClaimTarget {
+                channel: ChannelKey {
+                    name: self.channel_name.clone(),
+                    args: self.channel_args.clone(),
+                },
+                from_ready_seq: self.ready_seq.saturating_add(1),
+            }));
         }
         if deregister {
             self.shared.deregister(self);

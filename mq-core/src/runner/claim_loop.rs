@@ -6,6 +6,16 @@
 //! ([`ClaimLoop::dispatch`]), then waits for whatever comes first: a
 //! notification, a freed slot, the next due time or the poll interval
 //! ([`ClaimLoop::wait`]).
+//!
+//! Two kinds of claim: targeted claims from the channels the runner knows
+//! to have work, from where their unclaimed jobs begin
+//! ([`HotChannels`]), which cost one index seek per channel whatever the
+//! table holds; and claims over all channels, which find everything else
+//! but walk the dead index entries that a held-back xmin horizon leaves.
+//! The second kind runs when something says work may be anywhere (the
+//! poll timer, a wake-up without a place, a schedule run that made jobs
+//! ready), spaced by its own cost ([`full_claim_spacing`]), so that while
+//! it is slow it takes a small share of the loop's time.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -15,7 +25,10 @@ use futures::channel::mpsc;
 use futures::stream::{BoxStream, Fuse};
 use futures::{FutureExt, StreamExt};
 
+use time::OffsetDateTime;
+
 use super::attempt::Ending;
+use super::hot_channels::HotChannels;
 use super::shared::{Dispatch, LoopEvent, RunnerShared, VACUUM_MIN_INTERVAL};
 use crate::backend::{
     ChannelKey, ClaimedJob, JobClaimParams, JobScheduleParams, JobVacuumParams, Wakeup,
@@ -27,17 +40,56 @@ use crate::backend::{
 /// [`JobScheduleParams::settle_ordered`]), besides when asked to.
 const SETTLE_EVERY: Duration = Duration::from_secs(30);
 
+/// How often, at least, a schedule run looks at every due transition
+/// rather than only those due since the last run (see
+/// [`JobScheduleParams::due_after`]): the longest a delayed job spawned in
+/// a transaction that commits after its time waits for it.
+const FULL_SCHEDULE_EVERY: Duration = Duration::from_secs(30);
+
+/// How far back before the previous run's time a schedule run looks, for
+/// transactions that commit a little after the time of what they changed.
+const SCHEDULE_OVERLAP: Duration = Duration::from_secs(5);
+
+/// How long after a claim over all channels that took `took` the next may
+/// start, given that targeted claims take `targeted` (a running average):
+/// `took` times how many times slower it was than a targeted claim, at
+/// least 4 and at most 100. While both cost about the same (the usual
+/// case, however busy the machine), claims over all channels take up to a
+/// fifth of the loop's time, which keeps channels served in turn; when the
+/// xmin horizon is held back, dead index entries make them hundreds of
+/// times slower, and they fall to a hundredth of it while the targeted
+/// claims carry the load.
+fn full_claim_spacing(took: Duration, targeted: Option<Duration>) -> Duration {
+    let slower = match targeted {
+        Some(targeted) if !targeted.is_zero() => took.as_secs_f64() / targeted.as_secs_f64(),
+        _ => 0.0,
+    };
+    took.mul_f64(slower.clamp(4.0, 100.0))
+}
+
 /// The claim loop's state between turns.
 struct ClaimLoop {
     shared: Arc<RunnerShared>,
     wakeups: Fuse<BoxStream<'static, Wakeup>>,
     events: mpsc::UnboundedReceiver<LoopEvent>,
-    /// Claim from where the last claim stopped, for fairness.
+    /// Claim over all channels from where the last one stopped, for
+    /// fairness.
     cursor: Option<ChannelKey>,
-    /// Something may be ready: a wake-up, the poll timer, or a full batch.
-    may_have_work: bool,
+    /// Something may be ready anywhere: a wake-up without a place, the
+    /// poll timer, or a full batch of a claim over all channels.
+    full_wanted: bool,
+    /// When the next claim over all channels may start.
+    full_not_before: Instant,
+    /// How long targeted claims take (a running average).
+    targeted_took: Option<Duration>,
+    /// The channels known to have ready work, for targeted claims.
+    hot: HotChannels,
     /// When to run `job_schedule` next.
     schedule_due: Instant,
+    /// Every transition due until this time was made (less an overlap).
+    scheduled_until: Option<OffsetDateTime>,
+    /// When the next schedule run looks at every due transition.
+    full_schedule_due: Instant,
     /// When to settle ordered channels next.
     settle_due: Instant,
     /// Consecutive backend errors, for backing off.
@@ -75,8 +127,13 @@ pub(crate) async fn run(
         wakeups: wakeups.fuse(),
         events,
         cursor: None,
-        may_have_work: true,
+        full_wanted: true,
+        full_not_before: now,
+        targeted_took: None,
+        hot: HotChannels::default(),
         schedule_due: now,
+        scheduled_until: None,
+        full_schedule_due: now,
         settle_due: now + SETTLE_EVERY,
         failures: 0,
         claimed_since_vacuum: 0,
@@ -107,13 +164,20 @@ impl ClaimLoop {
             return;
         }
         let settle_ordered = now >= self.settle_due;
+        let due_after = if now >= self.full_schedule_due {
+            None
+        } else {
+            self.scheduled_until
+        };
         let config = &self.shared.config;
+        let started = Instant::now();
         match self
             .shared
             .backend
             .job_schedule(JobScheduleParams {
                 now: None,
                 settle_ordered,
+                due_after,
             })
             .await
         {
@@ -122,8 +186,14 @@ impl ClaimLoop {
                 if settle_ordered {
                     self.settle_due = Instant::now() + SETTLE_EVERY;
                 }
+                if due_after.is_none() {
+                    let took = started.elapsed();
+                    self.full_schedule_due =
+                        Instant::now() + FULL_SCHEDULE_EVERY.max(took.saturating_mul(100));
+                }
+                self.scheduled_until = result.due_until.map(|until| until - SCHEDULE_OVERLAP);
                 if result.made_ready > 0 || result.rescued > 0 || result.unblocked > 0 {
-                    self.may_have_work = true;
+                    self.full_wanted = true;
                 }
                 let next = result
                     .next_due_in
@@ -138,15 +208,28 @@ impl ClaimLoop {
         }
     }
 
-    /// Claims when slots are free and work may be waiting. Returns how
-    /// long to wait before the next turn at most: zero to go again at once
-    /// (a full batch suggests more is ready), `None` for the poll interval.
+    /// Claims when slots are free and work may be waiting: over all
+    /// channels when that is wanted and its spacing allows, else from the
+    /// channels known to have work. Returns how long to wait before the
+    /// next turn at most: zero to go again at once (a full batch suggests
+    /// more is ready), `None` for the poll interval.
     async fn claim(&mut self) -> Option<Duration> {
         let config = &self.shared.config;
         let taken = self.shared.slots_taken();
-        if !self.may_have_work || taken >= config.min_concurrency {
+        if taken >= config.min_concurrency {
             return None;
         }
+        if self.hot.take_overflowed() {
+            self.full_wanted = true;
+        }
+        let now = Instant::now();
+        let full = self.full_wanted && now >= self.full_not_before;
+        if !full && self.hot.is_empty() {
+            return self
+                .full_wanted
+                .then(|| self.full_not_before.saturating_duration_since(now));
+        }
+        let targets = (!full).then(|| self.hot.targets());
         let limit = config.max_concurrency - taken;
         let started = Instant::now();
         let claimed = self
@@ -157,6 +240,7 @@ impl ClaimLoop {
                 limit: u32::try_from(limit).unwrap_or(u32::MAX),
                 lease: config.lease,
                 after: self.cursor.as_ref(),
+                targets: targets.as_deref(),
                 now: None,
             })
             .await;
@@ -169,15 +253,25 @@ impl ClaimLoop {
             }
         };
         self.failures = 0;
-        // A full batch suggests more is ready; a short one that the queue
-        // is drained until something wakes us.
-        self.may_have_work = jobs.len() >= limit;
-        if let Some(cursor) = claim_cursor(self.cursor.as_ref(), &jobs) {
-            self.cursor = Some(cursor);
-        }
         let latency = started.elapsed();
+        // A full batch suggests more is ready; a short one that the queue
+        // (or the channels targeted) is drained until something wakes us.
+        let more = jobs.len() >= limit;
+        self.hot.claimed(targets.as_deref(), &jobs, more);
+        if full {
+            self.full_wanted = more;
+            self.full_not_before = Instant::now() + full_claim_spacing(latency, self.targeted_took);
+            if let Some(cursor) = claim_cursor(self.cursor.as_ref(), &jobs) {
+                self.cursor = Some(cursor);
+            }
+        } else {
+            self.targeted_took = Some(match self.targeted_took {
+                Some(average) => average.mul_f64(0.8) + latency.mul_f64(0.2),
+                None => latency,
+            });
+        }
         if !jobs.is_empty() {
-            tracing::debug!(claimed = jobs.len(), limit, ?latency, "claimed jobs");
+            tracing::debug!(claimed = jobs.len(), limit, full, ?latency, "claimed jobs");
         }
         if let Some(metrics) = &self.shared.metrics {
             metrics.jobs_claimed(jobs.len(), latency);
@@ -185,7 +279,14 @@ impl ClaimLoop {
         self.claimed_since_vacuum += jobs.len() as u64;
         self.maybe_vacuum();
         self.dispatch(jobs);
-        self.may_have_work.then_some(Duration::ZERO)
+        if more || !self.hot.is_empty() {
+            Some(Duration::ZERO)
+        } else {
+            self.full_wanted.then(|| {
+                self.full_not_before
+                    .saturating_duration_since(Instant::now())
+            })
+        }
     }
 
     /// Hands claimed jobs to user code; or, if the runner was stopped while
@@ -230,7 +331,7 @@ impl ClaimLoop {
                 // The backend stopped notifying: polling carries on alone.
                 None => self.wakeups = futures::stream::pending().boxed().fuse(),
             },
-            () = timer => self.may_have_work = true,
+            () = timer => self.full_wanted = true,
         }
         while !self.stopped
             && let Some(event) = self.events.next().now_or_never()
@@ -245,7 +346,9 @@ impl ClaimLoop {
     fn on_event(&mut self, event: Option<LoopEvent>) {
         match event {
             Some(LoopEvent::SlotFreed) => {}
-            Some(LoopEvent::MoreWork) => self.may_have_work = true,
+            Some(LoopEvent::Unblocked(target)) => {
+                self.hot.queued(target.channel, target.from_ready_seq);
+            }
             Some(LoopEvent::Stop) | None => self.stopped = true,
         }
     }
@@ -255,7 +358,12 @@ impl ClaimLoop {
         match wakeup {
             Wakeup::Ready { channel_name } => {
                 if wants(names, channel_name.as_deref()) {
-                    self.may_have_work = true;
+                    self.full_wanted = true;
+                }
+            }
+            Wakeup::Queued { channel, ready_seq } => {
+                if wants(names, Some(&channel.name)) {
+                    self.hot.queued(channel, ready_seq);
                 }
             }
             Wakeup::Scheduled { channel_name } => {
@@ -268,7 +376,9 @@ impl ClaimLoop {
                 self.settle_due = Instant::now();
             }
             Wakeup::Resync => {
-                self.may_have_work = true;
+                self.full_wanted = true;
+                self.full_not_before = Instant::now();
+                self.scheduled_until = None;
                 self.schedule_due = Instant::now();
                 self.settle_due = Instant::now();
             }

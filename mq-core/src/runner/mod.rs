@@ -16,6 +16,7 @@
 
 pub(crate) mod attempt;
 pub(crate) mod claim_loop;
+pub(crate) mod hot_channels;
 pub(crate) mod keep_alive;
 pub(crate) mod outcomes;
 pub mod report;

@@ -9,7 +9,7 @@ use futures::channel::{mpsc, oneshot};
 
 use super::attempt::Attempt;
 use crate::CurrentJob;
-use crate::backend::{Backend, ClaimedJob, JobLease};
+use crate::backend::{Backend, ClaimTarget, ClaimedJob, JobLease};
 use crate::error::Result;
 use crate::registry::RegistryDispatch;
 use crate::runner::report::RunnerMetrics;
@@ -50,8 +50,9 @@ pub(crate) const VACUUM_MIN_INTERVAL: Duration = Duration::from_secs(2);
 pub(crate) enum LoopEvent {
     /// An attempt gave up its concurrency slot.
     SlotFreed,
-    /// Completing an ordered job made its successor runnable.
-    MoreWork,
+    /// Completing an ordered job made its successor runnable: it is in
+    /// this channel, after the completed job in the ready queue.
+    Unblocked(ClaimTarget),
     /// Stop claiming.
     Stop,
 }
@@ -240,6 +241,7 @@ impl RunnerShared {
             job.channel_args.clone(),
             job.ordered,
             job.retry_backoff,
+            job.ready_seq,
         ));
         // Claimed: it takes a slot until it leaves that state.
         self.slot_taken();

@@ -1,0 +1,30 @@
+-- Claims up to $1 ready jobs from the channels given, each from a place in
+-- the ready queue on, holding them for $2 µs. $3, $4, $6: the channels'
+-- names, arguments and the ready_seq to start from; $5: now (NULL for the
+-- server clock). Ends with job_claim_update.sql.
+--
+-- The runner's everyday claim. It knows which channels have work (from
+-- notifications, which carry each new job's ready_seq, and from its own
+-- claims) and where in each the unclaimed jobs begin, so each channel costs
+-- one index seek that lands past the jobs claimed before: no walk over
+-- channels, and none over the dead index entries claims leave at a
+-- channel's front while the xmin horizon is held back. Channels are served
+-- in the order given, which the runner rotates for fairness; jobs below a
+-- channel's start (a transaction that committed late, a claim that was
+-- rolled back) are found by the next full claim (job_claim.sql).
+WITH picked AS (
+    SELECT p.id
+    FROM unnest($3::text[], $4::text[], $6::bigint[]) AS t(channel_name, channel_args, from_seq)
+    CROSS JOIN LATERAL (
+        SELECT j.id
+        FROM mq_jobs j
+        WHERE j.state = 'ready'
+          AND j.channel_name = t.channel_name
+          AND j.channel_args = t.channel_args
+          AND j.ready_seq >= t.from_seq
+        ORDER BY j.ready_seq
+        LIMIT $1
+        FOR UPDATE SKIP LOCKED
+    ) p
+    LIMIT $1
+)

@@ -1,0 +1,21 @@
+-- The end of job_claim.sql and job_claim_targeted.sql: marks the jobs
+-- `picked` running and returns them.
+--
+-- `= ANY(ARRAY(...))` rather than a join with `picked`: the planner then
+-- looks each job up by its key, whatever its statistics say about a table
+-- whose size swings from empty to millions and back.
+UPDATE mq_jobs j
+SET state = 'running',
+    attempt = j.attempt + 1,
+    lease_token = j.lease_token + 1,
+    run_at = coalesce($5::timestamptz, now()) + $2::bigint * interval '1 microsecond'
+-- A claim need not wait for its commit to reach disk: if a crash loses it,
+-- the job is simply ready again and runs again, which at-least-once
+-- delivery allows. Anything the job then makes durable (its completion,
+-- writes in the same database) flushes the WAL, and the claim with it.
+FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
+  AND j.state = 'ready'
+RETURNING j.id, j.attempt, j.lease_token, j.name, j.channel_name, j.channel_args, j.ordered, j.retries,
+          (extract(epoch FROM j.retry_backoff) * 1000000)::bigint AS retry_backoff_us,
+          j.payload_json::text AS payload_json, j.payload_bytes, j.ready_seq
