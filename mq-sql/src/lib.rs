@@ -145,7 +145,8 @@ pub mod statements {
     pub const JOB_VACUUM_LOCK: &str = include_str!("../statements/job_vacuum_lock.sql");
     /// `Backend::job_vacuum`: the vacuum itself (simple protocol only).
     pub const JOB_VACUUM: &str = include_str!("../statements/job_vacuum.sql");
-    /// `Backend::job_vacuum`: whether a vacuum could remove anything now.
+    /// `Backend::job_vacuum`: whether the xmin horizon is held back, and
+    /// whether a vacuum could remove anything now.
     pub const JOB_VACUUM_USEFUL: &str = include_str!("../statements/job_vacuum_useful.sql");
     /// `Backend::job_vacuum`: the indexes to rebuild after the vacuum.
     pub const JOB_VACUUM_BLOATED: &str = include_str!("../statements/job_vacuum_bloated.sql");

@@ -256,25 +256,42 @@ pub async fn job_fail(
     lease_outcomes(&mut rows, "job_fail", fail_outcome)
 }
 
+/// A `held_leases!` statement over leases with one duration (`$3`, µs) and
+/// the time (`$4`): `job_release` and `job_keep_alive`.
+async fn leases_for(
+    conn: &mut dyn Connection,
+    operation: &'static str,
+    sql: &'static str,
+    leases: &[JobLease],
+    duration: std::time::Duration,
+    now: Option<OffsetDateTime>,
+) -> Result<Vec<(JobLease, LeaseOutcome)>> {
+    let (ids, tokens) = lease_columns(leases);
+    let binds = [
+        Param::Uuids(&ids),
+        Param::I32s(&tokens),
+        Param::I64(micros(duration)),
+        Param::OptTimestamp(now),
+    ];
+    let mut rows = conn.query(operation, sql, &binds).await?;
+    lease_outcomes(&mut rows, operation, lease_outcome)
+}
+
 /// `Backend::job_release`.
 pub async fn job_release(
     conn: &mut dyn Connection,
     params: JobReleaseParams<'_>,
 ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
-    let (ids, tokens) = lease_columns(params.leases);
-    let mut rows = conn
-        .query(
-            "job_release",
-            crate::job_release(),
-            &[
-                Param::Uuids(&ids),
-                Param::I32s(&tokens),
-                Param::I64(micros(params.delay)),
-                Param::OptTimestamp(params.now),
-            ],
-        )
-        .await?;
-    lease_outcomes(&mut rows, "job_release", lease_outcome)
+    let sql = crate::job_release();
+    leases_for(
+        conn,
+        "job_release",
+        sql,
+        params.leases,
+        params.delay,
+        params.now,
+    )
+    .await
 }
 
 /// `Backend::job_keep_alive`.
@@ -282,20 +299,16 @@ pub async fn job_keep_alive(
     conn: &mut dyn Connection,
     params: JobKeepAliveParams<'_>,
 ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
-    let (ids, tokens) = lease_columns(params.leases);
-    let mut rows = conn
-        .query(
-            "job_keep_alive",
-            crate::job_keep_alive(),
-            &[
-                Param::Uuids(&ids),
-                Param::I32s(&tokens),
-                Param::I64(micros(params.lease)),
-                Param::OptTimestamp(params.now),
-            ],
-        )
-        .await?;
-    lease_outcomes(&mut rows, "job_keep_alive", lease_outcome)
+    let sql = crate::job_keep_alive();
+    leases_for(
+        conn,
+        "job_keep_alive",
+        sql,
+        params.leases,
+        params.lease,
+        params.now,
+    )
+    .await
 }
 
 /// `Backend::job_checkpoint`.
@@ -621,9 +634,9 @@ async fn rebuild_bloated_indexes(conn: &mut dyn Connection) -> Result<()> {
 pub async fn job_vacuum(conn: &mut dyn Connection) -> Result<bool> {
     let op = "job_vacuum";
     let mut rows = conn.query(op, statements::JOB_VACUUM_USEFUL, &[]).await?;
-    let useful: bool = match rows.first_mut() {
-        Some(row) => get(row, op, "useful")?,
-        None => true,
+    let (useful, held): (bool, bool) = match rows.first_mut() {
+        Some(row) => (get(row, op, "useful")?, get(row, op, "held")?),
+        None => (true, false),
     };
     if !useful {
         return Ok(false);
@@ -643,7 +656,8 @@ pub async fn job_vacuum(conn: &mut dyn Connection) -> Result<bool> {
         return Ok(false);
     }
     let mut vacuumed = conn.batch_execute(op, statements::JOB_VACUUM).await;
-    if vacuumed.is_ok() {
+    // A rebuild would wait for the old snapshot, and bloat again.
+    if vacuumed.is_ok() && !held {
         vacuumed = rebuild_bloated_indexes(conn).await;
     }
     // Released even if the vacuum failed; a connection that died took the
