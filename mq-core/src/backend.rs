@@ -773,7 +773,11 @@ pub struct JobScheduleResult {
     /// Ordered jobs unblocked by settling channels (see
     /// [`JobScheduleParams::settle_ordered`]).
     pub unblocked: u64,
-    /// How long until the next of these events is due, if any is pending.
+    /// How long until the next scheduled job or commit deadline is due, if
+    /// any is pending. Leases are left out: a lapsed one is found by the
+    /// next run a runner makes anyway, every poll interval, and knowing the
+    /// next to lapse would cost PostgreSQL a walk over every lease taken
+    /// lately while the xmin horizon is held back.
     pub next_due_in: Option<Duration>,
     /// The run's time, when it made every transition due until then (it
     /// did not stop at its bound on one run's work): the next run may pass

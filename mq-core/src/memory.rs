@@ -748,7 +748,7 @@ impl Backend for MemoryBackend {
                     }
                     result.rescued += 1;
                 }
-                JobState::Scheduled | JobState::Running => {
+                JobState::Scheduled => {
                     next_due = Some(next_due.map_or(job.run_at, |due| due.min(job.run_at)));
                 }
                 _ => {}

@@ -96,6 +96,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "ready_seq",
         sql: include_str!("../../migrations/0003_ready_seq.sql"),
     },
+    Migration {
+        version: 4,
+        name: "scheduled_index",
+        sql: include_str!("../../migrations/0004_scheduled_index.sql"),
+    },
 ];
 
 /// The newest schema version this library knows.

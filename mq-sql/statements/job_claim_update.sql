@@ -3,7 +3,10 @@
 --
 -- `= ANY(ARRAY(...))` rather than a join with `picked`: the planner then
 -- looks each job up by its key, whatever its statistics say about a table
--- whose size swings from empty to millions and back.
+-- whose size swings from empty to millions and back. The state is compared
+-- as text for the same reason: compared as itself, it lets the planner
+-- scan the partial index of ready jobs instead, which its statistics call
+-- small but which a held-back xmin horizon fills with dead entries.
 UPDATE mq_jobs j
 SET state = 'running',
     attempt = j.attempt + 1,
@@ -15,7 +18,7 @@ SET state = 'running',
 -- writes in the same database) flushes the WAL, and the claim with it.
 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
 WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
-  AND j.state = 'ready'
+  AND j.state::text = 'ready'
 RETURNING j.id, j.attempt, j.lease_token, j.name, j.channel_name, j.channel_args, j.ordered, j.retries,
           (extract(epoch FROM j.retry_backoff) * 1000000)::bigint AS retry_backoff_us,
           j.payload_json::text AS payload_json, j.payload_bytes, j.ready_seq

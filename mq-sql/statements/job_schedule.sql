@@ -4,7 +4,9 @@
 -- deleted, blocked or not (an ordered one that held its channel unblocks the
 -- next at commit, measured against mq.now). Several runners may run this at
 -- once: SKIP LOCKED splits the work. Returns the counts, the µs until the
--- next transition is due, and the time up to which every due transition
+-- next scheduled job or commit deadline is due (not the next lease to
+-- lapse: those dead-end in mq_jobs_due, see migration 4, and the next
+-- periodic run finds them), and the time up to which every due transition
 -- was made (NULL when a bound of 10,000 rows cut the run short).
 --
 -- $2 (NULL for none) skips transitions due at or before it, which an
@@ -18,7 +20,11 @@ WITH t AS (SELECT coalesce($1::timestamptz, now()) AS now,
 due AS (
     SELECT j.id, j.state AS old_state
     FROM mq_jobs j, t
-    WHERE j.state IN ('scheduled', 'running') AND j.run_at <= t.now
+    -- The bounds are written out rather than read from `t`, so that both
+    -- bound the index scan: from `t` the upper one would only filter it,
+    -- and the scan would walk on through every later entry.
+    WHERE j.state IN ('scheduled', 'running')
+      AND j.run_at <= coalesce($1::timestamptz, now())
       AND j.run_at > coalesce($2::timestamptz, '-infinity')
     ORDER BY j.run_at
     LIMIT 10000
@@ -45,7 +51,7 @@ moved AS (
 lapsed AS (
     SELECT j.id
     FROM mq_jobs j, t
-    WHERE j.commit_deadline <= t.now
+    WHERE j.commit_deadline <= coalesce($1::timestamptz, now())
       AND j.commit_deadline > coalesce($2::timestamptz, '-infinity')
     LIMIT 10000
     FOR UPDATE OF j SKIP LOCKED
@@ -60,7 +66,7 @@ SELECT
     CASE WHEN (SELECT count(*) FROM due) >= 10000 OR (SELECT count(*) FROM lapsed) >= 10000 THEN 0
          ELSE (SELECT (extract(epoch FROM least(
                    (SELECT min(run_at) FROM mq_jobs
-                    WHERE state IN ('scheduled', 'running') AND run_at > t.now),
+                    WHERE state = 'scheduled' AND run_at > t.now),
                    (SELECT min(commit_deadline) FROM mq_jobs
                     WHERE commit_deadline IS NOT NULL AND commit_deadline > t.now)
                ) - t.now) * 1000000)::bigint FROM t)

@@ -71,6 +71,7 @@ macro_rules! all_cases {
             migrations::newer_schema_is_refused,
             migrations::upgrades_a_version_1_database_with_its_jobs,
             migrations::upgrades_a_version_2_database_with_its_jobs,
+            migrations::upgrades_a_version_3_database_with_its_jobs,
             storage::vacuum_rebuilds_bloated_indexes,
             admin::failed_jobs_are_inspected_and_retried,
             admin::kept_completed_jobs_are_inspected_and_pruned,

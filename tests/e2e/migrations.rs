@@ -1,5 +1,7 @@
 //! Migrations: concurrent, idempotent, and refusing a newer schema.
 
+use std::time::Duration;
+
 use mq::{Error, JobState, Uuid, admin};
 use mq_test_db::TestDb;
 
@@ -207,4 +209,61 @@ pub async fn upgrades_a_version_2_database_with_its_jobs<D: Driver>(_db: &Db<D>)
         "ordered jobs ran out of order: {ran:?}"
     );
     assert_eq!(db.state(v1_id(5)).await, Some(JobState::Scheduled));
+}
+
+/// The schema as it was at version 3, with jobs spawned under it: a ready
+/// job, one scheduled a second ahead and one an hour ahead.
+const VERSION_3: &str = include_str!("../../migrations/0003_ready_seq.sql");
+const VERSION_3_JOBS: &str = "
+INSERT INTO mq_migrations (version, name) VALUES (3, 'ready_seq');
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff, errors)
+VALUES
+    ('00000000-0000-7000-8000-000000000011', 'ready', 'r', 'c', '', false, now(), NULL, 0, 0, 3, '1s', NULL),
+    ('00000000-0000-7000-8000-000000000012', 'scheduled', 'soon', 'c', '', false,
+     now() + interval '1 second', NULL, 0, 0, 3, '1s', NULL),
+    ('00000000-0000-7000-8000-000000000013', 'scheduled', 'later', 'c', '', false,
+     now() + interval '1 hour', NULL, 0, 0, 3, '1s', NULL);
+";
+
+/// A database of schema version 3, with its jobs, migrates in place: its
+/// scheduled jobs are in the new index of scheduled jobs, which tells
+/// runners when the next is due (they poll only once an hour here), and
+/// every job runs when its time comes.
+pub async fn upgrades_a_version_3_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    let fresh = TestDb::create();
+    let pool = D::connect(fresh.url()).await;
+    D::exec(&pool, VERSION_1).await;
+    D::exec(&pool, VERSION_2).await;
+    D::exec(&pool, VERSION_2_JOBS).await;
+    D::exec(&pool, VERSION_3).await;
+    D::exec(&pool, VERSION_3_JOBS).await;
+    mq::migrate(D::executor(&pool)).await.unwrap();
+    let db = Db::<D>::on(pool, fresh, Runtime::current());
+    assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 4);
+    assert_eq!(
+        db.count("SELECT count(*) FROM pg_indexes WHERE indexname = 'mq_jobs_scheduled'")
+            .await,
+        1
+    );
+    // Version 2's scheduled job and both of version 3's.
+    assert_eq!(
+        db.count("SELECT count(*) FROM mq_jobs WHERE state = 'scheduled'")
+            .await,
+        3
+    );
+
+    let (_runner, log) = recording_runner(
+        &db,
+        |options| {
+            options.set_poll_interval(Duration::from_secs(3600));
+        },
+        |job| job.name().to_owned(),
+    )
+    .await;
+    let soon = Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0012);
+    db.wait_gone(soon).await;
+    assert!(log.items().contains(&"r".to_owned()));
+    let later = Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0013);
+    assert_eq!(db.state(later).await, Some(JobState::Scheduled));
 }

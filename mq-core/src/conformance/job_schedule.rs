@@ -34,7 +34,8 @@ pub async fn fails_lapsed_last_attempts(backend: &dyn Backend) {
     assert_eq!(state(backend, b.id()).await, Some(JobState::Failed));
 }
 
-/// The schedule says when the next transition is due.
+/// The schedule says when the next scheduled job or commit deadline is
+/// due; not when the next lease lapses.
 pub async fn reports_the_next_due_time(backend: &dyn Backend) {
     let t = Clock::new();
     assert_eq!(schedule(backend, t.at(0.0)).await.next_due_in, None);
@@ -54,4 +55,7 @@ pub async fn reports_the_next_due_time(backend: &dyn Backend) {
         schedule(backend, t.at(16.0)).await.next_due_in,
         Some(Duration::from_secs(4))
     );
+    // Leases are left out: the lease until 30 is all that is left.
+    let run = schedule(backend, t.at(20.0)).await;
+    assert_eq!((run.made_ready, run.next_due_in), (1, None));
 }

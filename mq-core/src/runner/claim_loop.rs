@@ -14,8 +14,17 @@
 //! but walk the dead index entries that a held-back xmin horizon leaves.
 //! The second kind runs when something says work may be anywhere (the
 //! poll timer, a wake-up without a place, a schedule run that made jobs
-//! ready), spaced by its own cost ([`full_claim_spacing`]), so that while
-//! it is slow it takes a small share of the loop's time.
+//! ready), spaced by its own cost ([`full_claim_spacing`]).
+//!
+//! Claims over all channels and schedule runs are the statements that a
+//! held-back xmin horizon slows down by orders of magnitude, so neither
+//! runs on the loop: each is a task of its own whose result comes back as
+//! a [`LoopEvent`], and the loop goes on with targeted claims meanwhile. A
+//! claim over all channels in flight holds the slots it may fill (half of
+//! those free, rounded up), so the runner never holds more jobs than
+//! `max_concurrency`. When the loop stops, it
+//! waits for both to come back, so that the jobs such a claim took are
+//! released at once rather than left to their lease.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -31,9 +40,10 @@ use super::attempt::Ending;
 use super::hot_channels::HotChannels;
 use super::shared::{Dispatch, LoopEvent, RunnerShared, VACUUM_MIN_INTERVAL};
 use crate::backend::{
-    ChannelKey, ClaimedJob, JobClaimParams, JobScheduleParams, JobVacuumParams, Wakeup,
-    claim_cursor,
+    ChannelKey, ClaimedJob, JobClaimParams, JobScheduleParams, JobScheduleResult, JobVacuumParams,
+    Wakeup, claim_cursor,
 };
+use crate::error::Result;
 
 /// How often runners settle ordered channels left blocked by transactions
 /// that could not settle them themselves (see
@@ -67,6 +77,30 @@ fn full_claim_spacing(took: Duration, targeted: Option<Duration>) -> Duration {
     took.mul_f64(slower.clamp(4.0, 100.0))
 }
 
+/// How many notifications that arrive while a claim over all channels is in
+/// flight are kept to apply again after it (see [`ClaimLoop::replay`]);
+/// past that, the next claim over all channels finds their jobs.
+const MAX_REPLAY: usize = 4096;
+
+/// A schedule run that the claim loop started, come back.
+#[derive(Debug)]
+pub(crate) struct ScheduleRun {
+    result: Result<JobScheduleResult>,
+    started: Instant,
+    settle_ordered: bool,
+    /// It looked at every due transition (`due_after` was `None`).
+    full: bool,
+}
+
+/// A claim over all channels that the claim loop started, come back.
+#[derive(Debug)]
+pub(crate) struct FullClaim {
+    result: Result<Vec<ClaimedJob>>,
+    /// The slots it held while in flight: its limit.
+    limit: usize,
+    took: Duration,
+}
+
 /// The claim loop's state between turns.
 struct ClaimLoop {
     shared: Arc<RunnerShared>,
@@ -80,12 +114,21 @@ struct ClaimLoop {
     full_wanted: bool,
     /// When the next claim over all channels may start.
     full_not_before: Instant,
+    /// The slots held by the claim over all channels in flight, if any.
+    full_in_flight: Option<usize>,
+    /// Places notified while a claim over all channels was in flight, to
+    /// apply again when it lands: its result moves a channel's start past
+    /// the jobs it took, which must not hide a job that became ready
+    /// behind its snapshot and was notified meanwhile.
+    replay: Vec<(ChannelKey, i64)>,
     /// How long targeted claims take (a running average).
     targeted_took: Option<Duration>,
     /// The channels known to have ready work, for targeted claims.
     hot: HotChannels,
     /// When to run `job_schedule` next.
     schedule_due: Instant,
+    /// A schedule run is in flight.
+    schedule_in_flight: bool,
     /// Every transition due until this time was made (less an overlap).
     scheduled_until: Option<OffsetDateTime>,
     /// When the next schedule run looks at every due transition.
@@ -129,9 +172,12 @@ pub(crate) async fn run(
         cursor: None,
         full_wanted: true,
         full_not_before: now,
+        full_in_flight: None,
+        replay: Vec::new(),
         targeted_took: None,
         hot: HotChannels::default(),
         schedule_due: now,
+        schedule_in_flight: false,
         scheduled_until: None,
         full_schedule_due: now,
         settle_due: now + SETTLE_EVERY,
@@ -141,13 +187,14 @@ pub(crate) async fn run(
         stopped: false,
     };
     while !state.is_stopping() {
-        state.schedule().await;
+        state.schedule();
         let wait = state.claim().await;
         if wait == Some(Duration::ZERO) {
             continue;
         }
         state.wait(wait).await;
     }
+    state.land_in_flight().await;
     tracing::debug!("job runner stopped claiming");
     shared.claim_loop_ended();
 }
@@ -157,10 +204,12 @@ impl ClaimLoop {
         self.stopped || self.shared.is_stopping()
     }
 
-    /// Runs the time-driven transitions when they are due.
-    async fn schedule(&mut self) {
+    /// Starts a schedule run (the time-driven transitions) when one is due
+    /// and none is in flight; [`scheduled`](Self::scheduled) takes its
+    /// result.
+    fn schedule(&mut self) {
         let now = Instant::now();
-        if now < self.schedule_due {
+        if self.schedule_in_flight || now < self.schedule_due {
             return;
         }
         let settle_ordered = now >= self.settle_due;
@@ -169,78 +218,104 @@ impl ClaimLoop {
         } else {
             self.scheduled_until
         };
-        let config = &self.shared.config;
-        let started = Instant::now();
-        match self
-            .shared
-            .backend
-            .job_schedule(JobScheduleParams {
-                now: None,
-                settle_ordered,
-                due_after,
-            })
-            .await
-        {
-            Ok(result) => {
-                self.failures = 0;
-                if settle_ordered {
-                    self.settle_due = Instant::now() + SETTLE_EVERY;
-                }
-                if due_after.is_none() {
-                    let took = started.elapsed();
-                    self.full_schedule_due =
-                        Instant::now() + FULL_SCHEDULE_EVERY.max(took.saturating_mul(100));
-                }
-                self.scheduled_until = result.due_until.map(|until| until - SCHEDULE_OVERLAP);
-                if result.made_ready > 0 || result.rescued > 0 || result.unblocked > 0 {
-                    self.full_wanted = true;
-                }
-                let next = result
-                    .next_due_in
-                    .map_or(config.poll_interval, |due| due.min(config.poll_interval));
-                self.schedule_due = Instant::now() + next;
+        self.schedule_in_flight = true;
+        // Requests that come while it runs bring this forward.
+        self.schedule_due = now + self.shared.config.poll_interval;
+        let shared = self.shared.clone();
+        let spawner = shared.spawner.clone();
+        spawner.spawn(
+            async move {
+                let result = shared
+                    .backend
+                    .job_schedule(JobScheduleParams {
+                        now: None,
+                        settle_ordered,
+                        due_after,
+                    })
+                    .await;
+                shared.event(LoopEvent::Scheduled(ScheduleRun {
+                    result,
+                    started: now,
+                    settle_ordered,
+                    full: due_after.is_none(),
+                }));
             }
+            .boxed(),
+        );
+    }
+
+    /// Takes the result of a schedule run.
+    fn scheduled(&mut self, run: ScheduleRun) {
+        self.schedule_in_flight = false;
+        let result = match run.result {
+            Ok(result) => result,
             Err(error) => {
                 self.failures += 1;
                 tracing::warn!(%error, "job_schedule failed");
                 self.schedule_due = Instant::now() + error_backoff(self.failures);
+                return;
             }
+        };
+        self.failures = 0;
+        let now = Instant::now();
+        // A request for a settle or a full run made while this one ran
+        // stands: this run's snapshot may predate what it was for.
+        if run.settle_ordered && self.settle_due <= run.started {
+            self.settle_due = now + SETTLE_EVERY;
         }
+        if run.full && self.full_schedule_due <= run.started {
+            let took = now - run.started;
+            self.full_schedule_due = now + FULL_SCHEDULE_EVERY.max(took.saturating_mul(100));
+        }
+        self.scheduled_until = result.due_until.map(|until| until - SCHEDULE_OVERLAP);
+        if result.made_ready > 0 || result.rescued > 0 || result.unblocked > 0 {
+            self.full_wanted = true;
+        }
+        let poll = self.shared.config.poll_interval;
+        let next = result.next_due_in.map_or(poll, |due| due.min(poll));
+        self.schedule_due = self.schedule_due.min(now + next);
     }
 
-    /// Claims when slots are free and work may be waiting: over all
-    /// channels when that is wanted and its spacing allows, else from the
-    /// channels known to have work. Returns how long to wait before the
-    /// next turn at most: zero to go again at once (a full batch suggests
-    /// more is ready), `None` for the poll interval.
+    /// Claims when slots are free and work may be waiting: starts a claim
+    /// over all channels when that is wanted and its spacing allows, and
+    /// claims from the channels known to have work. Returns how long to
+    /// wait before the next turn at most: zero to go again at once (a full
+    /// batch suggests more is ready), `None` for the poll interval.
     async fn claim(&mut self) -> Option<Duration> {
-        let config = &self.shared.config;
-        let taken = self.shared.slots_taken();
+        let shared = self.shared.clone();
+        let config = &shared.config;
+        let taken = self.shared.slots_taken() + self.full_in_flight.unwrap_or(0);
         if taken >= config.min_concurrency {
             return None;
         }
         if self.hot.take_overflowed() {
             self.full_wanted = true;
         }
-        let now = Instant::now();
-        let full = self.full_wanted && now >= self.full_not_before;
-        if !full && self.hot.is_empty() {
-            return self
-                .full_wanted
-                .then(|| self.full_not_before.saturating_duration_since(now));
+        let mut free = config.max_concurrency - taken;
+        if self.full_wanted
+            && self.full_in_flight.is_none()
+            && Instant::now() >= self.full_not_before
+        {
+            // Leave targeted claims half the slots: a notification may
+            // come while this claim is in flight, and its job should not
+            // wait for it.
+            let limit = free.div_ceil(2);
+            self.start_full_claim(limit);
+            free -= limit;
         }
-        let targets = (!full).then(|| self.hot.targets());
-        let limit = config.max_concurrency - taken;
+        if self.hot.is_empty() || free == 0 {
+            return self.until_full_claim();
+        }
+        let targets = self.hot.targets();
         let started = Instant::now();
-        let claimed = self
-            .shared
+        let claimed = shared
             .backend
             .job_claim(JobClaimParams {
                 channel_names: config.channel_names.as_deref(),
-                limit: u32::try_from(limit).unwrap_or(u32::MAX),
+                limit: u32::try_from(free).unwrap_or(u32::MAX),
                 lease: config.lease,
-                after: self.cursor.as_ref(),
-                targets: targets.as_deref(),
+                after: None,
+                targets: Some(&targets),
                 now: None,
             })
             .await;
@@ -254,22 +329,98 @@ impl ClaimLoop {
         };
         self.failures = 0;
         let latency = started.elapsed();
-        // A full batch suggests more is ready; a short one that the queue
-        // (or the channels targeted) is drained until something wakes us.
-        let more = jobs.len() >= limit;
-        self.hot.claimed(targets.as_deref(), &jobs, more);
-        if full {
-            self.full_wanted = more;
-            self.full_not_before = Instant::now() + full_claim_spacing(latency, self.targeted_took);
-            if let Some(cursor) = claim_cursor(self.cursor.as_ref(), &jobs) {
-                self.cursor = Some(cursor);
-            }
+        self.targeted_took = Some(match self.targeted_took {
+            Some(average) => average.mul_f64(0.8) + latency.mul_f64(0.2),
+            None => latency,
+        });
+        // A full batch suggests more is ready; a short one that the
+        // channels targeted are drained until something wakes us.
+        let more = jobs.len() >= free;
+        self.hot.claimed(Some(&targets), &jobs, more);
+        self.claimed(jobs, free, latency, false);
+        if more || !self.hot.is_empty() {
+            Some(Duration::ZERO)
         } else {
-            self.targeted_took = Some(match self.targeted_took {
-                Some(average) => average.mul_f64(0.8) + latency.mul_f64(0.2),
-                None => latency,
-            });
+            self.until_full_claim()
         }
+    }
+
+    /// How long until a claim over all channels may start, if one is
+    /// wanted and none is in flight (one in flight wakes the loop when it
+    /// lands).
+    fn until_full_claim(&self) -> Option<Duration> {
+        (self.full_wanted && self.full_in_flight.is_none()).then(|| {
+            self.full_not_before
+                .saturating_duration_since(Instant::now())
+        })
+    }
+
+    /// Starts a claim over all channels of up to `limit` jobs, which holds
+    /// that many slots until [`full_claimed`](Self::full_claimed) takes its
+    /// result.
+    fn start_full_claim(&mut self, limit: usize) {
+        self.full_in_flight = Some(limit);
+        // Whatever asks for one from now on asks for the next.
+        self.full_wanted = false;
+        let after = self.cursor.clone();
+        let shared = self.shared.clone();
+        let spawner = shared.spawner.clone();
+        spawner.spawn(
+            async move {
+                let started = Instant::now();
+                let result = shared
+                    .backend
+                    .job_claim(JobClaimParams {
+                        channel_names: shared.config.channel_names.as_deref(),
+                        limit: u32::try_from(limit).unwrap_or(u32::MAX),
+                        lease: shared.config.lease,
+                        after: after.as_ref(),
+                        targets: None,
+                        now: None,
+                    })
+                    .await;
+                let took = started.elapsed();
+                shared.event(LoopEvent::FullClaimed(FullClaim {
+                    result,
+                    limit,
+                    took,
+                }));
+            }
+            .boxed(),
+        );
+    }
+
+    /// Takes the result of a claim over all channels.
+    fn full_claimed(&mut self, claim: FullClaim) {
+        self.full_in_flight = None;
+        let jobs = match claim.result {
+            Ok(jobs) => jobs,
+            Err(error) => {
+                self.failures += 1;
+                tracing::warn!(%error, "job_claim failed");
+                self.full_wanted = true;
+                self.full_not_before = Instant::now() + error_backoff(self.failures);
+                self.replay.clear();
+                return;
+            }
+        };
+        self.failures = 0;
+        let more = jobs.len() >= claim.limit;
+        self.hot.claimed(None, &jobs, more);
+        for (channel, ready_seq) in self.replay.drain(..) {
+            self.hot.queued(channel, ready_seq);
+        }
+        self.full_wanted |= more;
+        self.full_not_before = Instant::now() + full_claim_spacing(claim.took, self.targeted_took);
+        if let Some(cursor) = claim_cursor(self.cursor.as_ref(), &jobs) {
+            self.cursor = Some(cursor);
+        }
+        self.claimed(jobs, claim.limit, claim.took, true);
+    }
+
+    /// What every claim does with the jobs it took: reports them, counts
+    /// them towards the next vacuum, and hands them out.
+    fn claimed(&mut self, jobs: Vec<ClaimedJob>, limit: usize, latency: Duration, full: bool) {
         if !jobs.is_empty() {
             tracing::debug!(claimed = jobs.len(), limit, full, ?latency, "claimed jobs");
         }
@@ -279,13 +430,18 @@ impl ClaimLoop {
         self.claimed_since_vacuum += jobs.len() as u64;
         self.maybe_vacuum();
         self.dispatch(jobs);
-        if more || !self.hot.is_empty() {
-            Some(Duration::ZERO)
-        } else {
-            self.full_wanted.then(|| {
-                self.full_not_before
-                    .saturating_duration_since(Instant::now())
-            })
+    }
+
+    /// Waits for the schedule run and the claim over all channels in
+    /// flight, if any, to come back, after the loop stopped: the jobs such
+    /// a claim took are then given back at once by
+    /// [`dispatch`](Self::dispatch).
+    async fn land_in_flight(&mut self) {
+        while self.schedule_in_flight || self.full_in_flight.is_some() {
+            match self.events.next().await {
+                Some(event) => self.on_event(Some(event)),
+                None => break,
+            }
         }
     }
 
@@ -347,10 +503,24 @@ impl ClaimLoop {
         match event {
             Some(LoopEvent::SlotFreed) => {}
             Some(LoopEvent::Unblocked(target)) => {
-                self.hot.queued(target.channel, target.from_ready_seq);
+                self.queued(target.channel, target.from_ready_seq);
             }
+            Some(LoopEvent::Scheduled(run)) => self.scheduled(run),
+            Some(LoopEvent::FullClaimed(claim)) => self.full_claimed(claim),
             Some(LoopEvent::Stop) | None => self.stopped = true,
         }
+    }
+
+    /// A job became ready at `ready_seq` on `channel`.
+    fn queued(&mut self, channel: ChannelKey, ready_seq: i64) {
+        if self.full_in_flight.is_some() {
+            if self.replay.len() < MAX_REPLAY {
+                self.replay.push((channel.clone(), ready_seq));
+            } else {
+                self.full_wanted = true;
+            }
+        }
+        self.hot.queued(channel, ready_seq);
     }
 
     fn on_wakeup(&mut self, wakeup: Wakeup) {
@@ -363,7 +533,7 @@ impl ClaimLoop {
             }
             Wakeup::Queued { channel, ready_seq } => {
                 if wants(names, Some(&channel.name)) {
-                    self.hot.queued(channel, ready_seq);
+                    self.queued(channel, ready_seq);
                 }
             }
             Wakeup::Scheduled { channel_name } => {
@@ -379,6 +549,7 @@ impl ClaimLoop {
                 self.full_wanted = true;
                 self.full_not_before = Instant::now();
                 self.scheduled_until = None;
+                self.full_schedule_due = Instant::now();
                 self.schedule_due = Instant::now();
                 self.settle_due = Instant::now();
             }

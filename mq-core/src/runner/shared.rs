@@ -53,6 +53,10 @@ pub(crate) enum LoopEvent {
     /// Completing an ordered job made its successor runnable: it is in
     /// this channel, after the completed job in the ready queue.
     Unblocked(ClaimTarget),
+    /// A schedule run that the claim loop started came back.
+    Scheduled(super::claim_loop::ScheduleRun),
+    /// A claim over all channels that the claim loop started came back.
+    FullClaimed(super::claim_loop::FullClaim),
     /// Stop claiming.
     Stop,
 }
