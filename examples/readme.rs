@@ -146,6 +146,39 @@ async fn keeping_completed_jobs(
     Ok(runner)
 }
 
+#[allow(dead_code)]
+async fn through_pgbouncer(
+    pgbouncer_url: String,
+    direct_url: String,
+    registry: mq::JobRegistry,
+) -> Result<mq::JobRunnerHandle, Box<dyn Error>> {
+    // README: through PgBouncer
+    use sqlx::postgres::PgConnectOptions;
+
+    // PgBouncer for the pool; PostgreSQL itself for the wake-up connection.
+    let pool = sqlx::PgPool::connect(&pgbouncer_url).await?;
+    let direct: PgConnectOptions = direct_url.parse()?;
+    let backend = mq::SqlxBackend::new(pool.clone())
+        .transaction_pooled()
+        .listen_with(direct); // or leave it out: runners poll
+    let runner = registry.runner(&backend).run().await?;
+
+    // Spawn through the backend, or wrap your own handles.
+    send_email
+        .builder()
+        .set_json("ada@example.com")?
+        .spawn(&backend)
+        .await?;
+    let mut tx = pool.begin().await?;
+    send_email
+        .builder()
+        .set_json("grace@example.com")?
+        .spawn(mq::TransactionPooled(&mut *tx))
+        .await?;
+    tx.commit().await?;
+    Ok(runner)
+}
+
 #[cfg(feature = "driver-tokio-postgres")]
 #[allow(dead_code)]
 async fn tokio_postgres_driver(

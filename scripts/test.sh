@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/throwaway-pg.sh
+source scripts/pgbouncer.sh
 # The reliability suite gets the server the caller gave, or starts its own
 # durable one (the tests' server runs with fsync off, for speed).
 callers_database_url=${DATABASE_URL:-}
@@ -45,8 +46,12 @@ done
 echo "ok: mq-sqlx and mq-tokio-postgres depend on no mq-runtime crate"
 
 start_throwaway_pg
+# The end-to-end and CLI tests run again through PgBouncer in transaction
+# pooling mode.
+start_pgbouncer
+trap 'stop_pgbouncer; stop_throwaway_pg' EXIT
 
-step "tests (unit, conformance, end to end, doctests)"
+step "tests (unit, conformance, end to end (also through PgBouncer), doctests)"
 cargo test --workspace --all-features --no-fail-fast
 
 step "benchmark smoke test: every scenario and system at tiny sizes (fails only on a lost, duplicated or misordered job, or an error)"

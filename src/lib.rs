@@ -99,6 +99,11 @@ pub use mq_sqlx::SqlxBackend;
 #[cfg(feature = "driver-tokio-postgres")]
 pub use mq_tokio_postgres::TokioPostgresBackend;
 
+#[cfg(feature = "driver-sqlx")]
+pub use mq_sqlx::TransactionPooled;
+#[cfg(all(feature = "driver-tokio-postgres", not(feature = "driver-sqlx")))]
+pub use mq_tokio_postgres::TransactionPooled;
+
 #[cfg(all(feature = "driver-tokio-postgres", feature = "runtime-async-std"))]
 pub use mq_tokio_postgres::connect_async_std;
 #[cfg(all(feature = "driver-tokio-postgres", feature = "runtime-async-std"))]

@@ -31,6 +31,15 @@ impl From<Report> for Done {
     }
 }
 
+/// The CLI's connection as mq's calls take it: run as a transaction pooler
+/// (PgBouncer's `pool_mode = transaction`) requires, whether or not one is
+/// in between (see [`mq::TransactionPooled`]). A command makes a few
+/// calls, so statements parsed for each use cost nothing that matters, and
+/// `DATABASE_URL` may name a pooler.
+fn pooled(conn: &mut PgConnection) -> mq::TransactionPooled<&mut PgConnection> {
+    mq::TransactionPooled(conn)
+}
+
 /// How long to wait for the database to answer a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -64,7 +73,7 @@ pub async fn run(cli: Cli) -> Result<Done, CliError> {
 }
 
 async fn migrate(conn: &mut PgConnection) -> Result<Report, CliError> {
-    mq::migrate(&mut *conn).await?;
+    mq::migrate(pooled(conn)).await?;
     Ok(Report {
         text: "mq's tables are up to date\n".to_owned(),
         json: json!({ "migrated": true }),
@@ -72,7 +81,7 @@ async fn migrate(conn: &mut PgConnection) -> Result<Report, CliError> {
 }
 
 async fn status(conn: &mut PgConnection) -> Result<Report, CliError> {
-    let stats = admin::stats(&mut *conn).await?;
+    let stats = admin::stats(pooled(conn)).await?;
     Ok(status_report(&stats))
 }
 
@@ -199,7 +208,7 @@ async fn list(conn: &mut PgConnection, args: ListArgs) -> Result<Report, CliErro
     if let Some(after) = args.after {
         query.set_after(after);
     }
-    let page = admin::list(&mut *conn, &query).await?;
+    let page = admin::list(pooled(conn), &query).await?;
     let json = json!({
         "jobs": page.jobs.iter().map(output::summary_json).collect::<Vec<_>>(),
         "next": page.next.map(|cursor| cursor.to_string()),
@@ -248,7 +257,7 @@ async fn list(conn: &mut PgConnection, args: ListArgs) -> Result<Report, CliErro
 }
 
 async fn show(conn: &mut PgConnection, id: Uuid) -> Result<Report, CliError> {
-    let job = admin::get(&mut *conn, id)
+    let job = admin::get(pooled(conn), id)
         .await?
         .ok_or(CliError::JobNotFound(id))?;
     let mut lines: Vec<(&str, String)> = vec![
@@ -342,14 +351,14 @@ fn id_list(ids: &[Uuid]) -> Value {
 
 async fn retry(conn: &mut PgConnection, args: RetryArgs) -> Result<Done, CliError> {
     if args.failed {
-        let retried = admin::retry_failed(&mut *conn, args.channel.as_deref()).await?;
+        let retried = admin::retry_failed(pooled(conn), args.channel.as_deref()).await?;
         return Ok(Report {
             text: format!("retried {retried} failed job(s)\n"),
             json: json!({ "retried": retried }),
         }
         .into());
     }
-    let retried = admin::retry(&mut *conn, &args.ids).await?;
+    let retried = admin::retry(pooled(conn), &args.ids).await?;
     let left: Vec<Uuid> = unique(&args.ids)
         .into_iter()
         .filter(|id| !retried.contains(id))
@@ -373,7 +382,7 @@ async fn retry(conn: &mut PgConnection, args: RetryArgs) -> Result<Done, CliErro
 }
 
 async fn delete(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Done, CliError> {
-    let deleted = admin::delete(&mut *conn, ids).await?;
+    let deleted = admin::delete(pooled(conn), ids).await?;
     let missing: Vec<Uuid> = unique(ids)
         .into_iter()
         .filter(|id| !deleted.contains(id))
@@ -411,9 +420,9 @@ async fn clear(conn: &mut PgConnection, args: ClearArgs) -> Result<Report, CliEr
         if !args.yes {
             return Err(CliError::Unconfirmed);
         }
-        mq::clear_all(&mut *conn).await?
+        mq::clear_all(pooled(conn)).await?
     } else {
-        mq::clear(&mut *conn, &args.channels).await?
+        mq::clear(pooled(conn), &args.channels).await?
     };
     Ok(Report {
         text: format!("deleted {deleted} job(s)\n"),
@@ -426,7 +435,7 @@ async fn prune(conn: &mut PgConnection, args: PruneArgs) -> Result<Report, CliEr
         Some(state) => vec![state.into()],
         None => vec![JobState::Failed, JobState::Completed],
     };
-    let pruned = admin::prune(&mut *conn, args.older_than, &states).await?;
+    let pruned = admin::prune(pooled(conn), args.older_than, &states).await?;
     let names: Vec<&str> = states.iter().map(|state| state.as_str()).collect();
     Ok(Report {
         text: format!(

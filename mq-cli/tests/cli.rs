@@ -535,3 +535,41 @@ fn bench_points_to_the_benchmark_or_runs_it() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every command works with `DATABASE_URL` naming PgBouncer in transaction
+/// pooling mode, whose server connections change between transactions
+/// (the test script starts one and sets `MQ_PGBOUNCER_URL`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_work_through_pgbouncer() {
+    let fx = Fixture::unmigrated().await;
+    let through = fx.db.pgbouncer_url();
+    let mq = |args: &[&str]| {
+        run(Path::new(env!("CARGO_BIN_EXE_mq")), args, |command| {
+            command.env("DATABASE_URL", &through);
+        })
+    };
+    // Twice: the second finds the schema up to date.
+    for _ in 0..2 {
+        assert_eq!(mq(&["migrate"]).ok(), "mq's tables are up to date\n");
+    }
+    let id = fx.spawn(job("flaky", "c").set_retries(0)).await;
+    fx.fail_jobs("c", &[id]).await;
+    let other = fx.spawn(&mut job("fine", "c")).await;
+    // Many calls in a row, so that they land on different server
+    // connections.
+    for _ in 0..5 {
+        let status = mq(&["status", "--json"]).json();
+        assert_eq!(status["channels"][0]["channel_name"], "c");
+        assert_eq!(status["totals"]["failed"], 1);
+        let failed = mq(&["list", "--state", "failed", "--json"]).json();
+        assert_eq!(ids(&failed["jobs"]), [id.to_string()]);
+        assert_eq!(
+            mq(&["show", &id.to_string(), "--json"]).json()["state"],
+            "failed"
+        );
+    }
+    assert_eq!(mq(&["retry", "--failed"]).ok(), "retried 1 failed job(s)\n");
+    assert_eq!(fx.state(id).await, Some(JobState::Ready));
+    mq(&["delete", &other.to_string()]).ok();
+    assert_eq!(fx.state(other).await, None);
+}

@@ -259,6 +259,23 @@ impl<T: FromValue> FromValue for Option<T> {
     }
 }
 
+/// How the server connection behind a [`Connection`] is shared, which says
+/// what mq may leave on it between its transactions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pooling {
+    /// The connection is the client's for as long as it holds it (a direct
+    /// connection, or a pooler in session mode): statements are prepared
+    /// once and cached, and settings may span statements.
+    #[default]
+    Session,
+    /// A proxy in transaction pooling mode (PgBouncer's `pool_mode =
+    /// transaction`) may hand the server connection to another client
+    /// after every transaction: no prepared statement may outlive its
+    /// transaction (statements are unnamed), and no setting or lock may
+    /// outlive its statement.
+    Transaction,
+}
+
 /// A database connection as the shared queries use it. Implemented by each
 /// driver for its own connection and transaction types; errors are mapped
 /// to [`mq_core::Error`] there, naming `operation`.
@@ -294,6 +311,12 @@ pub trait Connection: Send {
     fn autocommit(&self) -> bool {
         false
     }
+
+    /// How the server connection is shared (see [`Pooling`]).
+    fn pooling(&self) -> Pooling;
+
+    /// Runs mq's statements on this connection as `pooling` requires.
+    fn set_pooling(&mut self, pooling: Pooling);
 
     /// Opens a transaction on this connection (a savepoint, if it is in
     /// one already). End it with [`Transaction::commit`] or
@@ -337,6 +360,14 @@ impl<C: Connection + ?Sized> Connection for &mut C {
 
     fn autocommit(&self) -> bool {
         (**self).autocommit()
+    }
+
+    fn pooling(&self) -> Pooling {
+        (**self).pooling()
+    }
+
+    fn set_pooling(&mut self, pooling: Pooling) {
+        (**self).set_pooling(pooling);
     }
 
     async fn begin(&mut self, operation: &'static str) -> Result<Box<dyn Transaction + '_>> {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 use mq_core::Result;
 
-use crate::connection::Connection;
+use crate::connection::{Connection, Pooling};
 
 /// A connection for one call on a caller's handle, and what to do after
 /// the call.
@@ -29,12 +29,35 @@ pub trait IntoSession<'c, D>: Send {
     fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>>;
 }
 
+/// A handle whose connections go through a proxy in transaction pooling
+/// mode, such as PgBouncer with `pool_mode = transaction`: mq's calls on it
+/// use no prepared statement that outlives its transaction and leave no
+/// setting behind (see [`Pooling::Transaction`]). Wrap the pool, a
+/// connection or a transaction: `job.spawn(TransactionPooled(&pool))`.
+#[derive(Debug)]
+pub struct TransactionPooled<E>(pub E);
+
+impl<'c, D, E: IntoSession<'c, D>> IntoSession<'c, D> for TransactionPooled<E> {
+    fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
+        let session = self.0.into_session();
+        Box::pin(async move {
+            let mut session = session.await?;
+            session.set_pooling(Pooling::Transaction);
+            Ok(session)
+        })
+    }
+}
+
 /// Implements [`mq_core::Executor`] with the driver's marker for handle
 /// types that implement [`IntoSession`]: every call opens a session, runs
 /// the query of the same name, and finishes the session.
 #[macro_export]
 macro_rules! sql_executor {
     ($marker:ty; $([$($lt:lifetime),*] $handle:ty),+ $(,)?) => {$(
+        $crate::sql_executor!(@impl $marker; [$($lt),*] $handle);
+        $crate::sql_executor!(@impl $marker; [$($lt),*] $crate::TransactionPooled<$handle>);
+    )+};
+    (@impl $marker:ty; [$($lt:lifetime),*] $handle:ty) => {
         #[$crate::__private::async_trait]
         impl<$($lt),*> $crate::__private::Executor<$marker> for $handle {
             async fn job_insert(
@@ -128,5 +151,5 @@ macro_rules! sql_executor {
                 session.finish().await
             }
         }
-    )+};
+    };
 }

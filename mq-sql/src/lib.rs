@@ -19,9 +19,9 @@ pub mod queries;
 
 pub use backend::Database;
 pub use connection::{
-    ColumnType, Connection, FromValue, Param, Row, Transaction, Value, decode_rows,
+    ColumnType, Connection, FromValue, Param, Pooling, Row, Transaction, Value, decode_rows,
 };
-pub use executor::{IntoSession, Session};
+pub use executor::{IntoSession, Session, TransactionPooled};
 
 /// What [`sql_backend!`] expands to; not a public API.
 #[doc(hidden)]

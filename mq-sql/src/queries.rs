@@ -17,7 +17,7 @@ use mq_core::backend::{
 use mq_core::{Error, Result, Uuid};
 use time::OffsetDateTime;
 
-use crate::connection::{Connection, FromValue, Param, Row};
+use crate::connection::{Connection, FromValue, Param, Pooling, Row};
 use crate::filter;
 use crate::{
     InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, VACUUM_LOCK_KEY, fail_outcome, from_micros,
@@ -600,9 +600,10 @@ const REBUILD_TIMEOUT: &str = "SET statement_timeout = '60s'";
 
 /// After a vacuum: drops unfinished rebuilds, then rebuilds the indexes
 /// that a held-back xmin horizon left bloated (`job_vacuum_bloated.sql`),
-/// one at a time, each bounded by [`REBUILD_TIMEOUT`]. A rebuild that fails
-/// (no ownership of the table, a timeout) is logged and skipped: it only
-/// costs space.
+/// one at a time, each bounded by [`REBUILD_TIMEOUT`] where a setting may
+/// span statements (not through a transaction pooler). A rebuild that
+/// fails (no ownership of the table, a timeout) is logged and skipped: it
+/// only costs space.
 async fn rebuild_bloated_indexes(conn: &mut dyn Connection) -> Result<()> {
     let op = "job_vacuum";
     let mut invalid = conn.query(op, statements::JOB_VACUUM_INVALID, &[]).await?;
@@ -617,7 +618,10 @@ async fn rebuild_bloated_indexes(conn: &mut dyn Connection) -> Result<()> {
     if bloated.is_empty() {
         return Ok(());
     }
-    conn.batch_execute(op, REBUILD_TIMEOUT).await?;
+    let timeout = conn.pooling() == Pooling::Session;
+    if timeout {
+        conn.batch_execute(op, REBUILD_TIMEOUT).await?;
+    }
     for row in &mut bloated {
         let index: String = get(row, op, "index_name")?;
         let reindex = interned(format!("REINDEX INDEX CONCURRENTLY {index}"));
@@ -626,7 +630,40 @@ async fn rebuild_bloated_indexes(conn: &mut dyn Connection) -> Result<()> {
             Err(error) => tracing::warn!(%error, index, "could not rebuild a bloated index"),
         }
     }
-    conn.batch_execute(op, "RESET statement_timeout").await
+    if timeout {
+        conn.batch_execute(op, "RESET statement_timeout").await?;
+    }
+    Ok(())
+}
+
+/// Takes the vacuum lock (a session-level advisory lock, so that runners
+/// vacuum one at a time) if no one else holds it. Through a transaction
+/// pooler a session lock could outlive the call on a server connection
+/// that other clients then use, so none is taken: `VACUUM (SKIP_LOCKED)`
+/// skips a table another vacuum holds, and two runners may at worst
+/// rebuild the same bloated index one after the other.
+async fn lock_vacuum(conn: &mut dyn Connection) -> Result<bool> {
+    let op = "job_vacuum";
+    if conn.pooling() == Pooling::Transaction {
+        return Ok(true);
+    }
+    let key = [Param::I64(VACUUM_LOCK_KEY)];
+    let mut rows = conn.query(op, statements::JOB_VACUUM_LOCK, &key).await?;
+    match rows.first_mut() {
+        Some(row) => get(row, op, "locked"),
+        None => Ok(false),
+    }
+}
+
+/// Releases what [`lock_vacuum`] took.
+async fn unlock_vacuum(conn: &mut dyn Connection) -> Result<()> {
+    if conn.pooling() == Pooling::Transaction {
+        return Ok(());
+    }
+    let key = [Param::I64(VACUUM_LOCK_KEY)];
+    conn.execute("job_vacuum", statements::JOB_VACUUM_UNLOCK, &key)
+        .await
+        .map(drop)
 }
 
 /// `Backend::job_vacuum`: vacuums `mq_jobs` under the vacuum lock, if no
@@ -638,21 +675,7 @@ pub async fn job_vacuum(conn: &mut dyn Connection) -> Result<bool> {
         Some(row) => (get(row, op, "useful")?, get(row, op, "held")?),
         None => (true, false),
     };
-    if !useful {
-        return Ok(false);
-    }
-    let mut rows = conn
-        .query(
-            op,
-            statements::JOB_VACUUM_LOCK,
-            &[Param::I64(VACUUM_LOCK_KEY)],
-        )
-        .await?;
-    let locked: bool = match rows.first_mut() {
-        Some(row) => get(row, op, "locked")?,
-        None => false,
-    };
-    if !locked {
+    if !useful || !lock_vacuum(conn).await? {
         return Ok(false);
     }
     let mut vacuumed = conn.batch_execute(op, statements::JOB_VACUUM).await;
@@ -662,13 +685,7 @@ pub async fn job_vacuum(conn: &mut dyn Connection) -> Result<bool> {
     }
     // Released even if the vacuum failed; a connection that died took the
     // session lock with it.
-    let unlocked = conn
-        .execute(
-            op,
-            statements::JOB_VACUUM_UNLOCK,
-            &[Param::I64(VACUUM_LOCK_KEY)],
-        )
-        .await;
+    let unlocked = unlock_vacuum(conn).await;
     vacuumed?;
     unlocked?;
     Ok(true)
@@ -800,6 +817,12 @@ mod tests {
         fn autocommit(&self) -> bool {
             self.autocommit
         }
+
+        fn pooling(&self) -> crate::Pooling {
+            crate::Pooling::Session
+        }
+
+        fn set_pooling(&mut self, _: crate::Pooling) {}
 
         async fn begin(&mut self, _: &'static str) -> Result<Box<dyn Transaction + '_>> {
             unreachable!("job_insert opens no transaction")

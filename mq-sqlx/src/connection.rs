@@ -6,7 +6,7 @@ use std::ops::DerefMut;
 
 use async_trait::async_trait;
 use mq_core::Result;
-use mq_sql::{ColumnType, Connection, Param, Row, Transaction, Value, decode_rows};
+use mq_sql::{ColumnType, Connection, Param, Pooling, Row, Transaction, Value, decode_rows};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{Column, PgConnection, Postgres, Row as _, TypeInfo};
@@ -20,6 +20,8 @@ pub(crate) struct SqlxConnection<C> {
     conn: C,
     /// See [`Connection::autocommit`].
     autocommit: bool,
+    /// See [`Connection::pooling`].
+    pooling: Pooling,
 }
 
 impl<C> SqlxConnection<C> {
@@ -28,6 +30,7 @@ impl<C> SqlxConnection<C> {
         Self {
             conn,
             autocommit: true,
+            pooling: Pooling::Session,
         }
     }
 
@@ -36,12 +39,35 @@ impl<C> SqlxConnection<C> {
         Self {
             conn,
             autocommit: false,
+            pooling: Pooling::Session,
         }
     }
 
     /// The connection, back.
     pub(crate) fn into_inner(self) -> C {
         self.conn
+    }
+
+    /// This connection, run as `pooling` requires.
+    pub(crate) fn with_pooling(mut self, pooling: Pooling) -> Self {
+        self.pooling = pooling;
+        self
+    }
+
+    /// A statement as [`Pooling`] requires: prepared once and cached by
+    /// sqlx, or unnamed (parsed for each use).
+    fn statement(&self, sql: &'static str) -> Query<'static, Postgres, PgArguments> {
+        sqlx::query(sql).persistent(self.pooling == Pooling::Session)
+    }
+}
+
+impl<C: DerefMut<Target = PgConnection>> SqlxConnection<C> {
+    /// Whether a statement must run in a transaction of its own: sqlx
+    /// parses an unnamed statement and then binds it in two exchanges,
+    /// between which a transaction pooler may switch server connections
+    /// unless a transaction is open.
+    fn needs_transaction(&self) -> bool {
+        self.pooling == Pooling::Transaction && !sqlx::Connection::is_in_transaction(&*self.conn)
     }
 }
 
@@ -99,7 +125,13 @@ impl<C: DerefMut<Target = PgConnection> + Send> Connection for SqlxConnection<C>
         sql: &'static str,
         params: &[Param<'_>],
     ) -> Result<Vec<Row>> {
-        let rows = bind(sqlx::query(sql), params)
+        if self.needs_transaction() {
+            let mut tx = self.begin(operation).await?;
+            let rows = tx.query(operation, sql, params).await?;
+            tx.commit(operation).await?;
+            return Ok(rows);
+        }
+        let rows = bind(self.statement(sql), params)
             .fetch_all(&mut *self.conn)
             .await
             .map_err(at(operation))?;
@@ -112,7 +144,13 @@ impl<C: DerefMut<Target = PgConnection> + Send> Connection for SqlxConnection<C>
         sql: &'static str,
         params: &[Param<'_>],
     ) -> Result<u64> {
-        let done = bind(sqlx::query(sql), params)
+        if self.needs_transaction() {
+            let mut tx = self.begin(operation).await?;
+            let done = tx.execute(operation, sql, params).await?;
+            tx.commit(operation).await?;
+            return Ok(done);
+        }
+        let done = bind(self.statement(sql), params)
             .execute(&mut *self.conn)
             .await
             .map_err(at(operation))?;
@@ -131,11 +169,21 @@ impl<C: DerefMut<Target = PgConnection> + Send> Connection for SqlxConnection<C>
         self.autocommit
     }
 
+    fn pooling(&self) -> Pooling {
+        self.pooling
+    }
+
+    fn set_pooling(&mut self, pooling: Pooling) {
+        self.pooling = pooling;
+    }
+
     async fn begin(&mut self, operation: &'static str) -> Result<Box<dyn Transaction + '_>> {
         let tx = sqlx::Connection::begin(&mut *self.conn)
             .await
             .map_err(at(operation))?;
-        Ok(Box::new(SqlxConnection::borrowed(tx)))
+        Ok(Box::new(
+            SqlxConnection::borrowed(tx).with_pooling(self.pooling),
+        ))
     }
 }
 

@@ -25,6 +25,7 @@ mod executor;
 mod listen;
 
 pub use backend::SqlxBackend;
+pub use mq_sql::TransactionPooled;
 
 /// The marker type of this driver in [`mq_core::Executor`] and
 /// [`mq_core::IntoBackend`]; inferred, never written by users.

@@ -7,8 +7,7 @@ use futures::stream::BoxStream;
 use mq_core::backend::Wakeup;
 use mq_core::{Result, Spawner};
 use mq_sql::{NOTIFY_CHANNEL, parse_notification, reconnect_backoff};
-use sqlx::PgPool;
-use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 
 use crate::error::at;
 
@@ -18,18 +17,17 @@ struct State {
     failures: u32,
 }
 
-/// Listens on its own connection (a one-connection pool with the same
-/// options as `pool`), so that it never takes a slot from the application's
-/// pool. The stream never ends: when the connection drops it yields
+/// Listens on its own connection (a one-connection pool opened with
+/// `options`), so that it never takes a slot from the application's pool. The stream never ends: when the connection drops it yields
 /// [`Wakeup::Resync`], because notifications may have been missed, and
 /// reconnects (re-issuing `LISTEN`) with backoff while the runner polls.
 pub(crate) async fn listen(
-    pool: &PgPool,
+    options: PgConnectOptions,
     spawner: Arc<dyn Spawner>,
 ) -> Result<BoxStream<'static, Wakeup>> {
     let own_pool = PgPoolOptions::new()
         .max_connections(1)
-        .connect_lazy_with((*pool.connect_options()).clone());
+        .connect_lazy_with(options);
     let mut listener = PgListener::connect_with(&own_pool)
         .await
         .map_err(at("listen"))?;

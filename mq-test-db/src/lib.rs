@@ -90,6 +90,24 @@ impl TestDb {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The URL of this database through the PgBouncer (in transaction
+    /// pooling mode) at `MQ_PGBOUNCER_URL`, which the test script starts in
+    /// front of the server.
+    pub fn pgbouncer_url(&self) -> String {
+        pgbouncer_url(&self.name)
+    }
+}
+
+/// The URL of `database` through the PgBouncer at `MQ_PGBOUNCER_URL`.
+pub fn pgbouncer_url(database: &str) -> String {
+    let bouncer = std::env::var("MQ_PGBOUNCER_URL").unwrap_or_else(|_| {
+        panic!(
+            "MQ_PGBOUNCER_URL is not set: run the tests with scripts/test.sh, which starts \
+             PgBouncer in transaction pooling mode, or point it at one in front of DATABASE_URL"
+        )
+    });
+    with_database(&bouncer, database)
 }
 
 impl Drop for TestDb {

@@ -5,8 +5,8 @@
 
 use deadpool_postgres::StatementCache;
 use mq_core::Result;
-use mq_sql::{ColumnType, Param, Row, Value, decode_rows};
-use tokio_postgres::types::ToSql;
+use mq_sql::{ColumnType, Param, Pooling, Row, Value, decode_rows};
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Statement};
 
 use crate::error::at;
@@ -18,6 +18,7 @@ pub(crate) struct Conn<'a> {
     pub(crate) client: &'a Client,
     cache: Option<&'a StatementCache>,
     pub(crate) in_transaction: bool,
+    pooling: Pooling,
 }
 
 impl<'a> Conn<'a> {
@@ -41,7 +42,16 @@ impl<'a> Conn<'a> {
             client,
             cache,
             in_transaction,
+            pooling: Pooling::Session,
         }
+    }
+
+    /// This connection, run as `pooling` requires: through a transaction
+    /// pooler, statements are unnamed and sent with their parameters' types
+    /// in one exchange (`query_typed`), so that no statement outlives it.
+    pub(crate) fn with_pooling(mut self, pooling: Pooling) -> Self {
+        self.pooling = pooling;
+        self
     }
 
     /// The statement for `sql`: from the connection's cache, or prepared
@@ -67,6 +77,10 @@ impl<'a> Conn<'a> {
         sql: &'static str,
         params: &[Param<'_>],
     ) -> Result<Vec<Row>> {
+        if self.pooling == Pooling::Transaction {
+            let rows = self.client.query_typed(sql, &typed(params)).await;
+            return decode(operation, rows.map_err(at(operation))?);
+        }
         let statement = self.prepare(operation, sql).await.map_err(at(operation))?;
         let rows = self
             .client
@@ -82,6 +96,10 @@ impl<'a> Conn<'a> {
         sql: &'static str,
         params: &[Param<'_>],
     ) -> Result<u64> {
+        if self.pooling == Pooling::Transaction {
+            let done = self.client.execute_typed(sql, &typed(params)).await;
+            return done.map_err(at(operation));
+        }
         let statement = self.prepare(operation, sql).await.map_err(at(operation))?;
         self.client
             .execute(&statement, &to_sql(params))
@@ -120,6 +138,27 @@ fn to_sql<'p>(params: &'p [Param<'p>]) -> Vec<&'p (dyn ToSql + Sync)> {
             }
         })
         .collect()
+}
+
+/// Each parameter with its PostgreSQL type, for unnamed statements (which
+/// are not described before they are bound).
+fn typed<'p>(params: &'p [Param<'p>]) -> Vec<(&'p (dyn ToSql + Sync), Type)> {
+    let types = params.iter().map(|param| match param {
+        Param::Bool(_) => Type::BOOL,
+        Param::I32(_) => Type::INT4,
+        Param::I64(_) | Param::OptI64(_) => Type::INT8,
+        Param::Text(_) | Param::OptText(_) => Type::TEXT,
+        Param::Uuid(_) => Type::UUID,
+        Param::OptBytes(_) => Type::BYTEA,
+        Param::OptTimestamp(_) => Type::TIMESTAMPTZ,
+        Param::Bools(_) => Type::BOOL_ARRAY,
+        Param::I32s(_) => Type::INT4_ARRAY,
+        Param::I64s(_) | Param::OptI64s(_) => Type::INT8_ARRAY,
+        Param::Texts(_) | Param::Strs(_) | Param::OptTexts(_) => Type::TEXT_ARRAY,
+        Param::OptBytesArray(_) => Type::BYTEA_ARRAY,
+        Param::Uuids(_) => Type::UUID_ARRAY,
+    });
+    to_sql(params).into_iter().zip(types).collect()
 }
 
 /// One cell, decoded as `ty`.

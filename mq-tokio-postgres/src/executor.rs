@@ -9,15 +9,41 @@ use async_trait::async_trait;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use mq_core::Result;
-use mq_sql::{Connection, IntoSession, Param, Row, Session, Transaction};
+use mq_sql::{Connection, IntoSession, Param, Pooling, Row, Session, Transaction};
 
 use crate::TokioPostgres;
 use crate::connection::Conn;
 use crate::error::{at, pool_at};
 
+/// A connection to run statements on, what ends it, and how its server
+/// connection is shared.
+pub(crate) struct Handle<'c> {
+    link: Link<'c>,
+    pooling: Pooling,
+}
+
+impl<'c> Handle<'c> {
+    pub(crate) fn new(link: Link<'c>) -> Self {
+        Self {
+            link,
+            pooling: Pooling::Session,
+        }
+    }
+
+    /// This handle, run as `pooling` requires.
+    pub(crate) fn with_pooling(mut self, pooling: Pooling) -> Self {
+        self.pooling = pooling;
+        self
+    }
+
+    fn conn(&self) -> Conn<'_> {
+        self.link.conn().with_pooling(self.pooling)
+    }
+}
+
 /// A connection to run statements on, and what ends it. The calls run on
 /// the first five; [`begin`](Connection::begin) makes the last two.
-pub(crate) enum Handle<'c> {
+pub(crate) enum Link<'c> {
     /// Taken from a pool for the call, then returned.
     Pooled(deadpool_postgres::Object),
     /// The caller's connection or transaction; the caller commits.
@@ -35,7 +61,7 @@ pub(crate) enum Handle<'c> {
     Begun { conn: Conn<'c>, savepoint: bool },
 }
 
-impl Handle<'_> {
+impl Link<'_> {
     fn conn(&self) -> Conn<'_> {
         match self {
             Self::Pooled(client) => Conn::pooled(client),
@@ -71,27 +97,35 @@ impl Connection for Handle<'_> {
     }
 
     fn autocommit(&self) -> bool {
-        matches!(self, Self::Pooled(_))
+        matches!(self.link, Link::Pooled(_))
+    }
+
+    fn pooling(&self) -> Pooling {
+        self.pooling
+    }
+
+    fn set_pooling(&mut self, pooling: Pooling) {
+        self.pooling = pooling;
     }
 
     async fn begin(&mut self, operation: &'static str) -> Result<Box<dyn Transaction + '_>> {
-        let handle = match self {
-            Self::Pooled(client) => {
-                Handle::OwnedPooled(client.transaction().await.map_err(at(operation))?)
+        let link = match &mut self.link {
+            Link::Pooled(client) => {
+                Link::OwnedPooled(client.transaction().await.map_err(at(operation))?)
             }
-            Self::OwnedPooled(tx) => {
-                Handle::OwnedPooled(tx.transaction().await.map_err(at(operation))?)
+            Link::OwnedPooled(tx) => {
+                Link::OwnedPooled(tx.transaction().await.map_err(at(operation))?)
             }
-            Self::Owned(tx) => Handle::Owned(tx.transaction().await.map_err(at(operation))?),
-            Self::Borrowed(conn) | Self::Begun { conn, .. } => {
+            Link::Owned(tx) => Link::Owned(tx.transaction().await.map_err(at(operation))?),
+            Link::Borrowed(conn) | Link::Begun { conn, .. } => {
                 let savepoint = conn.in_transaction;
                 let sql = if savepoint { "SAVEPOINT mq" } else { "BEGIN" };
                 conn.batch_execute(operation, sql).await?;
                 let conn = Conn::new(conn.client, None, true);
-                Handle::Begun { conn, savepoint }
+                Link::Begun { conn, savepoint }
             }
         };
-        Ok(Box::new(handle))
+        Ok(Box::new(Handle::new(link).with_pooling(self.pooling)))
     }
 }
 
@@ -99,12 +133,12 @@ impl Handle<'_> {
     /// Ends what this handle began: commits (or rolls back) a transaction
     /// it owns; a pooled or borrowed connection has nothing to end.
     async fn end(self, operation: &'static str, commit: bool) -> Result<()> {
-        match (self, commit) {
-            (Handle::Owned(tx), true) => tx.commit().await.map_err(at(operation)),
-            (Handle::Owned(tx), false) => tx.rollback().await.map_err(at(operation)),
-            (Handle::OwnedPooled(tx), true) => tx.commit().await.map_err(at(operation)),
-            (Handle::OwnedPooled(tx), false) => tx.rollback().await.map_err(at(operation)),
-            (Handle::Begun { conn, savepoint }, commit) => {
+        match (self.link, commit) {
+            (Link::Owned(tx), true) => tx.commit().await.map_err(at(operation)),
+            (Link::Owned(tx), false) => tx.rollback().await.map_err(at(operation)),
+            (Link::OwnedPooled(tx), true) => tx.commit().await.map_err(at(operation)),
+            (Link::OwnedPooled(tx), false) => tx.rollback().await.map_err(at(operation)),
+            (Link::Begun { conn, savepoint }, commit) => {
                 let sql = match (savepoint, commit) {
                     (true, true) => "RELEASE SAVEPOINT mq",
                     (true, false) => "ROLLBACK TO SAVEPOINT mq; RELEASE SAVEPOINT mq",
@@ -113,7 +147,7 @@ impl Handle<'_> {
                 };
                 conn.batch_execute(operation, sql).await
             }
-            (Handle::Pooled(_) | Handle::Borrowed(_), _) => Ok(()),
+            (Link::Pooled(_) | Link::Borrowed(_), _) => Ok(()),
         }
     }
 }
@@ -136,15 +170,15 @@ impl Session for Handle<'_> {
     }
 }
 
-fn ready<'c>(handle: Handle<'c>) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
-    futures::future::ready(Ok(Box::new(handle) as Box<dyn Session + 'c>)).boxed()
+fn ready<'c>(link: Link<'c>) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
+    futures::future::ready(Ok(Box::new(Handle::new(link)) as Box<dyn Session + 'c>)).boxed()
 }
 
 impl<'c> IntoSession<'c, TokioPostgres> for &'c deadpool_postgres::Pool {
     fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
         async move {
             let client = self.get().await.map_err(pool_at("acquire"))?;
-            Ok(Box::new(Handle::Pooled(client)) as Box<dyn Session + 'c>)
+            Ok(Box::new(Handle::new(Link::Pooled(client))) as Box<dyn Session + 'c>)
         }
         .boxed()
     }
@@ -152,49 +186,49 @@ impl<'c> IntoSession<'c, TokioPostgres> for &'c deadpool_postgres::Pool {
 
 impl<'c> IntoSession<'c, TokioPostgres> for &'c deadpool_postgres::Object {
     fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
-        ready(Handle::Borrowed(Conn::pooled(self)))
+        ready(Link::Borrowed(Conn::pooled(self)))
     }
 }
 
 impl<'c, 't> IntoSession<'c, TokioPostgres> for &'c deadpool_postgres::Transaction<'t> {
     fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
-        ready(Handle::Borrowed(Conn::pooled_transaction(self)))
+        ready(Link::Borrowed(Conn::pooled_transaction(self)))
     }
 }
 
 impl<'c, 't> IntoSession<'c, TokioPostgres> for &'c mut deadpool_postgres::Transaction<'t> {
     fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
-        ready(Handle::Borrowed(Conn::pooled_transaction(self)))
+        ready(Link::Borrowed(Conn::pooled_transaction(self)))
     }
 }
 
 impl<'c> IntoSession<'c, TokioPostgres> for deadpool_postgres::Transaction<'c> {
     fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
-        ready(Handle::OwnedPooled(self))
+        ready(Link::OwnedPooled(self))
     }
 }
 
 impl<'c> IntoSession<'c, TokioPostgres> for &'c tokio_postgres::Client {
     fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
-        ready(Handle::Borrowed(Conn::new(self, None, false)))
+        ready(Link::Borrowed(Conn::new(self, None, false)))
     }
 }
 
 impl<'c, 't> IntoSession<'c, TokioPostgres> for &'c tokio_postgres::Transaction<'t> {
     fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
-        ready(Handle::Borrowed(Conn::new(self.client(), None, true)))
+        ready(Link::Borrowed(Conn::new(self.client(), None, true)))
     }
 }
 
 impl<'c, 't> IntoSession<'c, TokioPostgres> for &'c mut tokio_postgres::Transaction<'t> {
     fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
-        ready(Handle::Borrowed(Conn::new(self.client(), None, true)))
+        ready(Link::Borrowed(Conn::new(self.client(), None, true)))
     }
 }
 
 impl<'c> IntoSession<'c, TokioPostgres> for tokio_postgres::Transaction<'c> {
     fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
-        ready(Handle::Owned(self))
+        ready(Link::Owned(self))
     }
 }
 

@@ -100,6 +100,7 @@ pub use backend::TokioPostgresBackend;
 pub use connect::{AsyncStdConnect, AsyncStdSocket, connect_async_std};
 #[cfg(any(feature = "runtime-tokio", feature = "runtime-async-std"))]
 pub use connect::{AsyncStdTls, MakeTls, MakeTlsFor, TokioTls};
+pub use mq_sql::TransactionPooled;
 
 /// The marker type of this driver in [`mq_core::Executor`]; inferred,
 /// never written by users.

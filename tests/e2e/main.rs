@@ -13,6 +13,7 @@ mod leases;
 mod liveness;
 mod migrations;
 mod ordering;
+mod pgbouncer;
 mod registry;
 mod retries;
 mod runners;
@@ -91,3 +92,5 @@ all_cases!(sqlx_tokio: crate::drivers::SqlxDriver, Tokio, #[tokio::test(flavor =
 all_cases!(sqlx_async_std: crate::drivers::SqlxDriver, AsyncStd, #[async_std::test]);
 all_cases!(tokio_postgres_tokio: crate::drivers::TokioPostgresDriver, Tokio, #[tokio::test(flavor = "multi_thread", worker_threads = 2)]);
 all_cases!(tokio_postgres_async_std: crate::drivers::TokioPostgresDriver, AsyncStd, #[async_std::test]);
+all_cases!(sqlx_pgbouncer: crate::drivers::SqlxPgBouncerDriver, Tokio, #[tokio::test(flavor = "multi_thread", worker_threads = 2)]);
+all_cases!(tokio_postgres_pgbouncer: crate::drivers::TokioPostgresPgBouncerDriver, Tokio, #[tokio::test(flavor = "multi_thread", worker_threads = 2)]);
