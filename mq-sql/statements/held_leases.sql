@@ -20,11 +20,7 @@ held AS (
     FROM mq_jobs j
     JOIN lease l ON j.id = l.id AND j.lease_token = l.lease_token
     -- Repeats the join's key as an index condition, so that the jobs are
-    -- looked up by id whatever the table's statistics say; and compares
-    -- the state as text, so that the planner cannot scan the partial
-    -- index of running jobs instead (mq_jobs_due, which its statistics
-    -- call small but which a held-back xmin horizon fills with dead
-    -- entries).
-    WHERE j.state::text = 'running' AND j.id = ANY($1::uuid[])
+    -- looked up by id whatever the table's statistics say.
+    WHERE j.state = 'running' AND j.id = ANY($1::uuid[])
     FOR UPDATE OF j /*skip_locked*/
 ),

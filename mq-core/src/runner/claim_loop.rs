@@ -17,12 +17,16 @@
 //! ready), spaced by its own cost ([`full_claim_spacing`]).
 //!
 //! Claims over all channels and schedule runs are the statements that a
-//! held-back xmin horizon slows down by orders of magnitude, so neither
-//! runs on the loop: each is a task of its own whose result comes back as
-//! a [`LoopEvent`], and the loop goes on with targeted claims meanwhile. A
-//! claim over all channels in flight holds the slots it may fill (half of
-//! those free, rounded up), so the runner never holds more jobs than
-//! `max_concurrency`. When the loop stops, it
+//! held-back xmin horizon slows down by orders of magnitude. Schedule runs
+//! never run on the loop: each is a task of its own whose result comes
+//! back as a [`LoopEvent`]. Claims over all channels do too once the last
+//! one took more than [`SLOW_FULL_CLAIM`] times a targeted claim, and the
+//! loop goes on with targeted claims meanwhile; such a claim in flight
+//! holds the slots it may fill (half of those free, rounded up), so the
+//! runner never holds more jobs than `max_concurrency`. While they cost
+//! about what targeted claims cost, the loop waits for them as for any
+//! claim and lets them fill every free slot: beside the loop, they would
+//! halve the batches of a drain. When the loop stops, it
 //! waits for both to come back, so that the jobs such a claim took are
 //! released at once rather than left to their lease.
 
@@ -31,6 +35,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::channel::mpsc;
+use futures::future::BoxFuture;
 use futures::stream::{BoxStream, Fuse};
 use futures::{FutureExt, StreamExt};
 
@@ -77,6 +82,10 @@ fn full_claim_spacing(took: Duration, targeted: Option<Duration>) -> Duration {
     took.mul_f64(slower.clamp(4.0, 100.0))
 }
 
+/// How many times slower than a targeted claim the last claim over all
+/// channels must have been for the next to run beside the loop.
+const SLOW_FULL_CLAIM: u32 = 4;
+
 /// How many notifications that arrive while a claim over all channels is in
 /// flight are kept to apply again after it (see [`ClaimLoop::replay`]);
 /// past that, the next claim over all channels finds their jobs.
@@ -116,6 +125,8 @@ struct ClaimLoop {
     full_not_before: Instant,
     /// The slots held by the claim over all channels in flight, if any.
     full_in_flight: Option<usize>,
+    /// How long the last claim over all channels took.
+    full_took: Option<Duration>,
     /// Places notified while a claim over all channels was in flight, to
     /// apply again when it lands: its result moves a channel's start past
     /// the jobs it took, which must not hide a job that became ready
@@ -173,6 +184,7 @@ pub(crate) async fn run(
         full_wanted: true,
         full_not_before: now,
         full_in_flight: None,
+        full_took: None,
         replay: Vec::new(),
         targeted_took: None,
         hot: HotChannels::default(),
@@ -284,18 +296,34 @@ impl ClaimLoop {
     async fn claim(&mut self) -> Option<Duration> {
         let shared = self.shared.clone();
         let config = &shared.config;
-        let taken = self.shared.slots_taken() + self.full_in_flight.unwrap_or(0);
+        // Batching counts the jobs held; the bound, the slots a claim in
+        // flight may fill as well.
+        let taken = self.shared.slots_taken();
         if taken >= config.min_concurrency {
             return None;
         }
         if self.hot.take_overflowed() {
             self.full_wanted = true;
         }
-        let mut free = config.max_concurrency - taken;
+        let reserved = self.full_in_flight.unwrap_or(0);
+        let mut free = config.max_concurrency.saturating_sub(taken + reserved);
+        if free == 0 {
+            return None;
+        }
         if self.full_wanted
             && self.full_in_flight.is_none()
             && Instant::now() >= self.full_not_before
         {
+            if !self.full_claims_are_slow() {
+                let claim = self.full_claim(free).await;
+                let more = claim.result.as_ref().is_ok_and(|jobs| jobs.len() >= free);
+                self.full_claimed(claim);
+                return if more || !self.hot.is_empty() {
+                    Some(Duration::ZERO)
+                } else {
+                    self.until_full_claim()
+                };
+            }
             // Leave targeted claims half the slots: a notification may
             // come while this claim is in flight, and its job should not
             // wait for it.
@@ -355,36 +383,59 @@ impl ClaimLoop {
         })
     }
 
-    /// Starts a claim over all channels of up to `limit` jobs, which holds
-    /// that many slots until [`full_claimed`](Self::full_claimed) takes its
+    /// Whether claims over all channels are slow enough to run beside
+    /// the loop: the last took more than [`SLOW_FULL_CLAIM`] times what
+    /// targeted claims take. Otherwise (the usual case, a drain included)
+    /// the loop waits for them as for any claim, and they may fill every
+    /// free slot.
+    fn full_claims_are_slow(&self) -> bool {
+        match (self.full_took, self.targeted_took) {
+            (Some(full), Some(targeted)) => full > targeted.saturating_mul(SLOW_FULL_CLAIM),
+            _ => false,
+        }
+    }
+
+    /// A claim over all channels of up to `limit` jobs, which holds that
+    /// many slots until [`full_claimed`](Self::full_claimed) takes its
     /// result.
-    fn start_full_claim(&mut self, limit: usize) {
+    fn full_claim(&mut self, limit: usize) -> BoxFuture<'static, FullClaim> {
         self.full_in_flight = Some(limit);
         // Whatever asks for one from now on asks for the next.
         self.full_wanted = false;
         let after = self.cursor.clone();
         let shared = self.shared.clone();
-        let spawner = shared.spawner.clone();
-        spawner.spawn(
+        async move {
+            let started = Instant::now();
+            let result = shared
+                .backend
+                .job_claim(JobClaimParams {
+                    channel_names: shared.config.channel_names.as_deref(),
+                    limit: u32::try_from(limit).unwrap_or(u32::MAX),
+                    lease: shared.config.lease,
+                    after: after.as_ref(),
+                    targets: None,
+                    now: None,
+                })
+                .await;
+            let took = started.elapsed();
+            FullClaim {
+                result,
+                limit,
+                took,
+            }
+        }
+        .boxed()
+    }
+
+    /// Starts a claim over all channels of up to `limit` jobs beside the
+    /// loop; its result comes back as [`LoopEvent::FullClaimed`].
+    fn start_full_claim(&mut self, limit: usize) {
+        let claim = self.full_claim(limit);
+        let shared = self.shared.clone();
+        self.shared.spawner.spawn(
             async move {
-                let started = Instant::now();
-                let result = shared
-                    .backend
-                    .job_claim(JobClaimParams {
-                        channel_names: shared.config.channel_names.as_deref(),
-                        limit: u32::try_from(limit).unwrap_or(u32::MAX),
-                        lease: shared.config.lease,
-                        after: after.as_ref(),
-                        targets: None,
-                        now: None,
-                    })
-                    .await;
-                let took = started.elapsed();
-                shared.event(LoopEvent::FullClaimed(FullClaim {
-                    result,
-                    limit,
-                    took,
-                }));
+                let claim = claim.await;
+                shared.event(LoopEvent::FullClaimed(claim));
             }
             .boxed(),
         );
@@ -405,6 +456,7 @@ impl ClaimLoop {
             }
         };
         self.failures = 0;
+        self.full_took = Some(claim.took);
         let more = jobs.len() >= claim.limit;
         self.hot.claimed(None, &jobs, more);
         for (channel, ready_seq) in self.replay.drain(..) {
