@@ -25,8 +25,8 @@
 //! holds the slots it may fill (half of those free, rounded up), so the
 //! runner never holds more jobs than `max_concurrency`. While they cost
 //! about what targeted claims cost, the loop waits for them as for any
-//! claim and lets them fill every free slot: beside the loop, they would
-//! halve the batches of a drain. When the loop stops, it
+//! claim and lets them fill every free slot: beside the loop, they cut the
+//! batches of a drain in half. When the loop stops, it
 //! waits for both to come back, so that the jobs such a claim took are
 //! released at once rather than left to their lease.
 
