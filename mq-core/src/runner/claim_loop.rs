@@ -256,15 +256,20 @@ impl ClaimLoop {
         );
     }
 
+    /// Counts and logs a backend error; returns how long to back off.
+    fn failed(&mut self, operation: &str, error: &crate::Error) -> Duration {
+        self.failures += 1;
+        tracing::warn!(%error, "{operation} failed");
+        error_backoff(self.failures)
+    }
+
     /// Takes the result of a schedule run.
     fn scheduled(&mut self, run: ScheduleRun) {
         self.schedule_in_flight = false;
         let result = match run.result {
             Ok(result) => result,
             Err(error) => {
-                self.failures += 1;
-                tracing::warn!(%error, "job_schedule failed");
-                self.schedule_due = Instant::now() + error_backoff(self.failures);
+                self.schedule_due = Instant::now() + self.failed("job_schedule", &error);
                 return;
             }
         };
@@ -349,11 +354,7 @@ impl ClaimLoop {
             .await;
         let jobs = match claimed {
             Ok(jobs) => jobs,
-            Err(error) => {
-                self.failures += 1;
-                tracing::warn!(%error, "job_claim failed");
-                return Some(error_backoff(self.failures));
-            }
+            Err(error) => return Some(self.failed("job_claim", &error)),
         };
         self.failures = 0;
         let latency = started.elapsed();
@@ -447,10 +448,8 @@ impl ClaimLoop {
         let jobs = match claim.result {
             Ok(jobs) => jobs,
             Err(error) => {
-                self.failures += 1;
-                tracing::warn!(%error, "job_claim failed");
                 self.full_wanted = true;
-                self.full_not_before = Instant::now() + error_backoff(self.failures);
+                self.full_not_before = Instant::now() + self.failed("job_claim", &error);
                 self.replay.clear();
                 return;
             }
