@@ -25,7 +25,10 @@ struct Sample {
     max_ms: f64,
     rss_kib: [u64; 2],
     connections: i64,
+    /// mq_jobs's heap, without its indexes.
     table_bytes: i64,
+    /// mq_jobs's indexes together.
+    index_bytes: i64,
     dead_tuples: i64,
 }
 
@@ -62,14 +65,16 @@ async fn sample(db: &ScenarioDb, fleet: &Fleet, since: f64) -> Result<Sample> {
     .bind(at)
     .fetch_one(&db.pool)
     .await?;
-    let (depth, connections, table_bytes, dead_tuples): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM mq_jobs),
+    let (depth, connections, table_bytes, index_bytes, dead_tuples): (i64, i64, i64, i64, i64) =
+        sqlx::query_as(
+            "SELECT (SELECT count(*) FROM mq_jobs),
                 (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()),
-                pg_total_relation_size('mq_jobs'),
+                pg_table_size('mq_jobs'),
+                pg_indexes_size('mq_jobs'),
                 coalesce((SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'mq_jobs'), 0)",
-    )
-    .fetch_one(&db.pool)
-    .await?;
+        )
+        .fetch_one(&db.pool)
+        .await?;
     Ok(Sample {
         at,
         completed,
@@ -83,6 +88,7 @@ async fn sample(db: &ScenarioDb, fleet: &Fleet, since: f64) -> Result<Sample> {
         ],
         connections,
         table_bytes,
+        index_bytes,
         dead_tuples,
     })
 }
@@ -90,6 +96,14 @@ async fn sample(db: &ScenarioDb, fleet: &Fleet, since: f64) -> Result<Sample> {
 /// The largest value of `f` over `samples`.
 fn peak(samples: &[Sample], f: impl Fn(&Sample) -> f64) -> f64 {
     samples.iter().map(f).fold(0.0, f64::max)
+}
+
+/// The median of `f` over `samples`: for latency, where one sample that
+/// caught a killed worker's lease says nothing about a trend.
+fn median(samples: &[Sample], f: impl Fn(&Sample) -> f64) -> f64 {
+    let mut values: Vec<f64> = samples.iter().map(f).collect();
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// Runs the scenario.
@@ -110,7 +124,7 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
              watched) and two that are killed with SIGKILL and replaced, one every {} (lease {}). \
              Every {} the harness samples the jobs completed, the queue's depth, spawn-to-start \
              latency, the steady workers' resident memory, the database's connections, and \
-             mq_jobs's size and dead tuples.",
+             the size of mq_jobs's table and of its indexes, and its dead tuples.",
             load.rate,
             load.max_work_ms,
             secs(load.duration),
@@ -171,7 +185,8 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
         "sqlx worker RSS (MiB)",
         "tokio-postgres worker RSS (MiB)",
         "connections",
-        "mq_jobs size (kB)",
+        "mq_jobs table (kB)",
+        "mq_jobs indexes (kB)",
         "mq_jobs dead tuples",
     ];
     let t0 = samples.first().map_or(0.0, |s| s.at - every.as_secs_f64());
@@ -189,6 +204,7 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
                 format!("{:.1}", s.rss_kib[1] as f64 / 1024.0),
                 s.connections.to_string(),
                 count(s.table_bytes / 1024),
+                count(s.index_bytes / 1024),
                 count(s.dead_tuples),
             ]
         })
@@ -225,16 +241,30 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
         b <= a + 4.0,
         format!("open connections stayed flat (peak {a} in the first half, {b} in the second)"),
     );
-    let (a, b) = (
-        peak(first, |s| s.table_bytes as f64),
-        peak(second, |s| s.table_bytes as f64),
-    );
+    for (what, size) in [
+        (
+            "table",
+            (|s: &Sample| s.table_bytes as f64) as fn(&Sample) -> f64,
+        ),
+        ("indexes", |s: &Sample| s.index_bytes as f64),
+    ] {
+        let (a, b) = (peak(first, size), peak(second, size));
+        report.check(
+            b <= a * 2.0 + 1024.0 * 1024.0,
+            format!(
+                "mq_jobs's {what} stayed small (peak {} kB in the first half, {} kB in the second)",
+                count((a / 1024.0) as i64),
+                count((b / 1024.0) as i64)
+            ),
+        );
+    }
+    // Latency: the typical minute's p99, not the worst (a minute that
+    // caught a killed worker's jobs waits out their lease).
+    let (a, b) = (median(first, |s| s.p99_ms), median(second, |s| s.p99_ms));
     report.check(
-        b <= a * 2.0 + 1024.0 * 1024.0,
+        b <= a * 1.5 + 1.0,
         format!(
-            "mq_jobs stayed small (peak {} kB in the first half, {} kB in the second)",
-            count((a / 1024.0) as i64),
-            count((b / 1024.0) as i64)
+            "start latency stayed flat (median of the per-sample p99s {a:.1} ms in the first half, {b:.1} ms in the second)"
         ),
     );
     let (a, b) = (
