@@ -83,6 +83,16 @@ struct Cli {
     #[arg(long, default_value_t = 32, global = true)]
     pool_size: u32,
 
+    /// Jobs in the queue of scenario 3 (default 200,000).
+    #[arg(long)]
+    drain_jobs: Option<usize>,
+
+    /// Caps how many jobs of scenario 3's queue a system drains, as
+    /// SYSTEM=N (repeatable, comma-separated); its rate is over those jobs.
+    /// Default: river=20000 (500 with --quick); N=0 removes a cap.
+    #[arg(long, value_delimiter = ',')]
+    drain_cap: Vec<String>,
+
     /// Jobs in the backlog of scenario 4.
     #[arg(long)]
     backlog_jobs: Option<usize>,
@@ -159,17 +169,18 @@ async fn run(cli: Cli) -> Result<()> {
     } else {
         Sizes::full()
     };
+    if let Some(n) = cli.drain_jobs {
+        sizes.drain = n;
+    }
     if let Some(n) = cli.backlog_jobs {
         sizes.backlog = n;
     }
-    for entry in &cli.backlog_cap {
-        let Some((system, cap)) = entry.split_once('=') else {
-            bail!("--backlog-cap takes SYSTEM=N, got {entry:?}");
-        };
-        let cap: usize = cap.parse().context("--backlog-cap N")?;
-        let cap = if cap == 0 { usize::MAX } else { cap };
-        sizes.backlog_caps.push((system.parse()?, cap));
-    }
+    sizes
+        .drain_caps
+        .extend(parse_caps("--drain-cap", &cli.drain_cap)?);
+    sizes
+        .backlog_caps
+        .extend(parse_caps("--backlog-cap", &cli.backlog_cap)?);
     sizes.backlog_reps = cli.backlog_reps;
     if let Some(s) = cli.latency_secs {
         sizes.latency_secs = s;
@@ -307,4 +318,18 @@ async fn run(cli: Cli) -> Result<()> {
         bail!("{} failures:\n{}", failures.len(), failures.join("\n"));
     }
     Ok(())
+}
+
+/// `SYSTEM=N` entries of a cap option; N=0 means no cap.
+fn parse_caps(option: &str, entries: &[String]) -> Result<Vec<(SystemKind, usize)>> {
+    entries
+        .iter()
+        .map(|entry| {
+            let Some((system, cap)) = entry.split_once('=') else {
+                bail!("{option} takes SYSTEM=N, got {entry:?}");
+            };
+            let cap: usize = cap.parse().with_context(|| format!("{option} N"))?;
+            Ok((system.parse()?, if cap == 0 { usize::MAX } else { cap }))
+        })
+        .collect()
 }

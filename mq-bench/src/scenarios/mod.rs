@@ -181,6 +181,10 @@ pub struct Sizes {
     pub batch: usize,
     /// Scenario 3: jobs.
     pub drain: usize,
+    /// Scenario 3: systems that drain only this many of the queue's jobs
+    /// (a peer whose default drain would take minutes); the rate is theirs
+    /// over those jobs, from a queue of the full size.
+    pub drain_caps: Vec<(SystemKind, usize)>,
     /// Scenario 4: jobs in the backlog.
     pub backlog: usize,
     /// Scenario 4: systems that drain only this many jobs of the backlog
@@ -216,11 +220,12 @@ pub struct Sizes {
 impl Sizes {
     /// How many of the backlog's jobs `kind` drains in scenario 4.
     pub fn backlog_cap(&self, kind: SystemKind) -> usize {
-        self.backlog_caps
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == kind)
-            .map_or(self.backlog, |(_, cap)| (*cap).min(self.backlog))
+        cap_of(&self.backlog_caps, kind, self.backlog)
+    }
+
+    /// How many of the drain's jobs `kind` drains in scenario 3.
+    pub fn drain_cap(&self, kind: SystemKind) -> usize {
+        cap_of(&self.drain_caps, kind, self.drain)
     }
 
     /// Issue 5's sizes.
@@ -230,7 +235,11 @@ impl Sizes {
             producers: 16,
             enqueue_batch: 100_000,
             batch: 1_000,
-            drain: 20_000,
+            // Large enough that mq's drain takes seconds, not half of one.
+            drain: 200_000,
+            // River's default client fetches every second: 200,000 jobs
+            // would take 7 minutes per repetition.
+            drain_caps: vec![(SystemKind::River, 20_000)],
             backlog: 1_000_000,
             backlog_caps: vec![(SystemKind::Sqlxmq, 100_000), (SystemKind::River, 100_000)],
             backlog_reps: None,
@@ -255,6 +264,7 @@ impl Sizes {
             enqueue_batch: 2_000,
             batch: 1_000,
             drain: 1_000,
+            drain_caps: vec![(SystemKind::River, 500)],
             backlog: 2_000,
             backlog_caps: vec![(SystemKind::Sqlxmq, 1_000), (SystemKind::River, 1_000)],
             backlog_reps: None,
@@ -271,6 +281,14 @@ impl Sizes {
             held_xmin_bucket_secs: 1.0,
         }
     }
+}
+
+/// The last cap `caps` gives `kind`, never more than `total`.
+fn cap_of(caps: &[(SystemKind, usize)], kind: SystemKind, total: usize) -> usize {
+    caps.iter()
+        .rev()
+        .find(|(k, _)| *k == kind)
+        .map_or(total, |(_, cap)| (*cap).min(total))
 }
 
 /// Everything a scenario needs besides the system.
