@@ -50,6 +50,17 @@ pub async fn pool(url: &str, size: u32) -> Result<PgPool> {
         .with_context(|| format!("connecting to {url}"))
 }
 
+/// The pool of `size` connections a system under test uses: as
+/// [`pool`], with sqlx's ping before each acquire unless `ping` is false.
+pub async fn system_pool(url: &str, size: u32, ping: bool) -> Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(size)
+        .test_before_acquire(ping)
+        .connect(url)
+        .await
+        .with_context(|| format!("connecting to {url}"))
+}
+
 /// Size and vacuum state of one table and its indexes.
 #[derive(Debug, Clone)]
 pub struct TableStats {

@@ -17,6 +17,7 @@
 //! makes the exit status non-zero.
 #![forbid(unsafe_code)]
 
+mod cpu;
 mod db;
 mod recorder;
 mod report;
@@ -82,6 +83,12 @@ struct Cli {
     /// Connections in each system's pool (the same for all).
     #[arg(long, default_value_t = 32, global = true)]
     pool_size: u32,
+
+    /// The sqlx pools under test skip sqlx's ping before each acquire
+    /// (`test_before_acquire(false)`; sqlx pings by default): shows what
+    /// that round trip costs one-job-per-call spawns.
+    #[arg(long, global = true)]
+    no_pool_ping: bool,
 
     /// Jobs in the queue of scenario 3 (default 200,000).
     #[arg(long)]
@@ -158,6 +165,7 @@ async fn run(cli: Cli) -> Result<()> {
     let config = Config {
         server_url,
         pool_size: cli.pool_size,
+        pool_ping: !cli.no_pool_ping,
         raw_batch: cli.raw_batch,
     };
     if let Some(Command::Worker { system, jobs }) = cli.command {
@@ -254,7 +262,7 @@ async fn run(cli: Cli) -> Result<()> {
     let mut out = std::io::stdout();
     writeln!(
         out,
-        "PostgreSQL: {}  \nsettings: {}  \nsystems: {}; repetitions: {reps}{}; pool size {}; raw batch {}\n",
+        "PostgreSQL: {}  \nsettings: {}  \nsystems: {}; repetitions: {reps}{}; pool size {}{}; raw batch {}\n",
         db::server_version(&admin).await?,
         db::durability(&admin).await?,
         kinds
@@ -268,6 +276,11 @@ async fn run(cli: Cli) -> Result<()> {
             ""
         },
         ctx.config.pool_size,
+        if ctx.config.pool_ping {
+            ""
+        } else {
+            " (sqlx pools without the ping before each acquire)"
+        },
         ctx.config.raw_batch,
     )?;
     if !cli.skip.is_empty() {

@@ -22,6 +22,8 @@ pub enum Unit {
     MiB,
     /// A plain count.
     Count,
+    /// CPU in use, in cores (1.0: one core kept busy).
+    Cores,
 }
 
 impl Unit {
@@ -33,6 +35,7 @@ impl Unit {
             Unit::Millis => thousands(value.round() as i64),
             Unit::Seconds => format!("{value:.1}"),
             Unit::MiB => format!("{value:.1}"),
+            Unit::Cores => format!("{value:.2}"),
         }
     }
 

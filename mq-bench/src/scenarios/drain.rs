@@ -8,20 +8,30 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 use super::{Ctx, payloads, prefill, reset};
+use crate::cpu::CpuMeter;
 use crate::recorder::Recorder;
 use crate::report::{Column, Table, Unit, thousands};
 use crate::systems::{Profile, RunnerOptions, System, SystemKind};
 
 /// The table of scenario 3.
 pub fn drain_table(ctx: &Ctx) -> Table {
-    Table::new(
+    let mut table = Table::new(
         format!(
             "3. Drain {} pre-enqueued jobs with one runner",
             thousands(ctx.sizes.drain as i64)
         ),
-        vec![Column::new("jobs/s", Unit::Rate)],
-    )
+        vec![
+            Column::new("jobs/s", Unit::Rate),
+            Column::new("mq-bench CPU (cores)", Unit::Cores),
+            Column::new("PostgreSQL CPU (cores)", Unit::Cores),
+        ],
+    );
+    table.note(CPU_NOTE);
+    table
 }
+
+/// What the CPU columns mean.
+pub(super) const CPU_NOTE: &str = "CPU columns: CPU seconds per second of the run, read from /proc, of the benchmark process with the processes it started (the runner under test: in the process, or graphile-worker's Node process) and of the PostgreSQL server (postmaster and backends). The machine's cores are the ceiling for their sum: near it, a figure is CPU-bound; well below it, round trips and waits limit it";
 
 /// The table of scenario 4.
 pub fn backlog_table(ctx: &Ctx) -> Table {
@@ -84,11 +94,18 @@ pub async fn drain(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> Re
     for (profile, variant) in [(Profile::Default, "default"), (Profile::Tuned, "tuned")] {
         reset(system).await?;
         prefill(ctx, system, &payloads(jobs)).await?;
+        let server = crate::cpu::server_pid(system.admin_pool()).await;
+        let meter = CpuMeter::start(server);
         let (_, start, end) = timed_drain(ctx, system, profile, jobs, cap).await?;
+        let cpu = meter.stop();
         table.add(
             system.kind(),
             variant,
-            &[Some(cap as f64 / (end - start).as_secs_f64())],
+            &[
+                Some(cap as f64 / (end - start).as_secs_f64()),
+                cpu.bench,
+                cpu.server,
+            ],
         );
         if cap < jobs {
             table.mark(system.kind(), variant, "†");

@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 
 use super::{Ctx, reset};
+use crate::cpu::CpuMeter;
 use crate::recorder::Payload;
 use crate::report::{Column, Table, Unit};
 use crate::systems::System;
@@ -13,14 +14,20 @@ use crate::systems::System;
 /// The table of scenario 1.
 pub fn single_table(ctx: &Ctx) -> Table {
     let s = &ctx.sizes;
-    Table::new(
+    let mut table = Table::new(
         format!(
             "1. Enqueue, one job per call: {} jobs from {} concurrent producers",
             crate::report::thousands(s.enqueue_single as i64),
             s.producers
         ),
-        vec![Column::new("jobs/s", Unit::Rate)],
-    )
+        vec![
+            Column::new("jobs/s", Unit::Rate),
+            Column::new("mq-bench CPU (cores)", Unit::Cores),
+            Column::new("PostgreSQL CPU (cores)", Unit::Cores),
+        ],
+    );
+    table.note(super::drain::CPU_NOTE);
+    table
 }
 
 /// The table of scenario 2.
@@ -50,6 +57,7 @@ pub async fn single(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> R
     let total = ctx.sizes.enqueue_single;
     let producers = ctx.sizes.producers.max(1);
     reset(system).await?;
+    let meter = CpuMeter::start(crate::cpu::server_pid(system.admin_pool()).await);
     let start = Instant::now();
     let tasks: Vec<_> = (0..producers)
         .map(|p| {
@@ -68,8 +76,13 @@ pub async fn single(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> R
         task.await??;
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu = meter.stop();
     check_pending(system, total).await?;
-    table.add(system.kind(), "default", &[Some(total as f64 / elapsed)]);
+    table.add(
+        system.kind(),
+        "default",
+        &[Some(total as f64 / elapsed), cpu.bench, cpu.server],
+    );
     Ok(())
 }
 

@@ -231,7 +231,8 @@ impl Sizes {
     /// Issue 5's sizes.
     pub fn full() -> Self {
         Sizes {
-            enqueue_single: 10_000,
+            // Long enough (seconds) that a start-up hiccup is not the figure.
+            enqueue_single: 40_000,
             producers: 16,
             enqueue_batch: 100_000,
             batch: 1_000,

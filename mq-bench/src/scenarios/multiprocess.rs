@@ -73,6 +73,7 @@ pub async fn run(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> Resu
             .args(["--jobs", &jobs.to_string()])
             .args(["--pool-size", &ctx.config.pool_size.to_string()])
             .args(["--raw-batch", &ctx.config.raw_batch.to_string()])
+            .args((!ctx.config.pool_ping).then_some("--no-pool-ping"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

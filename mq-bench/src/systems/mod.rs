@@ -120,6 +120,10 @@ pub struct Config {
     pub server_url: String,
     /// Connections per pool (the same for every system).
     pub pool_size: u32,
+    /// Whether the sqlx pools under test ping a connection before handing
+    /// it out (sqlx's default, `test_before_acquire`): a round trip per
+    /// acquire, which one-job-per-call spawns pay once per job.
+    pub pool_ping: bool,
     /// Rows per statement of the raw-SQL floor.
     pub raw_batch: usize,
 }

@@ -53,7 +53,9 @@ impl MqSystem {
                 let backend = TokioPostgresBackend::new(pool.clone(), pg_config);
                 Driver::TokioPostgres { pool, backend }
             }
-            _ => Driver::Sqlx(crate::db::pool(url, config.pool_size).await?),
+            _ => {
+                Driver::Sqlx(crate::db::system_pool(url, config.pool_size, config.pool_ping).await?)
+            }
         };
         Ok(MqSystem {
             kind,

@@ -78,7 +78,7 @@ impl RawSystem {
     /// Connects to the floor's database at `url`.
     pub async fn connect(url: &str, config: &Config) -> Result<Self> {
         Ok(RawSystem {
-            pool: crate::db::pool(url, config.pool_size).await?,
+            pool: crate::db::system_pool(url, config.pool_size, config.pool_ping).await?,
             batch: config.raw_batch.max(1),
         })
     }

@@ -60,7 +60,7 @@ pub async fn migrate(url: &str) -> Result<()> {
 impl RiverSystem {
     /// Connects to River's database at `url`.
     pub async fn connect(url: &str, config: &Config) -> Result<Self> {
-        let pool = crate::db::pool(url, config.pool_size).await?;
+        let pool = crate::db::system_pool(url, config.pool_size, config.pool_ping).await?;
         let inserter = Client::builder(pool.clone()).build()?;
         Ok(RiverSystem { pool, inserter })
     }

@@ -96,6 +96,7 @@ impl SqlxmqSystem {
         Ok(SqlxmqSystem {
             pool: PgPoolOptions::new()
                 .max_connections(config.pool_size)
+                .test_before_acquire(config.pool_ping)
                 .connect(url)
                 .await?,
             admin: crate::db::pool(url, 2).await?,
