@@ -86,6 +86,7 @@ pub use mq_core::{
     JobBuilder, JobRegistry, JobRunnerHandle, JobRunnerOptions, NamedJob, Result, Spawner,
     StandaloneBackend, Uuid, clear, clear_all, commit, exists, migrate, spawn_many,
 };
+pub use mq_core::{DEFAULT_PAYLOAD_LIMIT, payload_limit, set_payload_limit};
 pub use runtime::DefaultRuntime;
 #[cfg(any(feature = "runtime-tokio", feature = "runtime-async-std"))]
 pub use runtime::default_spawner;

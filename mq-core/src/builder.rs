@@ -57,14 +57,11 @@ impl NewJob {
         no_nul("name", &self.name)?;
         no_nul("channel_name", &self.channel_name)?;
         no_nul("channel_args", &self.channel_args)?;
-        if let Some(json) = &self.payload_json {
-            no_nul("payload_json", json)?;
-            if !self.json_checked {
-                serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(|e| {
-                    Error::invalid("payload_json", format!("is not valid JSON: {e}"))
-                })?;
-            }
-        }
+        crate::payload::check(
+            self.payload_json.as_deref(),
+            self.json_checked,
+            self.payload_bytes.as_deref(),
+        )?;
         bounded("delay", self.delay)?;
         bounded("retry_backoff", self.retry_backoff)?;
         if let Some(interval) = self.commit_interval {

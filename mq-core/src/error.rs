@@ -42,6 +42,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// A payload is larger than the payload limit
+    /// ([`set_payload_limit`](crate::payload::set_payload_limit)); nothing
+    /// was written.
+    #[error(
+        "the job payload is {size} bytes, more than the limit of {limit} bytes (see mq::set_payload_limit; large data belongs elsewhere, referred to by key)"
+    )]
+    PayloadTooLarge {
+        /// The payload's size: JSON text and binary payload together.
+        size: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+
     /// A payload could not be serialized to JSON.
     #[error("could not encode the job payload as JSON")]
     PayloadEncode(#[source] serde_json::Error),

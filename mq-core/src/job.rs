@@ -83,16 +83,11 @@ impl Checkpoint {
     }
 
     fn params(&self, attempt: &Attempt) -> Result<JobCheckpointParams<'_>> {
-        if let Some(json) = &self.payload_json {
-            if json.contains('\0') {
-                return Err(Error::invalid("payload_json", "contains a NUL character"));
-            }
-            if !self.json_checked {
-                serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(|e| {
-                    Error::invalid("payload_json", format!("is not valid JSON: {e}"))
-                })?;
-            }
-        }
+        crate::payload::check(
+            self.payload_json.as_deref(),
+            self.json_checked,
+            self.payload_bytes.as_deref(),
+        )?;
         if let Some(duration) = self.keep_alive
             && duration > crate::builder::MAX_DURATION
         {

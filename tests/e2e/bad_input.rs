@@ -77,6 +77,45 @@ pub async fn unstorable_values_are_refused_with_typed_errors<D: Driver>(db: &Db<
     assert_eq!(db.count("SELECT count(*) FROM mq_jobs").await, 0);
 }
 
+/// A payload past the payload limit (JSON text and bytes together) is
+/// refused with its size and the limit, alone or in a batch, and nothing
+/// of it is written.
+pub async fn payloads_past_the_limit_are_refused<D: Driver>(db: &Db<D>) {
+    let limit = mq::payload_limit();
+    let text = "x".repeat(limit / 2);
+    let over = JobBuilder::new("over")
+        .set_json(&text)
+        .unwrap()
+        .set_raw_bytes(vec![7u8; limit / 2])
+        .clone();
+    let size = match over.spawn(db.ex()).await.unwrap_err() {
+        Error::PayloadTooLarge { size, limit: said } => {
+            assert_eq!(said, limit);
+            size
+        }
+        other => panic!("expected PayloadTooLarge, got {other:?}"),
+    };
+    assert_eq!(
+        size,
+        text.len() + 2 + limit / 2,
+        "the size counts the JSON text and the bytes"
+    );
+    let good = JobBuilder::new("good");
+    assert!(matches!(
+        mq::spawn_many(db.ex(), &[good.clone(), over]).await,
+        Err(Error::PayloadTooLarge { .. })
+    ));
+    assert!(!mq::exists(db.ex(), good.id()).await.unwrap());
+    assert_eq!(db.count("SELECT count(*) FROM mq_jobs").await, 0);
+    // Just under the limit goes in.
+    JobBuilder::new("under")
+        .set_raw_bytes(vec![7u8; limit - 100])
+        .spawn(db.ex())
+        .await
+        .unwrap();
+    assert_eq!(db.count("SELECT count(*) FROM mq_jobs").await, 1);
+}
+
 /// Committing ids that are not waiting for a commit names them.
 pub async fn committing_unknown_ids_names_them<D: Driver>(db: &Db<D>) {
     let unknown = Uuid::now_v7();

@@ -66,6 +66,7 @@ macro_rules! all_cases {
             registry::unknown_jobs_are_kept_for_a_runner_that_knows_them,
             registry::missing_context_is_refused_at_start,
             bad_input::unstorable_values_are_refused_with_typed_errors,
+            bad_input::payloads_past_the_limit_are_refused,
             bad_input::committing_unknown_ids_names_them,
             bad_input::huge_payloads_and_odd_channel_names_round_trip,
             migrations::concurrent_migrations_apply_once,
