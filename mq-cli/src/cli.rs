@@ -17,14 +17,14 @@ use crate::output::parse_duration;
 #[derive(Debug, Parser)]
 #[command(name = "mq", version, propagate_version = true)]
 pub struct Cli {
-    /// The PostgreSQL database holding the queue, as a URL.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        global = true,
-        hide_env_values = true,
-        value_name = "URL"
-    )]
+    /// The PostgreSQL database holding the queue, as a postgres:// URL
+    /// [default: the DATABASE_URL environment variable].
+    //
+    // Not clap's `env = "DATABASE_URL"`: clap counts a value from the
+    // environment as given, and then prints `--database-url <URL>` in the
+    // usage line of every usage error, as if it were required. The
+    // commands read the variable themselves (`commands::database_url`).
+    #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
 
     /// Prints machine-readable JSON instead of text.

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 
 use crate::cli::{ClearArgs, Cli, Command, ListArgs, PruneArgs, RetryArgs};
-use crate::error::{CliError, redact};
-use crate::output::{self, Report, cell, table};
+use crate::error::{CliError, LeftAlone, UrlSource, redact};
+use crate::output::{self, Report, cell, count, table};
 
 /// What a command did: its report, and possibly a problem to report after
 /// it (some jobs were left alone), or the exit status of a program it ran.
@@ -43,11 +43,42 @@ fn pooled(conn: &mut PgConnection) -> mq::TransactionPooled<&mut PgConnection> {
 /// How long to wait for the database to answer a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How an mq call's error is told: as a failure of `command`, the command
+/// the user ran.
+fn failed(command: &'static str) -> impl FnOnce(mq::Error) -> CliError {
+    move |source| CliError::Failed { command, source }
+}
+
+/// The database URL: `--database-url`, else `DATABASE_URL` (an empty one
+/// counts as unset); checked to be a PostgreSQL URL before anything
+/// connects with it, as sqlx would try a `mysql://` URL's host as a
+/// PostgreSQL server and fail with a misleading "connection refused".
+fn database_url(flag: Option<String>) -> Result<String, CliError> {
+    let (url, from) = match flag {
+        Some(url) if !url.is_empty() => (url, UrlSource::Flag),
+        Some(_) => return Err(CliError::NoDatabase),
+        None => match std::env::var_os("DATABASE_URL") {
+            Some(url) if !url.is_empty() => (url.to_string_lossy().into_owned(), UrlSource::Env),
+            _ => return Err(CliError::NoDatabase),
+        },
+    };
+    let postgres = url.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.eq_ignore_ascii_case("postgres") || scheme.eq_ignore_ascii_case("postgresql")
+    });
+    if !postgres {
+        return Err(CliError::NotPostgres {
+            from,
+            url: redact(&url),
+        });
+    }
+    Ok(url)
+}
+
 pub async fn run(cli: Cli) -> Result<Done, CliError> {
     if let Command::Bench { args } = &cli.command {
         return bench(args, cli.database_url.as_deref());
     }
-    let url = cli.database_url.ok_or(CliError::NoDatabase)?;
+    let url = database_url(cli.database_url)?;
     let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect(&url))
         .await
         .map_err(|_| CliError::ConnectTimeout {
@@ -73,7 +104,7 @@ pub async fn run(cli: Cli) -> Result<Done, CliError> {
 }
 
 async fn migrate(conn: &mut PgConnection) -> Result<Report, CliError> {
-    mq::migrate(pooled(conn)).await?;
+    mq::migrate(pooled(conn)).await.map_err(failed("migrate"))?;
     Ok(Report {
         text: "mq's tables are up to date\n".to_owned(),
         json: json!({ "migrated": true }),
@@ -81,7 +112,7 @@ async fn migrate(conn: &mut PgConnection) -> Result<Report, CliError> {
 }
 
 async fn status(conn: &mut PgConnection) -> Result<Report, CliError> {
-    let stats = admin::stats(pooled(conn)).await?;
+    let stats = admin::stats(pooled(conn)).await.map_err(failed("status"))?;
     Ok(status_report(&stats))
 }
 
@@ -208,7 +239,9 @@ async fn list(conn: &mut PgConnection, args: ListArgs) -> Result<Report, CliErro
     if let Some(after) = args.after {
         query.set_after(after);
     }
-    let page = admin::list(pooled(conn), &query).await?;
+    let page = admin::list(pooled(conn), &query)
+        .await
+        .map_err(failed("list"))?;
     let json = json!({
         "jobs": page.jobs.iter().map(output::summary_json).collect::<Vec<_>>(),
         "next": page.next.map(|cursor| cursor.to_string()),
@@ -258,7 +291,8 @@ async fn list(conn: &mut PgConnection, args: ListArgs) -> Result<Report, CliErro
 
 async fn show(conn: &mut PgConnection, id: Uuid) -> Result<Report, CliError> {
     let job = admin::get(pooled(conn), id)
-        .await?
+        .await
+        .map_err(failed("show"))?
         .ok_or(CliError::JobNotFound(id))?;
     let mut lines: Vec<(&str, String)> = vec![
         ("id", job.id.to_string()),
@@ -270,10 +304,10 @@ async fn show(conn: &mut PgConnection, id: Uuid) -> Result<Report, CliError> {
         (
             "attempt",
             format!(
-                "{} of {} ({} retries)",
+                "{} of {} ({})",
                 job.attempt,
                 i64::from(job.retries) + 1,
-                job.retries
+                count(job.retries.max(0).unsigned_abs(), "retry", "retries")
             ),
         ),
         ("retry backoff", output::duration(job.retry_backoff)),
@@ -304,12 +338,20 @@ async fn show(conn: &mut PgConnection, id: Uuid) -> Result<Report, CliError> {
     }
     match &job.payload_json {
         Some(payload) => {
-            let pretty = serde_json::from_str::<Value>(payload)
-                .and_then(|value| serde_json::to_string_pretty(&value))
-                .unwrap_or_else(|_| payload.clone());
             text.push_str("payload json:\n");
-            for line in pretty.lines() {
-                text.push_str(&format!("  {line}\n"));
+            match serde_json::from_str::<Value>(payload)
+                .and_then(|value| serde_json::to_string_pretty(&value))
+            {
+                Ok(pretty) => {
+                    for line in pretty.lines() {
+                        text.push_str(&format!("  {}\n", output::escape_json_text(line)));
+                    }
+                }
+                Err(_) => {
+                    for line in payload.lines() {
+                        text.push_str(&format!("  {}\n", output::escape(line)));
+                    }
+                }
             }
         }
         None => text.push_str("payload json: none\n"),
@@ -319,8 +361,8 @@ async fn show(conn: &mut PgConnection, id: Uuid) -> Result<Report, CliError> {
             let shown = &bytes[..bytes.len().min(64)];
             let more = if bytes.len() > shown.len() { "…" } else { "" };
             text.push_str(&format!(
-                "payload bytes: {} bytes: {}{more}\n",
-                bytes.len(),
+                "payload bytes: {}: {}{more}\n",
+                count(bytes.len() as u64, "byte", "bytes"),
                 output::hex(shown)
             ));
         }
@@ -351,20 +393,24 @@ fn id_list(ids: &[Uuid]) -> Value {
 
 async fn retry(conn: &mut PgConnection, args: RetryArgs) -> Result<Done, CliError> {
     if args.failed {
-        let retried = admin::retry_failed(pooled(conn), args.channel.as_deref()).await?;
+        let retried = admin::retry_failed(pooled(conn), args.channel.as_deref())
+            .await
+            .map_err(failed("retry"))?;
         return Ok(Report {
-            text: format!("retried {retried} failed job(s)\n"),
+            text: format!("retried {}\n", count(retried, "failed job", "failed jobs")),
             json: json!({ "retried": retried }),
         }
         .into());
     }
-    let retried = admin::retry(pooled(conn), &args.ids).await?;
+    let retried = admin::retry(pooled(conn), &args.ids)
+        .await
+        .map_err(failed("retry"))?;
     let left: Vec<Uuid> = unique(&args.ids)
         .into_iter()
         .filter(|id| !retried.contains(id))
         .collect();
     let report = Report {
-        text: format!("retried {} job(s)\n", retried.len()),
+        text: format!("retried {}\n", count(retried.len() as u64, "job", "jobs")),
         json: json!({
             "retried": retried.len(),
             "ids": id_list(&retried),
@@ -374,7 +420,7 @@ async fn retry(conn: &mut PgConnection, args: RetryArgs) -> Result<Done, CliErro
     Ok(Done {
         report,
         problem: (!left.is_empty()).then_some(CliError::Partial {
-            reason: "were not failed (or do not exist), so were not retried",
+            reason: LeftAlone::NotRetried,
             ids: left,
         }),
         exit_code: 0,
@@ -382,13 +428,15 @@ async fn retry(conn: &mut PgConnection, args: RetryArgs) -> Result<Done, CliErro
 }
 
 async fn delete(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Done, CliError> {
-    let deleted = admin::delete(pooled(conn), ids).await?;
+    let deleted = admin::delete(pooled(conn), ids)
+        .await
+        .map_err(failed("delete"))?;
     let missing: Vec<Uuid> = unique(ids)
         .into_iter()
         .filter(|id| !deleted.contains(id))
         .collect();
     let report = Report {
-        text: format!("deleted {} job(s)\n", deleted.len()),
+        text: format!("deleted {}\n", count(deleted.len() as u64, "job", "jobs")),
         json: json!({
             "deleted": deleted.len(),
             "ids": id_list(&deleted),
@@ -398,7 +446,7 @@ async fn delete(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Done, CliError>
     Ok(Done {
         report,
         problem: (!missing.is_empty()).then_some(CliError::Partial {
-            reason: "do not exist",
+            reason: LeftAlone::NotFound,
             ids: missing,
         }),
         exit_code: 0,
@@ -420,12 +468,13 @@ async fn clear(conn: &mut PgConnection, args: ClearArgs) -> Result<Report, CliEr
         if !args.yes {
             return Err(CliError::Unconfirmed);
         }
-        mq::clear_all(pooled(conn)).await?
+        mq::clear_all(pooled(conn)).await
     } else {
-        mq::clear(pooled(conn), &args.channels).await?
-    };
+        mq::clear(pooled(conn), &args.channels).await
+    }
+    .map_err(failed("clear"))?;
     Ok(Report {
-        text: format!("deleted {deleted} job(s)\n"),
+        text: format!("deleted {}\n", count(deleted, "job", "jobs")),
         json: json!({ "deleted": deleted }),
     })
 }
@@ -435,12 +484,18 @@ async fn prune(conn: &mut PgConnection, args: PruneArgs) -> Result<Report, CliEr
         Some(state) => vec![state.into()],
         None => vec![JobState::Failed, JobState::Completed],
     };
-    let pruned = admin::prune(pooled(conn), args.older_than, &states).await?;
+    let pruned = admin::prune(pooled(conn), args.older_than, &states)
+        .await
+        .map_err(failed("prune"))?;
     let names: Vec<&str> = states.iter().map(|state| state.as_str()).collect();
     Ok(Report {
         text: format!(
-            "pruned {pruned} {} job(s) older than {}\n",
-            names.join(" or "),
+            "pruned {} older than {}\n",
+            count(
+                pruned,
+                &format!("{} job", names.join(" or ")),
+                &format!("{} jobs", names.join(" or "))
+            ),
             output::duration(args.older_than)
         ),
         json: json!({

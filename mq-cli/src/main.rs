@@ -27,13 +27,16 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+use clap::error::ErrorKind;
 
 use crate::cli::Cli;
 use crate::error::CliError;
 
 fn main() -> ExitCode {
-    // Usage errors (and --help, --version) exit here, with status 2 (0).
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error),
+    };
     let json = cli.json;
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -61,6 +64,42 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--help` and `--version` print their text and exit with 0; a usage
+/// error exits with 2, told as JSON when `--json` was among the arguments
+/// (a script asking for JSON must get JSON for every error), else as clap
+/// tells it.
+fn usage_error(error: &clap::Error) -> ExitCode {
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        error.exit();
+    }
+    if json_requested(std::env::args_os().skip(1)) {
+        return fail(&CliError::usage(error), true);
+    }
+    // clap repeats the offending argument, which may hold control or bidi
+    // characters (an id or a duration from a script): then print its text
+    // escaped, without colors, rather than as it is.
+    let plain = error.render().to_string();
+    if plain.chars().any(output::needs_escape_in_text) {
+        let escaped: String = plain
+            .lines()
+            .map(|line| output::escape(line) + "\n")
+            .collect();
+        write_out(&mut std::io::stderr(), &escaped);
+        return ExitCode::from(2);
+    }
+    error.exit()
+}
+
+/// Whether `--json` is among `args`, before a `--` that ends the options.
+fn json_requested(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    args.into_iter()
+        .take_while(|arg| arg != "--")
+        .any(|arg| arg == "--json")
+}
+
 fn fail(error: &CliError, json: bool) -> ExitCode {
     let text = if json {
         format!("{:#}\n", error.json())
@@ -68,7 +107,7 @@ fn fail(error: &CliError, json: bool) -> ExitCode {
         error.text()
     };
     write_out(&mut std::io::stderr(), &text);
-    ExitCode::FAILURE
+    ExitCode::from(error.exit_code())
 }
 
 /// Writes without panicking when the reader went away (`mq list | head`).

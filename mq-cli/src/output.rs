@@ -40,19 +40,68 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// A value for a table cell: control characters escaped (channel names
-/// may hold anything), at most `max` characters.
+/// Whether `c` must not reach a terminal as it is: control characters (C0,
+/// DEL and C1), which can move the cursor, clear the screen or send the
+/// terminal commands, and the bidirectional controls, which reorder the
+/// text around them so that what is shown differs from what is stored
+/// (U+202E makes `gpj.exe` read as `exe.jpg`). Line and paragraph
+/// separators break lines in some terminals, so they are escaped too.
+pub fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
+}
+
+/// Whether `c`, in multi-line text, must be escaped: as [`needs_escape`],
+/// but line feeds are the text's own.
+pub fn needs_escape_in_text(c: char) -> bool {
+    c != '\n' && needs_escape(c)
+}
+
+/// `text` with the characters of [`needs_escape`] written as Rust escapes
+/// (`\n`, `\u{202e}`), for text that people read. Names, channels and
+/// errors come from whoever spawned the jobs, so they may hold anything.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if needs_escape(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A line of JSON text (a payload, pretty-printed) with the characters of
+/// [`needs_escape`] that JSON does not escape itself (bidi controls, C1
+/// controls) written as JSON escapes (`\u202e`), so that it stays valid
+/// JSON. A line that is not JSON gets [`escape`] instead.
+pub fn escape_json_text(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for c in line.chars() {
+        if needs_escape(c) {
+            // Every such character is in the Basic Multilingual Plane.
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A value for a table cell: escaped (see [`escape`]), at most `max`
+/// characters.
 pub fn cell(text: &str, max: usize) -> String {
-    let escaped: String = text
-        .chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
+    let escaped = escape(text);
     if escaped.chars().count() > max {
         let mut cut: String = escaped.chars().take(max.saturating_sub(1)).collect();
         cut.push('…');
@@ -60,6 +109,12 @@ pub fn cell(text: &str, max: usize) -> String {
     } else {
         escaped
     }
+}
+
+/// `n` and the noun that agrees with it: `1 job`, `2 jobs`, `0 jobs`.
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A time for people: UTC, to the second.
@@ -243,6 +298,35 @@ mod tests {
         assert_eq!(cell("a\nb", 10), "a\\nb");
         assert_eq!(cell("abcdef", 4), "abc…");
         assert_eq!(cell("ß🦀", 2), "ß🦀");
+    }
+
+    #[test]
+    fn controls_and_bidi_controls_are_escaped() {
+        assert_eq!(escape("gpj\u{202e}.exe"), "gpj\\u{202e}.exe");
+        for c in [
+            '\u{0}', '\u{1b}', '\u{7f}', '\u{85}', '\u{9b}', '\u{61c}', '\u{200e}', '\u{200f}',
+            '\u{202a}', '\u{202d}', '\u{2066}', '\u{2069}', '\u{2028}',
+        ] {
+            let escaped = escape(&c.to_string());
+            assert!(escaped.starts_with('\\'), "{c:?} became {escaped:?}");
+            assert!(escaped.chars().all(|c| c.is_ascii_graphic()), "{escaped:?}");
+        }
+        assert_eq!(
+            escape("ß🦀 \u{200d}"),
+            "ß🦀 \u{200d}",
+            "joiners are left alone"
+        );
+        assert_eq!(
+            escape_json_text("  \"n\": \"a\u{202e}b\u{85}\""),
+            "  \"n\": \"a\\u202eb\\u0085\""
+        );
+    }
+
+    #[test]
+    fn counts_agree_with_their_noun() {
+        assert_eq!(count(1u32, "job", "jobs"), "1 job");
+        assert_eq!(count(0u32, "job", "jobs"), "0 jobs");
+        assert_eq!(count(2u64, "retry", "retries"), "2 retries");
     }
 
     #[test]

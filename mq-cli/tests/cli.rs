@@ -365,11 +365,12 @@ async fn retry_makes_failed_jobs_ready() {
 
     // One by id; a job that is not failed is reported, and the status is 1.
     let run = fx.mq(&["retry", &failed[0].to_string(), &ready.to_string()]);
-    assert_eq!(run.stdout, "retried 1 job(s)\n");
+    assert_eq!(run.stdout, "retried 1 job\n");
     let stderr = run.fails(1);
     assert!(
-        stderr
-            .contains("1 of the given jobs were not failed (or do not exist), so were not retried"),
+        stderr.contains(
+            "error: 1 of the given jobs was not failed (or does not exist), so was not retried: "
+        ),
         "{stderr}"
     );
     assert!(stderr.contains(&ready.to_string()), "{stderr}");
@@ -385,11 +386,25 @@ async fn retry_makes_failed_jobs_ready() {
     assert_eq!(retried["retried"], 1);
     assert_eq!(fx.state(failed[1]).await, Some(JobState::Ready));
     assert_eq!(fx.state(failed[2]).await, Some(JobState::Failed));
+    assert_eq!(fx.mq(&["retry", "--failed"]).ok(), "retried 1 failed job\n");
+    assert_eq!(fx.state(failed[2]).await, Some(JobState::Ready));
     assert_eq!(
         fx.mq(&["retry", "--failed"]).ok(),
-        "retried 1 failed job(s)\n"
+        "retried 0 failed jobs\n"
     );
-    assert_eq!(fx.state(failed[2]).await, Some(JobState::Ready));
+    let run = fx.mq(&[
+        "retry",
+        &Uuid::now_v7().to_string(),
+        &Uuid::now_v7().to_string(),
+    ]);
+    assert_eq!(run.stdout, "retried 0 jobs\n");
+    let stderr = run.fails(1);
+    assert!(
+        stderr.contains(
+            "error: 2 of the given jobs were not failed (or do not exist), so were not retried: "
+        ),
+        "{stderr}"
+    );
 
     let unknown = Uuid::now_v7();
     let error = fx
@@ -410,16 +425,17 @@ async fn delete_clear_and_prune() {
     let failed = fx.spawn(job("j", "bad").set_retries(0)).await;
     fx.fail_jobs("bad", &[failed]).await;
 
-    assert_eq!(
-        fx.mq(&["delete", &a1.to_string()]).ok(),
-        "deleted 1 job(s)\n"
-    );
+    assert_eq!(fx.mq(&["delete", &a1.to_string()]).ok(), "deleted 1 job\n");
     assert_eq!(fx.state(a1).await, None);
     let run = fx.mq(&["delete", &a1.to_string(), &a2.to_string(), "--json"]);
     let deleted: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(deleted["deleted"], 1);
     assert_eq!(deleted["not_found"][0], a1.to_string());
-    assert!(run.fails(1).contains("do not exist"));
+    let stderr = run.fails(1);
+    assert!(
+        stderr.contains("1 of the given jobs does not exist: "),
+        "{stderr}"
+    );
 
     let stderr = fx.mq(&["clear", "--all"]).fails(1).to_owned();
     assert!(stderr.contains("without --yes"), "{stderr}");
@@ -441,7 +457,7 @@ async fn delete_clear_and_prune() {
 
     assert_eq!(
         fx.mq(&["prune", "--older-than", "7d"]).ok(),
-        "pruned 0 failed or completed job(s) older than 7d\n"
+        "pruned 0 failed or completed jobs older than 7d\n"
     );
     let pruned = fx
         .mq(&[
@@ -468,10 +484,7 @@ async fn delete_clear_and_prune() {
     let stderr = fx.mq(&["prune"]).fails(2).to_owned();
     assert!(stderr.contains("--older-than"), "{stderr}");
 
-    assert_eq!(
-        fx.mq(&["clear", "--all", "--yes"]).ok(),
-        "deleted 1 job(s)\n"
-    );
+    assert_eq!(fx.mq(&["clear", "--all", "--yes"]).ok(), "deleted 1 job\n");
     assert_eq!(fx.state(c).await, None);
 }
 
@@ -568,8 +581,370 @@ async fn commands_work_through_pgbouncer() {
             "failed"
         );
     }
-    assert_eq!(mq(&["retry", "--failed"]).ok(), "retried 1 failed job(s)\n");
+    assert_eq!(mq(&["retry", "--failed"]).ok(), "retried 1 failed job\n");
     assert_eq!(fx.state(id).await, Some(JobState::Ready));
     mq(&["delete", &other.to_string()]).ok();
     assert_eq!(fx.state(other).await, None);
+}
+
+/// `url` with the query parameter `param` (`key=value`) added.
+fn with_param(url: &str, param: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{param}")
+}
+
+/// `url` with its user info replaced by `user:password`.
+fn with_user(url: &str, user: &str, password: &str) -> String {
+    let start = url.find("://").expect("a URL") + 3;
+    let authority_end = url[start..]
+        .find(['/', '?'])
+        .map_or(url.len(), |i| start + i);
+    let host = url[start..authority_end]
+        .rfind('@')
+        .map_or(start, |at| start + at + 1);
+    format!("{}{user}:{password}@{}", &url[..start], &url[host..])
+}
+
+/// The `Usage:` line of clap's text.
+fn usage_line(text: &str) -> &str {
+    text.lines()
+        .find(|line| line.starts_with("Usage:"))
+        .unwrap_or_else(|| panic!("no usage line in:\n{text}"))
+}
+
+/// `sslmode=require` gets as far as asking the server for TLS (the CLI is
+/// built with it), and the test server, which has none, says so;
+/// `sslmode=prefer` falls back to a plain connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_is_built_in_and_sslmode_is_honored() {
+    let fx = Fixture::new().await;
+    let mq = Path::new(env!("CARGO_BIN_EXE_mq"));
+    let require = with_param(fx.db.url(), "sslmode=require");
+    let run_require = run(mq, &["status"], |c| {
+        c.env("DATABASE_URL", &require);
+    });
+    let stderr = run_require.fails(1);
+    assert!(!stderr.contains("built without TLS"), "{stderr}");
+    let lower = stderr.to_lowercase();
+    assert!(
+        lower.contains("does not support tls") || lower.contains("does not support ssl"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("sslmode"),
+        "the hint names sslmode: {stderr}"
+    );
+    let error = run(
+        mq,
+        &["status", "--json", "--database-url", &require],
+        |_| {},
+    )
+    .json_error();
+    assert_eq!(error["kind"], "connect");
+
+    let prefer = with_param(fx.db.url(), "sslmode=prefer");
+    let ran = run(mq, &["status"], |c| {
+        c.env("DATABASE_URL", &prefer);
+    });
+    assert_eq!(ran.ok(), "no jobs\n");
+}
+
+/// With `--json`, usage errors are JSON too, with status 2; `--help` and
+/// `--version` still print text and succeed.
+#[test]
+fn usage_errors_are_json_with_json() {
+    let mq = Path::new(env!("CARGO_BIN_EXE_mq"));
+    let usage_error = |args: &[&str]| -> Value {
+        let ran = run(mq, args, |_| {});
+        let stderr = ran.fails(2);
+        assert!(ran.stdout.is_empty(), "{}", ran.stdout);
+        let value: Value = serde_json::from_str(stderr)
+            .unwrap_or_else(|e| panic!("stderr of {args:?} is not JSON ({e}):\n{stderr}"));
+        let error = value["error"].clone();
+        assert_eq!(error["kind"], "usage", "{error}");
+        assert!(error["causes"].is_array(), "{error}");
+        error
+    };
+
+    let unknown = usage_error(&["status", "--json", "--bogus"]);
+    assert_eq!(unknown["message"], "unexpected argument '--bogus' found");
+    assert!(
+        unknown["hint"]
+            .as_str()
+            .unwrap()
+            .contains("Usage: mq status"),
+        "{unknown}"
+    );
+    let missing = usage_error(&["--json", "retry"]);
+    assert!(
+        missing["message"]
+            .as_str()
+            .unwrap()
+            .contains("<IDS|--failed>"),
+        "{missing}"
+    );
+    let invalid = usage_error(&["list", "--limit", "0", "--json"]);
+    assert!(
+        invalid["message"].as_str().unwrap().contains("--limit"),
+        "{invalid}"
+    );
+    usage_error(&["--json"]);
+    usage_error(&["--json", "frobnicate"]);
+
+    // Without --json (before a `--`), clap's text.
+    let text = run(mq, &["status", "--bogus"], |_| {});
+    assert!(
+        text.fails(2)
+            .starts_with("error: unexpected argument '--bogus' found"),
+        "{}",
+        text.stderr
+    );
+
+    let help = run(mq, &["--json", "status", "--help"], |_| {});
+    assert!(usage_line(help.ok()).starts_with("Usage: mq status"));
+    let version = run(mq, &["--version", "--json"], |_| {});
+    assert!(version.ok().starts_with("mq "), "{}", version.stdout);
+}
+
+/// A URL of another database is refused before anything connects, and
+/// named by where it came from, without its password.
+#[test]
+fn non_postgres_urls_are_refused_without_connecting() {
+    let mq = Path::new(env!("CARGO_BIN_EXE_mq"));
+    // Nothing listens on port 1: a connection attempt would be refused.
+    let mysql = "mysql://app:secret@127.0.0.1:1/app";
+    let from_env = run(mq, &["status"], |c| {
+        c.env("DATABASE_URL", mysql);
+    });
+    assert_eq!(
+        from_env.fails(1),
+        "error: DATABASE_URL must be a postgres:// or postgresql:// URL, got mysql://app:***@127.0.0.1:1/app\n  \
+         hint: e.g. postgres://user:password@host:5432/database?sslmode=require\n"
+    );
+    let error = run(mq, &["list", "--json", "--database-url", mysql], |_| {}).json_error();
+    assert_eq!(error["kind"], "not_postgres");
+    assert_eq!(
+        error["message"],
+        "--database-url must be a postgres:// or postgresql:// URL, got mysql://app:***@127.0.0.1:1/app"
+    );
+    assert_eq!(error["causes"], Value::Array(vec![]));
+
+    // No scheme at all, and a password as a parameter.
+    let stderr = run(
+        mq,
+        &["status", "--database-url", "localhost/app?password=secret"],
+        |_| {},
+    )
+    .fails(1)
+    .to_owned();
+    assert!(
+        stderr.starts_with("error: --database-url must be a postgres:// or postgresql:// URL, got localhost/app?password=***\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret"), "{stderr}");
+
+    // The scheme is case-insensitive: this one is tried (and refused).
+    let stderr = run(
+        mq,
+        &[
+            "status",
+            "--database-url",
+            "PostgreSQL://app:secret@127.0.0.1:1/app",
+        ],
+        |_| {},
+    )
+    .fails(1)
+    .to_owned();
+    assert!(
+        stderr.starts_with(
+            "error: cannot connect to the database at PostgreSQL://app:***@127.0.0.1:1/app"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret"), "{stderr}");
+}
+
+/// sqlx renders a server error with the line of PostgreSQL's C source that
+/// raised it (" at line 1392"); the CLI shows the server's message alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_errors_carry_no_source_positions() {
+    let fx = Fixture::unmigrated().await;
+    let stderr = fx.mq(&["status"]).fails(1).to_owned();
+    assert!(
+        stderr.starts_with("error: mq status: relation \"mq_jobs\" does not exist\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(" at line "), "{stderr}");
+    let error = fx.mq(&["status", "--json"]).json_error();
+    assert!(!error.to_string().contains(" at line "), "{error}");
+
+    // A connection error from the server: the database does not exist.
+    let missing = mq_test_db::with_database(fx.db.url(), "mq_no_such_database");
+    let ran = run(Path::new(env!("CARGO_BIN_EXE_mq")), &["status"], |c| {
+        c.env("DATABASE_URL", &missing);
+    });
+    let stderr = ran.fails(1);
+    assert!(
+        stderr.contains("caused by: database \"mq_no_such_database\" does not exist\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(" at line "), "{stderr}");
+}
+
+/// A role that may not read mq's tables gets the command it ran and the
+/// database's message, not the name of mq's internal operation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_errors_name_the_command_and_the_database_message() {
+    let fx = Fixture::new().await;
+    let role = format!("mq_cli_nobody_{}", Uuid::now_v7().simple());
+    // The role's name is ours (a UUID), so the SQL is safe as formatted.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE {role} LOGIN PASSWORD 'nobody-pw'"
+    )))
+    .execute(&fx.pool)
+    .await
+    .unwrap();
+    let url = with_user(fx.db.url(), &role, "nobody-pw");
+    let as_role = |args: &[&str]| {
+        run(Path::new(env!("CARGO_BIN_EXE_mq")), args, |c| {
+            c.env("DATABASE_URL", &url);
+        })
+    };
+    let text = as_role(&["status"]);
+    let json = as_role(&["status", "--json"]);
+    let list = as_role(&["list"]);
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP ROLE {role}")))
+        .execute(&fx.pool)
+        .await
+        .unwrap();
+
+    let stderr = text.fails(1);
+    assert!(
+        stderr.starts_with("error: mq status: permission denied for table mq_"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("backend error"), "{stderr}");
+    assert!(!stderr.contains("job_stats"), "{stderr}");
+    assert!(!stderr.contains("nobody-pw"), "{stderr}");
+    assert!(stderr.contains("hint: this database role may not use mq's tables"));
+    let error = json.json_error();
+    assert_eq!(error["kind"], "permission_denied");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("mq status: permission denied for table mq_"),
+        "{error}"
+    );
+    assert_eq!(error["causes"], Value::Array(vec![]));
+    assert!(
+        list.fails(1)
+            .starts_with("error: mq list: permission denied for table mq_"),
+        "{}",
+        list.stderr
+    );
+}
+
+/// `--database-url` is optional (DATABASE_URL stands in for it): help and
+/// usage lines show it so, even when DATABASE_URL is set, and a missing
+/// URL names both.
+#[test]
+fn the_database_url_is_optional_in_usage() {
+    let mq = Path::new(env!("CARGO_BIN_EXE_mq"));
+    let with_env = |c: &mut Command| {
+        c.env("DATABASE_URL", "postgres://localhost/app");
+    };
+    let help = run(mq, &["status", "--help"], with_env);
+    let text = help.ok();
+    assert_eq!(usage_line(text), "Usage: mq status [OPTIONS]");
+    let option = text
+        .lines()
+        .find(|line| line.trim_start().starts_with("--database-url <URL>"))
+        .unwrap_or_else(|| panic!("no --database-url in:\n{text}"));
+    assert!(option.contains("DATABASE_URL"), "{option}");
+    assert!(!text.contains("required"), "{text}");
+
+    for (args, usage) in [
+        (&["retry"][..], "Usage: mq retry <IDS|--failed>"),
+        (&["prune"][..], "Usage: mq prune --older-than <DURATION>"),
+        (&["show"][..], "Usage: mq show <ID>"),
+    ] {
+        let configures: [fn(&mut Command); 2] = [with_env, |_| {}];
+        for configure in configures {
+            let ran = run(mq, args, configure);
+            assert_eq!(usage_line(ran.fails(2)), usage, "{}", ran.stderr);
+        }
+    }
+
+    let missing = run(mq, &["status"], |_| {});
+    let stderr = missing.fails(1);
+    assert!(
+        stderr.contains("--database-url") && stderr.contains("DATABASE_URL"),
+        "{stderr}"
+    );
+    let error = run(mq, &["status", "--json"], |c| {
+        c.env("DATABASE_URL", "");
+    })
+    .json_error();
+    assert_eq!(error["kind"], "no_database");
+}
+
+/// Names, channels, channel arguments and payloads with control and bidi
+/// characters are shown escaped in text, and exact in JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_and_bidi_characters_are_escaped_in_text() {
+    let fx = Fixture::new().await;
+    let name = "invoice\u{202e}fdp.exe";
+    let channel = "mail\u{2066}box\u{1b}[2J";
+    let id = fx
+        .spawn(
+            job(name, channel)
+                .set_channel_args("a\u{200f}b\u{85}")
+                .set_json(&serde_json::json!({"note": "x\u{202e}y\u{9b}z\u{7}"}))
+                .unwrap(),
+        )
+        .await;
+    let raw = |text: &str| {
+        text.chars().any(|c| {
+            c.is_control() && c != '\n' || matches!(c, '\u{202e}' | '\u{2066}' | '\u{200f}')
+        })
+    };
+
+    let list = fx.mq(&["list"]).ok().to_owned();
+    assert!(!raw(&list), "{list:?}");
+    assert!(list.contains("invoice\\u{202e}fdp.exe"), "{list}");
+    assert!(list.contains("mail\\u{2066}box\\u{1b}[2J"), "{list}");
+
+    let show = fx.mq(&["show", &id.to_string()]).ok().to_owned();
+    assert!(!raw(&show), "{show:?}");
+    for expected in [
+        "invoice\\u{202e}fdp.exe",
+        "mail\\u{2066}box\\u{1b}[2J",
+        "a\\u{200f}b\\u{85}",
+        // Still valid JSON: JSON escapes.
+        r#""note": "x\u202ey\u009bz\u0007""#,
+    ] {
+        assert!(show.contains(expected), "{expected} missing from:\n{show}");
+    }
+
+    let status = fx.mq(&["status"]).ok().to_owned();
+    assert!(!raw(&status), "{status:?}");
+    assert!(status.contains("mail\\u{2066}box\\u{1b}[2J"), "{status}");
+
+    // JSON is exact.
+    let listed = fx.mq(&["list", "--json"]).json();
+    assert_eq!(listed["jobs"][0]["name"], name);
+    assert_eq!(listed["jobs"][0]["channel_name"], channel);
+    let shown = fx.mq(&["show", &id.to_string(), "--json"]).json();
+    assert_eq!(shown["channel_args"], "a\u{200f}b\u{85}");
+    assert_eq!(shown["payload_json"]["note"], "x\u{202e}y\u{9b}z\u{7}");
+
+    // Errors too: clap repeats the bad value, and so does a not-found id.
+    let ran = fx.mq(&["show", "ab\u{202e}cd"]);
+    let stderr = ran.fails(2);
+    assert!(!raw(stderr), "{stderr:?}");
+    assert!(stderr.contains("ab\\u{202e}cd"), "{stderr}");
+    let ran = fx.mq(&["list", "--channel", "c\u{202e}", "--limit", "x\u{202e}"]);
+    let stderr = ran.fails(2);
+    assert!(!raw(stderr), "{stderr:?}");
 }
