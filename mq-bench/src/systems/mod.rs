@@ -3,6 +3,7 @@
 //! Each system lives in a database of its own on the same server, created
 //! afresh at the start of a benchmark run.
 
+pub mod graphile;
 pub mod mq;
 pub mod raw;
 pub mod river;
@@ -28,17 +29,21 @@ pub enum SystemKind {
     Sqlxmq,
     /// riverqueue 0.5, River's Rust client.
     River,
+    /// graphile-worker 0.18, a Node.js queue, in a Node process (optional:
+    /// see [`SystemKind::unavailable`]).
+    Graphile,
     /// Bare SQL with no queue library: the floor.
     Raw,
 }
 
 impl SystemKind {
     /// Every system, in the order the tables list them.
-    pub const ALL: [SystemKind; 5] = [
+    pub const ALL: [SystemKind; 6] = [
         SystemKind::MqSqlx,
         SystemKind::MqTokioPostgres,
         SystemKind::Sqlxmq,
         SystemKind::River,
+        SystemKind::Graphile,
         SystemKind::Raw,
     ];
 
@@ -49,6 +54,7 @@ impl SystemKind {
             SystemKind::MqTokioPostgres => "mq-tokio-postgres",
             SystemKind::Sqlxmq => "sqlxmq",
             SystemKind::River => "river",
+            SystemKind::Graphile => "graphile-worker",
             SystemKind::Raw => "raw",
         }
     }
@@ -64,7 +70,18 @@ impl SystemKind {
             SystemKind::MqSqlx | SystemKind::MqTokioPostgres => "mq_bench_mq",
             SystemKind::Sqlxmq => "mq_bench_sqlxmq",
             SystemKind::River => "mq_bench_river",
+            SystemKind::Graphile => "mq_bench_graphile",
             SystemKind::Raw => "mq_bench_raw",
+        }
+    }
+
+    /// Why this system cannot run on this machine, if it cannot: only
+    /// graphile-worker, which needs Node and its npm packages, may be
+    /// missing.
+    pub fn unavailable(self) -> Option<&'static str> {
+        match self {
+            SystemKind::Graphile => graphile::install().err(),
+            _ => None,
         }
     }
 }
@@ -105,11 +122,12 @@ pub struct RunnerOptions {
     /// Default or tuned settings.
     pub profile: Profile,
     /// If set, the jobs are on this many ordered channels (River, which
-    /// has no ordered channels, needs to know its queues up front).
+    /// has no ordered channels, needs to know its queues up front;
+    /// graphile-worker's named queues need nothing).
     pub ordered_channels: Option<u32>,
     /// If set, the runner reports how long each of its claim statements
-    /// takes here (mq and raw do; sqlxmq and River, which no scenario
-    /// asks this of, ignore it).
+    /// takes here (mq and raw do; sqlxmq, River and graphile-worker, which
+    /// no scenario asks this of, ignore it).
     pub claim_times: Option<Arc<ClaimTimes>>,
 }
 
@@ -197,6 +215,7 @@ pub async fn connect(kind: SystemKind, config: &Config) -> Result<Arc<dyn System
         }
         SystemKind::Sqlxmq => Arc::new(sqlxmq::SqlxmqSystem::connect(&url, config).await?),
         SystemKind::River => Arc::new(river::RiverSystem::connect(&url, config).await?),
+        SystemKind::Graphile => Arc::new(graphile::GraphileSystem::connect(&url, config).await?),
         SystemKind::Raw => Arc::new(raw::RawSystem::connect(&url, config).await?),
     })
 }
@@ -209,6 +228,7 @@ pub async fn setup(kind: SystemKind, config: &Config) -> Result<()> {
         SystemKind::MqSqlx | SystemKind::MqTokioPostgres => mq::migrate(&url).await,
         SystemKind::Sqlxmq => sqlxmq::migrate(&url).await,
         SystemKind::River => river::migrate(&url).await,
+        SystemKind::Graphile => graphile::migrate(&url).await,
         SystemKind::Raw => raw::migrate(&url).await,
     }
 }
