@@ -11,7 +11,8 @@
 #
 # It starts a throwaway PostgreSQL with PostgreSQL's default durable
 # settings (fsync and synchronous_commit on), unless DATABASE_URL points at
-# a server of your own (where it drops and creates databases mq_bench_*).
+# a server of your own (where it drops and creates databases mq_bench_*,
+# and only if you also pass --yes).
 # It builds mq-bench in release mode, runs it with the arguments given, and
 # writes the tables to stdout and, with a description of the machine, to
 # BENCHMARKS.md (to $BENCH_OUTPUT instead if set; --quick runs write no file
@@ -48,6 +49,10 @@ cargo build --release -p mq-bench >&2
 bin="${CARGO_TARGET_DIR:-target}/release/mq-bench"
 case "${1:-}" in -h | --help | -V | --version) exec "$bin" "$@" ;; esac
 
+# A server of the caller's (DATABASE_URL) is loaded only if the caller
+# also passes --yes; the throwaway server is this script's own.
+confirm=()
+[ -z "${DATABASE_URL:-}" ] && confirm=(--yes)
 start_throwaway_pg durable
 
 # The highest one-minute load average seen while the benchmark runs.
@@ -60,9 +65,11 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 tables=$(mktemp)
 set +e
-"$bin" "$@" | tee "$tables"
+"$bin" --database-url "$DATABASE_URL" "${confirm[@]}" "$@" | tee "$tables"
 status=${PIPESTATUS[0]}
 set -e
+# 2: mq-bench said what it would do and did nothing (no --yes); no report.
+[ "$status" = 2 ] && exit 2
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 load_peak=$(sort -g "$loadlog" | tail -n1)
 

@@ -55,7 +55,7 @@ step "tests (unit, conformance, end to end (also through PgBouncer), doctests)"
 cargo test --workspace --all-features --no-fail-fast
 
 step "benchmark smoke test: every scenario and system at tiny sizes (fails only on a lost, duplicated or misordered job, or an error)"
-cargo run -p mq-bench -- --quick
+cargo run -p mq-bench -- --quick --yes --database-url "$DATABASE_URL"
 
 step "reliability suite, short variant: crashes, restarts, lost notifications, pool exhaustion, ordering, bad input, migrations, a 1-minute soak"
 if [ -n "$callers_database_url" ]; then

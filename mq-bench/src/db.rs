@@ -41,6 +41,24 @@ pub async fn recreate_database(server_url: &str, database: &str) -> Result<()> {
     Ok(())
 }
 
+/// Drops `databases` if they exist, ending what connections are left on
+/// them.
+pub async fn drop_databases(server_url: &str, databases: &[&str]) -> Result<()> {
+    let mut conn = sqlx::PgConnection::connect(server_url)
+        .await
+        .with_context(|| format!("connecting to {server_url}"))?;
+    for database in databases {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await
+        .with_context(|| format!("dropping database {database}"))?;
+    }
+    conn.close().await?;
+    Ok(())
+}
+
 /// A sqlx pool of `size` connections to `url`.
 pub async fn pool(url: &str, size: u32) -> Result<PgPool> {
     PgPoolOptions::new()

@@ -1,6 +1,6 @@
 //! mq-bench: mq against sqlxmq 0.6, River's Rust client, graphile-worker
 //! 0.18 (where Node >= 22.18 and its npm packages are installed) and bare
-//! SQL, on one PostgreSQL, in the scenarios of issue 5: enqueue-single,
+//! SQL, on one PostgreSQL, in these scenarios: enqueue-single,
 //! enqueue-batch, drain, backlog, latency, ordered and multiprocess; and,
 //! for mq alone, blocked (a drain beside ordered channels held by failed
 //! jobs, compared with mq's own drain); and, run only when named, for mq
@@ -9,11 +9,14 @@
 //!
 //! ```sh
 //! scripts/bench.sh                      # the full run, on a throwaway durable PostgreSQL
-//! cargo run --release -p mq-bench -- --quick   # the smoke test (needs DATABASE_URL)
+//! cargo run --release -p mq-bench -- --database-url URL --quick --yes   # the smoke test, on your server
 //! ```
 //!
+//! It runs only on a server named with `--database-url` (never
+//! DATABASE_URL) and with `--yes`; without them it says what it would do.
 //! Each system gets a database of its own on the server (`mq_bench_*`,
-//! dropped and created afresh). Tables go to stdout in Markdown; progress
+//! dropped and created afresh, and dropped again at the end or when
+//! interrupted, unless `--keep-databases`). Tables go to stdout in Markdown; progress
 //! to stderr. A job lost or run twice, an ordering violation, or any error
 //! makes the exit status non-zero.
 #![forbid(unsafe_code)]
@@ -46,9 +49,21 @@ struct Cli {
     command: Option<Command>,
 
     /// The server: a URL to any database on it, where this user may create
-    /// databases (mq_bench_* are dropped and created).
-    #[arg(long, env = "DATABASE_URL", global = true)]
+    /// databases (mq_bench_* are created, and dropped at the end). Never
+    /// read from DATABASE_URL: the benchmark loads the server it is given
+    /// for up to an hour, which must be a choice, not an accident.
+    #[arg(long, global = true)]
     database_url: Option<String>,
+
+    /// Runs the benchmark. Without it (or without --database-url), mq-bench
+    /// says what it would do, and to which server, and exits.
+    #[arg(long)]
+    yes: bool,
+
+    /// Keeps the databases mq_bench_* at the end, for inspection (by
+    /// default they are dropped, also when the run is interrupted).
+    #[arg(long)]
+    keep_databases: bool,
 
     /// Scenarios to run, comma-separated (default: all but held-xmin;
     /// --quick runs all): enqueue-single, enqueue-batch, drain, backlog,
@@ -162,12 +177,8 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let server_url = cli
-        .database_url
-        .clone()
-        .context("set --database-url or DATABASE_URL (scripts/bench.sh starts a server)")?;
     let config = Config {
-        server_url,
+        server_url: cli.database_url.clone().unwrap_or_default(),
         pool_size: cli.pool_size,
         pool_ping: !cli.no_pool_ping,
         raw_batch: cli.raw_batch,
@@ -258,8 +269,138 @@ async fn run(cli: Cli) -> Result<()> {
         };
         skip.insert((scenario.parse::<Scenario>()?, system.parse::<SystemKind>()?));
     }
+    let databases: Vec<&'static str> = kinds.iter().fold(Vec::new(), |mut names, kind| {
+        if !names.contains(&kind.database()) {
+            names.push(kind.database());
+        }
+        names
+    });
+    if cli.database_url.is_none() || !cli.yes {
+        eprint!("{}", plan(&cli, &scenarios, &kinds, &databases));
+        std::process::exit(2);
+    }
     let ctx = Ctx { config, sizes };
+    let work = run_scenarios(&cli, &ctx, scenarios, kinds, not_run, skip, reps);
+    let outcome = tokio::select! {
+        result = work => Some(result),
+        () = interrupted() => None,
+    };
+    // The runners and pools of the run are gone with `work`; what is left
+    // of their connections, DROP DATABASE ... WITH (FORCE) ends.
+    if cli.keep_databases {
+        eprintln!("kept the databases {}", databases.join(", "));
+    } else {
+        db::drop_databases(&ctx.config.server_url, &databases).await?;
+        eprintln!("dropped the databases {}", databases.join(", "));
+    }
+    match outcome {
+        Some(result) => result,
+        None => {
+            eprintln!("interrupted");
+            std::process::exit(130);
+        }
+    }
+}
 
+/// Completes on Ctrl-C or SIGTERM.
+async fn interrupted() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
+
+/// What a run with these arguments would do, for a user who has not yet
+/// named the server or confirmed.
+fn plan(cli: &Cli, scenarios: &[Scenario], kinds: &[SystemKind], databases: &[&str]) -> String {
+    let names = |items: Vec<String>| items.join(", ");
+    let duration = if cli.quick {
+        "about a minute".to_owned()
+    } else if scenarios.contains(&Scenario::HeldXmin) {
+        format!(
+            "about {} minutes per system for held-xmin alone, more with the other scenarios",
+            ((cli.held_xmin_minutes.iter().sum::<f64>()).max(21.0)).round()
+        )
+    } else if scenarios.len() == Scenario::DEFAULT.len() {
+        "about an hour on 2 cores".to_owned()
+    } else {
+        "minutes to an hour by scenario; all of them take about an hour on 2 cores".to_owned()
+    };
+    let server = match &cli.database_url {
+        Some(url) => format!("the server of {}", redact(url)),
+        None => "a server not yet named (--database-url URL; DATABASE_URL is not read)".to_owned(),
+    };
+    let lines = [
+        format!(
+            "mq-bench would run {} ({duration}) on {server}.",
+            if cli.quick {
+                "a smoke test"
+            } else {
+                "the benchmark"
+            }
+        ),
+        format!(
+            "  scenarios: {}",
+            names(scenarios.iter().map(|s| s.to_string()).collect())
+        ),
+        format!(
+            "  systems: {}",
+            names(kinds.iter().map(|k| k.name().to_owned()).collect())
+        ),
+        format!(
+            "  it creates the databases {} there (dropping any of those names first),",
+            databases.join(", ")
+        ),
+        "  keeps every core of the server busy, and drops the databases at the end or when"
+            .to_owned(),
+        "  interrupted (--keep-databases keeps them).".to_owned(),
+        "To run it, add --yes (and --database-url URL). A smoke test of every path at tiny"
+            .to_owned(),
+        "sizes: --quick. A throwaway server instead of yours: scripts/bench.sh. Every option:"
+            .to_owned(),
+        "--help.".to_owned(),
+    ];
+    lines.join("\n") + "\n"
+}
+
+/// `url` with its password, if any, replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{}{}:***{}",
+            &url[..scheme_end + 3],
+            &authority[..colon],
+            &rest[at..]
+        ),
+        _ => url.to_owned(),
+    }
+}
+
+/// Sets up the systems and runs every scenario on them, printing a table
+/// per scenario.
+async fn run_scenarios(
+    cli: &Cli,
+    ctx: &Ctx,
+    scenarios: Vec<Scenario>,
+    kinds: Vec<SystemKind>,
+    not_run: Vec<String>,
+    skip: HashSet<(Scenario, SystemKind)>,
+    reps: usize,
+) -> Result<()> {
     eprintln!("setting up databases");
     let mut databases = HashSet::new();
     for &kind in &kinds {
@@ -312,7 +453,7 @@ async fn run(cli: Cli) -> Result<()> {
     // The tables printed so far, for scenarios compared with earlier ones.
     let mut finished: Vec<(Scenario, report::Table)> = Vec::new();
     for scenario in scenarios {
-        let mut table = scenario.table(&ctx);
+        let mut table = scenario.table(ctx);
         for note in &not_run {
             table.note(note.clone());
         }
@@ -335,7 +476,7 @@ async fn run(cli: Cli) -> Result<()> {
                     rep + 1
                 );
                 let system = Arc::clone(system);
-                if let Err(error) = scenario.run_once(&ctx, &system, &mut table).await {
+                if let Err(error) = scenario.run_once(ctx, &system, &mut table).await {
                     let text = format!("{scenario} {kind}: FAILED: {error:#}");
                     eprintln!("{text}");
                     table.note(text.clone());

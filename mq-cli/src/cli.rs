@@ -68,9 +68,13 @@ pub enum Command {
     /// enough ago.
     Prune(PruneArgs),
     /// Runs the benchmark (the `mq-bench` binary, if installed beside `mq`
-    /// or on the PATH), or tells how to run it.
+    /// or on the PATH), or tells how to run it. Every argument goes to
+    /// mq-bench, `--help` too; it needs its server named and `--yes`.
+    // The help flag is mq-bench's: `mq bench --help` must show what the
+    // benchmark takes, not this one line.
+    #[command(disable_help_flag = true)]
     Bench {
-        /// Arguments for mq-bench (see `mq bench --help` of mq-bench).
+        /// Arguments for mq-bench (`mq bench --help` lists them).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },

@@ -527,7 +527,8 @@ fn bench(args: &[String], database_url: Option<&str>) -> Result<Done, CliError> 
     let how = "the benchmark is mq-bench, a binary of this workspace: \
                `scripts/bench.sh` runs it on a throwaway PostgreSQL and writes BENCHMARKS.md \
                (`scripts/bench.sh --help` for scenarios, systems and sizes); \
-               `cargo run --release -p mq-bench -- --quick` runs it against DATABASE_URL";
+               `cargo run --release -p mq-bench -- --database-url URL --quick --yes` runs it \
+               against a server of your own";
     let Some(path) = find_bench() else {
         return Ok(Report {
             text: format!("mq-bench is not installed here.\n{how}\n"),
@@ -540,10 +541,13 @@ fn bench(args: &[String], database_url: Option<&str>) -> Result<Done, CliError> 
         .into());
     };
     let mut command = std::process::Command::new(&path);
-    command.args(args);
+    // A URL given on mq's command line names the benchmark's server as
+    // explicitly as one given to mq-bench; DATABASE_URL does not, as the
+    // benchmark creates databases and loads the server for an hour.
     if let Some(url) = database_url {
-        command.env("DATABASE_URL", url);
+        command.args(["--database-url", url]);
     }
+    command.args(args);
     let status = command.status().map_err(|source| CliError::Bench {
         path: path.display().to_string(),
         source,

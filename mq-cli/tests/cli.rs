@@ -545,6 +545,30 @@ fn bench_points_to_the_benchmark_or_runs_it() {
         let ran = run(&mq, &["bench", "--quick", "--systems", "mq-sqlx"], isolated);
         assert_eq!(ran.stdout, "bench --quick --systems mq-sqlx\n");
         assert_eq!(ran.code, 3);
+        // --help is mq-bench's, not mq's one-line description of it.
+        let ran = run(&mq, &["bench", "--help"], isolated);
+        assert_eq!(ran.stdout, "bench --help\n");
+        // DATABASE_URL does not name the benchmark's server (it loads it
+        // for an hour); a URL given to mq on its command line does.
+        let ran = run(&mq, &["bench", "--quick"], |c| {
+            isolated(c);
+            c.env("DATABASE_URL", "postgres://localhost/production");
+        });
+        assert_eq!(ran.stdout, "bench --quick\n");
+        let ran = run(
+            &mq,
+            &[
+                "--database-url",
+                "postgres://localhost/scratch",
+                "bench",
+                "--quick",
+            ],
+            isolated,
+        );
+        assert_eq!(
+            ran.stdout,
+            "bench --database-url postgres://localhost/scratch --quick\n"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
