@@ -3,7 +3,9 @@
 //! README cannot drift from code that builds.
 //!
 //! Running it (`scripts/run-example.sh readme`) spawns two emails and runs
-//! them.
+//! them. `cargo test --example readme --all-features` runs the tests of the
+//! snippets on testing (the README's own test, and the conformance suite on
+//! its backend).
 
 use std::time::Duration;
 
@@ -22,14 +24,14 @@ async fn send_email(
     Ok(())
 }
 
-async fn run_and_spawn(database_url: String) -> Result<mq::JobRunnerHandle, Box<dyn Error>> {
+async fn run_spawn_and_stop(database_url: String) -> Result<(), Box<dyn Error>> {
     // README: run them
     let pool = sqlx::PgPool::connect(&database_url).await?;
     mq::migrate(&pool).await?; // safe to call from every process at start-up
 
     let mut registry = mq::JobRegistry::new(&[send_email]);
     registry.set_context("reports@example.com");
-    let runner = registry
+    let mut runner = registry
         .runner(&pool)
         .set_concurrency(10, 20) // keep 10 to 20 jobs running
         .run()
@@ -51,7 +53,12 @@ async fn run_and_spawn(database_url: String) -> Result<mq::JobRunnerHandle, Box<
         .await?;
     tx.commit().await?; // the job exists only if this commits
 
-    Ok(runner)
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // README: stop them
+    runner.stop().await; // claim no more jobs
+    runner.wait_jobs_finish(Duration::from_secs(30)).await; // let the running ones finish
+    Ok(())
 }
 
 #[allow(dead_code)]
@@ -244,11 +251,206 @@ async fn tokio_postgres_on_async_std(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let database_url = std::env::var("DATABASE_URL")?;
-    let mut runner = run_and_spawn(database_url).await?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    runner.stop().await;
-    runner.wait_jobs_finish(Duration::from_secs(5)).await;
+    run_spawn_and_stop(database_url).await
+}
+
+// README: testing your jobs
+#[cfg(feature = "testing")]
+#[tokio::test]
+async fn sends_an_email() -> Result<(), Box<dyn Error + Send + Sync>> {
+    use mq::testing::{RunOutcome, run_job};
+
+    let mut registry = mq::JobRegistry::new(&[send_email]);
+    registry.set_context("reports@example.com");
+
+    let outcome = run_job(&registry, send_email.builder().set_json("ada@example.com")?).await?;
+    assert_eq!(outcome, RunOutcome::Completed { attempts: 1 });
     Ok(())
+}
+
+// README: writing a backend
+#[cfg(feature = "testing")]
+mod writing_a_backend {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    use mq::testing::backend::*;
+
+    /// Counts the calls to each method of the backend it wraps, which does the
+    /// work.
+    #[derive(Clone, Default)]
+    pub struct CountingBackend<B> {
+        inner: B,
+        calls: Arc<Mutex<BTreeMap<&'static str, u64>>>,
+    }
+
+    impl<B> CountingBackend<B> {
+        pub fn new(inner: B) -> Self {
+            Self {
+                inner,
+                calls: Arc::default(),
+            }
+        }
+
+        /// How many times each method was called, by name.
+        pub fn calls(&self) -> BTreeMap<&'static str, u64> {
+            self.calls.lock().unwrap().clone()
+        }
+
+        fn count(&self, method: &'static str) {
+            *self.calls.lock().unwrap().entry(method).or_default() += 1;
+        }
+    }
+
+    #[async_trait]
+    impl<B: Backend> Backend for CountingBackend<B> {
+        async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<()> {
+            self.count("job_insert");
+            self.inner.job_insert(params).await
+        }
+
+        async fn job_commit(&self, params: JobCommitParams<'_>) -> Result<Vec<Uuid>> {
+            self.count("job_commit");
+            self.inner.job_commit(params).await
+        }
+
+        async fn job_claim(&self, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>> {
+            self.count("job_claim");
+            self.inner.job_claim(params).await
+        }
+
+        async fn job_complete(
+            &self,
+            params: JobCompleteParams<'_>,
+        ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
+            self.count("job_complete");
+            self.inner.job_complete(params).await
+        }
+
+        async fn job_fail(
+            &self,
+            params: JobFailParams<'_>,
+        ) -> Result<Vec<(JobLease, JobFailOutcome)>> {
+            self.count("job_fail");
+            self.inner.job_fail(params).await
+        }
+
+        async fn job_release(
+            &self,
+            params: JobReleaseParams<'_>,
+        ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
+            self.count("job_release");
+            self.inner.job_release(params).await
+        }
+
+        async fn job_keep_alive(
+            &self,
+            params: JobKeepAliveParams<'_>,
+        ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
+            self.count("job_keep_alive");
+            self.inner.job_keep_alive(params).await
+        }
+
+        async fn job_checkpoint(&self, params: JobCheckpointParams<'_>) -> Result<bool> {
+            self.count("job_checkpoint");
+            self.inner.job_checkpoint(params).await
+        }
+
+        async fn job_schedule(&self, params: JobScheduleParams) -> Result<JobScheduleResult> {
+            self.count("job_schedule");
+            self.inner.job_schedule(params).await
+        }
+
+        async fn job_get(&self, params: JobGetParams) -> Result<Option<JobInfo>> {
+            self.count("job_get");
+            self.inner.job_get(params).await
+        }
+
+        async fn job_list(&self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
+            self.count("job_list");
+            self.inner.job_list(params).await
+        }
+
+        async fn job_stats(&self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
+            self.count("job_stats");
+            self.inner.job_stats(params).await
+        }
+
+        async fn job_retry(&self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
+            self.count("job_retry");
+            self.inner.job_retry(params).await
+        }
+
+        async fn job_delete(&self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
+            self.count("job_delete");
+            self.inner.job_delete(params).await
+        }
+
+        // The three methods with defaults: a wrapper must pass them on too, or
+        // it would lose the wrapped backend's storage setup, vacuuming and
+        // wake-ups.
+        async fn migrate(&self, params: MigrateParams) -> Result<()> {
+            self.count("migrate");
+            self.inner.migrate(params).await
+        }
+
+        async fn job_vacuum(&self, params: JobVacuumParams) -> Result<bool> {
+            self.count("job_vacuum");
+            self.inner.job_vacuum(params).await
+        }
+
+        async fn listen(&self, params: ListenParams<'_>) -> Result<BoxStream<'static, Wakeup>> {
+            self.count("listen");
+            self.inner.listen(params).await
+        }
+    }
+
+    // Runners can be built on `&CountingBackend`; they take their runtime from
+    // `set_spawner`.
+    impl<B: Backend + Clone> StandaloneBackend for CountingBackend<B> {}
+
+    #[allow(dead_code)]
+    async fn run_on_it(
+        registry: mq::JobRegistry,
+    ) -> std::result::Result<mq::JobRunnerHandle, Box<dyn std::error::Error>> {
+        use super::send_email;
+
+        // README: a runner on it
+        use mq::testing::MemoryBackend;
+
+        let backend = CountingBackend::new(MemoryBackend::new());
+        let mut runner = registry
+            .runner(&backend)
+            .set_spawner(mq::default_spawner())
+            .run()
+            .await?;
+        send_email
+            .builder()
+            .set_json("ada@example.com")?
+            .spawn(&backend)
+            .await?;
+        println!("{:?}", backend.calls());
+        runner.stop().await;
+        Ok(runner)
+    }
+
+    // Outside `cargo test`, the suite's tests are left out, and with them
+    // what only they use.
+    #[cfg_attr(not(test), allow(dead_code, unused_imports))]
+    mod conformance {
+        use super::CountingBackend;
+
+        // README: the conformance suite
+        // tests/counting_backend.rs
+        use mq::testing::MemoryBackend;
+        // use your_crate::CountingBackend;
+
+        async fn backend() -> CountingBackend<MemoryBackend> {
+            CountingBackend::new(MemoryBackend::new())
+        }
+
+        mq::conformance_tests!(#[tokio::test], backend, mq::default_spawner());
+    }
 }
 
 #[cfg(feature = "metrics")]

@@ -22,6 +22,15 @@ cargo clippy -p mq --all-targets --no-default-features --features driver-sqlx,ru
 cargo clippy -p mq --all-targets --no-default-features --features driver-tokio-postgres,runtime-async-std,macros -- -D warnings
 cargo clippy -p mq --all-targets --all-features -- -D warnings
 
+step "docs: no rustdoc warning (broken or private links...) in any feature combination CI builds"
+RUSTDOCFLAGS="-D warnings" cargo doc -p mq --no-deps
+RUSTDOCFLAGS="-D warnings" cargo doc -p mq --no-deps --no-default-features
+RUSTDOCFLAGS="-D warnings" cargo doc -p mq --no-deps --no-default-features --features driver-tokio-postgres,runtime-tokio,macros
+RUSTDOCFLAGS="-D warnings" cargo doc -p mq --no-deps --no-default-features --features driver-sqlx,runtime-async-std,macros
+RUSTDOCFLAGS="-D warnings" cargo doc -p mq --no-deps --no-default-features --features driver-tokio-postgres,runtime-async-std,macros
+RUSTDOCFLAGS="-D warnings" cargo doc -p mq --no-deps --all-features
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
+
 step "mq-core depends on no runtime and no database crate"
 deps=$(cargo tree -p mq-core -e normal --prefix none --format '{p}' | cut -d' ' -f1 | sort -u)
 # Runtimes (tokio and its crates; async-std and the executors, reactor and
@@ -64,5 +73,7 @@ else
     env -u DATABASE_URL -u MQ_PG_CTL scripts/reliability.sh --short
 fi
 
-step "examples"
+step "examples: every one built; those that need no database run (their tests, and the README's, ran with the tests above)"
 cargo build --examples --all-features
+cargo run --quiet --example testing_jobs --all-features
+cargo run --quiet --example counting_backend --all-features

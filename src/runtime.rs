@@ -19,7 +19,8 @@ use mq_core::{Backend, IntoBackend};
 use {mq_core::Spawner, std::sync::Arc};
 
 /// The marker of handles that this crate pairs with the runtime its
-/// features chose (see [`default_spawner`]); inferred, never written.
+/// features chose (see `default_spawner`, with a runtime feature);
+/// inferred, never written.
 #[derive(Debug)]
 pub enum DefaultRuntime {}
 

@@ -18,11 +18,15 @@
 //! them on the hot path), which takes a moment on a queue of millions of
 //! jobs: fine for an operator, not for a request handler's hot loop.
 //!
+//! On the in-memory backend (feature `testing`); a pool works the same:
+//!
 //! ```
+//! # use mq_core as mq;
+//! # use mq_core::memory::MemoryBackend;
 //! use std::time::Duration;
-//! use mq_core::admin::{self, JobQuery};
-//! use mq_core::memory::MemoryBackend;
-//! use mq_core::{JobBuilder, JobState};
+//!
+//! use mq::admin::{self, JobQuery};
+//! use mq::{JobBuilder, JobState};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> mq_core::Result<()> {

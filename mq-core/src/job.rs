@@ -20,8 +20,8 @@ use crate::runner::shared::Outcome;
 /// next one starts from the checkpoint's payload instead of the original.
 ///
 /// ```
+/// # use mq_core::Checkpoint;
 /// use std::time::Duration;
-/// use mq_core::Checkpoint;
 ///
 /// let mut checkpoint = Checkpoint::new_keep_alive(Duration::from_secs(60));
 /// checkpoint.set_json(&serde_json::json!({"done": 500}))?.set_extra_retries(1);

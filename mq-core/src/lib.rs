@@ -10,6 +10,7 @@
 //! [`memory::MemoryBackend`], an in-memory backend with the same semantics
 //! as PostgreSQL for unit-testing jobs, and [`conformance`], the suite that
 //! every backend (yours included) must pass.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -18,13 +18,12 @@ use crate::listen;
 /// `LISTEN` on a connection of its own.
 ///
 /// ```no_run
+/// # use mq_core::{BackendExt, Uuid};
+/// # use mq_sqlx::SqlxBackend;
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use mq_core::BackendExt;
-/// use mq_sqlx::SqlxBackend;
-///
 /// let pool = sqlx::PgPool::connect("postgres://app@localhost/app").await?;
 /// let backend = SqlxBackend::new(pool);
-/// let state = backend.job_state(mq_core::Uuid::nil()).await?;
+/// let state = backend.job_state(Uuid::nil()).await?; // BackendExt
 /// assert_eq!(state, None);
 /// # Ok(())
 /// # }
@@ -37,9 +36,8 @@ use crate::listen;
 /// [`listen_with`](Self::listen_with), or let them poll:
 ///
 /// ```no_run
+/// # use mq_sqlx::SqlxBackend;
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use mq_sqlx::SqlxBackend;
-///
 /// // Port 6432: PgBouncer; port 5432: PostgreSQL itself.
 /// let pool = sqlx::PgPool::connect("postgres://app@db:6432/app").await?;
 /// let direct = "postgres://app@db:5432/app".parse()?;

@@ -15,6 +15,7 @@
 //! runtime its features chose, or from `JobRunnerOptions::set_spawner`.
 //!
 //! The SQL lives in [`mq_sql`], shared with the tokio-postgres driver.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -31,9 +31,8 @@ use crate::listen::{self, Connect};
 /// none with [`without_listen`](Self::without_listen):
 ///
 /// ```no_run
+/// # use mq_tokio_postgres::TokioPostgresBackend;
 /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use mq_tokio_postgres::TokioPostgresBackend;
-///
 /// // Port 6432: PgBouncer; port 5432: PostgreSQL itself.
 /// let pooled: tokio_postgres::Config = "postgres://app@db:6432/app".parse()?;
 /// let direct: tokio_postgres::Config = "postgres://app@db:5432/app".parse()?;
@@ -130,7 +129,7 @@ impl Database for TokioPostgresBackend {
     }
 
     /// On a pooled connection of its own, whose transaction is a
-    /// `deadpool_postgres::Transaction` (see [`Handle`]).
+    /// `deadpool_postgres::Transaction` (see `executor::Handle`).
     async fn migrate(&self) -> Result<()> {
         let client = self.pool.get().await.map_err(pool_at("migrate"))?;
         queries::migrate(&mut Handle::new(Link::Pooled(client)).with_pooling(self.pooling)).await

@@ -84,6 +84,7 @@
 //! async-std tasks; `connect_async_std` opens a bare connection.
 //!
 //! The SQL lives in [`mq_sql`], shared with the sqlx driver.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

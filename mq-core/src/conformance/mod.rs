@@ -7,11 +7,15 @@
 //!
 //! [`conformance_tests!`](crate::conformance_tests) turns the whole suite
 //! into one test per case for a backend factory; the in-memory backend and
-//! both PostgreSQL drivers run it, and so can a backend of your own:
+//! both PostgreSQL drivers run it, and so can a backend of your own. In a
+//! test file (through the `mq` crate, the macro is `mq::conformance_tests!`
+//! and the runtime `mq::default_spawner()`):
 //!
 //! ```
+//! # use mq_core::conformance_tests;
+//! # use mq_core::memory::MemoryBackend;
+//! # use mq_runtime_tokio::TokioSpawner;
 //! use std::sync::Arc;
-//! use mq_core::memory::MemoryBackend;
 //!
 //! // A factory for a fresh, empty backend. Yours would connect to a new
 //! // database (or return a `(guard, backend)` pair that drops it).
@@ -20,12 +24,11 @@
 //! }
 //!
 //! // The runtime the tests run on, for the cases that wait for wake-ups.
-//! mq_core::conformance_tests!(
-//!     #[tokio::test],
-//!     backend,
-//!     Arc::new(mq_runtime_tokio::TokioSpawner::new())
-//! );
+//! conformance_tests!(#[tokio::test], backend, Arc::new(TokioSpawner::new()));
 //! ```
+//!
+//! A case can also be called on its own, as a plain async function of a
+//! `&dyn Backend`: `job_claim::never_hands_a_job_out_twice(&backend).await`.
 
 use std::collections::HashSet;
 use std::sync::Arc;

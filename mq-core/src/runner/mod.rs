@@ -1,15 +1,15 @@
 //! The job runner: claims jobs and runs them.
 //!
 //! A runner is three tasks on the backend's [`Spawner`]:
-//! - the claim loop ([`claim_loop`]): claims jobs whenever fewer than the
+//! - the claim loop (`claim_loop.rs`): claims jobs whenever fewer than the
 //!   minimum are running, sleeping until a wake-up, a freed slot, the
 //!   next due time or the poll interval;
-//! - the outcome task ([`outcomes`]): writes completions, failures and
+//! - the outcome task (`outcomes.rs`): writes completions, failures and
 //!   releases in batches;
-//! - the keep-alive task ([`keep_alive`]): extends the leases of all
+//! - the keep-alive task (`keep_alive.rs`): extends the leases of all
 //!   running jobs in one statement every third of the lease.
 //!
-//! Each claimed job is an attempt ([`attempt`]) with one explicit state.
+//! Each claimed job is an attempt (`attempt.rs`) with one explicit state.
 //! Stopping a runner stops the claim loop; the other two tasks go on until
 //! every attempt in hand has its outcome written, and a claim that returns
 //! after the stop gives its jobs back at once.
