@@ -269,145 +269,15 @@ async fn sends_an_email() -> Result<(), Box<dyn Error + Send + Sync>> {
 }
 
 // README: writing a backend
+// The backend itself is examples/counting_backend.rs, which CI runs.
+#[cfg(feature = "testing")]
+#[path = "counting_backend.rs"]
+#[allow(dead_code)]
+mod counting_backend;
+
 #[cfg(feature = "testing")]
 mod writing_a_backend {
-    use std::collections::BTreeMap;
-    use std::sync::{Arc, Mutex};
-
-    use mq::testing::backend::*;
-
-    /// Counts the calls to each method of the backend it wraps, which does the
-    /// work.
-    #[derive(Clone, Default)]
-    pub struct CountingBackend<B> {
-        inner: B,
-        calls: Arc<Mutex<BTreeMap<&'static str, u64>>>,
-    }
-
-    impl<B> CountingBackend<B> {
-        pub fn new(inner: B) -> Self {
-            Self {
-                inner,
-                calls: Arc::default(),
-            }
-        }
-
-        /// How many times each method was called, by name.
-        pub fn calls(&self) -> BTreeMap<&'static str, u64> {
-            self.calls.lock().unwrap().clone()
-        }
-
-        fn count(&self, method: &'static str) {
-            *self.calls.lock().unwrap().entry(method).or_default() += 1;
-        }
-    }
-
-    #[async_trait]
-    impl<B: Backend> Backend for CountingBackend<B> {
-        async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<()> {
-            self.count("job_insert");
-            self.inner.job_insert(params).await
-        }
-
-        async fn job_commit(&self, params: JobCommitParams<'_>) -> Result<Vec<Uuid>> {
-            self.count("job_commit");
-            self.inner.job_commit(params).await
-        }
-
-        async fn job_claim(&self, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>> {
-            self.count("job_claim");
-            self.inner.job_claim(params).await
-        }
-
-        async fn job_complete(
-            &self,
-            params: JobCompleteParams<'_>,
-        ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
-            self.count("job_complete");
-            self.inner.job_complete(params).await
-        }
-
-        async fn job_fail(
-            &self,
-            params: JobFailParams<'_>,
-        ) -> Result<Vec<(JobLease, JobFailOutcome)>> {
-            self.count("job_fail");
-            self.inner.job_fail(params).await
-        }
-
-        async fn job_release(
-            &self,
-            params: JobReleaseParams<'_>,
-        ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
-            self.count("job_release");
-            self.inner.job_release(params).await
-        }
-
-        async fn job_keep_alive(
-            &self,
-            params: JobKeepAliveParams<'_>,
-        ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
-            self.count("job_keep_alive");
-            self.inner.job_keep_alive(params).await
-        }
-
-        async fn job_checkpoint(&self, params: JobCheckpointParams<'_>) -> Result<bool> {
-            self.count("job_checkpoint");
-            self.inner.job_checkpoint(params).await
-        }
-
-        async fn job_schedule(&self, params: JobScheduleParams) -> Result<JobScheduleResult> {
-            self.count("job_schedule");
-            self.inner.job_schedule(params).await
-        }
-
-        async fn job_get(&self, params: JobGetParams) -> Result<Option<JobInfo>> {
-            self.count("job_get");
-            self.inner.job_get(params).await
-        }
-
-        async fn job_list(&self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
-            self.count("job_list");
-            self.inner.job_list(params).await
-        }
-
-        async fn job_stats(&self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
-            self.count("job_stats");
-            self.inner.job_stats(params).await
-        }
-
-        async fn job_retry(&self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
-            self.count("job_retry");
-            self.inner.job_retry(params).await
-        }
-
-        async fn job_delete(&self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
-            self.count("job_delete");
-            self.inner.job_delete(params).await
-        }
-
-        // The three methods with defaults: a wrapper must pass them on too, or
-        // it would lose the wrapped backend's storage setup, vacuuming and
-        // wake-ups.
-        async fn migrate(&self, params: MigrateParams) -> Result<()> {
-            self.count("migrate");
-            self.inner.migrate(params).await
-        }
-
-        async fn job_vacuum(&self, params: JobVacuumParams) -> Result<bool> {
-            self.count("job_vacuum");
-            self.inner.job_vacuum(params).await
-        }
-
-        async fn listen(&self, params: ListenParams<'_>) -> Result<BoxStream<'static, Wakeup>> {
-            self.count("listen");
-            self.inner.listen(params).await
-        }
-    }
-
-    // Runners can be built on `&CountingBackend`; they take their runtime from
-    // `set_spawner`.
-    impl<B: Backend + Clone> StandaloneBackend for CountingBackend<B> {}
+    use super::counting_backend::CountingBackend;
 
     #[allow(dead_code)]
     async fn run_on_it(

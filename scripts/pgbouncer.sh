@@ -2,7 +2,8 @@
 # mode in front of the server DATABASE_URL names (trusting its user, as the
 # throwaway server does), and exports MQ_PGBOUNCER_URL (the same server and
 # user, through PgBouncer; the database name is the caller's to choose),
-# unless MQ_PGBOUNCER_URL is set already. PgBouncer is installed with
+# and MQ_PGBOUNCER_TLS_CA (the CA of the certificate it offers clients
+# that ask for TLS), unless MQ_PGBOUNCER_URL is set already. PgBouncer is installed with
 # apt-get when missing and this runs as root; it is stopped when the
 # calling script exits.
 #
@@ -52,6 +53,23 @@ PY
         chown postgres "$PGBOUNCER_TMP"
         as_pg=(runuser -u postgres --)
     fi
+    # TLS for clients that ask (sslmode=require and up), with a certificate
+    # for 127.0.0.1 signed by a throwaway CA: the CLI's TLS test makes a
+    # real handshake here and verifies it (MQ_PGBOUNCER_TLS_CA).
+    if ! command -v openssl >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssl >&2 ||
+            { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssl >&2; }
+    fi
+    (
+        cd "$PGBOUNCER_TMP" &&
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mq test CA" \
+            -keyout ca.key -out ca.crt &&
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout server.key -out server.csr &&
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >server.ext &&
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+            -extfile server.ext -out server.crt
+    ) >"$PGBOUNCER_TMP/openssl.log" 2>&1 ||
+        { cat "$PGBOUNCER_TMP/openssl.log" >&2; echo "error: could not make a TLS certificate with openssl" >&2; return 1; }
     local port
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     cat >"$PGBOUNCER_TMP/pgbouncer.ini" <<INI
@@ -71,6 +89,9 @@ max_db_connections = 0
 ; sqlx sends extra_float_digits at start-up; PgBouncer passes on only
 ; what it knows.
 ignore_startup_parameters = extra_float_digits
+client_tls_sslmode = allow
+client_tls_key_file = $PGBOUNCER_TMP/server.key
+client_tls_cert_file = $PGBOUNCER_TMP/server.crt
 logfile = $PGBOUNCER_TMP/pgbouncer.log
 pidfile = $PGBOUNCER_TMP/pgbouncer.pid
 INI
@@ -90,6 +111,7 @@ INI
     done
     PGBOUNCER_STOP=("${as_pg[@]}" kill)
     export MQ_PGBOUNCER_URL="postgres://$user@127.0.0.1:$port/postgres"
+    export MQ_PGBOUNCER_TLS_CA="$PGBOUNCER_TMP/ca.crt"
     echo "Started PgBouncer ($("$bin" --version | head -1)) in transaction pooling mode at 127.0.0.1:$port." >&2
 }
 

@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/throwaway-pg.sh
 source scripts/pgbouncer.sh
+# One build of each combination, no incremental caches: CI builds from
+# scratch, and incremental data would double the disk it needs.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 # The reliability suite gets the server the caller gave, or starts its own
 # durable one (the tests' server runs with fsync off, for speed).
 callers_database_url=${DATABASE_URL:-}

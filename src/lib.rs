@@ -21,6 +21,7 @@
 //!     Ok(())
 //! }
 //!
+//! # #[cfg(feature = "driver-sqlx")] // the example's driver
 //! # async fn run() -> Result<(), Box<dyn Error>> {
 //! let pool = sqlx::PgPool::connect("postgres://localhost/app").await?;
 //! mq::migrate(&pool).await?;

@@ -17,6 +17,8 @@
 //! timer in one process.
 //!
 //! ```no_run
+//! # // The example uses the sqlx driver; without it there is nothing to build.
+//! # #[cfg(feature = "driver-sqlx")]
 //! # async fn doc(pool: sqlx::PgPool, registry: mq::JobRegistry) -> mq::Result<()> {
 //! use std::sync::Arc;
 //!

@@ -673,6 +673,40 @@ async fn tls_is_built_in_and_sslmode_is_honored() {
     assert_eq!(ran.ok(), "no jobs\n");
 }
 
+/// A real TLS handshake, verified: the test script's PgBouncer offers TLS
+/// with a certificate for 127.0.0.1 from a throwaway CA
+/// (`MQ_PGBOUNCER_TLS_CA`), and the CLI connects through it with
+/// `sslmode=verify-full`, which fails unless the handshake happened and the
+/// certificate checked out. The same URL with the CA left out fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_connections_are_made_and_verified() {
+    let fx = Fixture::new().await;
+    let mq = Path::new(env!("CARGO_BIN_EXE_mq"));
+    let ca = std::env::var("MQ_PGBOUNCER_TLS_CA").expect(
+        "MQ_PGBOUNCER_TLS_CA is not set: run the tests with scripts/test.sh, whose PgBouncer offers TLS",
+    );
+    let verified = with_param(
+        &with_param(&fx.db.pgbouncer_url(), "sslmode=verify-full"),
+        &format!("sslrootcert={ca}"),
+    );
+    fx.spawn(&mut job("secure", "tls")).await;
+    let status = run(mq, &["status", "--json"], |c| {
+        c.env("DATABASE_URL", &verified);
+    })
+    .json();
+    assert_eq!(status["channels"][0]["channel_name"], "tls");
+
+    // Without the CA, the certificate is not trusted: the TLS session was
+    // real enough to be refused.
+    let unverified = with_param(&fx.db.pgbouncer_url(), "sslmode=verify-full");
+    let stderr = run(mq, &["status"], |c| {
+        c.env("DATABASE_URL", &unverified);
+    })
+    .fails(1)
+    .to_lowercase();
+    assert!(stderr.contains("certificate"), "{stderr}");
+}
+
 /// With `--json`, usage errors are JSON too, with status 2; `--help` and
 /// `--version` still print text and succeed.
 #[test]
