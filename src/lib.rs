@@ -202,6 +202,7 @@ mod runtime;
 pub use mq_core::admin;
 pub use mq_core::backend::JobState;
 pub use mq_core::registry::{JobPanicked, UnknownJob, error_text};
+pub use mq_core::retry::RetryPolicy;
 pub use mq_core::{
     Backend, BackendExt, BoxError, Checkpoint, Executor, IntoBackend, JobBuilder, NamedJob, Result,
     Spawner, StandaloneBackend, Uuid, clear, clear_all, commit, exists, migrate,

@@ -289,6 +289,19 @@ async fn list(conn: &mut PgConnection, args: ListArgs) -> Result<Report, CliErro
     Ok(Report { text, json })
 }
 
+/// The retry backoff as `mq show` prints it: "1s", or "1s, at most 1m,
+/// jittered" with a cap and jitter.
+fn retry_backoff(job: &mq::admin::JobInfo) -> String {
+    let mut text = output::duration(job.retry_backoff);
+    if let Some(max) = job.retry_backoff_max {
+        text.push_str(&format!(", at most {}", output::duration(max)));
+    }
+    if job.retry_jitter {
+        text.push_str(", jittered");
+    }
+    text
+}
+
 async fn show(conn: &mut PgConnection, id: Uuid) -> Result<Report, CliError> {
     let job = admin::get(pooled(conn), id)
         .await
@@ -310,7 +323,7 @@ async fn show(conn: &mut PgConnection, id: Uuid) -> Result<Report, CliError> {
                 count(job.retries.max(0).unsigned_abs(), "retry", "retries")
             ),
         ),
-        ("retry backoff", output::duration(job.retry_backoff)),
+        ("retry backoff", retry_backoff(&job)),
     ];
     let run_at = match job.state {
         JobState::Scheduled => "due at",

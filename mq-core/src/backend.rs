@@ -213,6 +213,10 @@ pub struct JobInfo {
     pub retries: i32,
     /// The wait before the first retry.
     pub retry_backoff: Duration,
+    /// The longest wait between attempts, if capped.
+    pub retry_backoff_max: Option<Duration>,
+    /// Whether waits between attempts are jittered.
+    pub retry_jitter: bool,
     /// Depends on the state: when a scheduled job becomes ready, when a
     /// ready job became ready, when a running job's lease lapses, when a
     /// failed job failed, when a completed job completed.
@@ -246,6 +250,8 @@ impl JobInfo {
             attempt: 0,
             retries: 0,
             retry_backoff: Duration::ZERO,
+            retry_backoff_max: None,
+            retry_jitter: false,
             run_at: OffsetDateTime::UNIX_EPOCH,
             commit_deadline: None,
             created_at: OffsetDateTime::UNIX_EPOCH,
@@ -393,6 +399,11 @@ pub struct ClaimedJob {
     pub retries: i32,
     /// The wait before the first retry.
     pub retry_backoff: Duration,
+    /// The longest wait between attempts, if capped (see
+    /// [`ClaimedJob::with_retry_limits`]).
+    pub retry_backoff_max: Option<Duration>,
+    /// Whether waits between attempts are jittered.
+    pub retry_jitter: bool,
     /// The JSON payload as text.
     pub payload_json: Option<String>,
     /// The binary payload.
@@ -429,10 +440,21 @@ impl ClaimedJob {
             ordered,
             retries,
             retry_backoff,
+            retry_backoff_max: None,
+            retry_jitter: false,
             payload_json,
             payload_bytes,
             ready_seq: 0,
         }
+    }
+
+    /// Sets the job's cap on the wait between attempts and its jitter
+    /// ([`NewJob::retry_backoff_max`], [`NewJob::retry_jitter`]); without,
+    /// neither applies.
+    pub fn with_retry_limits(mut self, backoff_max: Option<Duration>, jitter: bool) -> Self {
+        self.retry_backoff_max = backoff_max;
+        self.retry_jitter = jitter;
+        self
     }
 
     /// Sets the job's place in the ready queue ([`ClaimedJob::ready_seq`]).

@@ -39,6 +39,11 @@ pub struct NewJob {
     pub retries: u32,
     /// The wait before the first retry; it doubles for every further one.
     pub retry_backoff: Duration,
+    /// The longest wait between attempts, however many failed.
+    pub retry_backoff_max: Option<Duration>,
+    /// Whether each wait is drawn between half of it and all of it
+    /// (see [`RetryPolicy`](crate::retry::RetryPolicy)).
+    pub retry_jitter: bool,
     /// Whether the job runs strictly after the ordered jobs spawned before
     /// it on the same channel.
     pub ordered: bool,
@@ -64,6 +69,9 @@ impl NewJob {
         )?;
         bounded("delay", self.delay)?;
         bounded("retry_backoff", self.retry_backoff)?;
+        if let Some(max) = self.retry_backoff_max {
+            bounded("retry_backoff_max", max)?;
+        }
         if let Some(interval) = self.commit_interval {
             bounded("commit_interval", interval)?;
         }
@@ -140,6 +148,8 @@ impl JobBuilder {
                 delay: Duration::ZERO,
                 retries: 4,
                 retry_backoff: Duration::from_secs(1),
+                retry_backoff_max: None,
+                retry_jitter: false,
                 ordered: false,
                 commit_interval: None,
                 json_checked: true,
@@ -188,6 +198,21 @@ impl JobBuilder {
     /// retry.
     pub fn set_retry_backoff(&mut self, retry_backoff: Duration) -> &mut Self {
         self.job.retry_backoff = retry_backoff;
+        self
+    }
+
+    /// Caps the wait between attempts: the doubling backoff stops growing
+    /// at `max` (by default it grows without bound).
+    pub fn set_retry_backoff_max(&mut self, max: Duration) -> &mut Self {
+        self.job.retry_backoff_max = Some(max);
+        self
+    }
+
+    /// Spreads out the waits between attempts: each is drawn between half
+    /// the backoff and all of it, so that jobs that failed together do not
+    /// retry together. Off by default.
+    pub fn set_retry_jitter(&mut self, jitter: bool) -> &mut Self {
+        self.job.retry_jitter = jitter;
         self
     }
 

@@ -91,6 +91,8 @@ struct StoredJob {
     lease_token: i32,
     retries: i32,
     retry_backoff: Duration,
+    retry_backoff_max: Option<Duration>,
+    retry_jitter: bool,
     payload_json: Option<String>,
     payload_bytes: Option<Vec<u8>>,
     errors: Vec<FailedAttempt>,
@@ -122,6 +124,8 @@ impl StoredJob {
             attempt: self.attempt,
             retries: self.retries,
             retry_backoff: self.retry_backoff,
+            retry_backoff_max: self.retry_backoff_max,
+            retry_jitter: self.retry_jitter,
             run_at: self.run_at,
             commit_deadline: self.commit_deadline,
             created_at: self.created_at,
@@ -339,6 +343,8 @@ impl Backend for MemoryBackend {
                     lease_token: 0,
                     retries: i32::try_from(job.retries).unwrap_or(i32::MAX),
                     retry_backoff: job.retry_backoff,
+                    retry_backoff_max: job.retry_backoff_max,
+                    retry_jitter: job.retry_jitter,
                     payload_json: job.payload_json.clone(),
                     payload_bytes: job.payload_bytes.clone(),
                     errors: Vec::new(),
@@ -472,6 +478,7 @@ impl Backend for MemoryBackend {
                     job.payload_json.clone(),
                     job.payload_bytes.clone(),
                 )
+                .with_retry_limits(job.retry_backoff_max, job.retry_jitter)
                 .with_ready_seq(ready_seq)
             })
             .collect())

@@ -249,6 +249,16 @@ fn build_closure(options: &JobOptions, builder: &Ident) -> TokenStream {
             #builder.set_retry_backoff(::core::time::Duration::from_secs_f64(#value));
         });
     }
+    if let Some(max) = &options.backoff_max_secs {
+        let value = proc_macro2::Literal::f64_suffixed(max.value);
+        steps.push(quote_spanned! {max.span=>
+            #builder.set_retry_backoff_max(::core::time::Duration::from_secs_f64(#value));
+        });
+    }
+    if let Some(jitter) = &options.jitter {
+        let value = jitter.value;
+        steps.push(quote_spanned!(jitter.span=> #builder.set_retry_jitter(#value);));
+    }
     if let Some(ordered) = &options.ordered {
         let value = ordered.value;
         steps.push(quote_spanned!(ordered.span=> #builder.set_ordered(#value);));

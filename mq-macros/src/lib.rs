@@ -86,6 +86,8 @@ use proc_macro::TokenStream;
 /// | `channel_name = "..."` | string literal | `""` | `set_channel_name` |
 /// | `retries = N` | integer from 0 to 2147483647 | 4 | `set_retries` |
 /// | `backoff_secs = X` | non-negative number, integer or float | 1 | `set_retry_backoff(Duration::from_secs_f64(X))` |
+/// | `backoff_max_secs = X` | non-negative number, integer or float | no cap | `set_retry_backoff_max(Duration::from_secs_f64(X))` |
+/// | `jitter`, `jitter = true`, `jitter = false` | flag or bool | no jitter | `set_retry_jitter` |
 /// | `ordered`, `ordered = true`, `ordered = false` | flag or bool | unordered | `set_ordered` |
 /// | `proto(path)` | path to a `fn(&mut JobBuilder) -> &mut JobBuilder` | none | called first |
 ///

@@ -11,7 +11,7 @@ use syn::spanned::Spanned as _;
 use syn::{Expr, Lit, LitStr, Path, Token, UnOp};
 
 /// The options, as listed in error messages.
-const KNOWN: &str = "`name`, `channel_name`, `retries`, `backoff_secs`, `ordered`, `proto`";
+const KNOWN: &str = "`name`, `channel_name`, `retries`, `backoff_secs`, `backoff_max_secs`, `jitter`, `ordered`, `proto`";
 
 /// The most retries a job may have: `NewJob::validate` refuses more,
 /// because PostgreSQL stores them in an `int4`.
@@ -36,6 +36,8 @@ pub(crate) struct JobOptions {
     pub channel_name: Option<LitStr>,
     pub retries: Option<Spanned<u32>>,
     pub backoff_secs: Option<Spanned<f64>>,
+    pub backoff_max_secs: Option<Spanned<f64>>,
+    pub jitter: Option<Spanned<bool>>,
     pub ordered: Option<Spanned<bool>>,
     pub proto: Option<Path>,
 }
@@ -72,11 +74,19 @@ impl JobOptions {
                 set_once(&mut self.retries, value, &meta)
             }
             "backoff_secs" => {
-                let value = backoff_value(&meta)?;
+                let value = seconds_value(&meta, "backoff_secs")?;
                 set_once(&mut self.backoff_secs, value, &meta)
             }
+            "backoff_max_secs" => {
+                let value = seconds_value(&meta, "backoff_max_secs")?;
+                set_once(&mut self.backoff_max_secs, value, &meta)
+            }
+            "jitter" => {
+                let value = flag_value(&meta, "jitter")?;
+                set_once(&mut self.jitter, value, &meta)
+            }
             "ordered" => {
-                let value = ordered_value(&meta)?;
+                let value = flag_value(&meta, "ordered")?;
                 set_once(&mut self.ordered, value, &meta)
             }
             "proto" => {
@@ -182,8 +192,9 @@ fn retries_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Spanned<u32>> {
     }
 }
 
-fn backoff_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Spanned<f64>> {
-    let expr = value_expr(meta, "backoff_secs", "2.5")?;
+/// A number of seconds after `key =` (`backoff_secs`, `backoff_max_secs`).
+fn seconds_value(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Spanned<f64>> {
+    let expr = value_expr(meta, key, "2.5")?;
     let span = expr.span();
     let value: f64 = match &expr {
         Expr::Lit(syn::ExprLit {
@@ -196,13 +207,13 @@ fn backoff_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Spanned<f64>> {
         expr if is_negation(expr) => {
             return Err(syn::Error::new_spanned(
                 expr,
-                "`backoff_secs` cannot be negative",
+                format!("`{key}` cannot be negative"),
             ));
         }
         expr => {
             return Err(syn::Error::new_spanned(
                 expr,
-                "`backoff_secs` takes a number of seconds, as in `backoff_secs = 2.5` or `backoff_secs = 10`",
+                format!("`{key}` takes a number of seconds, as in `{key} = 2.5` or `{key} = 10`"),
             ));
         }
     };
@@ -210,21 +221,23 @@ fn backoff_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Spanned<f64>> {
         return Err(syn::Error::new_spanned(
             &expr,
             format!(
-                "`backoff_secs` must be at most 1000 years ({MAX_BACKOFF_SECS} seconds), the longest backoff mq accepts"
+                "`{key}` must be at most 1000 years ({MAX_BACKOFF_SECS} seconds), the longest backoff mq accepts"
             ),
         ));
     }
     Ok(Spanned { value, span })
 }
 
-fn ordered_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Spanned<bool>> {
+/// A flag (`ordered`, `jitter`): alone it means `true`, or `key = true`
+/// or `key = false`.
+fn flag_value(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Spanned<bool>> {
     if meta.input.is_empty() || meta.input.peek(Token![,]) {
         return Ok(Spanned {
             value: true,
             span: meta.path.span(),
         });
     }
-    let expr = value_expr(meta, "ordered", "true")?;
+    let expr = value_expr(meta, key, "true")?;
     match expr {
         Expr::Lit(syn::ExprLit {
             lit: Lit::Bool(lit),
@@ -235,7 +248,9 @@ fn ordered_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Spanned<bool>> {
         }),
         other => Err(syn::Error::new_spanned(
             other,
-            "`ordered` takes `true` or `false`, or no value at all (`ordered` alone means `ordered = true`)",
+            format!(
+                "`{key}` takes `true` or `false`, or no value at all (`{key}` alone means `{key} = true`)"
+            ),
         )),
     }
 }
@@ -291,6 +306,8 @@ mod tests {
             channel_name = "foo",
             retries = 3,
             backoff_secs = 2.5,
+            backoff_max_secs = 60,
+            jitter,
             ordered,
             proto(crate::protos::email),
         ))
@@ -299,6 +316,8 @@ mod tests {
         assert_eq!(options.channel_name.unwrap().value(), "foo");
         assert_eq!(options.retries.unwrap().value, 3);
         assert_eq!(options.backoff_secs.unwrap().value, 2.5);
+        assert_eq!(options.backoff_max_secs.unwrap().value, 60.0);
+        assert!(options.jitter.unwrap().value);
         assert!(options.ordered.unwrap().value);
         let proto = options.proto.unwrap();
         assert_eq!(quote!(#proto).to_string(), "crate :: protos :: email");
@@ -351,6 +370,17 @@ mod tests {
         assert!(error(quote!(backoff_secs = -1.0)).contains("cannot be negative"));
         assert!(error(quote!(backoff_secs = 1e300)).contains("at most 1000 years"));
         assert!(error(quote!(backoff_secs = "2")).contains("number of seconds"));
+        assert!(
+            error(quote!(backoff_max_secs = -5)).contains("`backoff_max_secs` cannot be negative")
+        );
+        assert!(error(quote!(backoff_max_secs = 1e300)).contains("at most 1000 years"));
+    }
+
+    #[test]
+    fn jitter_takes_an_optional_bool() {
+        assert!(parse(quote!(jitter)).unwrap().jitter.unwrap().value);
+        assert!(!parse(quote!(jitter = false)).unwrap().jitter.unwrap().value);
+        assert!(error(quote!(jitter = 1)).contains("`jitter` takes `true` or `false`"));
     }
 
     #[test]

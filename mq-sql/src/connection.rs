@@ -13,6 +13,8 @@ use async_trait::async_trait;
 use mq_core::{Result, Uuid};
 use time::OffsetDateTime;
 
+use crate::notify_group::GroupKey;
+
 /// A parameter of a statement, in a form every driver can bind. The
 /// statements cast every parameter (`$1::uuid[]`), so each variant has one
 /// PostgreSQL type.
@@ -312,6 +314,15 @@ pub trait Connection: Send {
         false
     }
 
+    /// The database this connection reaches, when mq took it from a pool
+    /// for this one call: its notifications then go out with those of the
+    /// other calls to that database that end meanwhile
+    /// ([`notify_group`](crate::notify_group)). `None` (the default) sends
+    /// them on their own.
+    fn notify_group(&self) -> Option<GroupKey> {
+        None
+    }
+
     /// How the server connection is shared (see [`Pooling`]).
     fn pooling(&self) -> Pooling;
 
@@ -360,6 +371,10 @@ impl<C: Connection + ?Sized> Connection for &mut C {
 
     fn autocommit(&self) -> bool {
         (**self).autocommit()
+    }
+
+    fn notify_group(&self) -> Option<GroupKey> {
+        (**self).notify_group()
     }
 
     fn pooling(&self) -> Pooling {

@@ -15,6 +15,7 @@ pub mod backend;
 pub mod connection;
 pub mod executor;
 mod filter;
+pub mod notify_group;
 pub mod queries;
 
 pub use backend::Database;
@@ -22,6 +23,7 @@ pub use connection::{
     ColumnType, Connection, FromValue, Param, Pooling, Row, Transaction, Value, decode_rows,
 };
 pub use executor::{IntoSession, Session, TransactionPooled};
+pub use notify_group::GroupKey;
 
 /// What [`sql_backend!`] expands to; not a public API.
 #[doc(hidden)]
@@ -100,6 +102,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "scheduled_index",
         sql: include_str!("../../migrations/0004_scheduled_index.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "retry_limits",
+        sql: include_str!("../../migrations/0005_retry_limits.sql"),
     },
 ];
 
@@ -429,6 +436,10 @@ pub struct InsertColumns {
     pub ordered: Vec<bool>,
     /// `$11`
     pub commit_intervals_us: Vec<Option<i64>>,
+    /// `$13`
+    pub backoff_maxes_us: Vec<Option<i64>>,
+    /// `$14`
+    pub jitters: Vec<bool>,
 }
 
 impl InsertColumns {
@@ -451,6 +462,10 @@ impl InsertColumns {
             columns
                 .commit_intervals_us
                 .push(job.commit_interval.map(micros));
+            columns
+                .backoff_maxes_us
+                .push(job.retry_backoff_max.map(micros));
+            columns.jitters.push(job.retry_jitter);
         }
         columns
     }

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 use crate::connection::{Connection, FromValue, Param, Pooling, Row};
 use crate::filter;
+use crate::notify_group::{self, Turn};
 use crate::{
     InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, VACUUM_LOCK_KEY, fail_outcome, from_micros,
     insert_notifications, latest_version, lease_columns, lease_outcome, micros, notification,
@@ -71,6 +72,8 @@ pub async fn job_insert(conn: &mut dyn Connection, params: JobInsertParams<'_>) 
                 Param::Bools(&columns.ordered),
                 Param::OptI64s(&columns.commit_intervals_us),
                 Param::OptTimestamp(params.now),
+                Param::OptI64s(&columns.backoff_maxes_us),
+                Param::Bools(&columns.jitters),
             ],
         )
         .await?;
@@ -98,11 +101,38 @@ pub async fn job_insert(conn: &mut dyn Connection, params: JobInsertParams<'_>) 
 /// Wakes listening runners (`job_notify.sql`). A statement of its own,
 /// after the insert: outside a transaction, the insert then commits without
 /// taking PostgreSQL's notification lock, which is held across the commit's
-/// flush and would make concurrent spawns commit one at a time.
+/// flush and would make concurrent spawns commit one at a time. On a
+/// connection mq took from a pool, the statement is shared with the calls
+/// to the same database that end meanwhile ([`notify_group`]), and its
+/// errors are only logged: the jobs are in, and runners also poll.
 async fn notify(conn: &mut dyn Connection, payloads: &[String]) -> Result<()> {
     if payloads.is_empty() {
         return Ok(());
     }
+    let Some(key) = conn.notify_group() else {
+        return send_notifications(conn, payloads).await;
+    };
+    let (mut round, mut batch) = match notify_group::join(&key, payloads.to_vec()) {
+        Turn::Joined => return Ok(()),
+        Turn::Lead(round, batch) => (round, batch),
+        Turn::LeadNext(waiting) => match waiting.await {
+            Some(handed) => handed,
+            // Never: a round in flight always hands over or gives back.
+            None => return Ok(()),
+        },
+    };
+    loop {
+        if let Err(error) = send_notifications(conn, &batch).await {
+            tracing::warn!(%error, "jobs are in, but the runners could not be notified; they will find them by polling");
+        }
+        match round.finish() {
+            None => return Ok(()),
+            Some(orphaned) => batch = orphaned,
+        }
+    }
+}
+
+async fn send_notifications(conn: &mut dyn Connection, payloads: &[String]) -> Result<()> {
     conn.execute(
         "job_notify",
         statements::JOB_NOTIFY,
@@ -126,6 +156,10 @@ fn claimed_job(row: &mut Row) -> Result<ClaimedJob> {
         from_micros(get(row, op, "retry_backoff_us")?),
         get(row, op, "payload_json")?,
         get(row, op, "payload_bytes")?,
+    )
+    .with_retry_limits(
+        get::<Option<i64>>(row, op, "retry_backoff_max_us")?.map(from_micros),
+        get(row, op, "retry_jitter")?,
     )
     .with_ready_seq(get(row, op, "ready_seq")?))
 }
@@ -442,6 +476,8 @@ fn job_info(row: &mut Row) -> Result<JobInfo> {
     job.attempt = get(row, op, "attempt")?;
     job.retries = get(row, op, "retries")?;
     job.retry_backoff = from_micros(get(row, op, "retry_backoff_us")?);
+    job.retry_backoff_max = get::<Option<i64>>(row, op, "retry_backoff_max_us")?.map(from_micros);
+    job.retry_jitter = get(row, op, "retry_jitter")?;
     job.run_at = get(row, op, "run_at")?;
     job.commit_deadline = get(row, op, "commit_deadline")?;
     job.created_at = get(row, op, "created_at")?;
@@ -827,6 +863,119 @@ mod tests {
         async fn begin(&mut self, _: &'static str) -> Result<Box<dyn Transaction + '_>> {
             unreachable!("job_insert opens no transaction")
         }
+    }
+
+    /// A pooled connection of a notification group that records the
+    /// notifications it sends, taking a turn of the executor for each.
+    struct Grouped {
+        key: &'static str,
+        sent: std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>,
+    }
+
+    #[async_trait]
+    impl Connection for Grouped {
+        async fn query(
+            &mut self,
+            _: &'static str,
+            _: &'static str,
+            _: &[Param<'_>],
+        ) -> Result<Vec<Row>> {
+            Ok(Vec::new())
+        }
+
+        async fn execute(
+            &mut self,
+            _: &'static str,
+            sql: &'static str,
+            params: &[Param<'_>],
+        ) -> Result<u64> {
+            assert_eq!(sql, statements::JOB_NOTIFY);
+            let [Param::Texts(payloads)] = params else {
+                panic!("one array of payloads");
+            };
+            let mut yielded = false;
+            // The round trip: other calls run meanwhile.
+            futures::future::poll_fn(|cx| {
+                if std::mem::replace(&mut yielded, true) {
+                    std::task::Poll::Ready(())
+                } else {
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Pending
+                }
+            })
+            .await;
+            self.sent.lock().unwrap().push(payloads.to_vec());
+            Ok(1)
+        }
+
+        async fn batch_execute(&mut self, _: &'static str, _: &'static str) -> Result<()> {
+            Ok(())
+        }
+
+        fn autocommit(&self) -> bool {
+            true
+        }
+
+        fn notify_group(&self) -> Option<crate::GroupKey> {
+            Some(self.key.to_owned())
+        }
+
+        fn pooling(&self) -> crate::Pooling {
+            crate::Pooling::Session
+        }
+
+        fn set_pooling(&mut self, _: crate::Pooling) {}
+
+        async fn begin(&mut self, _: &'static str) -> Result<Box<dyn Transaction + '_>> {
+            unreachable!("job_insert opens no transaction")
+        }
+    }
+
+    /// Twenty spawns at once through pooled connections send their
+    /// notifications in two statements: the first call's, and one for all
+    /// who arrived while it was in flight. Each notification is sent once.
+    #[test]
+    fn concurrent_spawns_share_their_notification_statements() {
+        let sent = std::sync::Arc::default();
+        let jobs: Vec<JobBuilder> = (0..20)
+            .map(|i| {
+                let mut job = JobBuilder::new("j");
+                // Distinct notifications (they name the channel), known
+                // without the rows an insert returns (this one returns none).
+                job.set_channel_name(format!("c{i}"));
+                job.set_delay(std::time::Duration::from_secs(1));
+                job
+            })
+            .collect();
+        let spawns = jobs.iter().map(|job| {
+            let mut conn = Grouped {
+                key: "queries::tests::concurrent_spawns",
+                sent: std::sync::Arc::clone(&sent),
+            };
+            async move {
+                // Through the `&mut C` impl, as the drivers' sessions go:
+                // it once lost the group.
+                let mut conn = &mut conn;
+                job_insert(
+                    &mut conn,
+                    JobInsertParams {
+                        jobs: vec![job.job()],
+                        now: None,
+                    },
+                )
+                .await
+            }
+        });
+        for result in futures::executor::block_on(futures::future::join_all(spawns)) {
+            result.unwrap();
+        }
+        let sent = sent.lock().unwrap();
+        assert_eq!(sent.len(), 2, "{sent:?}");
+        assert_eq!(sent[0].len(), 1);
+        let mut all: Vec<&String> = sent.iter().flatten().collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 20);
     }
 
     #[test]

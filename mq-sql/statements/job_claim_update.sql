@@ -21,4 +21,6 @@ WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
   AND j.state::text = 'ready'
 RETURNING j.id, j.attempt, j.lease_token, j.name, j.channel_name, j.channel_args, j.ordered, j.retries,
           (extract(epoch FROM j.retry_backoff) * 1000000)::bigint AS retry_backoff_us,
+          (extract(epoch FROM j.retry_backoff_max) * 1000000)::bigint AS retry_backoff_max_us,
+          j.retry_jitter,
           j.payload_json::text AS payload_json, j.payload_bytes, j.ready_seq

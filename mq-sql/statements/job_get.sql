@@ -2,6 +2,8 @@
 SELECT id, seq, state::text AS state, name, channel_name, channel_args, ordered,
        attempt, retries,
        (extract(epoch FROM retry_backoff) * 1000000)::bigint AS retry_backoff_us,
+       (extract(epoch FROM retry_backoff_max) * 1000000)::bigint AS retry_backoff_max_us,
+       retry_jitter,
        run_at, commit_deadline, created_at,
        payload_json::text AS payload_json, payload_bytes,
        errors::text AS errors

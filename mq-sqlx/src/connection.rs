@@ -6,10 +6,12 @@ use std::ops::DerefMut;
 
 use async_trait::async_trait;
 use mq_core::Result;
-use mq_sql::{ColumnType, Connection, Param, Pooling, Row, Transaction, Value, decode_rows};
+use mq_sql::{
+    ColumnType, Connection, GroupKey, Param, Pooling, Row, Transaction, Value, decode_rows,
+};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
-use sqlx::{Column, PgConnection, Postgres, Row as _, TypeInfo};
+use sqlx::{Column, PgConnection, PgPool, Postgres, Row as _, TypeInfo};
 
 use crate::error::at;
 
@@ -22,6 +24,8 @@ pub(crate) struct SqlxConnection<C> {
     autocommit: bool,
     /// See [`Connection::pooling`].
     pooling: Pooling,
+    /// See [`Connection::notify_group`].
+    notify_group: Option<GroupKey>,
 }
 
 impl<C> SqlxConnection<C> {
@@ -31,6 +35,7 @@ impl<C> SqlxConnection<C> {
             conn,
             autocommit: true,
             pooling: Pooling::Session,
+            notify_group: None,
         }
     }
 
@@ -40,7 +45,24 @@ impl<C> SqlxConnection<C> {
             conn,
             autocommit: false,
             pooling: Pooling::Session,
+            notify_group: None,
         }
+    }
+
+    /// This connection, taken from `pool`: its notifications go out with
+    /// those of other calls to the same database (see
+    /// [`mq_sql::notify_group`]).
+    pub(crate) fn grouped_with(mut self, pool: &PgPool) -> Self {
+        let options = pool.connect_options();
+        self.notify_group = Some(format!(
+            "sqlx {:?} {} {} {} {:?}",
+            options.get_socket(),
+            options.get_host(),
+            options.get_port(),
+            options.get_username(),
+            options.get_database(),
+        ));
+        self
     }
 
     /// The connection, back.
@@ -167,6 +189,10 @@ impl<C: DerefMut<Target = PgConnection> + Send> Connection for SqlxConnection<C>
 
     fn autocommit(&self) -> bool {
         self.autocommit
+    }
+
+    fn notify_group(&self) -> Option<GroupKey> {
+        self.notify_group.clone()
     }
 
     fn pooling(&self) -> Pooling {

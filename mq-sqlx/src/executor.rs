@@ -60,17 +60,15 @@ impl<'c> Session for SqlxConnection<Conn<'c>> {
 }
 
 fn session(conn: Conn<'_>) -> Box<dyn Session + '_> {
-    match conn {
-        Conn::Pooled(_) => Box::new(SqlxConnection::pooled(conn)),
-        conn => Box::new(SqlxConnection::borrowed(conn)),
-    }
+    Box::new(SqlxConnection::borrowed(conn))
 }
 
 impl<'c> IntoSession<'c, Sqlx> for &'c PgPool {
     fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
         async move {
             let conn = self.acquire().await.map_err(at("acquire"))?;
-            Ok(session(Conn::Pooled(conn)))
+            let conn = SqlxConnection::pooled(Conn::Pooled(conn)).grouped_with(self);
+            Ok(Box::new(conn) as Box<dyn Session + 'c>)
         }
         .boxed()
     }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use mq_core::Result;
-use mq_sql::{Connection, IntoSession, Param, Pooling, Row, Session, Transaction};
+use mq_sql::{Connection, GroupKey, IntoSession, Param, Pooling, Row, Session, Transaction};
 
 use crate::TokioPostgres;
 use crate::connection::Conn;
@@ -20,6 +20,8 @@ use crate::error::{at, pool_at};
 pub(crate) struct Handle<'c> {
     link: Link<'c>,
     pooling: Pooling,
+    /// See [`Connection::notify_group`].
+    notify_group: Option<GroupKey>,
 }
 
 impl<'c> Handle<'c> {
@@ -27,6 +29,7 @@ impl<'c> Handle<'c> {
         Self {
             link,
             pooling: Pooling::Session,
+            notify_group: None,
         }
     }
 
@@ -98,6 +101,10 @@ impl Connection for Handle<'_> {
 
     fn autocommit(&self) -> bool {
         matches!(self.link, Link::Pooled(_))
+    }
+
+    fn notify_group(&self) -> Option<GroupKey> {
+        self.notify_group.clone()
     }
 
     fn pooling(&self) -> Pooling {
@@ -178,7 +185,14 @@ impl<'c> IntoSession<'c, TokioPostgres> for &'c deadpool_postgres::Pool {
     fn into_session(self) -> BoxFuture<'c, Result<Box<dyn Session + 'c>>> {
         async move {
             let client = self.get().await.map_err(pool_at("acquire"))?;
-            Ok(Box::new(Handle::new(Link::Pooled(client))) as Box<dyn Session + 'c>)
+            let mut handle = Handle::new(Link::Pooled(client));
+            // deadpool keeps its connection settings to itself, so the
+            // group is this pool, named by its address: a group lasts only
+            // while one of its calls is in flight, and such a call borrows
+            // the pool, which can then be neither moved nor replaced by
+            // another at the same address.
+            handle.notify_group = Some(format!("deadpool {:p}", self));
+            Ok(Box::new(handle) as Box<dyn Session + 'c>)
         }
         .boxed()
     }

@@ -267,3 +267,76 @@ pub async fn upgrades_a_version_3_database_with_its_jobs<D: Driver>(_db: &Db<D>)
     let later = Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0013);
     assert_eq!(db.state(later).await, Some(JobState::Scheduled));
 }
+
+/// The schema as it was at version 4, with jobs spawned under it: one
+/// ready, one that failed its first attempt and waits to retry, and one
+/// failed for good.
+const VERSION_4: &str = include_str!("../../migrations/0004_scheduled_index.sql");
+const VERSION_4_JOBS: &str = "
+INSERT INTO mq_migrations (version, name) VALUES (4, 'scheduled_index');
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff, errors)
+VALUES
+    ('00000000-0000-7000-8000-000000000021', 'ready', 'ok', 'v4', '', false, now(), NULL, 0, 0, 3, '1s', NULL),
+    ('00000000-0000-7000-8000-000000000022', 'scheduled', 'retry', 'v4', '', false,
+     now() + interval '200 milliseconds', NULL, 1, 1, 3, '10ms',
+     '[{\"attempt\": 1, \"at\": \"2026-01-01T00:00:00+00:00\", \"error\": \"boom\"}]'),
+    ('00000000-0000-7000-8000-000000000023', 'failed', 'gave up', 'v4', '', false, now(), NULL, 1, 1, 0, '1s',
+     '[{\"attempt\": 1, \"at\": \"2026-01-01T00:00:00+00:00\", \"error\": \"boom\"}]');
+";
+
+/// A database of schema version 4, with its jobs, migrates in place to
+/// version 5 (a cap on retry waits, and jitter): its jobs keep the policy
+/// they were spawned with (uncapped, no jitter), the one waiting to retry
+/// runs its next attempt, a failed one can be retried, and new jobs store
+/// the new options.
+pub async fn upgrades_a_version_4_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    let fresh = TestDb::create();
+    let pool = D::connect(fresh.url()).await;
+    for schema in [
+        VERSION_1,
+        VERSION_2,
+        VERSION_2_JOBS,
+        VERSION_3,
+        VERSION_3_JOBS,
+        VERSION_4,
+        VERSION_4_JOBS,
+    ] {
+        D::exec(&pool, schema).await;
+    }
+    mq::migrate(D::executor(&pool)).await.unwrap();
+    let db = Db::<D>::on(pool, fresh, Runtime::current());
+    assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 5);
+    let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
+    let retrying = admin::get(db.ex(), id(0x22)).await.unwrap().unwrap();
+    assert_eq!(retrying.retry_backoff_max, None);
+    assert!(!retrying.retry_jitter);
+    assert_eq!(retrying.errors.len(), 1);
+
+    admin::retry(db.ex(), &[id(0x23)]).await.unwrap();
+    let new = mq::JobBuilder::new("new")
+        .set_channel_name("v4")
+        .set_retry_backoff_max(Duration::from_secs(30))
+        .set_retry_jitter(true)
+        .spawn(db.ex())
+        .await
+        .unwrap();
+    let stored = admin::get(db.ex(), new).await.unwrap().unwrap();
+    assert_eq!(stored.retry_backoff_max, Some(Duration::from_secs(30)));
+    assert!(stored.retry_jitter);
+
+    let (_runner, log) = recording_runner(
+        &db,
+        |options| {
+            options.set_channel_names(&["v4"]);
+        },
+        |job| (job.name().to_owned(), job.attempt()),
+    )
+    .await;
+    for job in [id(0x21), id(0x22), id(0x23), new] {
+        db.wait_gone(job).await;
+    }
+    let ran = log.items();
+    assert!(ran.contains(&("retry".to_owned(), 2)), "{ran:?}");
+    assert!(ran.contains(&("gave up".to_owned(), 1)), "{ran:?}");
+}

@@ -39,6 +39,8 @@ where
         );
     }
     runner.stop().await;
+    // The last job's completion may still be on its way.
+    assert!(runner.wait_jobs_finish(Duration::from_secs(10)).await);
     let stats = admin::stats(backend).await.unwrap();
     assert!(stats.counts.is_empty(), "jobs left: {stats:?}");
 }

@@ -45,6 +45,78 @@ pub async fn retries_back_off_and_stop<D: Driver>(db: &Db<D>) {
     assert!(mq::exists(db.ex(), id).await.unwrap());
 }
 
+/// The wait between attempts stops doubling at its cap, and with jitter
+/// is drawn between half of it and all of it: read exactly from what the
+/// failure stored (the job is due `wait` after its error was recorded,
+/// both on the database's clock).
+pub async fn backoff_is_capped_and_jittered<D: Driver>(db: &Db<D>) {
+    let _runner = JobRunnerOptions::new(db.src(), drop) // every attempt fails
+        .set_poll_interval(Duration::from_millis(50))
+        .run()
+        .await
+        .unwrap();
+    let backoff = Duration::from_millis(400);
+    let max = Duration::from_millis(600);
+    let capped = JobBuilder::new("capped")
+        .set_retries(2)
+        .set_retry_backoff(backoff)
+        .set_retry_backoff_max(max)
+        .spawn(db.ex())
+        .await
+        .unwrap();
+    let jittered = JobBuilder::new("jittered")
+        .set_retries(2)
+        .set_retry_backoff(backoff)
+        .set_retry_backoff_max(max)
+        .set_retry_jitter(true)
+        .spawn(db.ex())
+        .await
+        .unwrap();
+    let policy = |jitter| mq::RetryPolicy {
+        backoff,
+        backoff_max: Some(max),
+        jitter,
+    };
+    // Both at once: each job's waits are seen while it waits.
+    let check = |id: mq::Uuid, jitter: bool| async move {
+        for attempt in 1..=2 {
+            let job = wait_scheduled_after(db, id, attempt).await;
+            let failed_at = job.errors.last().unwrap().at;
+            let wait = Duration::try_from(job.run_at - failed_at).unwrap();
+            let expected = policy(jitter).delay(id, attempt);
+            assert_eq!(wait, expected, "attempt {attempt} of {}", job.name);
+            let full = policy(false).delay(id, attempt);
+            assert!(expected <= full && expected >= full / 2);
+        }
+        db.wait_state(id, JobState::Failed).await;
+        let job = mq::admin::get(db.ex(), id).await.unwrap().unwrap();
+        assert_eq!(job.retry_backoff_max, Some(max));
+        assert_eq!(job.retry_jitter, jitter);
+    };
+    futures::future::join(check(capped, false), check(jittered, true)).await;
+    assert_eq!(policy(false).delay(capped, 2), max, "capped, not doubled");
+}
+
+/// The job `id` once attempt `attempt` has failed and it waits for the
+/// next.
+async fn wait_scheduled_after<D: Driver>(
+    db: &Db<D>,
+    id: mq::Uuid,
+    attempt: i32,
+) -> mq::admin::JobInfo {
+    let seen = std::sync::Mutex::new(None);
+    wait_for(&format!("attempt {attempt} of {id} to fail"), || async {
+        let job = mq::admin::get(db.ex(), id).await.unwrap().unwrap();
+        let done = job.state == JobState::Scheduled && job.errors.len() == attempt as usize;
+        if done {
+            *seen.lock().unwrap() = Some(job);
+        }
+        done
+    })
+    .await;
+    seen.into_inner().unwrap().unwrap()
+}
+
 /// Panicking and being dropped each count as a failed attempt; the next
 /// attempt completes. (Returned errors go through a registry: see
 /// `registry::job_errors_reach_the_error_handler`.)

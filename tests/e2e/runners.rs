@@ -37,6 +37,41 @@ pub async fn idle_runner_wakes_on_spawn<D: Driver>(db: &Db<D>) {
     }
 }
 
+/// Spawns made at the same time share their notifications (one round trip
+/// each instead of two): still, every one wakes an idle runner, including
+/// the last of a burst, long before its poll.
+pub async fn concurrent_spawns_all_wake_an_idle_runner<D: Driver>(db: &Db<D>) {
+    let started: Log<Uuid> = Log::default();
+    let log = started.clone();
+    let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
+        log.push(job.id());
+        rt::spawn(async move { job.complete().await.unwrap() });
+    })
+    .set_concurrency(64, 256)
+    .set_poll_interval(Duration::from_secs(3600))
+    .run()
+    .await
+    .unwrap();
+    rt::sleep(Duration::from_millis(200)).await;
+    let mut spawned = 0;
+    for burst in [1, 2, 16, 64, 3] {
+        let before = Instant::now();
+        let spawns = (0..burst).map(|_| async { JobBuilder::new("burst").spawn(db.ex()).await });
+        let ids = futures::future::try_join_all(spawns).await.unwrap();
+        spawned += ids.len();
+        let ran = started.wait_len(spawned).await;
+        for id in &ids {
+            assert!(ran.contains(id), "{id} did not run");
+        }
+        // Without the notifications the runner would sleep for an hour.
+        assert!(
+            before.elapsed() < Duration::from_secs(5),
+            "a burst of {burst} ran after {:?}",
+            before.elapsed()
+        );
+    }
+}
+
 /// Several runners competing over thousands of jobs run each exactly once.
 pub async fn competing_runners_run_each_job_once<D: Driver>(db: &Db<D>) {
     let runs: Arc<Mutex<HashMap<Uuid, u32>>> = Arc::default();

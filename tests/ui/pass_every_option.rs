@@ -16,6 +16,8 @@ fn my_proto(builder: &mut JobBuilder) -> &mut JobBuilder {
     channel_name = "foo",
     retries = 3,
     backoff_secs = 2.5,
+    backoff_max_secs = 60,
+    jitter,
     ordered,
     proto(my_proto)
 )]
@@ -65,6 +67,8 @@ fn main() {
     assert_eq!(job.channel_args, "from-proto");
     assert_eq!(job.retries, 3);
     assert_eq!(job.retry_backoff, Duration::from_secs_f64(2.5));
+    assert_eq!(job.retry_backoff_max, Some(Duration::from_secs(60)));
+    assert!(job.retry_jitter);
     assert!(job.ordered);
     assert!(!other_job.builder().job().ordered);
 }

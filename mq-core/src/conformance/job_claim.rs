@@ -12,6 +12,30 @@ pub async fn respects_the_limit(backend: &dyn Backend) {
     assert_eq!(claim(backend, t.at(0.0), 100).await.len(), 0);
 }
 
+/// A claimed job carries its retry policy: the backoff, its cap and
+/// whether it is jittered, as spawned (the runner computes the wait from
+/// them when the attempt fails).
+pub async fn hands_out_the_retry_policy(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut limited = job("limited", "c");
+    limited
+        .set_retry_backoff(Duration::from_millis(1500))
+        .set_retry_backoff_max(Duration::from_secs(60))
+        .set_retry_jitter(true);
+    let plain = job("plain", "c");
+    insert(backend, t.at(0.0), &[&limited, &plain]).await;
+    let claimed = claim(backend, t.at(0.0), 10).await;
+    let by_name = |name: &str| claimed.iter().find(|j| j.name == name).unwrap();
+    let l = by_name("limited");
+    assert_eq!(l.retry_backoff, Duration::from_millis(1500));
+    assert_eq!(l.retry_backoff_max, Some(Duration::from_secs(60)));
+    assert!(l.retry_jitter);
+    let p = by_name("plain");
+    assert_eq!(p.retry_backoff, Duration::from_secs(1));
+    assert_eq!(p.retry_backoff_max, None);
+    assert!(!p.retry_jitter);
+}
+
 /// Within a channel, jobs are claimed in the order they were spawned.
 pub async fn follows_spawn_order_within_a_channel(backend: &dyn Backend) {
     let t = Clock::new();

@@ -13,6 +13,8 @@ pub async fn returns_everything_stored(backend: &dyn Backend) {
         .set_raw_bytes([0u8, 255])
         .set_retries(3)
         .set_retry_backoff(Duration::from_millis(2500))
+        .set_retry_backoff_max(Duration::from_secs(90))
+        .set_retry_jitter(true)
         .set_ordered(true)
         .set_delay(Duration::from_secs(10));
     let mut two_phase = job("two-phase", "c");
@@ -30,6 +32,8 @@ pub async fn returns_everything_stored(backend: &dyn Backend) {
     assert_eq!(got.attempt, 0);
     assert_eq!(got.retries, 3);
     assert_eq!(got.retry_backoff, Duration::from_millis(2500));
+    assert_eq!(got.retry_backoff_max, Some(Duration::from_secs(90)));
+    assert!(got.retry_jitter);
     assert_eq!(got.run_at, t.at(10.0).unwrap());
     assert_eq!(got.commit_deadline, None);
     // The spawn time comes from the backend's own clock.
@@ -42,6 +46,8 @@ pub async fn returns_everything_stored(backend: &dyn Backend) {
 
     let uncommitted = get(backend, two_phase.id()).await.unwrap();
     assert_eq!(uncommitted.state, JobState::Uncommitted);
+    assert_eq!(uncommitted.retry_backoff_max, None);
+    assert!(!uncommitted.retry_jitter);
     assert_eq!(uncommitted.commit_deadline, t.at(60.0));
     assert!(
         uncommitted.seq > got.seq,

@@ -31,7 +31,7 @@ use super::report::{JobOutcome, JobReport};
 use super::shared::{LoopEvent, Outcome, RunnerShared};
 use crate::backend::{ChannelKey, ClaimTarget, JobLease};
 use crate::error::{Error, Result};
-use crate::retry::retry_delay;
+use crate::retry::RetryPolicy;
 
 /// Where an attempt is in its life. See the [module docs](self).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,7 +85,8 @@ pub(crate) struct Attempt {
     pub channel_name: String,
     pub channel_args: String,
     pub ordered: bool,
-    pub retry_backoff: Duration,
+    /// How long to wait before the next attempt if this one fails.
+    pub retry: RetryPolicy,
     /// The job's place in the ready queue when it was claimed.
     pub ready_seq: i64,
     inner: Mutex<Inner>,
@@ -118,7 +119,7 @@ impl Attempt {
         channel_name: String,
         channel_args: String,
         ordered: bool,
-        retry_backoff: Duration,
+        retry: RetryPolicy,
         ready_seq: i64,
     ) -> Self {
         Self {
@@ -131,7 +132,7 @@ impl Attempt {
             channel_name,
             channel_args,
             ordered,
-            retry_backoff,
+            retry,
             ready_seq,
             inner: Mutex::new(Inner {
                 state: AttemptState::Claimed,
@@ -338,6 +339,6 @@ impl Attempt {
 
     /// The wait before the next attempt if this one fails.
     pub fn retry_delay(&self) -> Duration {
-        retry_delay(self.retry_backoff, self.number)
+        self.retry.delay(self.lease.id, self.number)
     }
 }

@@ -12,6 +12,7 @@ use crate::CurrentJob;
 use crate::backend::{Backend, ClaimTarget, ClaimedJob, JobLease};
 use crate::error::Result;
 use crate::registry::RegistryDispatch;
+use crate::retry::RetryPolicy;
 use crate::runner::report::RunnerMetrics;
 use crate::spawner::Spawner;
 
@@ -244,7 +245,11 @@ impl RunnerShared {
             job.channel_name.clone(),
             job.channel_args.clone(),
             job.ordered,
-            job.retry_backoff,
+            RetryPolicy {
+                backoff: job.retry_backoff,
+                backoff_max: job.retry_backoff_max,
+                jitter: job.retry_jitter,
+            },
             job.ready_seq,
         ));
         // Claimed: it takes a slot until it leaves that state.
