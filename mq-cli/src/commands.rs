@@ -289,7 +289,7 @@ async fn list(conn: &mut PgConnection, args: ListArgs) -> Result<Report, CliErro
     Ok(Report { text, json })
 }
 
-/// The retry backoff as `mq show` prints it: "1s", or "1s, at most 1m,
+/// The retry backoff as `mq show` prints it: "1.0s", or "1.0s, at most 1m,
 /// jittered" with a cap and jitter.
 fn retry_backoff(job: &mq::admin::JobInfo) -> String {
     let mut text = output::duration(job.retry_backoff);

@@ -338,6 +338,28 @@ async fn show_prints_a_job_and_its_errors() {
     );
     assert!(job["errors"][0]["at"].as_str().unwrap().ends_with('Z'));
 
+    assert_eq!(job["retry_backoff_secs"], 1.0);
+    assert_eq!(job["retry_backoff_max_secs"], Value::Null);
+    assert_eq!(job["retry_jitter"], false);
+    assert!(text.contains("retry backoff: 1.0s\n"), "{text}");
+
+    // A cap and jitter are shown with the backoff.
+    let limited = fx
+        .spawn(
+            crate::job("limited", "c")
+                .set_retry_backoff_max(Duration::from_secs(60))
+                .set_retry_jitter(true),
+        )
+        .await;
+    let text = fx.mq(&["show", &limited.to_string()]).ok().to_owned();
+    assert!(
+        text.contains("retry backoff: 1.0s, at most 1m, jittered"),
+        "{text}"
+    );
+    let job = fx.mq(&["show", &limited.to_string(), "--json"]).json();
+    assert_eq!(job["retry_backoff_max_secs"], 60.0);
+    assert_eq!(job["retry_jitter"], true);
+
     let unknown = Uuid::now_v7().to_string();
     let stderr = fx.mq(&["show", &unknown]).fails(1).to_owned();
     assert!(
