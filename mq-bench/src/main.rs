@@ -450,6 +450,7 @@ async fn run_scenarios(
 
     let started = Instant::now();
     let mut failures = Vec::new();
+    let mut peer_failures = Vec::new();
     // The tables printed so far, for scenarios compared with earlier ones.
     let mut finished: Vec<(Scenario, report::Table)> = Vec::new();
     for scenario in scenarios {
@@ -480,7 +481,11 @@ async fn run_scenarios(
                     let text = format!("{scenario} {kind}: FAILED: {error:#}");
                     eprintln!("{text}");
                     table.note(text.clone());
-                    failures.push(text);
+                    if kind.failure_is_fatal() {
+                        failures.push(text);
+                    } else {
+                        peer_failures.push(text);
+                    }
                 }
             }
         }
@@ -490,6 +495,13 @@ async fn run_scenarios(
         finished.push((scenario, table));
     }
     eprintln!("done in {:.0} s", started.elapsed().as_secs_f64());
+    if !peer_failures.is_empty() {
+        eprintln!(
+            "{} failures of other queues (in their tables; not mq's):\n{}",
+            peer_failures.len(),
+            peer_failures.join("\n")
+        );
+    }
     if !failures.is_empty() {
         bail!("{} failures:\n{}", failures.len(), failures.join("\n"));
     }

@@ -64,6 +64,15 @@ impl SystemKind {
         matches!(self, SystemKind::MqSqlx | SystemKind::MqTokioPostgres)
     }
 
+    /// Whether a failure of this system fails the benchmark: mq's, and the
+    /// raw floor's (which is this benchmark's own code). A peer's failure
+    /// is a finding about that peer, told in its table: sqlxmq 0.6 has been
+    /// seen to hit a deadlock in `complete` with four worker processes and
+    /// then run a job twice.
+    pub fn failure_is_fatal(self) -> bool {
+        self.is_mq() || self == SystemKind::Raw
+    }
+
     /// The database this system's tables live in.
     pub fn database(self) -> &'static str {
         match self {
