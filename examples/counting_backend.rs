@@ -108,9 +108,14 @@ impl<B: Backend> Backend for CountingBackend<B> {
         self.inner.job_list(params).await
     }
 
-    async fn job_stats(&self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
+    async fn job_stats(&self, params: JobStatsParams) -> Result<QueueStats> {
         self.count("job_stats");
         self.inner.job_stats(params).await
+    }
+
+    async fn channel_pause(&self, params: ChannelPauseParams<'_>) -> Result<bool> {
+        self.count("channel_pause");
+        self.inner.channel_pause(params).await
     }
 
     async fn job_retry(&self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {

@@ -154,6 +154,19 @@ async fn keeping_completed_jobs(
 }
 
 #[allow(dead_code)]
+async fn pausing_a_channel(pool: sqlx::PgPool) -> Result<(), Box<dyn Error>> {
+    use mq::admin;
+
+    // README: pausing a channel
+    admin::pause(&pool, "emails").await?; // every runner leaves its jobs from now on
+    let stats = admin::stats(&pool).await?;
+    assert!(stats.is_paused("emails"));
+    // ... the mail provider is back ...
+    admin::resume(&pool, "emails").await?; // runners are woken and take its jobs again
+    Ok(())
+}
+
+#[allow(dead_code)]
 async fn through_pgbouncer(
     pgbouncer_url: String,
     direct_url: String,

@@ -64,6 +64,18 @@ pub enum Command {
     },
     /// Deletes every job of some channel names, or every job.
     Clear(ClearArgs),
+    /// Pauses a channel name (all its arguments) for every runner, until
+    /// `mq resume`: its jobs wait, running ones finish. A name with no
+    /// jobs yet can be paused.
+    Pause {
+        /// The channel name.
+        channel: String,
+    },
+    /// Resumes a paused channel name: runners take its jobs again at once.
+    Resume {
+        /// The channel name.
+        channel: String,
+    },
     /// Deletes failed and completed jobs that failed or completed long
     /// enough ago.
     Prune(PruneArgs),

@@ -98,6 +98,8 @@ pub async fn run(cli: Cli) -> Result<Done, CliError> {
         Command::Retry(args) => retry(conn, args).await,
         Command::Delete { ids } => delete(conn, &ids).await,
         Command::Clear(args) => clear(conn, args).await.map(Done::from),
+        Command::Pause { channel } => pause(conn, &channel).await.map(Done::from),
+        Command::Resume { channel } => resume(conn, &channel).await.map(Done::from),
         Command::Prune(args) => prune(conn, args).await.map(Done::from),
         Command::Bench { .. } => unreachable!("handled above"),
     }
@@ -157,6 +159,11 @@ fn status_report(stats: &QueueStats) -> Report {
             "counts": counts_json(&|state| channel.counts.get(&state).copied().unwrap_or(0)),
             "blocked_ordered_channels": channel.blocked,
             "oldest_ready_age_secs": channel.oldest_ready.map(|age| age.as_secs_f64()),
+            "paused": stats.is_paused(name),
+        })).collect::<Vec<_>>(),
+        "paused": stats.paused.iter().map(|pause| json!({
+            "channel_name": pause.channel_name,
+            "paused_at": output::time_json(pause.paused_at),
         })).collect::<Vec<_>>(),
         "totals": counts_json(&|state| stats.total(state)),
         "running": stats.running(),
@@ -164,9 +171,20 @@ fn status_report(stats: &QueueStats) -> Report {
         "blocked_ordered_channels": stats.blocked_ordered_channels(),
     });
 
+    let paused_line = (!stats.paused.is_empty()).then(|| {
+        format!(
+            "paused channels: {}; `mq resume NAME` resumes one\n",
+            stats
+                .paused
+                .iter()
+                .map(|pause| cell(&pause.channel_name, 40))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    });
     if channels.is_empty() {
         return Report {
-            text: "no jobs\n".to_owned(),
+            text: format!("no jobs\n{}", paused_line.unwrap_or_default()),
             json,
         };
     }
@@ -185,7 +203,11 @@ fn status_report(stats: &QueueStats) -> Report {
     let mut rows: Vec<Vec<String>> = channels
         .iter()
         .map(|(name, channel)| {
-            let mut row = vec![cell(name, 40)];
+            let mut row = vec![if stats.is_paused(name) {
+                format!("{} (paused)", cell(name, 40))
+            } else {
+                cell(name, 40)
+            }];
             row.extend(
                 JobState::ALL
                     .iter()
@@ -224,7 +246,33 @@ fn status_report(stats: &QueueStats) -> Report {
                 .join(", "),
         ));
     }
+    text.push_str(&paused_line.unwrap_or_default());
     Report { text, json }
+}
+
+async fn pause(conn: &mut PgConnection, channel: &str) -> Result<Report, CliError> {
+    let newly = admin::pause(pooled(conn), channel)
+        .await
+        .map_err(failed("pause"))?;
+    let shown = cell(channel, 80);
+    Ok(Report {
+        text: if newly {
+            format!("paused channel {shown}: runners leave its jobs until `mq resume`\n")
+        } else {
+            format!("channel {shown} was already paused\n")
+        },
+        json: json!({ "channel_name": channel, "paused": true, "changed": newly }),
+    })
+}
+
+async fn resume(conn: &mut PgConnection, channel: &str) -> Result<Report, CliError> {
+    admin::resume(pooled(conn), channel)
+        .await
+        .map_err(failed("resume"))?;
+    Ok(Report {
+        text: format!("resumed channel {}\n", cell(channel, 80)),
+        json: json!({ "channel_name": channel, "paused": false, "changed": true }),
+    })
 }
 
 async fn list(conn: &mut PgConnection, args: ListArgs) -> Result<Report, CliError> {

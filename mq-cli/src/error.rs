@@ -209,6 +209,7 @@ impl CliError {
             Self::Failed { source, .. } => match source {
                 mq::Error::InvalidInput { .. } => "invalid_input",
                 mq::Error::SchemaTooNew { .. } => "schema_too_new",
+                mq::Error::NotPaused { .. } => "not_paused",
                 _ if self.missing_schema() => "not_migrated",
                 _ if self.permission_denied() => "permission_denied",
                 _ => "database",

@@ -438,6 +438,45 @@ async fn retry_makes_failed_jobs_ready() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_and_resume_a_channel() {
+    let fx = Fixture::new().await;
+    fx.spawn(&mut job("j", "a")).await;
+    assert_eq!(
+        fx.mq(&["pause", "a"]).ok(),
+        "paused channel a: runners leave its jobs until `mq resume`\n"
+    );
+    assert_eq!(
+        fx.mq(&["pause", "a"]).ok(),
+        "channel a was already paused\n"
+    );
+    let paused = fx.mq(&["pause", "empty", "--json"]).json();
+    assert_eq!(paused["changed"], true);
+
+    let status = fx.mq(&["status"]).ok().to_owned();
+    assert!(status.contains("a (paused)"), "{status}");
+    assert!(
+        status.contains("paused channels: a, empty; `mq resume NAME` resumes one"),
+        "{status}"
+    );
+    let json = fx.mq(&["status", "--json"]).json();
+    assert_eq!(json["channels"][0]["paused"], true);
+    assert_eq!(json["paused"][1]["channel_name"], "empty");
+
+    assert_eq!(fx.mq(&["resume", "a"]).ok(), "resumed channel a\n");
+    let stderr = fx.mq(&["resume", "a"]).fails(1).to_owned();
+    assert!(
+        stderr.contains("mq resume: channel \"a\" is not paused"),
+        "{stderr}"
+    );
+    assert_eq!(
+        fx.mq(&["resume", "a", "--json"]).json_error()["kind"],
+        "not_paused"
+    );
+    let status = fx.mq(&["status", "--json"]).json();
+    assert_eq!(status["paused"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_clear_and_prune() {
     let fx = Fixture::new().await;
     let a1 = fx.spawn(&mut job("j", "a")).await;

@@ -1,6 +1,6 @@
 //! Inspecting and repairing the queue: look a job up, list jobs, count
 //! them, retry failed jobs, delete jobs, prune old failed and completed
-//! ones.
+//! ones, pause and resume channels.
 //!
 //! Every call takes a driver handle, like [`commit`](crate::commit): a pool,
 //! a connection or a transaction (or a [`Backend`](crate::Backend) value
@@ -42,6 +42,10 @@
 //! let stats = admin::stats(&backend).await?;
 //! assert_eq!(stats.total(JobState::Ready), 1);
 //!
+//! admin::pause(&backend, "greetings").await?; // runners leave its jobs
+//! assert!(admin::stats(&backend).await?.is_paused("greetings"));
+//! admin::resume(&backend, "greetings").await?;
+//!
 //! admin::retry_failed(&backend, None).await?; // nothing has failed yet
 //! admin::prune(&backend, Duration::from_secs(7 * 24 * 3600), &[JobState::Failed]).await?;
 //! assert_eq!(admin::delete(&backend, &[id]).await?, vec![id]);
@@ -55,9 +59,12 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-pub use crate::backend::{FailedAttempt, JobInfo, JobState, JobStateCount, JobSummary};
+pub use crate::backend::{
+    ChannelPause, FailedAttempt, JobInfo, JobState, JobStateCount, JobSummary, QueueStats,
+};
 use crate::backend::{
-    JobDeleteParams, JobFilter, JobGetParams, JobListParams, JobRetryParams, JobStatsParams,
+    ChannelPauseParams, JobDeleteParams, JobFilter, JobGetParams, JobListParams, JobRetryParams,
+    JobStatsParams, PauseAction,
 };
 use crate::builder::MAX_DURATION;
 use crate::error::{Error, Result};
@@ -295,67 +302,52 @@ pub async fn prune<D, E: Executor<D>>(
         .map(|deleted| deleted.len() as u64)
 }
 
-/// Job counts per channel name and state, from [`stats`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct QueueStats {
-    /// One row per channel name and state that has jobs, ordered by
-    /// channel name, then state.
-    pub counts: Vec<JobStateCount>,
-}
-
-impl QueueStats {
-    /// How many jobs are in `state`, over all channels.
-    pub fn total(&self, state: JobState) -> u64 {
-        self.counts
-            .iter()
-            .filter(|row| row.state == state)
-            .map(|row| row.count)
-            .sum()
-    }
-
-    /// How many jobs are running, over all channels.
-    pub fn running(&self) -> u64 {
-        self.total(JobState::Running)
-    }
-
-    /// How long the job ready the longest has been waiting, over all
-    /// channels; `None` when no job is ready.
-    pub fn oldest_ready_age(&self) -> Option<Duration> {
-        self.counts
-            .iter()
-            .filter_map(|row| row.oldest_ready_age)
-            .max()
-    }
-
-    /// How many ordered channels are held by a failed job, over all
-    /// channel names.
-    pub fn blocked_ordered_channels(&self) -> u64 {
-        self.counts
-            .iter()
-            .filter(|row| row.state == JobState::Failed)
-            .map(|row| row.ordered)
-            .sum()
-    }
-
-    /// The channel names that have jobs, in order.
-    pub fn channel_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self
-            .counts
-            .iter()
-            .map(|row| row.channel_name.as_str())
-            .collect();
-        names.dedup();
-        names
-    }
-}
-
 /// Counts jobs per channel name and state: the depth of each queue, how
 /// long its oldest ready job has waited, how many jobs run, how many have
-/// failed.
+/// failed; and lists the paused channels.
 pub async fn stats<D, E: Executor<D>>(executor: E) -> Result<QueueStats> {
-    let counts = executor.job_stats(JobStatsParams { now: None }).await?;
-    Ok(QueueStats { counts })
+    executor.job_stats(JobStatsParams { now: None }).await
+}
+
+/// Pauses a channel name (all its arguments) for every runner of every
+/// process, until [`resume`]: claims skip its jobs, at no cost to other
+/// channels. Jobs already running run on, and spawning into a paused
+/// channel works as usual (its jobs wait). The pause is stored in the
+/// database, so it survives restarts, and [`stats`] lists it. A claim
+/// that began before the pause committed may still take a job.
+///
+/// A name no job has yet can be paused, so that a channel is paused
+/// before its work arrives. Returns `false` if it was paused already.
+pub async fn pause<D, E: Executor<D>>(executor: E, channel_name: &str) -> Result<bool> {
+    pause_action(executor, channel_name, PauseAction::Pause).await
+}
+
+/// Resumes a channel name paused by [`pause`]: its jobs are claimed again,
+/// and listening runners are woken at once. Resuming a channel that is not
+/// paused is an [`Error::NotPaused`], and changes nothing.
+pub async fn resume<D, E: Executor<D>>(executor: E, channel_name: &str) -> Result<()> {
+    if pause_action(executor, channel_name, PauseAction::Resume).await? {
+        Ok(())
+    } else {
+        Err(Error::NotPaused {
+            channel_name: channel_name.to_owned(),
+        })
+    }
+}
+
+async fn pause_action<D, E: Executor<D>>(
+    executor: E,
+    channel_name: &str,
+    action: PauseAction,
+) -> Result<bool> {
+    no_nul("channel_name", channel_name)?;
+    executor
+        .channel_pause(ChannelPauseParams {
+            channel_name,
+            action,
+            now: None,
+        })
+        .await
 }
 
 fn no_nul(field: &'static str, value: &str) -> Result<()> {
@@ -388,6 +380,7 @@ mod tests {
             )
         };
         let stats = QueueStats {
+            paused: Vec::new(),
             counts: vec![
                 row("a", JobState::Ready, 3, 0, Some(5)),
                 row("a", JobState::Failed, 2, 1, None),

@@ -759,6 +759,118 @@ impl JobStateCount {
     }
 }
 
+/// Job counts per channel name and state, and the paused channels: what
+/// [`Backend::job_stats`] and [`admin::stats`](crate::admin::stats) return.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// One row per channel name and state that has jobs, ordered by
+    /// channel name, then state.
+    pub counts: Vec<JobStateCount>,
+    /// The paused channel names, in order (see
+    /// [`admin::pause`](crate::admin::pause)), whether they have jobs or not.
+    pub paused: Vec<ChannelPause>,
+}
+
+impl QueueStats {
+    /// Builds stats; for backends outside this crate.
+    pub fn new(counts: Vec<JobStateCount>, paused: Vec<ChannelPause>) -> Self {
+        Self { counts, paused }
+    }
+
+    /// Whether claims skip the jobs of this channel name.
+    pub fn is_paused(&self, channel_name: &str) -> bool {
+        self.paused
+            .iter()
+            .any(|pause| pause.channel_name == channel_name)
+    }
+
+    /// How many jobs are in `state`, over all channels.
+    pub fn total(&self, state: JobState) -> u64 {
+        self.counts
+            .iter()
+            .filter(|row| row.state == state)
+            .map(|row| row.count)
+            .sum()
+    }
+
+    /// How many jobs are running, over all channels.
+    pub fn running(&self) -> u64 {
+        self.total(JobState::Running)
+    }
+
+    /// How long the job ready the longest has been waiting, over all
+    /// channels; `None` when no job is ready.
+    pub fn oldest_ready_age(&self) -> Option<Duration> {
+        self.counts
+            .iter()
+            .filter_map(|row| row.oldest_ready_age)
+            .max()
+    }
+
+    /// How many ordered channels are held by a failed job, over all
+    /// channel names.
+    pub fn blocked_ordered_channels(&self) -> u64 {
+        self.counts
+            .iter()
+            .filter(|row| row.state == JobState::Failed)
+            .map(|row| row.ordered)
+            .sum()
+    }
+
+    /// The channel names that have jobs, in order.
+    pub fn channel_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .counts
+            .iter()
+            .map(|row| row.channel_name.as_str())
+            .collect();
+        names.dedup();
+        names
+    }
+}
+
+/// A paused channel name, as [`QueueStats::paused`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChannelPause {
+    /// The channel name (the pause covers all its arguments).
+    pub channel_name: String,
+    /// When it was paused.
+    pub paused_at: OffsetDateTime,
+}
+
+impl ChannelPause {
+    /// Builds a pause; for backends outside this crate.
+    pub fn new(channel_name: String, paused_at: OffsetDateTime) -> Self {
+        Self {
+            channel_name,
+            paused_at,
+        }
+    }
+}
+
+/// What [`Backend::channel_pause`] does to a channel name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PauseAction {
+    /// Claims skip the channel's jobs from now on.
+    Pause,
+    /// Claims take the channel's jobs again.
+    Resume,
+}
+
+/// Parameters of [`Backend::channel_pause`].
+#[derive(Debug)]
+pub struct ChannelPauseParams<'a> {
+    /// The channel name: the pause covers all its arguments.
+    pub channel_name: &'a str,
+    /// Pause or resume.
+    pub action: PauseAction,
+    /// The time recorded as the pause's start; `None` for the backend's
+    /// clock.
+    pub now: Option<OffsetDateTime>,
+}
+
 /// Parameters of [`Backend::job_schedule`].
 #[derive(Debug, Default)]
 pub struct JobScheduleParams {
@@ -955,8 +1067,17 @@ pub trait Backend: Send + Sync + 'static {
     /// order, at most `limit`.
     async fn job_list(&self, params: JobListParams<'_>) -> Result<Vec<JobSummary>>;
 
-    /// Counts jobs per channel name and state, ordered by both.
-    async fn job_stats(&self, params: JobStatsParams) -> Result<Vec<JobStateCount>>;
+    /// Counts jobs per channel name and state, ordered by both, and lists
+    /// the paused channel names.
+    async fn job_stats(&self, params: JobStatsParams) -> Result<QueueStats>;
+
+    /// Pauses or resumes a channel name, for every runner of every process
+    /// and durably: claims skip the jobs of a paused channel (running ones
+    /// run on). Pausing a name no job has yet is allowed, so that a
+    /// channel can be paused before its work arrives. Resuming wakes up
+    /// listening runners. Returns whether anything changed: `false` when
+    /// the channel was already paused, or was not paused, as asked.
+    async fn channel_pause(&self, params: ChannelPauseParams<'_>) -> Result<bool>;
 
     /// Makes the failed jobs among those that pass the filter ready again
     /// (at the filter's `now`), counting attempts from zero. Their error

@@ -93,6 +93,14 @@ pub enum Error {
         ids: Vec<Uuid>,
     },
 
+    /// [`admin::resume`](crate::admin::resume) was asked to resume a
+    /// channel name that is not paused; nothing changed.
+    #[error("channel {channel_name:?} is not paused")]
+    NotPaused {
+        /// The channel name given.
+        channel_name: String,
+    },
+
     /// The database's mq schema was migrated by a newer version of mq.
     #[error(
         "database schema is at version {found}, newer than version {supported} that this mq knows"

@@ -20,9 +20,9 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::backend::{
-    Backend, JobCheckpointParams, JobCommitParams, JobCompleteParams, JobDeleteParams,
-    JobGetParams, JobInfo, JobInsertParams, JobLease, JobListParams, JobRetryParams, JobStateCount,
-    JobStatsParams, JobSummary, LeaseOutcome, MigrateParams,
+    Backend, ChannelPauseParams, JobCheckpointParams, JobCommitParams, JobCompleteParams,
+    JobDeleteParams, JobGetParams, JobInfo, JobInsertParams, JobLease, JobListParams,
+    JobRetryParams, JobStatsParams, JobSummary, LeaseOutcome, MigrateParams, QueueStats,
 };
 use crate::error::Result;
 use crate::spawner::Spawner;
@@ -52,7 +52,9 @@ pub trait Executor<D>: Send + Sized {
     /// See [`Backend::job_list`].
     async fn job_list(self, params: JobListParams<'_>) -> Result<Vec<JobSummary>>;
     /// See [`Backend::job_stats`].
-    async fn job_stats(self, params: JobStatsParams) -> Result<Vec<JobStateCount>>;
+    async fn job_stats(self, params: JobStatsParams) -> Result<QueueStats>;
+    /// See [`Backend::channel_pause`].
+    async fn channel_pause(self, params: ChannelPauseParams<'_>) -> Result<bool>;
     /// See [`Backend::job_retry`].
     async fn job_retry(self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>>;
     /// See [`Backend::job_delete`].
@@ -104,8 +106,11 @@ impl<B: Backend + ?Sized> Executor<Direct> for &B {
     async fn job_list(self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
         Backend::job_list(self, params).await
     }
-    async fn job_stats(self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
+    async fn job_stats(self, params: JobStatsParams) -> Result<QueueStats> {
         Backend::job_stats(self, params).await
+    }
+    async fn channel_pause(self, params: ChannelPauseParams<'_>) -> Result<bool> {
+        Backend::channel_pause(self, params).await
     }
     async fn job_retry(self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
         Backend::job_retry(self, params).await

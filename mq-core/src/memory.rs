@@ -38,7 +38,7 @@
 //! # }
 //! ```
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -50,12 +50,13 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::backend::{
-    Backend, ChannelKey, ClaimedJob, FailedAttempt, JobCheckpointParams, JobClaimParams,
-    JobCommitParams, JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobFilter,
-    JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams, JobLease, JobListParams,
-    JobReleaseParams, JobRetryParams, JobScheduleParams, JobScheduleResult, JobState,
-    JobStateCount, JobStatsParams, JobSummary, LeaseOutcome, ListenParams, MAX_ERROR_HISTORY,
-    Wakeup, bound_error_text,
+    Backend, ChannelKey, ChannelPause, ChannelPauseParams, ClaimedJob, FailedAttempt,
+    JobCheckpointParams, JobClaimParams, JobCommitParams, JobCompleteParams, JobDeleteParams,
+    JobFailOutcome, JobFailParams, JobFilter, JobGetParams, JobInfo, JobInsertParams,
+    JobKeepAliveParams, JobLease, JobListParams, JobReleaseParams, JobRetryParams,
+    JobScheduleParams, JobScheduleResult, JobState, JobStateCount, JobStatsParams, JobSummary,
+    LeaseOutcome, ListenParams, MAX_ERROR_HISTORY, PauseAction, QueueStats, Wakeup,
+    bound_error_text,
 };
 use crate::error::{Error, Result};
 
@@ -72,6 +73,8 @@ struct Store {
     /// The last place given in the ready queue.
     last_ready_seq: i64,
     listeners: Vec<mpsc::UnboundedSender<Wakeup>>,
+    /// Paused channel names, with when each was paused.
+    paused: BTreeMap<String, OffsetDateTime>,
 }
 
 #[derive(Clone, Debug)]
@@ -403,6 +406,8 @@ impl Backend for MemoryBackend {
                 .is_none_or(|names| names.iter().any(|name| name == &channel.name))
         };
         store.number_ready();
+        let paused = store.paused.clone();
+        let runnable = |channel: &ChannelKey| !paused.contains_key(&channel.name);
         // The ready jobs of a channel from a place in the ready queue on,
         // in queue order.
         let ready_in = |store: &Store, channel: &ChannelKey, from: i64| {
@@ -419,13 +424,18 @@ impl Backend for MemoryBackend {
         let visits: Vec<(ChannelKey, i64)> = match params.targets {
             Some(targets) => targets
                 .iter()
+                .filter(|target| runnable(&target.channel))
                 .map(|target| (target.channel.clone(), target.from_ready_seq))
                 .collect(),
             None => {
                 let channels: BTreeSet<ChannelKey> = store
                     .jobs
                     .values()
-                    .filter(|job| job.state == JobState::Ready && wanted(&job.channel))
+                    .filter(|job| {
+                        job.state == JobState::Ready
+                            && wanted(&job.channel)
+                            && runnable(&job.channel)
+                    })
                     .map(|job| job.channel.clone())
                     .collect();
                 // After the cursor first, then wrap around to the start.
@@ -693,7 +703,7 @@ impl Backend for MemoryBackend {
         Ok(deleted.into_iter().map(|(_, id)| id).collect())
     }
 
-    async fn job_stats(&self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
+    async fn job_stats(&self, params: JobStatsParams) -> Result<QueueStats> {
         let now = resolve(params.now);
         let store = self.store();
         let mut counts: std::collections::BTreeMap<(&str, JobState), JobStateCount> =
@@ -711,7 +721,35 @@ impl Backend for MemoryBackend {
                 row.oldest_ready_age = Some(row.oldest_ready_age.map_or(age, |old| old.max(age)));
             }
         }
-        Ok(counts.into_values().collect())
+        let paused = store
+            .paused
+            .iter()
+            .map(|(name, at)| ChannelPause::new(name.clone(), *at))
+            .collect();
+        Ok(QueueStats::new(counts.into_values().collect(), paused))
+    }
+
+    async fn channel_pause(&self, params: ChannelPauseParams<'_>) -> Result<bool> {
+        let mut store = self.store();
+        let name = params.channel_name;
+        match params.action {
+            PauseAction::Pause => {
+                if store.paused.contains_key(name) {
+                    return Ok(false);
+                }
+                store.paused.insert(name.to_owned(), resolve(params.now));
+                Ok(true)
+            }
+            PauseAction::Resume => {
+                if store.paused.remove(name).is_none() {
+                    return Ok(false);
+                }
+                store.notify([Wakeup::Ready {
+                    channel_name: Some(name.to_owned()),
+                }]);
+                Ok(true)
+            }
+        }
     }
 
     async fn job_schedule(&self, params: JobScheduleParams) -> Result<JobScheduleResult> {

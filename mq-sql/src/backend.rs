@@ -138,9 +138,17 @@ macro_rules! sql_backend {
             async fn job_stats(
                 &self,
                 params: $crate::__private::JobStatsParams,
-            ) -> $crate::__private::Result<Vec<$crate::__private::JobStateCount>> {
+            ) -> $crate::__private::Result<$crate::__private::QueueStats> {
                 let mut conn = $crate::Database::connection(self, "job_stats").await?;
                 $crate::queries::job_stats(&mut *conn, params).await
+            }
+
+            async fn channel_pause(
+                &self,
+                params: $crate::__private::ChannelPauseParams<'_>,
+            ) -> $crate::__private::Result<bool> {
+                let mut conn = $crate::Database::connection(self, "channel_pause").await?;
+                $crate::queries::channel_pause(&mut *conn, params).await
             }
 
             async fn job_retry(

@@ -118,11 +118,20 @@ macro_rules! sql_executor {
             async fn job_stats(
                 self,
                 params: $crate::__private::JobStatsParams,
-            ) -> $crate::__private::Result<Vec<$crate::__private::JobStateCount>> {
+            ) -> $crate::__private::Result<$crate::__private::QueueStats> {
                 let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
                 let stats = $crate::queries::job_stats(&mut *session, params).await?;
                 session.finish().await?;
                 Ok(stats)
+            }
+            async fn channel_pause(
+                self,
+                params: $crate::__private::ChannelPauseParams<'_>,
+            ) -> $crate::__private::Result<bool> {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                let changed = $crate::queries::channel_pause(&mut *session, params).await?;
+                session.finish().await?;
+                Ok(changed)
             }
             async fn job_retry(
                 self,

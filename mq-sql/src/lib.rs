@@ -31,11 +31,11 @@ pub mod __private {
     pub use async_trait::async_trait;
     pub use futures::stream::BoxStream;
     pub use mq_core::backend::{
-        Backend, ClaimedJob, JobCheckpointParams, JobClaimParams, JobCommitParams,
-        JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobGetParams, JobInfo,
-        JobInsertParams, JobKeepAliveParams, JobLease, JobListParams, JobReleaseParams,
-        JobRetryParams, JobScheduleParams, JobScheduleResult, JobStateCount, JobStatsParams,
-        JobSummary, JobVacuumParams, LeaseOutcome, ListenParams, MigrateParams, Wakeup,
+        Backend, ChannelPauseParams, ClaimedJob, JobCheckpointParams, JobClaimParams,
+        JobCommitParams, JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams,
+        JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams, JobLease, JobListParams,
+        JobReleaseParams, JobRetryParams, JobScheduleParams, JobScheduleResult, JobStatsParams,
+        JobSummary, JobVacuumParams, LeaseOutcome, ListenParams, MigrateParams, QueueStats, Wakeup,
     };
     pub use mq_core::{Executor, Result, Uuid};
 }
@@ -108,6 +108,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "retry_limits",
         sql: include_str!("../../migrations/0005_retry_limits.sql"),
     },
+    Migration {
+        version: 6,
+        name: "channel_pauses",
+        sql: include_str!("../../migrations/0006_channel_pauses.sql"),
+    },
 ];
 
 /// The newest schema version this library knows.
@@ -153,6 +158,12 @@ pub mod statements {
     pub const JOB_GET: &str = include_str!("../statements/job_get.sql");
     /// `Backend::job_stats`.
     pub const JOB_STATS: &str = include_str!("../statements/job_stats.sql");
+    /// `Backend::job_stats`: the paused channels.
+    pub const CHANNEL_PAUSES: &str = include_str!("../statements/channel_pauses.sql");
+    /// `Backend::channel_pause`, pausing.
+    pub const CHANNEL_PAUSE: &str = include_str!("../statements/channel_pause.sql");
+    /// `Backend::channel_pause`, resuming.
+    pub const CHANNEL_RESUME: &str = include_str!("../statements/channel_resume.sql");
     /// `Backend::job_vacuum`: takes the vacuum lock, if free.
     pub const JOB_VACUUM_LOCK: &str = include_str!("../statements/job_vacuum_lock.sql");
     /// `Backend::job_vacuum`: the vacuum itself (simple protocol only).

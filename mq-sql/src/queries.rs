@@ -8,11 +8,12 @@
 use std::collections::{BTreeSet, HashSet};
 
 use mq_core::backend::{
-    ChannelKey, ClaimTarget, ClaimedJob, JobCheckpointParams, JobClaimParams, JobCommitParams,
-    JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobGetParams, JobInfo,
-    JobInsertParams, JobKeepAliveParams, JobLease, JobListParams, JobReleaseParams, JobRetryParams,
-    JobScheduleParams, JobScheduleResult, JobState, JobStateCount, JobStatsParams, JobSummary,
-    LeaseOutcome, bound_error_text,
+    ChannelKey, ChannelPause, ChannelPauseParams, ClaimTarget, ClaimedJob, JobCheckpointParams,
+    JobClaimParams, JobCommitParams, JobCompleteParams, JobDeleteParams, JobFailOutcome,
+    JobFailParams, JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams, JobLease,
+    JobListParams, JobReleaseParams, JobRetryParams, JobScheduleParams, JobScheduleResult,
+    JobState, JobStateCount, JobStatsParams, JobSummary, LeaseOutcome, PauseAction, QueueStats,
+    bound_error_text,
 };
 use mq_core::{Error, Result, Uuid};
 use time::OffsetDateTime;
@@ -588,11 +589,8 @@ pub async fn job_delete(
     in_spawn_order(&mut rows, "job_delete")
 }
 
-/// `Backend::job_stats`.
-pub async fn job_stats(
-    conn: &mut dyn Connection,
-    params: JobStatsParams,
-) -> Result<Vec<JobStateCount>> {
+/// `Backend::job_stats`: the counts, then the paused channels.
+pub async fn job_stats(conn: &mut dyn Connection, params: JobStatsParams) -> Result<QueueStats> {
     let op = "job_stats";
     let mut rows = conn
         .query(
@@ -601,7 +599,8 @@ pub async fn job_stats(
             &[Param::OptTimestamp(params.now)],
         )
         .await?;
-    rows.iter_mut()
+    let counts = rows
+        .iter_mut()
         .map(|row| {
             let oldest_ready_us: Option<i64> = get(row, op, "oldest_ready_us")?;
             Ok(JobStateCount::new(
@@ -612,7 +611,47 @@ pub async fn job_stats(
                 oldest_ready_us.map(from_micros),
             ))
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    let mut rows = conn.query(op, statements::CHANNEL_PAUSES, &[]).await?;
+    let paused = rows
+        .iter_mut()
+        .map(|row| {
+            Ok(ChannelPause::new(
+                get(row, op, "channel_name")?,
+                get(row, op, "paused_at")?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(QueueStats::new(counts, paused))
+}
+
+/// `Backend::channel_pause`; a resume wakes up listening runners.
+pub async fn channel_pause(
+    conn: &mut dyn Connection,
+    params: ChannelPauseParams<'_>,
+) -> Result<bool> {
+    let op = "channel_pause";
+    let name = Param::Text(params.channel_name);
+    let changed = match params.action {
+        PauseAction::Pause => {
+            let at = Param::OptTimestamp(params.now);
+            !conn
+                .query(op, statements::CHANNEL_PAUSE, &[name, at])
+                .await?
+                .is_empty()
+        }
+        PauseAction::Resume => {
+            let resumed = !conn
+                .query(op, statements::CHANNEL_RESUME, &[name])
+                .await?
+                .is_empty();
+            if resumed {
+                notify(conn, &ready_notifications([params.channel_name])).await?;
+            }
+            resumed
+        }
+    };
+    Ok(changed)
 }
 
 /// A statement made at run time, kept for the life of the process: the

@@ -22,7 +22,8 @@
 -- job unless concurrent claims hold all its ready rows. The cursor then
 -- moves past the channels served, so the next claim starts where this one
 -- stopped and every channel with ready work is served within as many claims
--- as there are such channels.
+-- as there are such channels. A paused channel (mq_channel_pauses) is
+-- visited but gives nothing, and the cursor passes it with the others.
 WITH RECURSIVE channel(channel_name, channel_args, wrapped) AS (
     (SELECT * FROM (
         -- The first channel after the cursor: same name, later args...
@@ -77,7 +78,12 @@ WITH RECURSIVE channel(channel_name, channel_args, wrapped) AS (
 ),
 picked AS (
     SELECT p.id
-    FROM (SELECT * FROM channel LIMIT $1) c
+    -- Paused channels are passed over before the limit, so that they take
+    -- no room in the claim: one primary key probe per channel visited.
+    FROM (SELECT * FROM channel c
+          WHERE NOT EXISTS (SELECT 1 FROM mq_channel_pauses paused
+                            WHERE paused.channel_name = c.channel_name)
+          LIMIT $1) c
     CROSS JOIN LATERAL (
         SELECT j.id
         FROM mq_jobs j

@@ -22,6 +22,11 @@ WITH picked AS (
           AND j.channel_name = t.channel_name
           AND j.channel_args = t.channel_args
           AND j.ready_seq >= t.from_seq
+          -- A paused channel gives nothing, and the runner forgets it until
+          -- a resume's notification. This test names no column of j, so it
+          -- is made once per channel, before the index is read.
+          AND NOT EXISTS (SELECT 1 FROM mq_channel_pauses paused
+                          WHERE paused.channel_name = t.channel_name)
         ORDER BY j.ready_seq
         LIMIT $1
         FOR UPDATE SKIP LOCKED

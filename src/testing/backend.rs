@@ -100,8 +100,11 @@
 //! #   async fn job_list(&self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {
 //! #       self.inner.job_list(params).await
 //! #   }
-//! #   async fn job_stats(&self, params: JobStatsParams) -> Result<Vec<JobStateCount>> {
+//! #   async fn job_stats(&self, params: JobStatsParams) -> Result<QueueStats> {
 //! #       self.inner.job_stats(params).await
+//! #   }
+//! #   async fn channel_pause(&self, params: ChannelPauseParams<'_>) -> Result<bool> {
+//! #       self.inner.channel_pause(params).await
 //! #   }
 //! #   async fn job_retry(&self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
 //! #       self.inner.job_retry(params).await

@@ -84,3 +84,70 @@ pub async fn runner_takes_only_its_channel_names<D: Driver>(db: &Db<D>) {
     assert_eq!(seen, vec!["also-mine/", "mine/1", "mine/2"]);
     assert_eq!(db.state(other).await, Some(JobState::Ready));
 }
+
+/// A paused channel's jobs wait in every runner while the others run;
+/// resuming wakes the runners, which poll only hourly, and they run them
+/// all. Resuming twice is a typed error.
+pub async fn paused_channel_waits_until_resumed<D: Driver>(db: &Db<D>) {
+    let configure = |options: &mut mq::JobRunnerOptions| {
+        options.set_poll_interval(Duration::from_secs(3600));
+    };
+    let (_first, first) = recording_runner(db, configure, |job| job.id()).await;
+    let (_second, second) = recording_runner(db, configure, |job| job.id()).await;
+    let ran = || {
+        let mut ids = first.items();
+        ids.extend(second.items());
+        ids
+    };
+
+    assert!(mq::admin::pause(db.ex(), "held").await.unwrap());
+    assert!(!mq::admin::pause(db.ex(), "held").await.unwrap());
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(
+            JobBuilder::new("held")
+                .set_channel_name("held")
+                .spawn(db.ex())
+                .await
+                .unwrap(),
+        );
+    }
+    let free = JobBuilder::new("free")
+        .set_channel_name("free")
+        .spawn(db.ex())
+        .await
+        .unwrap();
+    // Spawned after the held jobs, so the claims that ran it had been told
+    // of them too.
+    db.wait_gone(free).await;
+    for id in &held {
+        assert_eq!(db.state(*id).await, Some(JobState::Ready));
+    }
+    assert_eq!(ran(), vec![free]);
+    let stats = mq::admin::stats(db.ex()).await.unwrap();
+    assert!(stats.is_paused("held"));
+    assert!(!stats.is_paused("free"));
+
+    mq::admin::resume(db.ex(), "held").await.unwrap();
+    for id in &held {
+        db.wait_gone(*id).await;
+    }
+    let mut all = ran();
+    all.sort();
+    let mut expected = held.clone();
+    expected.push(free);
+    expected.sort();
+    assert_eq!(all, expected, "each job ran once");
+    assert!(matches!(
+        mq::admin::resume(db.ex(), "held").await,
+        Err(mq::Error::NotPaused { channel_name }) if channel_name == "held"
+    ));
+    assert!(matches!(
+        mq::admin::pause(db.ex(), "nul\0").await,
+        Err(mq::Error::InvalidInput {
+            field: "channel_name",
+            ..
+        })
+    ));
+    assert!(mq::admin::stats(db.ex()).await.unwrap().paused.is_empty());
+}

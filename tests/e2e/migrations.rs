@@ -340,3 +340,74 @@ pub async fn upgrades_a_version_4_database_with_its_jobs<D: Driver>(_db: &Db<D>)
     assert!(ran.contains(&("retry".to_owned(), 2)), "{ran:?}");
     assert!(ran.contains(&("gave up".to_owned(), 1)), "{ran:?}");
 }
+
+/// The schema as it was at version 5, with jobs spawned under it: one
+/// ready with a capped, jittered retry policy, one running under a lease,
+/// and one ordered job blocked behind it.
+const VERSION_5: &str = include_str!("../../migrations/0005_retry_limits.sql");
+const VERSION_5_JOBS: &str = "
+INSERT INTO mq_migrations (version, name) VALUES (5, 'retry_limits');
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff,
+                     retry_backoff_max, retry_jitter)
+VALUES
+    ('00000000-0000-7000-8000-000000000031', 'ready', 'capped', 'v5', '', false, now(), NULL,
+     0, 0, 3, '1s', '1m', true),
+    ('00000000-0000-7000-8000-000000000032', 'running', 'head', 'v5', '', true,
+     now() - interval '1 second', NULL, 1, 1, 3, '10ms', NULL, false),
+    ('00000000-0000-7000-8000-000000000033', 'blocked', 'next', 'v5', '', true, now(), NULL,
+     0, 0, 3, '10ms', NULL, false);
+";
+
+/// A database of schema version 5, with its jobs, migrates in place to
+/// version 6 (paused channels): nothing is paused after the upgrade, the
+/// jobs keep their retry policy and run (the lapsed lease comes back, the
+/// ordered job after it), and a channel can then be paused and resumed.
+pub async fn upgrades_a_version_5_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    let fresh = TestDb::create();
+    let pool = D::connect(fresh.url()).await;
+    for schema in [
+        VERSION_1,
+        VERSION_2,
+        VERSION_2_JOBS,
+        VERSION_3,
+        VERSION_3_JOBS,
+        VERSION_4,
+        VERSION_4_JOBS,
+        VERSION_5,
+        VERSION_5_JOBS,
+    ] {
+        D::exec(&pool, schema).await;
+    }
+    mq::migrate(D::executor(&pool)).await.unwrap();
+    let db = Db::<D>::on(pool, fresh, Runtime::current());
+    assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 6);
+    let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
+    let stats = admin::stats(db.ex()).await.unwrap();
+    assert!(stats.paused.is_empty());
+    assert!(stats.counts.iter().any(|row| row.channel_name == "v5"
+        && row.state == mq::JobState::Blocked
+        && row.count == 1));
+    let capped = admin::get(db.ex(), id(0x31)).await.unwrap().unwrap();
+    assert_eq!(capped.retry_backoff_max, Some(Duration::from_secs(60)));
+    assert!(capped.retry_jitter);
+
+    assert!(admin::pause(db.ex(), "v5").await.unwrap());
+    assert!(admin::stats(db.ex()).await.unwrap().is_paused("v5"));
+    admin::resume(db.ex(), "v5").await.unwrap();
+
+    let (_runner, log) = recording_runner(
+        &db,
+        |options| {
+            options.set_channel_names(&["v5"]);
+        },
+        |job| job.name().to_owned(),
+    )
+    .await;
+    for job in [id(0x31), id(0x32), id(0x33)] {
+        db.wait_gone(job).await;
+    }
+    let ran = log.items();
+    let at = |name: &str| ran.iter().position(|n| n == name);
+    assert!(at("head") < at("next"), "{ran:?}");
+}

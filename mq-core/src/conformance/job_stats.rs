@@ -12,7 +12,7 @@ pub async fn counts_per_channel_name_and_state(backend: &dyn Backend) {
             .await
             .expect("job_stats")
     };
-    assert!(stats(t.at(0.0)).await.is_empty());
+    assert!(stats(t.at(0.0)).await.counts.is_empty());
     let mut blocking = job("j", "b");
     blocking.set_ordered(true);
     failed_job(backend, t.at(0.0), blocking).await;
@@ -29,6 +29,7 @@ pub async fn counts_per_channel_name_and_state(backend: &dyn Backend) {
 
     let rows: Vec<(String, JobState, u64, u64, Option<Duration>)> = stats(t.at(10.0))
         .await
+        .counts
         .into_iter()
         .map(|r| {
             (

@@ -81,3 +81,28 @@ pub async fn wakes_up_on_retry(backend: &dyn Backend, spawner: &Arc<dyn Spawner>
         }
     );
 }
+
+/// Resuming a channel wakes listening runners for it (its jobs waited
+/// while no notification would come).
+pub async fn wakes_up_on_resume(backend: &dyn Backend, spawner: &Arc<dyn Spawner>) {
+    use crate::backend::{ChannelPauseParams, PauseAction};
+    let pause_action = |action| {
+        backend.channel_pause(ChannelPauseParams {
+            channel_name: "x",
+            action,
+            now: None,
+        })
+    };
+    assert!(pause_action(PauseAction::Pause).await.expect("pause"));
+    let mut wakeups = backend
+        .listen(ListenParams { spawner })
+        .await
+        .expect("listen");
+    assert!(pause_action(PauseAction::Resume).await.expect("resume"));
+    assert_eq!(
+        next_wakeup(spawner.as_ref(), &mut wakeups).await,
+        Wakeup::Ready {
+            channel_name: Some("x".to_owned())
+        }
+    );
+}

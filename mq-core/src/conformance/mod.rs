@@ -144,6 +144,12 @@ macro_rules! conformance_tests {
             job_vacuum {
                 keeps_every_live_job,
             },
+            channel_pause {
+                paused_channels_are_not_claimed,
+                paused_channels_do_not_starve_the_others,
+                is_listed_and_idempotent,
+                holds_jobs_that_become_ready_while_paused,
+            },
             model {
                 random_operations_keep_every_invariant,
             },
@@ -153,6 +159,7 @@ macro_rules! conformance_tests {
             use super::*;
             $crate::conformance_tests!(@runtime_case [$(#[$attr])+] ($factory) ($spawner) wakes_up_on_insert_and_commit);
             $crate::conformance_tests!(@runtime_case [$(#[$attr])+] ($factory) ($spawner) wakes_up_on_retry);
+            $crate::conformance_tests!(@runtime_case [$(#[$attr])+] ($factory) ($spawner) wakes_up_on_resume);
         }
     };
     (@modules $attrs:tt $factory:tt; $($module:ident { $($case:ident),+ $(,)? }),+ $(,)?) => {
@@ -234,6 +241,7 @@ impl Default for Clock {
     }
 }
 
+pub mod channel_pause;
 pub mod job_checkpoint;
 pub mod job_claim;
 pub mod job_commit;

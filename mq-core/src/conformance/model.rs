@@ -35,6 +35,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use super::*;
+use crate::backend::{ChannelPauseParams, PauseAction};
 
 const CHANNELS: u8 = 4;
 const ARGS: u8 = 2;
@@ -103,6 +104,10 @@ enum Op {
     /// Claims one job at a time, following the cursor, across every
     /// channel with ready jobs; then gives them back.
     Fairness,
+    /// Pauses a channel name: claims must skip its jobs.
+    Pause(u8),
+    /// Resumes a channel name.
+    Resume(u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -146,6 +151,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::Delete),
         1 => Just(Op::RetryFailed),
         1 => Just(Op::Fairness),
+        1 => (0..CHANNELS).prop_map(Op::Pause),
+        1 => (0..CHANNELS).prop_map(Op::Resume),
     ]
 }
 
@@ -211,6 +218,8 @@ struct Run<'b> {
     claimed_until: BTreeMap<(u8, ChannelKey), i64>,
     /// Per ordered channel, the jobs in the order they completed.
     completed_order: BTreeMap<ChannelKey, Vec<usize>>,
+    /// The channel names paused.
+    paused: BTreeSet<String>,
     log: String,
 }
 
@@ -300,6 +309,8 @@ impl<'b> Run<'b> {
                 }
             }
             Op::Fairness => self.fairness().await?,
+            Op::Pause(channel) => self.pause(*channel, PauseAction::Pause).await?,
+            Op::Resume(channel) => self.pause(*channel, PauseAction::Resume).await?,
         }
         self.check_states().await
     }
@@ -477,6 +488,7 @@ impl<'b> Run<'b> {
             let left: Vec<usize> = left
                 .into_iter()
                 .filter(|&i| names.is_none_or(|n| n.contains(&self.jobs[i].channel.name)))
+                .filter(|&i| !self.paused.contains(&self.jobs[i].channel.name))
                 .collect();
             ensure!(
                 left.is_empty(),
@@ -511,6 +523,11 @@ impl<'b> Run<'b> {
         ensure!(
             names.is_none_or(|n| n.contains(&tracked.channel.name)),
             "claimed job {i} of an unsubscribed channel"
+        );
+        ensure!(
+            !self.paused.contains(&tracked.channel.name),
+            "claimed job {i} of paused channel {}",
+            tracked.channel.name
         );
         if tracked.ordered
             && let Some(before) = self.holding_before(i)
@@ -814,11 +831,36 @@ impl<'b> Run<'b> {
         job.uncommitted && job.commit_deadline <= self.now
     }
 
+    /// Pauses or resumes channel name `c{channel}`; the backend must say
+    /// whether that changed anything as the test's record does.
+    async fn pause(&mut self, channel: u8, action: PauseAction) -> Check {
+        let name = format!("c{channel}");
+        let changed = self
+            .backend
+            .channel_pause(ChannelPauseParams {
+                channel_name: &name,
+                action,
+                now: self.at(),
+            })
+            .await
+            .map_err(|e| format!("channel_pause: {e}"))?;
+        let expected = match action {
+            PauseAction::Pause => self.paused.insert(name.clone()),
+            PauseAction::Resume => self.paused.remove(&name),
+        };
+        ensure!(
+            changed == expected,
+            "{action:?} of {name} changed {changed}, the test expected {expected}"
+        );
+        Ok(())
+    }
+
     async fn fairness(&mut self) -> Check {
         let ready = self.listed(Some(JobState::Ready)).await?;
         let channels: BTreeSet<ChannelKey> = ready
             .iter()
             .map(|&i| self.jobs[i].channel.clone())
+            .filter(|channel| !self.paused.contains(&channel.name))
             .collect();
         let mut cursor: Option<ChannelKey> = None;
         let mut served = Vec::new();
@@ -936,6 +978,9 @@ impl<'b> Run<'b> {
     /// ordered channel's jobs completed in spawn order.
     async fn drain(&mut self) -> Check {
         let _ = writeln!(self.log, "drain");
+        for channel in 0..CHANNELS {
+            self.pause(channel, PauseAction::Resume).await?;
+        }
         for held in std::mem::take(&mut self.held).into_values() {
             self.release(held).await?;
         }
@@ -1001,6 +1046,7 @@ async fn check(
         cursors: BTreeMap::new(),
         claimed_until: BTreeMap::new(),
         completed_order: BTreeMap::new(),
+        paused: BTreeSet::new(),
         log: String::new(),
     };
     for op in ops {
