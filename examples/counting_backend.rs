@@ -113,6 +113,11 @@ impl<B: Backend> Backend for CountingBackend<B> {
         self.inner.job_stats(params).await
     }
 
+    async fn job_cancel(&self, params: JobCancelParams<'_>) -> Result<Vec<(Uuid, CancelOutcome)>> {
+        self.count("job_cancel");
+        self.inner.job_cancel(params).await
+    }
+
     async fn channel_pause(&self, params: ChannelPauseParams<'_>) -> Result<bool> {
         self.count("channel_pause");
         self.inner.channel_pause(params).await

@@ -154,6 +154,38 @@ async fn keeping_completed_jobs(
 }
 
 #[allow(dead_code)]
+async fn cancelling_a_job(pool: sqlx::PgPool, id: mq::Uuid) -> Result<(), Box<dyn Error>> {
+    use mq::CancelOutcome;
+
+    // README: cancelling a job
+    match mq::cancel(&pool, id).await? {
+        CancelOutcome::Cancelled => println!("it will not run"),
+        CancelOutcome::CancelledRunning => println!("its runner tells it to stop"),
+        CancelOutcome::Finished(state) => println!("too late: it is {state}"),
+        _ => {}
+    }
+    Ok(())
+}
+
+#[mq::job]
+async fn export_report(mut job: mq::CurrentJob) -> Result<(), mq::BoxError> {
+    // README: a job that stops when cancelled
+    for chunk in 0..100 {
+        if job.is_cancelled() {
+            return Ok(()); // nothing more will be recorded for this attempt
+        }
+        write_chunk(chunk).await?;
+    }
+    job.complete().await?;
+    Ok(())
+}
+
+#[allow(dead_code)]
+async fn write_chunk(_chunk: u32) -> Result<(), mq::BoxError> {
+    Ok(())
+}
+
+#[allow(dead_code)]
 async fn pausing_a_channel(pool: sqlx::PgPool) -> Result<(), Box<dyn Error>> {
     use mq::admin;
 

@@ -204,8 +204,9 @@ pub use mq_core::backend::JobState;
 pub use mq_core::registry::{JobPanicked, UnknownJob, error_text};
 pub use mq_core::retry::RetryPolicy;
 pub use mq_core::{
-    Backend, BackendExt, BoxError, Checkpoint, Executor, IntoBackend, JobBuilder, NamedJob, Result,
-    Spawner, StandaloneBackend, Uuid, clear, clear_all, commit, exists, migrate,
+    Backend, BackendExt, BoxError, CancelOutcome, Checkpoint, Executor, IntoBackend, JobBuilder,
+    NamedJob, Result, Spawner, StandaloneBackend, Uuid, cancel, clear, clear_all, commit, exists,
+    migrate,
 };
 pub use mq_core::{DEFAULT_PAYLOAD_LIMIT, payload_limit, set_payload_limit};
 pub use runtime::DefaultRuntime;

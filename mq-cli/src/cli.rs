@@ -62,6 +62,14 @@ pub enum Command {
         #[arg(required = true)]
         ids: Vec<Uuid>,
     },
+    /// Cancels jobs that have not finished: they never run (again), and the
+    /// runner of a running one tells it to stop. They are kept, in state
+    /// cancelled, until pruned.
+    Cancel {
+        /// The jobs' ids.
+        #[arg(required = true)]
+        ids: Vec<Uuid>,
+    },
     /// Deletes every job of some channel names, or every job.
     Clear(ClearArgs),
     /// Pauses a channel name (all its arguments) for every runner, until
@@ -145,7 +153,7 @@ pub struct PruneArgs {
     /// unit (s, m, h, d, w), or several: `7d`, `12h`, `1h30m`.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub older_than: Duration,
-    /// Only jobs in this state (default: failed and completed).
+    /// Only jobs in this state (default: failed, completed and cancelled).
     #[arg(long, value_enum)]
     pub state: Option<FinishedState>,
 }
@@ -167,6 +175,8 @@ pub enum StateArg {
     Failed,
     /// Completed, and kept.
     Completed,
+    /// Cancelled before it finished.
+    Cancelled,
 }
 
 impl From<StateArg> for JobState {
@@ -179,6 +189,7 @@ impl From<StateArg> for JobState {
             StateArg::Running => JobState::Running,
             StateArg::Failed => JobState::Failed,
             StateArg::Completed => JobState::Completed,
+            StateArg::Cancelled => JobState::Cancelled,
         }
     }
 }
@@ -190,6 +201,8 @@ pub enum FinishedState {
     Failed,
     /// Completed, and kept.
     Completed,
+    /// Cancelled.
+    Cancelled,
 }
 
 impl From<FinishedState> for JobState {
@@ -197,6 +210,7 @@ impl From<FinishedState> for JobState {
         match state {
             FinishedState::Failed => JobState::Failed,
             FinishedState::Completed => JobState::Completed,
+            FinishedState::Cancelled => JobState::Cancelled,
         }
     }
 }

@@ -98,6 +98,7 @@ pub async fn run(cli: Cli) -> Result<Done, CliError> {
         Command::Retry(args) => retry(conn, args).await,
         Command::Delete { ids } => delete(conn, &ids).await,
         Command::Clear(args) => clear(conn, args).await.map(Done::from),
+        Command::Cancel { ids } => cancel(conn, &ids).await,
         Command::Pause { channel } => pause(conn, &channel).await.map(Done::from),
         Command::Resume { channel } => resume(conn, &channel).await.map(Done::from),
         Command::Prune(args) => prune(conn, args).await.map(Done::from),
@@ -196,7 +197,8 @@ fn status_report(stats: &QueueStats) -> Report {
         JobState::Ready => "READY",
         JobState::Running => "RUNNING",
         JobState::Failed => "FAILED",
-        _ => "COMPLETED",
+        JobState::Completed => "COMPLETED",
+        _ => "CANCELLED",
     }));
     headers.push("OLDEST READY");
     let age = |age: Option<Duration>| age.map_or_else(|| "-".to_owned(), output::duration);
@@ -379,6 +381,7 @@ async fn show(conn: &mut PgConnection, id: Uuid) -> Result<Report, CliError> {
         JobState::Running => "lease until",
         JobState::Failed => "failed at",
         JobState::Completed => "completed at",
+        JobState::Cancelled => "cancelled at",
         _ => "run at",
     };
     lines.push((run_at, output::time(job.run_at)));
@@ -514,6 +517,51 @@ async fn delete(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Done, CliError>
     })
 }
 
+async fn cancel(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Done, CliError> {
+    let (mut cancelled, mut running, mut finished, mut missing) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for id in unique(ids) {
+        match mq::cancel(pooled(&mut *conn), id).await {
+            Ok(mq::CancelOutcome::CancelledRunning) => running.push(id),
+            Ok(mq::CancelOutcome::Finished(state)) => finished.push((id, state)),
+            Ok(_) => cancelled.push(id),
+            Err(mq::Error::NotFound { .. }) => missing.push(id),
+            Err(error) => return Err(failed("cancel")(error)),
+        }
+    }
+    let mut text = format!(
+        "cancelled {}",
+        count((cancelled.len() + running.len()) as u64, "job", "jobs")
+    );
+    if !running.is_empty() {
+        text.push_str(&format!(" ({} running, told to stop)", running.len()));
+    }
+    text.push('\n');
+    for (id, state) in &finished {
+        text.push_str(&format!("{id} had finished ({state}); left as it was\n"));
+    }
+    let report = Report {
+        text,
+        json: json!({
+            "cancelled": id_list(&cancelled),
+            "running": id_list(&running),
+            "finished": finished.iter().map(|(id, state)| json!({
+                "id": id.to_string(),
+                "state": state.as_str(),
+            })).collect::<Vec<_>>(),
+            "not_found": id_list(&missing),
+        }),
+    };
+    Ok(Done {
+        report,
+        problem: (!missing.is_empty()).then_some(CliError::Partial {
+            reason: LeftAlone::NotFound,
+            ids: missing,
+        }),
+        exit_code: 0,
+    })
+}
+
 fn unique(ids: &[Uuid]) -> Vec<Uuid> {
     let mut seen = Vec::new();
     for id in ids {
@@ -543,7 +591,7 @@ async fn clear(conn: &mut PgConnection, args: ClearArgs) -> Result<Report, CliEr
 async fn prune(conn: &mut PgConnection, args: PruneArgs) -> Result<Report, CliError> {
     let states: Vec<JobState> = match args.state {
         Some(state) => vec![state.into()],
-        None => vec![JobState::Failed, JobState::Completed],
+        None => vec![JobState::Failed, JobState::Completed, JobState::Cancelled],
     };
     let pruned = admin::prune(pooled(conn), args.older_than, &states)
         .await

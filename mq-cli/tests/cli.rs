@@ -438,6 +438,36 @@ async fn retry_makes_failed_jobs_ready() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_jobs() {
+    let fx = Fixture::new().await;
+    let a = fx.spawn(&mut job("j", "a")).await;
+    let b = fx.spawn(&mut job("j", "a")).await;
+    let unknown = Uuid::now_v7();
+    let run = fx.mq(&["cancel", &a.to_string(), &unknown.to_string()]);
+    assert_eq!(run.stdout, "cancelled 1 job\n");
+    let stderr = run.fails(1);
+    assert!(
+        stderr.contains("1 of the given jobs does not exist"),
+        "{stderr}"
+    );
+    assert_eq!(fx.state(a).await, Some(JobState::Cancelled));
+    assert_eq!(fx.state(b).await, Some(JobState::Ready));
+
+    let again = fx.mq(&["cancel", &a.to_string(), "--json"]).json();
+    assert_eq!(again["finished"][0]["state"], "cancelled");
+    assert_eq!(again["cancelled"].as_array().map(Vec::len), Some(0));
+    let status = fx.mq(&["status", "--json"]).json();
+    assert_eq!(status["totals"]["cancelled"], 1);
+    assert!(fx.mq(&["status"]).ok().contains("CANCELLED"));
+    assert_eq!(
+        fx.mq(&["prune", "--older-than", "0s", "--state", "cancelled"])
+            .ok(),
+        "pruned 1 cancelled job older than 0ms\n"
+    );
+    assert_eq!(fx.state(a).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_and_resume_a_channel() {
     let fx = Fixture::new().await;
     fx.spawn(&mut job("j", "a")).await;
@@ -518,7 +548,7 @@ async fn delete_clear_and_prune() {
 
     assert_eq!(
         fx.mq(&["prune", "--older-than", "7d"]).ok(),
-        "pruned 0 failed or completed jobs older than 7d\n"
+        "pruned 0 failed or completed or cancelled jobs older than 7d\n"
     );
     let pruned = fx
         .mq(&[

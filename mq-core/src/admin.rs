@@ -263,10 +263,12 @@ pub async fn delete<D, E: Executor<D>>(executor: E, ids: &[Uuid]) -> Result<Vec<
         .await
 }
 
-/// Deletes the jobs in `states` ([`JobState::Failed`], and
-/// [`JobState::Completed`] for jobs kept by a runner with
+/// Deletes the jobs in `states` ([`JobState::Failed`],
+/// [`JobState::Cancelled`], and [`JobState::Completed`] for jobs kept by a
+/// runner with
 /// [`set_keep_completed`](crate::JobRunnerOptions::set_keep_completed))
-/// that failed or completed at least `older_than` ago. Returns how many.
+/// that failed, were cancelled or completed at least `older_than` ago.
+/// Returns how many.
 pub async fn prune<D, E: Executor<D>>(
     executor: E,
     older_than: Duration,
@@ -275,13 +277,15 @@ pub async fn prune<D, E: Executor<D>>(
     if states.is_empty() {
         return Err(Error::invalid("states", "no state to prune"));
     }
-    if let Some(state) = states
-        .iter()
-        .find(|state| !matches!(state, JobState::Failed | JobState::Completed))
-    {
+    if let Some(state) = states.iter().find(|state| {
+        !matches!(
+            state,
+            JobState::Failed | JobState::Completed | JobState::Cancelled
+        )
+    }) {
         return Err(Error::invalid(
             "states",
-            format!("only failed and completed jobs can be pruned, not {state} ones"),
+            format!("only failed, completed and cancelled jobs can be pruned, not {state} ones"),
         ));
     }
     if older_than > MAX_DURATION {

@@ -78,6 +78,10 @@ pub enum JobState {
     Failed,
     /// Completed by a runner that keeps completed jobs; kept until pruned.
     Completed,
+    /// Cancelled ([`cancel`](crate::cancel)) before it finished; kept, like
+    /// failed jobs, until deleted or pruned. A cancelled ordered job no
+    /// longer holds its channel.
+    Cancelled,
 }
 
 impl JobState {
@@ -91,11 +95,12 @@ impl JobState {
             Self::Running => "running",
             Self::Failed => "failed",
             Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
         }
     }
 
     /// Every state, in the order of a job's life.
-    pub const ALL: [JobState; 7] = [
+    pub const ALL: [JobState; 8] = [
         Self::Uncommitted,
         Self::Blocked,
         Self::Scheduled,
@@ -103,6 +108,7 @@ impl JobState {
         Self::Running,
         Self::Failed,
         Self::Completed,
+        Self::Cancelled,
     ];
 
     /// Parses the name stored in PostgreSQL.
@@ -115,6 +121,7 @@ impl JobState {
             "running" => Self::Running,
             "failed" => Self::Failed,
             "completed" => Self::Completed,
+            "cancelled" => Self::Cancelled,
             _ => return None,
         })
     }
@@ -134,7 +141,7 @@ impl std::str::FromStr for JobState {
             crate::error::Error::invalid(
                 "state",
                 format!(
-                    "{name:?} is not a job state (one of uncommitted, blocked, scheduled, ready, running, failed, completed)"
+                    "{name:?} is not a job state (one of uncommitted, blocked, scheduled, ready, running, failed, completed, cancelled)"
                 ),
             )
         })
@@ -651,7 +658,10 @@ impl JobFilter<'_> {
                 .is_none_or(|names| names.iter().any(|name| name == channel_name))
             && self.states.is_none_or(|states| states.contains(&state))
             && self.finished_before.is_none_or(|age| {
-                matches!(state, JobState::Failed | JobState::Completed) && run_at <= now - age
+                matches!(
+                    state,
+                    JobState::Failed | JobState::Completed | JobState::Cancelled
+                ) && run_at <= now - age
             })
     }
 }
@@ -830,6 +840,32 @@ impl QueueStats {
     }
 }
 
+/// Parameters of [`Backend::job_cancel`].
+#[derive(Debug)]
+pub struct JobCancelParams<'a> {
+    /// The jobs to cancel.
+    pub ids: &'a [Uuid],
+    /// The time recorded as the cancel's (the cancelled jobs' `run_at`);
+    /// `None` for the backend's clock.
+    pub now: Option<OffsetDateTime>,
+}
+
+/// What [`cancel`](crate::cancel) did to a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CancelOutcome {
+    /// It had not started (or was waiting to retry): it is cancelled and
+    /// will not run.
+    Cancelled,
+    /// It was running: it is cancelled, and its runner is told
+    /// ([`CurrentJob::cancelled`](crate::CurrentJob::cancelled)). Whatever
+    /// the runner later records for this attempt changes nothing.
+    CancelledRunning,
+    /// It had finished already (failed, completed and kept, or cancelled):
+    /// nothing changed.
+    Finished(JobState),
+}
+
 /// A paused channel name, as [`QueueStats::paused`] lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -969,6 +1005,12 @@ pub enum Wakeup {
         /// The channel name, when known.
         channel_name: Option<String>,
     },
+    /// A running job was cancelled ([`Backend::job_cancel`]): its runner
+    /// tells the job.
+    Cancelled {
+        /// The job.
+        id: Uuid,
+    },
     /// A transaction that could not settle its ordered channels itself
     /// (see [`JobScheduleParams::settle_ordered`]) asks runners to.
     SettleOrdered,
@@ -1070,6 +1112,13 @@ pub trait Backend: Send + Sync + 'static {
     /// Counts jobs per channel name and state, ordered by both, and lists
     /// the paused channel names.
     async fn job_stats(&self, params: JobStatsParams) -> Result<QueueStats>;
+
+    /// Cancels the jobs among `ids` that have not finished: they move to
+    /// [`JobState::Cancelled`] at `now`, a cancelled ordered job stops
+    /// holding its channel, and the runners of running ones are woken with
+    /// [`Wakeup::Cancelled`]. Returns each stored job of `ids` once, with
+    /// what became of it; jobs not stored are left out.
+    async fn job_cancel(&self, params: JobCancelParams<'_>) -> Result<Vec<(Uuid, CancelOutcome)>>;
 
     /// Pauses or resumes a channel name, for every runner of every process
     /// and durably: claims skip the jobs of a paused channel (running ones

@@ -20,9 +20,10 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::backend::{
-    Backend, ChannelPauseParams, JobCheckpointParams, JobCommitParams, JobCompleteParams,
-    JobDeleteParams, JobGetParams, JobInfo, JobInsertParams, JobLease, JobListParams,
-    JobRetryParams, JobStatsParams, JobSummary, LeaseOutcome, MigrateParams, QueueStats,
+    Backend, CancelOutcome, ChannelPauseParams, JobCancelParams, JobCheckpointParams,
+    JobCommitParams, JobCompleteParams, JobDeleteParams, JobGetParams, JobInfo, JobInsertParams,
+    JobLease, JobListParams, JobRetryParams, JobStatsParams, JobSummary, LeaseOutcome,
+    MigrateParams, QueueStats,
 };
 use crate::error::Result;
 use crate::spawner::Spawner;
@@ -55,6 +56,8 @@ pub trait Executor<D>: Send + Sized {
     async fn job_stats(self, params: JobStatsParams) -> Result<QueueStats>;
     /// See [`Backend::channel_pause`].
     async fn channel_pause(self, params: ChannelPauseParams<'_>) -> Result<bool>;
+    /// See [`Backend::job_cancel`].
+    async fn job_cancel(self, params: JobCancelParams<'_>) -> Result<Vec<(Uuid, CancelOutcome)>>;
     /// See [`Backend::job_retry`].
     async fn job_retry(self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>>;
     /// See [`Backend::job_delete`].
@@ -111,6 +114,9 @@ impl<B: Backend + ?Sized> Executor<Direct> for &B {
     }
     async fn channel_pause(self, params: ChannelPauseParams<'_>) -> Result<bool> {
         Backend::channel_pause(self, params).await
+    }
+    async fn job_cancel(self, params: JobCancelParams<'_>) -> Result<Vec<(Uuid, CancelOutcome)>> {
+        Backend::job_cancel(self, params).await
     }
     async fn job_retry(self, params: JobRetryParams<'_>) -> Result<Vec<Uuid>> {
         Backend::job_retry(self, params).await

@@ -165,6 +165,26 @@ impl CurrentJob {
         &self.attempt.name
     }
 
+    /// Completes when the job should stop: it was cancelled
+    /// ([`cancel`](crate::cancel), from any process), or this runner no
+    /// longer holds it (its lease lapsed, or it was deleted). Whatever the
+    /// attempt records afterwards changes nothing (a completion gives
+    /// [`Error::LeaseLost`]), so a job may simply return. mq does not drop
+    /// the job's future for it: race this against the work, for example
+    /// with `tokio::select!`, at points where stopping is safe.
+    ///
+    /// The runner hears of a cancel through its notifications as the
+    /// cancel commits (within milliseconds), and at the latest at its next
+    /// keep-alive (a third of the lease) when it has none to listen to.
+    pub fn cancelled(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.attempt.cancel.fired()
+    }
+
+    /// Whether [`cancelled`](Self::cancelled) has completed.
+    pub fn is_cancelled(&self) -> bool {
+        self.attempt.cancel.is_fired()
+    }
+
     /// The job's channel name.
     pub fn channel_name(&self) -> &str {
         &self.attempt.channel_name

@@ -33,13 +33,13 @@ pub mod conformance;
 #[cfg(feature = "testing")]
 pub mod memory;
 
-pub use backend::{Backend, JobState};
+pub use backend::{Backend, CancelOutcome, JobState};
 pub use builder::{JobBuilder, NewJob, spawn_many};
 pub use error::{BoxError, Error, Result};
 pub use executor::{Executor, IntoBackend, StandaloneBackend};
 pub use ext::BackendExt;
 pub use job::{Checkpoint, CurrentJob};
-pub use ops::{clear, clear_all, commit, exists, migrate};
+pub use ops::{cancel, clear, clear_all, commit, exists, migrate};
 pub use payload::{DEFAULT_PAYLOAD_LIMIT, payload_limit, set_payload_limit};
 pub use registry::{JobRegistry, NamedJob};
 pub use runner::{JobRunnerHandle, JobRunnerOptions};

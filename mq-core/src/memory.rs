@@ -50,12 +50,12 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::backend::{
-    Backend, ChannelKey, ChannelPause, ChannelPauseParams, ClaimedJob, FailedAttempt,
-    JobCheckpointParams, JobClaimParams, JobCommitParams, JobCompleteParams, JobDeleteParams,
-    JobFailOutcome, JobFailParams, JobFilter, JobGetParams, JobInfo, JobInsertParams,
-    JobKeepAliveParams, JobLease, JobListParams, JobReleaseParams, JobRetryParams,
-    JobScheduleParams, JobScheduleResult, JobState, JobStateCount, JobStatsParams, JobSummary,
-    LeaseOutcome, ListenParams, MAX_ERROR_HISTORY, PauseAction, QueueStats, Wakeup,
+    Backend, CancelOutcome, ChannelKey, ChannelPause, ChannelPauseParams, ClaimedJob,
+    FailedAttempt, JobCancelParams, JobCheckpointParams, JobClaimParams, JobCommitParams,
+    JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobFilter, JobGetParams,
+    JobInfo, JobInsertParams, JobKeepAliveParams, JobLease, JobListParams, JobReleaseParams,
+    JobRetryParams, JobScheduleParams, JobScheduleResult, JobState, JobStateCount, JobStatsParams,
+    JobSummary, LeaseOutcome, ListenParams, MAX_ERROR_HISTORY, PauseAction, QueueStats, Wakeup,
     bound_error_text,
 };
 use crate::error::{Error, Result};
@@ -270,9 +270,12 @@ impl StoredJob {
         filter.matches(id, &self.channel.name, self.state, self.run_at, now)
     }
 
-    /// Whether this job holds `channel`: ordered on it, and not completed.
+    /// Whether this job holds `channel`: ordered on it, and neither
+    /// completed nor cancelled.
     fn holds(&self, channel: &ChannelKey) -> bool {
-        self.ordered && self.state != JobState::Completed && &self.channel == channel
+        self.ordered
+            && !matches!(self.state, JobState::Completed | JobState::Cancelled)
+            && &self.channel == channel
     }
 
     /// The state a blocked job takes when its turn comes.
@@ -727,6 +730,52 @@ impl Backend for MemoryBackend {
             .map(|(name, at)| ChannelPause::new(name.clone(), *at))
             .collect();
         Ok(QueueStats::new(counts.into_values().collect(), paused))
+    }
+
+    async fn job_cancel(&self, params: JobCancelParams<'_>) -> Result<Vec<(Uuid, CancelOutcome)>> {
+        let now = resolve(params.now);
+        let mut store = self.store();
+        let mut outcomes = Vec::new();
+        let mut channels = Vec::new();
+        let mut wakeups = Vec::new();
+        for id in params.ids {
+            let Some(job) = store.jobs.get_mut(id) else {
+                continue;
+            };
+            let outcome = match job.state {
+                JobState::Failed | JobState::Completed | JobState::Cancelled => {
+                    CancelOutcome::Finished(job.state)
+                }
+                state => {
+                    job.state = JobState::Cancelled;
+                    job.run_at = now;
+                    job.commit_deadline = None;
+                    job.ready_seq = None;
+                    if job.ordered {
+                        channels.push(job.channel.clone());
+                        if state != JobState::Blocked {
+                            // It held its channel: the next job runs now.
+                            wakeups.push(Wakeup::Ready {
+                                channel_name: Some(job.channel.name.clone()),
+                            });
+                        }
+                    }
+                    if state == JobState::Running {
+                        wakeups.push(Wakeup::Cancelled { id: *id });
+                        CancelOutcome::CancelledRunning
+                    } else {
+                        CancelOutcome::Cancelled
+                    }
+                }
+            };
+            if !outcomes.iter().any(|(seen, _)| seen == id) {
+                outcomes.push((*id, outcome));
+            }
+        }
+        store.settle(&channels, now);
+        store.number_ready();
+        store.notify(wakeups);
+        Ok(outcomes)
     }
 
     async fn channel_pause(&self, params: ChannelPauseParams<'_>) -> Result<bool> {

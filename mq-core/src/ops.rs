@@ -6,7 +6,8 @@
 use uuid::Uuid;
 
 use crate::backend::{
-    JobCommitParams, JobDeleteParams, JobFilter, JobListParams, JobState, MigrateParams,
+    CancelOutcome, JobCancelParams, JobCommitParams, JobDeleteParams, JobFilter, JobListParams,
+    JobState, MigrateParams,
 };
 use crate::error::{Error, Result};
 use crate::executor::Executor;
@@ -29,6 +30,37 @@ pub async fn commit<D, E: Executor<D>>(executor: E, ids: &[Uuid]) -> Result<()> 
         Ok(())
     } else {
         Err(Error::NotFound { ids: missing })
+    }
+}
+
+/// Cancels a job that has not finished, from any process, in the
+/// caller's transaction if given one.
+///
+/// A job that has not started (ready, scheduled, blocked, uncommitted, or
+/// waiting to retry) is cancelled at once and never runs. A running job is
+/// cancelled in the database at once, and its runner is told within a
+/// moment ([`CurrentJob::cancelled`](crate::CurrentJob::cancelled)
+/// completes, [`is_cancelled`](crate::CurrentJob::is_cancelled) turns
+/// true): through a notification as the cancel commits, and in any case at
+/// its next keep-alive. Whatever that attempt records later (a completion,
+/// a failure) changes nothing. Either way the job stays, in state
+/// [`JobState::Cancelled`], for inspection until deleted or pruned
+/// ([`admin::prune`](crate::admin::prune)); a cancelled ordered job no
+/// longer holds its channel, so the job after it runs.
+///
+/// Fails with [`Error::NotFound`] if no such job is stored. A job that had
+/// finished (failed, completed and kept, or cancelled) is left as it was:
+/// [`CancelOutcome::Finished`].
+pub async fn cancel<D, E: Executor<D>>(executor: E, id: Uuid) -> Result<CancelOutcome> {
+    let outcomes = executor
+        .job_cancel(JobCancelParams {
+            ids: &[id],
+            now: None,
+        })
+        .await?;
+    match outcomes.first() {
+        Some((_, outcome)) => Ok(*outcome),
+        None => Err(Error::NotFound { ids: vec![id] }),
     }
 }
 

@@ -143,6 +143,16 @@ macro_rules! sql_backend {
                 $crate::queries::job_stats(&mut *conn, params).await
             }
 
+            async fn job_cancel(
+                &self,
+                params: $crate::__private::JobCancelParams<'_>,
+            ) -> $crate::__private::Result<
+                Vec<($crate::__private::Uuid, $crate::__private::CancelOutcome)>,
+            > {
+                let mut conn = $crate::Database::connection(self, "job_cancel").await?;
+                $crate::queries::job_cancel(&mut *conn, params).await
+            }
+
             async fn channel_pause(
                 &self,
                 params: $crate::__private::ChannelPauseParams<'_>,

@@ -124,6 +124,17 @@ macro_rules! sql_executor {
                 session.finish().await?;
                 Ok(stats)
             }
+            async fn job_cancel(
+                self,
+                params: $crate::__private::JobCancelParams<'_>,
+            ) -> $crate::__private::Result<
+                Vec<($crate::__private::Uuid, $crate::__private::CancelOutcome)>,
+            > {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                let cancelled = $crate::queries::job_cancel(&mut *session, params).await?;
+                session.finish().await?;
+                Ok(cancelled)
+            }
             async fn channel_pause(
                 self,
                 params: $crate::__private::ChannelPauseParams<'_>,

@@ -31,11 +31,12 @@ pub mod __private {
     pub use async_trait::async_trait;
     pub use futures::stream::BoxStream;
     pub use mq_core::backend::{
-        Backend, ChannelPauseParams, ClaimedJob, JobCheckpointParams, JobClaimParams,
-        JobCommitParams, JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams,
-        JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams, JobLease, JobListParams,
-        JobReleaseParams, JobRetryParams, JobScheduleParams, JobScheduleResult, JobStatsParams,
-        JobSummary, JobVacuumParams, LeaseOutcome, ListenParams, MigrateParams, QueueStats, Wakeup,
+        Backend, CancelOutcome, ChannelPauseParams, ClaimedJob, JobCancelParams,
+        JobCheckpointParams, JobClaimParams, JobCommitParams, JobCompleteParams, JobDeleteParams,
+        JobFailOutcome, JobFailParams, JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams,
+        JobLease, JobListParams, JobReleaseParams, JobRetryParams, JobScheduleParams,
+        JobScheduleResult, JobStatsParams, JobSummary, JobVacuumParams, LeaseOutcome, ListenParams,
+        MigrateParams, QueueStats, Wakeup,
     };
     pub use mq_core::{Executor, Result, Uuid};
 }
@@ -113,6 +114,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "channel_pauses",
         sql: include_str!("../../migrations/0006_channel_pauses.sql"),
     },
+    Migration {
+        version: 7,
+        name: "cancelled_state",
+        sql: include_str!("../../migrations/0007_cancelled_state.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "cancelled_jobs",
+        sql: include_str!("../../migrations/0008_cancelled_jobs.sql"),
+    },
 ];
 
 /// The newest schema version this library knows.
@@ -160,6 +171,8 @@ pub mod statements {
     pub const JOB_STATS: &str = include_str!("../statements/job_stats.sql");
     /// `Backend::job_stats`: the paused channels.
     pub const CHANNEL_PAUSES: &str = include_str!("../statements/channel_pauses.sql");
+    /// `Backend::job_cancel`.
+    pub const JOB_CANCEL: &str = include_str!("../statements/job_cancel.sql");
     /// `Backend::channel_pause`, pausing.
     pub const CHANNEL_PAUSE: &str = include_str!("../statements/channel_pause.sql");
     /// `Backend::channel_pause`, resuming.
@@ -333,6 +346,12 @@ pub fn queued_notification(channel: &ChannelKey, ready_seq: i64) -> String {
     }
 }
 
+/// The notification payload telling the runner of job `id` that it was
+/// cancelled: `x:<id>`.
+pub fn cancel_notification(id: Uuid) -> String {
+    format!("x:{id}")
+}
+
 /// Reads the rest of a `q:` payload (see [`queued_notification`]).
 fn parse_queued(rest: &str) -> Option<Wakeup> {
     let (ready_seq, rest) = rest.split_once(':')?;
@@ -355,6 +374,12 @@ fn parse_queued(rest: &str) -> Option<Wakeup> {
 pub fn parse_notification(payload: &str) -> Wakeup {
     if let Some(rest) = payload.strip_prefix("q:") {
         return parse_queued(rest).unwrap_or(Wakeup::Resync);
+    }
+    if let Some(id) = payload.strip_prefix("x:") {
+        return match Uuid::parse_str(id) {
+            Ok(id) => Wakeup::Cancelled { id },
+            Err(_) => Wakeup::Resync,
+        };
     }
     let (kind, name) = match payload.split_once(':') {
         Some((kind, name)) => (kind, Some(name.to_owned())),

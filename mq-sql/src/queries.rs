@@ -8,12 +8,12 @@
 use std::collections::{BTreeSet, HashSet};
 
 use mq_core::backend::{
-    ChannelKey, ChannelPause, ChannelPauseParams, ClaimTarget, ClaimedJob, JobCheckpointParams,
-    JobClaimParams, JobCommitParams, JobCompleteParams, JobDeleteParams, JobFailOutcome,
-    JobFailParams, JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams, JobLease,
-    JobListParams, JobReleaseParams, JobRetryParams, JobScheduleParams, JobScheduleResult,
-    JobState, JobStateCount, JobStatsParams, JobSummary, LeaseOutcome, PauseAction, QueueStats,
-    bound_error_text,
+    CancelOutcome, ChannelKey, ChannelPause, ChannelPauseParams, ClaimTarget, ClaimedJob,
+    JobCancelParams, JobCheckpointParams, JobClaimParams, JobCommitParams, JobCompleteParams,
+    JobDeleteParams, JobFailOutcome, JobFailParams, JobGetParams, JobInfo, JobInsertParams,
+    JobKeepAliveParams, JobLease, JobListParams, JobReleaseParams, JobRetryParams,
+    JobScheduleParams, JobScheduleResult, JobState, JobStateCount, JobStatsParams, JobSummary,
+    LeaseOutcome, PauseAction, QueueStats, bound_error_text,
 };
 use mq_core::{Error, Result, Uuid};
 use time::OffsetDateTime;
@@ -22,9 +22,9 @@ use crate::connection::{Connection, FromValue, Param, Pooling, Row};
 use crate::filter;
 use crate::notify_group::{self, Turn};
 use crate::{
-    InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, VACUUM_LOCK_KEY, fail_outcome, from_micros,
-    insert_notifications, latest_version, lease_columns, lease_outcome, micros, notification,
-    parse_error, parse_errors, ready_notifications, statements,
+    InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, Migration, VACUUM_LOCK_KEY, cancel_notification,
+    fail_outcome, from_micros, insert_notifications, latest_version, lease_columns, lease_outcome,
+    micros, notification, parse_error, parse_errors, ready_notifications, statements,
 };
 
 /// A value read back that is not what mq writes (a newer schema, or a row
@@ -625,6 +625,47 @@ pub async fn job_stats(conn: &mut dyn Connection, params: JobStatsParams) -> Res
     Ok(QueueStats::new(counts, paused))
 }
 
+/// `Backend::job_cancel`, then the notifications to the runners of the
+/// running jobs it cancelled.
+pub async fn job_cancel(
+    conn: &mut dyn Connection,
+    params: JobCancelParams<'_>,
+) -> Result<Vec<(Uuid, CancelOutcome)>> {
+    let op = "job_cancel";
+    let mut rows = conn
+        .query(
+            op,
+            statements::JOB_CANCEL,
+            &[Param::Uuids(params.ids), Param::OptTimestamp(params.now)],
+        )
+        .await?;
+    let mut outcomes = Vec::with_capacity(rows.len());
+    let mut payloads = Vec::new();
+    let mut unblocked = BTreeSet::new();
+    for row in &mut rows {
+        let id: Uuid = get(row, op, "id")?;
+        let state = parse_state(op, &get::<String>(row, op, "state")?)?;
+        let cancelled: bool = get(row, op, "cancelled")?;
+        let channel_name: String = get(row, op, "channel_name")?;
+        if cancelled && get::<bool>(row, op, "ordered")? && state != JobState::Blocked {
+            // It held its channel: the next job there is unblocked.
+            unblocked.insert(channel_name);
+        }
+        let outcome = match (cancelled, state) {
+            (true, JobState::Running) => {
+                payloads.push(cancel_notification(id));
+                CancelOutcome::CancelledRunning
+            }
+            (true, _) => CancelOutcome::Cancelled,
+            (false, state) => CancelOutcome::Finished(state),
+        };
+        outcomes.push((id, outcome));
+    }
+    payloads.extend(ready_notifications(unblocked.iter().map(String::as_str)));
+    notify(conn, &payloads).await?;
+    Ok(outcomes)
+}
+
 /// `Backend::channel_pause`; a resume wakes up listening runners.
 pub async fn channel_pause(
     conn: &mut dyn Connection,
@@ -767,8 +808,14 @@ pub async fn job_vacuum(conn: &mut dyn Connection) -> Result<bool> {
 }
 
 /// `Backend::migrate`: applies the migrations this library carries that the
-/// database lacks, in one transaction under an advisory lock, so that
-/// concurrent callers apply them once between them.
+/// database lacks, each in a transaction of its own under an advisory lock,
+/// so that concurrent callers apply each once between them.
+///
+/// One transaction per migration, not one for all: a value added to an
+/// enum type (`ALTER TYPE ... ADD VALUE`) cannot be used before the
+/// transaction that added it commits, so a migration that adds a job state
+/// and the next, which indexes it, must commit apart. A database is always
+/// at one version or the next, never half of one.
 pub async fn migrate(conn: &mut dyn Connection) -> Result<()> {
     let op = "migrate";
     let latest = latest_version();
@@ -783,20 +830,24 @@ pub async fn migrate(conn: &mut dyn Connection) -> Result<()> {
             return Ok(());
         }
     }
-    let mut tx = conn.begin(op).await?;
-    match migrate_locked(&mut *tx).await {
-        Ok(()) => tx.commit(op).await,
-        Err(error) => {
-            // Keep the migration's error; a failed rollback means the
-            // connection is gone, which ends the transaction too.
-            let _ = tx.rollback(op).await;
-            Err(error)
+    for migration in MIGRATIONS {
+        let mut tx = conn.begin(op).await?;
+        match migrate_locked(&mut *tx, migration).await {
+            Ok(()) => tx.commit(op).await?,
+            Err(error) => {
+                // Keep the migration's error; a failed rollback means the
+                // connection is gone, which ends the transaction too.
+                let _ = tx.rollback(op).await;
+                return Err(error);
+            }
         }
     }
+    Ok(())
 }
 
-/// The migrations proper, in a transaction, under the migration lock.
-async fn migrate_locked(conn: &mut dyn Connection) -> Result<()> {
+/// Applies `migration`, in a transaction, under the migration lock, unless
+/// the database has it already.
+async fn migrate_locked(conn: &mut dyn Connection, migration: &Migration) -> Result<()> {
     let op = "migrate";
     let latest = latest_version();
     conn.execute(
@@ -813,7 +864,7 @@ async fn migrate_locked(conn: &mut dyn Connection) -> Result<()> {
             supported: latest,
         });
     }
-    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+    if migration.version > current {
         conn.batch_execute(op, migration.sql).await?;
         conn.execute(
             op,

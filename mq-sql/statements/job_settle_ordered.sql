@@ -32,5 +32,5 @@ SELECT mq_ordered_settle_channels(
            $1::timestamptz)::bigint AS unblocked
 FROM blocked b
 WHERE NOT EXISTS (SELECT 1 FROM mq_jobs h
-                  WHERE h.ordered AND h.state NOT IN ('blocked', 'completed')
+                  WHERE h.ordered AND h.state NOT IN ('blocked', 'completed', 'cancelled')
                     AND h.channel_name = b.channel_name AND h.channel_args = b.channel_args)

@@ -103,6 +103,9 @@
 //! #   async fn job_stats(&self, params: JobStatsParams) -> Result<QueueStats> {
 //! #       self.inner.job_stats(params).await
 //! #   }
+//! #   async fn job_cancel(&self, params: JobCancelParams<'_>) -> Result<Vec<(Uuid, CancelOutcome)>> {
+//! #       self.inner.job_cancel(params).await
+//! #   }
 //! #   async fn channel_pause(&self, params: ChannelPauseParams<'_>) -> Result<bool> {
 //! #       self.inner.channel_pause(params).await
 //! #   }

@@ -161,7 +161,7 @@ pub async fn kept_completed_jobs_are_inspected_and_pruned<D: Driver>(db: &Db<D>)
         admin::prune(db.ex(), week, &[JobState::Ready])
             .await
             .is_err(),
-        "only failed and completed jobs can be pruned"
+        "only failed, completed and cancelled jobs can be pruned"
     );
 }
 

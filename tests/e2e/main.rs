@@ -7,6 +7,7 @@
 
 mod admin;
 mod bad_input;
+mod cancel;
 mod channels;
 mod drivers;
 mod leases;
@@ -59,6 +60,7 @@ macro_rules! all_cases {
             channels::busy_channel_does_not_starve_a_quiet_one,
             channels::runner_takes_only_its_channel_names,
             channels::paused_channel_waits_until_resumed,
+            cancel::cancelled_jobs_stop_and_stay_cancelled,
             runners::idle_runner_wakes_on_spawn,
             runners::concurrent_spawns_all_wake_an_idle_runner,
             runners::competing_runners_run_each_job_once,
@@ -79,6 +81,7 @@ macro_rules! all_cases {
             migrations::upgrades_a_version_3_database_with_its_jobs,
             migrations::upgrades_a_version_4_database_with_its_jobs,
             migrations::upgrades_a_version_5_database_with_its_jobs,
+            migrations::upgrades_a_version_6_database_with_its_jobs,
             storage::vacuum_rebuilds_bloated_indexes,
             admin::failed_jobs_are_inspected_and_retried,
             admin::kept_completed_jobs_are_inspected_and_pruned,

@@ -411,3 +411,75 @@ pub async fn upgrades_a_version_5_database_with_its_jobs<D: Driver>(_db: &Db<D>)
     let at = |name: &str| ran.iter().position(|n| n == name);
     assert!(at("head") < at("next"), "{ran:?}");
 }
+
+/// The schema as it was at version 6, with jobs spawned under it: an
+/// ordered head, running under a lease that has not lapsed, the ordered
+/// job blocked behind it, one ready job, and a paused channel.
+const VERSION_6: &str = include_str!("../../migrations/0006_channel_pauses.sql");
+const VERSION_6_JOBS: &str = "
+INSERT INTO mq_migrations (version, name) VALUES (6, 'channel_pauses');
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff)
+VALUES
+    ('00000000-0000-7000-8000-000000000041', 'running', 'head', 'v6', '', true,
+     now() + interval '1 hour', NULL, 1, 1, 3, '10ms'),
+    ('00000000-0000-7000-8000-000000000042', 'blocked', 'next', 'v6', '', true, now(), NULL,
+     0, 0, 3, '10ms'),
+    ('00000000-0000-7000-8000-000000000043', 'ready', 'later', 'v6 paused', '', false, now(), NULL,
+     0, 0, 3, '10ms');
+INSERT INTO mq_channel_pauses (channel_name, paused_at) VALUES ('v6 paused', now());
+";
+
+/// A database of schema version 6, with its jobs, migrates in place to
+/// version 8 (cancelled jobs), in two transactions (an enum value must be
+/// committed before it is used): the pause holds, cancelling the running
+/// ordered head frees its channel, and the cancelled job is pruned.
+pub async fn upgrades_a_version_6_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    let fresh = TestDb::create();
+    let pool = D::connect(fresh.url()).await;
+    for schema in [
+        VERSION_1,
+        VERSION_2,
+        VERSION_2_JOBS,
+        VERSION_3,
+        VERSION_3_JOBS,
+        VERSION_4,
+        VERSION_4_JOBS,
+        VERSION_5,
+        VERSION_5_JOBS,
+        VERSION_6,
+        VERSION_6_JOBS,
+    ] {
+        D::exec(&pool, schema).await;
+    }
+    mq::migrate(D::executor(&pool)).await.unwrap();
+    let db = Db::<D>::on(pool, fresh, Runtime::current());
+    assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 8);
+    let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
+    assert!(admin::stats(db.ex()).await.unwrap().is_paused("v6 paused"));
+
+    let (_runner, log) = recording_runner(
+        &db,
+        |options| {
+            options.set_channel_names(&["v6", "v6 paused"]);
+        },
+        |job| job.name().to_owned(),
+    )
+    .await;
+    assert_eq!(
+        mq::cancel(db.ex(), id(0x41)).await.unwrap(),
+        mq::CancelOutcome::CancelledRunning
+    );
+    db.wait_gone(id(0x42)).await;
+    assert_eq!(db.state(id(0x43)).await, Some(mq::JobState::Ready));
+    admin::resume(db.ex(), "v6 paused").await.unwrap();
+    db.wait_gone(id(0x43)).await;
+    assert_eq!(log.items(), vec!["next".to_owned(), "later".to_owned()]);
+    assert_eq!(db.state(id(0x41)).await, Some(mq::JobState::Cancelled));
+    assert_eq!(
+        admin::prune(db.ex(), Duration::ZERO, &[mq::JobState::Cancelled])
+            .await
+            .unwrap(),
+        1
+    );
+}

@@ -106,3 +106,36 @@ pub async fn wakes_up_on_resume(backend: &dyn Backend, spawner: &Arc<dyn Spawner
         }
     );
 }
+
+/// Cancelling a running job wakes its runner with the job's id, once the
+/// cancel is made (not for jobs that had not started).
+pub async fn wakes_up_on_cancel_of_a_running_job(
+    backend: &dyn Backend,
+    spawner: &Arc<dyn Spawner>,
+) {
+    use crate::backend::{CancelOutcome, JobCancelParams};
+    let t = Clock::new();
+    let [running, waiting] = insert(backend, t.at(0.0), &[&job("j", "a"), &job("j", "b")])
+        .await
+        .try_into()
+        .expect("two ids");
+    let names = ["a".to_owned()];
+    claim_with(backend, t.at(0.0), 1, Some(&names), None).await;
+    let mut wakeups = backend
+        .listen(ListenParams { spawner })
+        .await
+        .expect("listen");
+    let outcomes = backend
+        .job_cancel(JobCancelParams {
+            ids: &[waiting, running],
+            now: None,
+        })
+        .await
+        .expect("job_cancel");
+    assert!(outcomes.contains(&(running, CancelOutcome::CancelledRunning)));
+    assert!(outcomes.contains(&(waiting, CancelOutcome::Cancelled)));
+    assert_eq!(
+        next_wakeup(spawner.as_ref(), &mut wakeups).await,
+        Wakeup::Cancelled { id: running }
+    );
+}

@@ -144,6 +144,13 @@ macro_rules! conformance_tests {
             job_vacuum {
                 keeps_every_live_job,
             },
+            job_cancel {
+                cancels_jobs_that_have_not_started,
+                fences_a_running_job,
+                leaves_finished_jobs_alone,
+                frees_its_ordered_channel,
+                are_pruned_by_age,
+            },
             channel_pause {
                 paused_channels_are_not_claimed,
                 paused_channels_do_not_starve_the_others,
@@ -160,6 +167,7 @@ macro_rules! conformance_tests {
             $crate::conformance_tests!(@runtime_case [$(#[$attr])+] ($factory) ($spawner) wakes_up_on_insert_and_commit);
             $crate::conformance_tests!(@runtime_case [$(#[$attr])+] ($factory) ($spawner) wakes_up_on_retry);
             $crate::conformance_tests!(@runtime_case [$(#[$attr])+] ($factory) ($spawner) wakes_up_on_resume);
+            $crate::conformance_tests!(@runtime_case [$(#[$attr])+] ($factory) ($spawner) wakes_up_on_cancel_of_a_running_job);
         }
     };
     (@modules $attrs:tt $factory:tt; $($module:ident { $($case:ident),+ $(,)? }),+ $(,)?) => {
@@ -242,6 +250,7 @@ impl Default for Clock {
 }
 
 pub mod channel_pause;
+pub mod job_cancel;
 pub mod job_checkpoint;
 pub mod job_claim;
 pub mod job_commit;

@@ -35,7 +35,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use super::*;
-use crate::backend::{ChannelPauseParams, PauseAction};
+use crate::backend::{CancelOutcome, ChannelPauseParams, JobCancelParams, PauseAction};
 
 const CHANNELS: u8 = 4;
 const ARGS: u8 = 2;
@@ -104,6 +104,8 @@ enum Op {
     /// Claims one job at a time, following the cursor, across every
     /// channel with ready jobs; then gives them back.
     Fairness,
+    /// Cancels one job, in whatever state.
+    Cancel(usize),
     /// Pauses a channel name: claims must skip its jobs.
     Pause(u8),
     /// Resumes a channel name.
@@ -151,6 +153,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::Delete),
         1 => Just(Op::RetryFailed),
         1 => Just(Op::Fairness),
+        1 => any::<usize>().prop_map(Op::Cancel),
         1 => (0..CHANNELS).prop_map(Op::Pause),
         1 => (0..CHANNELS).prop_map(Op::Resume),
     ]
@@ -169,6 +172,8 @@ enum Fate {
     Completed,
     /// Deleted by the test.
     Deleted,
+    /// Cancelled by the test: kept, never to run again.
+    Cancelled,
 }
 
 /// A job the sequence spawned.
@@ -309,6 +314,7 @@ impl<'b> Run<'b> {
                 }
             }
             Op::Fairness => self.fairness().await?,
+            Op::Cancel(pick) => self.cancel(*pick).await?,
             Op::Pause(channel) => self.pause(*channel, PauseAction::Pause).await?,
             Op::Resume(channel) => self.pause(*channel, PauseAction::Resume).await?,
         }
@@ -808,7 +814,7 @@ impl<'b> Run<'b> {
             .map_err(|e| format!("job_delete: {e}"))?;
         if deleted == [id] {
             ensure!(
-                self.jobs[i].fate == Fate::Live,
+                matches!(self.jobs[i].fate, Fate::Live | Fate::Cancelled),
                 "deleted job {i}, which had {:?}",
                 self.jobs[i].fate
             );
@@ -820,6 +826,59 @@ impl<'b> Run<'b> {
                 self.jobs[i].fate != Fate::Live || self.discardable(i),
                 "live job {i} could not be deleted"
             );
+        }
+        Ok(())
+    }
+
+    /// Cancels job `i` (named twice: it must come back once). A live job
+    /// is cancelled, unless it failed for good; a running one says so.
+    async fn cancel(&mut self, pick: usize) -> Check {
+        if self.jobs.is_empty() {
+            return Ok(());
+        }
+        let i = pick % self.jobs.len();
+        let id = self.jobs[i].id;
+        let outcomes = self
+            .backend
+            .job_cancel(JobCancelParams {
+                ids: &[id, id],
+                now: self.at(),
+            })
+            .await
+            .map_err(|e| format!("job_cancel: {e}"))?;
+        let job = &mut self.jobs[i];
+        let outcome = match outcomes.as_slice() {
+            [] => None,
+            [(got, outcome)] if *got == id => Some(*outcome),
+            other => return Err(format!("cancelling job {i} answered {other:?}")),
+        };
+        match (job.fate, outcome) {
+            (Fate::Live, None) if job.uncommitted && job.commit_deadline <= self.now => {
+                job.fate = Fate::Deleted;
+                job.uncommitted = false;
+            }
+            (Fate::Live, Some(CancelOutcome::Finished(JobState::Failed)))
+                if job.running.is_none() && job.attempts > job.retries => {}
+            (
+                Fate::Live,
+                Some(outcome @ (CancelOutcome::Cancelled | CancelOutcome::CancelledRunning)),
+            ) => {
+                let running = job.running.is_some();
+                ensure!(
+                    running == (outcome == CancelOutcome::CancelledRunning),
+                    "cancelling job {i} (running: {running}) answered {outcome:?}"
+                );
+                job.fate = Fate::Cancelled;
+                job.running = None;
+                job.uncommitted = false;
+            }
+            (Fate::Cancelled, Some(CancelOutcome::Finished(JobState::Cancelled))) => {}
+            (Fate::Completed | Fate::Deleted, None) => {}
+            (fate, outcome) => {
+                return Err(format!(
+                    "cancelling job {i} ({fate:?}) answered {outcome:?}"
+                ));
+            }
         }
         Ok(())
     }
@@ -947,6 +1006,10 @@ impl<'b> Run<'b> {
                 (Fate::Live, None) => {
                     return Err(format!("job {i} was lost (it never completed)"));
                 }
+                (Fate::Cancelled, Some(JobState::Cancelled)) => {}
+                (Fate::Cancelled, state) => {
+                    return Err(format!("cancelled job {i} is {state:?}"));
+                }
                 (fate, Some(state)) => {
                     return Err(format!("job {i} ({fate:?}) is still there, {state}"));
                 }
@@ -986,6 +1049,13 @@ impl<'b> Run<'b> {
         }
         self.advance(1000).await?;
         self.check_states().await?;
+        // Cancelled jobs stay until deleted: prune them, as an operator would.
+        let cancelled: Vec<usize> = (0..self.jobs.len())
+            .filter(|&i| self.jobs[i].fate == Fate::Cancelled)
+            .collect();
+        for i in cancelled {
+            self.delete(i).await?;
+        }
         for round in 0..200 {
             let listed = self.listing(None).await?;
             if listed.is_empty() {
@@ -1010,6 +1080,7 @@ impl<'b> Run<'b> {
                     job.completions
                 ),
                 Fate::Deleted => ensure!(job.completions == 0, "deleted job {i} completed"),
+                Fate::Cancelled => return Err(format!("cancelled job {i} was not pruned")),
                 Fate::Live => return Err(format!("job {i} never completed")),
             }
         }

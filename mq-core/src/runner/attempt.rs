@@ -27,6 +27,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::cancel::CancelSignal;
 use super::report::{JobOutcome, JobReport};
 use super::shared::{LoopEvent, Outcome, RunnerShared};
 use crate::backend::{ChannelKey, ClaimTarget, JobLease};
@@ -89,6 +90,8 @@ pub(crate) struct Attempt {
     pub retry: RetryPolicy,
     /// The job's place in the ready queue when it was claimed.
     pub ready_seq: i64,
+    /// Fired when the job should stop: cancelled, or its lease lost.
+    pub cancel: CancelSignal,
     inner: Mutex<Inner>,
 }
 
@@ -134,6 +137,7 @@ impl Attempt {
             ordered,
             retry,
             ready_seq,
+            cancel: CancelSignal::new(),
             inner: Mutex::new(Inner {
                 state: AttemptState::Claimed,
                 released_by_user: false,
@@ -232,6 +236,7 @@ impl Attempt {
     /// checkpoint): nothing more can be written for this attempt. Returns
     /// the error to give the job. A completion in flight decides for itself.
     pub fn lose_lease(self: &Arc<Self>) -> Error {
+        self.cancel.fire();
         let mut inner = lock(&self.inner);
         if matches!(inner.state, AttemptState::Claimed | AttemptState::Running) {
             self.set_state(&mut inner, AttemptState::Finished(JobOutcome::LeaseLost));

@@ -592,6 +592,7 @@ impl ClaimLoop {
                     self.schedule_due = Instant::now();
                 }
             }
+            Wakeup::Cancelled { id } => self.shared.cancel(id),
             Wakeup::SettleOrdered => {
                 self.schedule_due = Instant::now();
                 self.settle_due = Instant::now();

@@ -15,6 +15,7 @@
 //! after the stop gives its jobs back at once.
 
 pub(crate) mod attempt;
+pub(crate) mod cancel;
 pub(crate) mod claim_loop;
 pub(crate) mod hot_channels;
 pub(crate) mod keep_alive;

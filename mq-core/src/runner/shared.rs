@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::channel::{mpsc, oneshot};
+use uuid::Uuid;
 
 use super::attempt::Attempt;
 use crate::CurrentJob;
@@ -168,6 +169,19 @@ impl RunnerShared {
     pub fn slot_freed(&self) {
         self.slots.fetch_sub(1, Ordering::SeqCst);
         self.event(LoopEvent::SlotFreed);
+    }
+
+    /// Tells the attempt of job `id` that this runner holds, if any, that
+    /// it was cancelled.
+    pub fn cancel(&self, id: Uuid) {
+        let attempt = lock(&self.attempts)
+            .values()
+            .find(|attempt| attempt.lease.id == id)
+            .cloned();
+        if let Some(attempt) = attempt {
+            tracing::debug!(job = %id, "the running job was cancelled");
+            attempt.cancel.fire();
+        }
     }
 
     /// The attempts whose leases the keep-alive task renews.
