@@ -7,17 +7,26 @@
 -- nothing, and its runner is told (a notification, and its next
 -- keep-alive). Cancelled jobs are kept, like failed ones, until deleted
 -- or pruned.
-
+--
+-- A value added to an enum cannot be used before the transaction that
+-- added it commits, and migrations run in one transaction (the caller's,
+-- even, when it passes one). So nothing here names 'cancelled': the
+-- predicates go by the type's order, in which the states a job finishes
+-- in come last (failed < completed < cancelled), and the statements that
+-- use these indexes spell their conditions the same way, so that the
+-- planner matches them.
 -- A cancelled ordered job no longer holds its channel: the job after it
 -- is unblocked as the cancel commits, as for a completed one.
 DROP INDEX mq_jobs_ordered_head;
+-- Holding: any state but blocked up to failed (not completed, not
+-- cancelled).
 CREATE INDEX mq_jobs_ordered_head ON mq_jobs (channel_name, channel_args)
-    WHERE ordered AND state NOT IN ('blocked', 'completed', 'cancelled');
+    WHERE ordered AND state <> 'blocked' AND state <= 'failed';
 
 -- Pruning old failed, completed and cancelled jobs.
 DROP INDEX mq_jobs_finished;
 CREATE INDEX mq_jobs_finished ON mq_jobs (state, run_at)
-    WHERE state IN ('failed', 'completed', 'cancelled');
+    WHERE state >= 'failed';
 
 -- As in version 2, with cancelled jobs among those that hold nothing.
 CREATE OR REPLACE FUNCTION mq_ordered_settle_channels(channels jsonb, at timestamptz) RETURNS integer
@@ -48,7 +57,7 @@ BEGIN
                       ORDER BY b.seq
                       LIMIT 1)
           AND NOT EXISTS (SELECT 1 FROM mq_jobs h
-                          WHERE h.ordered AND h.state NOT IN ('blocked', 'completed', 'cancelled')
+                          WHERE h.ordered AND h.state <> 'blocked' AND h.state <= 'failed'
                             AND h.channel_name = channel.name AND h.channel_args = channel.args);
         GET DIAGNOSTICS n = ROW_COUNT;
         unblocked := unblocked + n;
@@ -61,22 +70,20 @@ $$;
 -- the channel for settling at commit, as one that completes does.
 DROP TRIGGER mq_jobs_ordered_touch_update ON mq_jobs;
 CREATE TRIGGER mq_jobs_ordered_touch_update AFTER UPDATE OF state ON mq_jobs
-    FOR EACH ROW WHEN (NEW.ordered AND OLD.state NOT IN ('completed', 'cancelled')
-                       AND NEW.state IN ('completed', 'cancelled'))
+    FOR EACH ROW WHEN (NEW.ordered AND OLD.state < 'completed' AND NEW.state >= 'completed')
     EXECUTE FUNCTION mq_ordered_touch();
 DROP TRIGGER mq_jobs_ordered_settle_update ON mq_jobs;
 CREATE CONSTRAINT TRIGGER mq_jobs_ordered_settle_update AFTER UPDATE OF state ON mq_jobs
     DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW WHEN (NEW.ordered AND OLD.state NOT IN ('completed', 'cancelled')
-                       AND NEW.state IN ('completed', 'cancelled'))
+    FOR EACH ROW WHEN (NEW.ordered AND OLD.state < 'completed' AND NEW.state >= 'completed')
     EXECUTE FUNCTION mq_ordered_settle();
 -- Deleting a cancelled job frees nothing.
 DROP TRIGGER mq_jobs_ordered_touch_delete ON mq_jobs;
 CREATE TRIGGER mq_jobs_ordered_touch_delete AFTER DELETE ON mq_jobs
-    FOR EACH ROW WHEN (OLD.ordered AND OLD.state NOT IN ('completed', 'cancelled'))
+    FOR EACH ROW WHEN (OLD.ordered AND OLD.state < 'completed')
     EXECUTE FUNCTION mq_ordered_touch();
 DROP TRIGGER mq_jobs_ordered_settle_delete ON mq_jobs;
 CREATE CONSTRAINT TRIGGER mq_jobs_ordered_settle_delete AFTER DELETE ON mq_jobs
     DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW WHEN (OLD.ordered AND OLD.state NOT IN ('completed', 'cancelled'))
+    FOR EACH ROW WHEN (OLD.ordered AND OLD.state < 'completed')
     EXECUTE FUNCTION mq_ordered_settle();

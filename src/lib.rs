@@ -201,7 +201,7 @@ mod runtime;
 
 pub use mq_core::admin;
 pub use mq_core::backend::JobState;
-pub use mq_core::registry::{JobPanicked, UnknownJob, error_text};
+pub use mq_core::registry::{JobPanicked, JobTimedOut, UnknownJob, error_text};
 pub use mq_core::retry::RetryPolicy;
 pub use mq_core::{
     Backend, BackendExt, BoxError, CancelOutcome, Checkpoint, Executor, IntoBackend, JobBuilder,

@@ -374,6 +374,11 @@ async fn show(conn: &mut PgConnection, id: Uuid) -> Result<Report, CliError> {
             ),
         ),
         ("retry backoff", retry_backoff(&job)),
+        (
+            "timeout",
+            job.timeout
+                .map_or_else(|| "none".to_owned(), output::duration),
+        ),
     ];
     let run_at = match job.state {
         JobState::Scheduled => "due at",

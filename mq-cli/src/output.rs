@@ -250,6 +250,7 @@ pub fn info_json(job: &JobInfo) -> Value {
         "retry_backoff_secs": job.retry_backoff.as_secs_f64(),
         "retry_backoff_max_secs": job.retry_backoff_max.map(|max| max.as_secs_f64()),
         "retry_jitter": job.retry_jitter,
+        "timeout_secs": job.timeout.map(|timeout| timeout.as_secs_f64()),
         "run_at": time_json(job.run_at),
         "commit_deadline": job.commit_deadline.map(time_json),
         "created_at": time_json(job.created_at),

@@ -224,6 +224,8 @@ pub struct JobInfo {
     pub retry_backoff_max: Option<Duration>,
     /// Whether waits between attempts are jittered.
     pub retry_jitter: bool,
+    /// How long one attempt may run ([`NewJob::timeout`]).
+    pub timeout: Option<Duration>,
     /// Depends on the state: when a scheduled job becomes ready, when a
     /// ready job became ready, when a running job's lease lapses, when a
     /// failed job failed, when a completed job completed.
@@ -259,6 +261,7 @@ impl JobInfo {
             retry_backoff: Duration::ZERO,
             retry_backoff_max: None,
             retry_jitter: false,
+            timeout: None,
             run_at: OffsetDateTime::UNIX_EPOCH,
             commit_deadline: None,
             created_at: OffsetDateTime::UNIX_EPOCH,
@@ -411,6 +414,8 @@ pub struct ClaimedJob {
     pub retry_backoff_max: Option<Duration>,
     /// Whether waits between attempts are jittered.
     pub retry_jitter: bool,
+    /// How long the attempt may run ([`NewJob::timeout`]).
+    pub timeout: Option<Duration>,
     /// The JSON payload as text.
     pub payload_json: Option<String>,
     /// The binary payload.
@@ -449,6 +454,7 @@ impl ClaimedJob {
             retry_backoff,
             retry_backoff_max: None,
             retry_jitter: false,
+            timeout: None,
             payload_json,
             payload_bytes,
             ready_seq: 0,
@@ -461,6 +467,12 @@ impl ClaimedJob {
     pub fn with_retry_limits(mut self, backoff_max: Option<Duration>, jitter: bool) -> Self {
         self.retry_backoff_max = backoff_max;
         self.retry_jitter = jitter;
+        self
+    }
+
+    /// Sets how long the attempt may run ([`ClaimedJob::timeout`]).
+    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
         self
     }
 

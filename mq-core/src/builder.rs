@@ -44,6 +44,9 @@ pub struct NewJob {
     /// Whether each wait is drawn between half of it and all of it
     /// (see [`RetryPolicy`](crate::retry::RetryPolicy)).
     pub retry_jitter: bool,
+    /// How long one attempt may run before it is stopped and counted as
+    /// failed; `None` for no limit.
+    pub timeout: Option<Duration>,
     /// Whether the job runs strictly after the ordered jobs spawned before
     /// it on the same channel.
     pub ordered: bool,
@@ -71,6 +74,12 @@ impl NewJob {
         bounded("retry_backoff", self.retry_backoff)?;
         if let Some(max) = self.retry_backoff_max {
             bounded("retry_backoff_max", max)?;
+        }
+        if let Some(timeout) = self.timeout {
+            bounded("timeout", timeout)?;
+            if timeout.is_zero() {
+                return Err(Error::invalid("timeout", "must be longer than zero"));
+            }
         }
         if let Some(interval) = self.commit_interval {
             bounded("commit_interval", interval)?;
@@ -150,6 +159,7 @@ impl JobBuilder {
                 retry_backoff: Duration::from_secs(1),
                 retry_backoff_max: None,
                 retry_jitter: false,
+                timeout: None,
                 ordered: false,
                 commit_interval: None,
                 json_checked: true,
@@ -213,6 +223,17 @@ impl JobBuilder {
     /// retry together. Off by default.
     pub fn set_retry_jitter(&mut self, jitter: bool) -> &mut Self {
         self.job.retry_jitter = jitter;
+        self
+    }
+
+    /// Limits how long one attempt may run. An attempt still running at its
+    /// timeout is failed at once with a timeout error in the job's error
+    /// history, and retried while retries remain. A `#[job]` function's
+    /// future is dropped then; a job run by a callback runner is told
+    /// through [`CurrentJob::cancelled`](crate::CurrentJob::cancelled), and
+    /// whatever it records afterwards changes nothing. No limit by default.
+    pub fn set_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.job.timeout = Some(timeout);
         self
     }
 

@@ -96,6 +96,7 @@ struct StoredJob {
     retry_backoff: Duration,
     retry_backoff_max: Option<Duration>,
     retry_jitter: bool,
+    timeout: Option<Duration>,
     payload_json: Option<String>,
     payload_bytes: Option<Vec<u8>>,
     errors: Vec<FailedAttempt>,
@@ -129,6 +130,7 @@ impl StoredJob {
             retry_backoff: self.retry_backoff,
             retry_backoff_max: self.retry_backoff_max,
             retry_jitter: self.retry_jitter,
+            timeout: self.timeout,
             run_at: self.run_at,
             commit_deadline: self.commit_deadline,
             created_at: self.created_at,
@@ -351,6 +353,7 @@ impl Backend for MemoryBackend {
                     retry_backoff: job.retry_backoff,
                     retry_backoff_max: job.retry_backoff_max,
                     retry_jitter: job.retry_jitter,
+                    timeout: job.timeout,
                     payload_json: job.payload_json.clone(),
                     payload_bytes: job.payload_bytes.clone(),
                     errors: Vec::new(),
@@ -492,6 +495,7 @@ impl Backend for MemoryBackend {
                     job.payload_bytes.clone(),
                 )
                 .with_retry_limits(job.retry_backoff_max, job.retry_jitter)
+                .with_timeout(job.timeout)
                 .with_ready_seq(ready_seq)
             })
             .collect())

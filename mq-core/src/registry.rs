@@ -7,7 +7,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
-use futures::future::BoxFuture;
+use futures::future::{BoxFuture, Either};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -220,6 +220,16 @@ pub struct JobPanicked {
     pub message: String,
 }
 
+/// A job that ran past its timeout
+/// ([`JobBuilder::set_timeout`](crate::JobBuilder::set_timeout)), as a job
+/// error: its future was dropped and the attempt failed.
+#[derive(Debug, thiserror::Error)]
+#[error("job timed out after {after:?}")]
+pub struct JobTimedOut {
+    /// The job's timeout.
+    pub after: std::time::Duration,
+}
+
 /// A claimed job whose name no registry entry matches. It is given back to
 /// the queue, without counting the attempt, for a runner that knows it.
 #[derive(Debug, thiserror::Error)]
@@ -303,18 +313,25 @@ impl RegistryDispatch {
             }
         };
         let span = attempt.span.clone();
+        // At its timeout the job's future is dropped, wherever it waits.
+        let timed_out = attempt.timed_out.fired().boxed();
+        let timeout = attempt.timeout.unwrap_or_default();
         let guard = EndOnDrop(attempt);
         spawner.spawn(
             async move {
-                let outcome = AssertUnwindSafe(future.instrument(span))
-                    .catch_unwind()
-                    .await;
+                let run = AssertUnwindSafe(future.instrument(span)).catch_unwind();
+                let outcome = match futures::future::select(run, timed_out).await {
+                    Either::Left((outcome, _)) => Some(outcome),
+                    Either::Right(((), _)) => None,
+                };
                 let error: Option<BoxError> = match outcome {
-                    Ok(Ok(())) => None,
-                    Ok(Err(error)) => Some(error),
-                    Err(payload) => Some(Box::new(JobPanicked {
+                    Some(Ok(Ok(()))) => None,
+                    Some(Ok(Err(error))) => Some(error),
+                    Some(Err(payload)) => Some(Box::new(JobPanicked {
                         message: panic_message(payload.as_ref()),
                     })),
+                    // The attempt is failed already (Attempt::time_out).
+                    None => Some(Box::new(JobTimedOut { after: timeout })),
                 };
                 match error {
                     Some(error) => {

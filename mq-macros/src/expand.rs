@@ -255,6 +255,12 @@ fn build_closure(options: &JobOptions, builder: &Ident) -> TokenStream {
             #builder.set_retry_backoff_max(::core::time::Duration::from_secs_f64(#value));
         });
     }
+    if let Some(timeout) = &options.timeout_secs {
+        let value = proc_macro2::Literal::f64_suffixed(timeout.value);
+        steps.push(quote_spanned! {timeout.span=>
+            #builder.set_timeout(::core::time::Duration::from_secs_f64(#value));
+        });
+    }
     if let Some(jitter) = &options.jitter {
         let value = jitter.value;
         steps.push(quote_spanned!(jitter.span=> #builder.set_retry_jitter(#value);));

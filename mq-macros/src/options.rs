@@ -11,7 +11,7 @@ use syn::spanned::Spanned as _;
 use syn::{Expr, Lit, LitStr, Path, Token, UnOp};
 
 /// The options, as listed in error messages.
-const KNOWN: &str = "`name`, `channel_name`, `retries`, `backoff_secs`, `backoff_max_secs`, `jitter`, `ordered`, `proto`";
+const KNOWN: &str = "`name`, `channel_name`, `retries`, `backoff_secs`, `backoff_max_secs`, `jitter`, `timeout_secs`, `ordered`, `proto`";
 
 /// The most retries a job may have: `NewJob::validate` refuses more,
 /// because PostgreSQL stores them in an `int4`.
@@ -37,6 +37,7 @@ pub(crate) struct JobOptions {
     pub retries: Option<Spanned<u32>>,
     pub backoff_secs: Option<Spanned<f64>>,
     pub backoff_max_secs: Option<Spanned<f64>>,
+    pub timeout_secs: Option<Spanned<f64>>,
     pub jitter: Option<Spanned<bool>>,
     pub ordered: Option<Spanned<bool>>,
     pub proto: Option<Path>,
@@ -80,6 +81,13 @@ impl JobOptions {
             "backoff_max_secs" => {
                 let value = seconds_value(&meta, "backoff_max_secs")?;
                 set_once(&mut self.backoff_max_secs, value, &meta)
+            }
+            "timeout_secs" => {
+                let value = seconds_value(&meta, "timeout_secs")?;
+                if value.value == 0.0 {
+                    return Err(meta.error("`timeout_secs` must be more than zero"));
+                }
+                set_once(&mut self.timeout_secs, value, &meta)
             }
             "jitter" => {
                 let value = flag_value(&meta, "jitter")?;
@@ -308,6 +316,7 @@ mod tests {
             backoff_secs = 2.5,
             backoff_max_secs = 60,
             jitter,
+            timeout_secs = 90,
             ordered,
             proto(crate::protos::email),
         ))
@@ -317,6 +326,7 @@ mod tests {
         assert_eq!(options.retries.unwrap().value, 3);
         assert_eq!(options.backoff_secs.unwrap().value, 2.5);
         assert_eq!(options.backoff_max_secs.unwrap().value, 60.0);
+        assert_eq!(options.timeout_secs.unwrap().value, 90.0);
         assert!(options.jitter.unwrap().value);
         assert!(options.ordered.unwrap().value);
         let proto = options.proto.unwrap();
@@ -374,6 +384,8 @@ mod tests {
             error(quote!(backoff_max_secs = -5)).contains("`backoff_max_secs` cannot be negative")
         );
         assert!(error(quote!(backoff_max_secs = 1e300)).contains("at most 1000 years"));
+        assert!(error(quote!(timeout_secs = 0)).contains("must be more than zero"));
+        assert!(error(quote!(timeout_secs = -1)).contains("`timeout_secs` cannot be negative"));
     }
 
     #[test]

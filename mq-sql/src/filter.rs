@@ -54,9 +54,11 @@ fn conditions(shape: usize, first: usize, now: usize) -> String {
         n += 1;
     }
     if shape & FINISHED_BEFORE != 0 {
-        // `state IN (...)` spelt out so that mq_jobs_finished serves it.
+        // Finished (failed, completed or cancelled: the last states of the
+        // type's order), spelt as mq_jobs_finished's predicate so that the
+        // index serves it.
         conditions.push(format!(
-            "state IN ('failed', 'completed', 'cancelled') \
+            "state >= 'failed' \
              AND run_at <= coalesce(${now}::timestamptz, now()) - ${n}::bigint * interval '1 microsecond'"
         ));
     }
@@ -139,7 +141,7 @@ mod tests {
         assert_eq!(
             conditions(IDS | STATES | FINISHED_BEFORE, 2, 1),
             "TRUE AND id = ANY($2::uuid[]) AND state = ANY($3::text[]::mq_job_state[]) \
-             AND state IN ('failed', 'completed', 'cancelled') \
+             AND state >= 'failed' \
              AND run_at <= coalesce($1::timestamptz, now()) - $4::bigint * interval '1 microsecond'"
         );
         assert_eq!(

@@ -124,6 +124,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cancelled_jobs",
         sql: include_str!("../../migrations/0008_cancelled_jobs.sql"),
     },
+    Migration {
+        version: 9,
+        name: "timeouts",
+        sql: include_str!("../../migrations/0009_timeouts.sql"),
+    },
 ];
 
 /// The newest schema version this library knows.
@@ -476,6 +481,8 @@ pub struct InsertColumns {
     pub backoff_maxes_us: Vec<Option<i64>>,
     /// `$14`
     pub jitters: Vec<bool>,
+    /// `NewJob::timeout`, µs.
+    pub timeouts_us: Vec<Option<i64>>,
 }
 
 impl InsertColumns {
@@ -502,6 +509,7 @@ impl InsertColumns {
                 .backoff_maxes_us
                 .push(job.retry_backoff_max.map(micros));
             columns.jitters.push(job.retry_jitter);
+            columns.timeouts_us.push(job.timeout.map(micros));
         }
         columns
     }

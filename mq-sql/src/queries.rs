@@ -22,7 +22,7 @@ use crate::connection::{Connection, FromValue, Param, Pooling, Row};
 use crate::filter;
 use crate::notify_group::{self, Turn};
 use crate::{
-    InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, Migration, VACUUM_LOCK_KEY, cancel_notification,
+    InsertColumns, MIGRATION_LOCK_KEY, MIGRATIONS, VACUUM_LOCK_KEY, cancel_notification,
     fail_outcome, from_micros, insert_notifications, latest_version, lease_columns, lease_outcome,
     micros, notification, parse_error, parse_errors, ready_notifications, statements,
 };
@@ -75,6 +75,7 @@ pub async fn job_insert(conn: &mut dyn Connection, params: JobInsertParams<'_>) 
                 Param::OptTimestamp(params.now),
                 Param::OptI64s(&columns.backoff_maxes_us),
                 Param::Bools(&columns.jitters),
+                Param::OptI64s(&columns.timeouts_us),
             ],
         )
         .await?;
@@ -162,6 +163,7 @@ fn claimed_job(row: &mut Row) -> Result<ClaimedJob> {
         get::<Option<i64>>(row, op, "retry_backoff_max_us")?.map(from_micros),
         get(row, op, "retry_jitter")?,
     )
+    .with_timeout(get::<Option<i64>>(row, op, "timeout_us")?.map(from_micros))
     .with_ready_seq(get(row, op, "ready_seq")?))
 }
 
@@ -479,6 +481,7 @@ fn job_info(row: &mut Row) -> Result<JobInfo> {
     job.retry_backoff = from_micros(get(row, op, "retry_backoff_us")?);
     job.retry_backoff_max = get::<Option<i64>>(row, op, "retry_backoff_max_us")?.map(from_micros);
     job.retry_jitter = get(row, op, "retry_jitter")?;
+    job.timeout = get::<Option<i64>>(row, op, "timeout_us")?.map(from_micros);
     job.run_at = get(row, op, "run_at")?;
     job.commit_deadline = get(row, op, "commit_deadline")?;
     job.created_at = get(row, op, "created_at")?;
@@ -808,14 +811,8 @@ pub async fn job_vacuum(conn: &mut dyn Connection) -> Result<bool> {
 }
 
 /// `Backend::migrate`: applies the migrations this library carries that the
-/// database lacks, each in a transaction of its own under an advisory lock,
-/// so that concurrent callers apply each once between them.
-///
-/// One transaction per migration, not one for all: a value added to an
-/// enum type (`ALTER TYPE ... ADD VALUE`) cannot be used before the
-/// transaction that added it commits, so a migration that adds a job state
-/// and the next, which indexes it, must commit apart. A database is always
-/// at one version or the next, never half of one.
+/// database lacks, in one transaction under an advisory lock, so that
+/// concurrent callers apply them once between them.
 pub async fn migrate(conn: &mut dyn Connection) -> Result<()> {
     let op = "migrate";
     let latest = latest_version();
@@ -830,24 +827,20 @@ pub async fn migrate(conn: &mut dyn Connection) -> Result<()> {
             return Ok(());
         }
     }
-    for migration in MIGRATIONS {
-        let mut tx = conn.begin(op).await?;
-        match migrate_locked(&mut *tx, migration).await {
-            Ok(()) => tx.commit(op).await?,
-            Err(error) => {
-                // Keep the migration's error; a failed rollback means the
-                // connection is gone, which ends the transaction too.
-                let _ = tx.rollback(op).await;
-                return Err(error);
-            }
+    let mut tx = conn.begin(op).await?;
+    match migrate_locked(&mut *tx).await {
+        Ok(()) => tx.commit(op).await,
+        Err(error) => {
+            // Keep the migration's error; a failed rollback means the
+            // connection is gone, which ends the transaction too.
+            let _ = tx.rollback(op).await;
+            Err(error)
         }
     }
-    Ok(())
 }
 
-/// Applies `migration`, in a transaction, under the migration lock, unless
-/// the database has it already.
-async fn migrate_locked(conn: &mut dyn Connection, migration: &Migration) -> Result<()> {
+/// The migrations proper, in a transaction, under the migration lock.
+async fn migrate_locked(conn: &mut dyn Connection) -> Result<()> {
     let op = "migrate";
     let latest = latest_version();
     conn.execute(
@@ -864,7 +857,7 @@ async fn migrate_locked(conn: &mut dyn Connection, migration: &Migration) -> Res
             supported: latest,
         });
     }
-    if migration.version > current {
+    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
         conn.batch_execute(op, migration.sql).await?;
         conn.execute(
             op,

@@ -3,7 +3,7 @@
 -- $6 payload_bytes, $7 delay (µs), $8 retries, $9 retry_backoff (µs),
 -- $10 ordered, $11 commit_interval (µs, NULL without two-phase commit),
 -- $12 now (NULL for the server clock), $13 retry_backoff_max (µs, NULL
--- for none), $14 retry_jitter.
+-- for none), $14 retry_jitter, $15 timeout (µs, NULL for none).
 --
 -- Ordered jobs go in blocked; as the inserting transaction commits, the
 -- first job of each ordered channel is unblocked (mq_ordered_settle, see
@@ -15,7 +15,7 @@
 WITH inserted AS (
 INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
                      commit_deadline, retries, retry_backoff, retry_backoff_max, retry_jitter,
-                     payload_json, payload_bytes)
+                     timeout, payload_json, payload_bytes)
 SELECT j.id,
        CASE WHEN j.ordered THEN 'blocked'
             WHEN j.commit_us IS NOT NULL THEN 'uncommitted'
@@ -28,14 +28,15 @@ SELECT j.id,
        j.backoff_us * interval '1 microsecond',
        j.backoff_max_us * interval '1 microsecond',
        j.jitter,
+       j.timeout_us * interval '1 microsecond',
        j.payload_json::json,
        j.payload_bytes
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[],
             $7::bigint[], $8::int[], $9::bigint[], $10::bool[], $11::bigint[], $13::bigint[],
-            $14::bool[])
+            $14::bool[], $15::bigint[])
          WITH ORDINALITY AS j(id, name, channel_name, channel_args, payload_json, payload_bytes,
                               delay_us, retries, backoff_us, ordered, commit_us, backoff_max_us,
-                              jitter, ord)
+                              jitter, timeout_us, ord)
 CROSS JOIN (SELECT coalesce($12::timestamptz, now()) AS now,
                    set_config('mq.now', coalesce($12::timestamptz::text, ''), true) AS setting) t
 -- Identity values follow this order, so a batch keeps its order in its channels.

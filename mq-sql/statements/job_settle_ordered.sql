@@ -32,5 +32,7 @@ SELECT mq_ordered_settle_channels(
            $1::timestamptz)::bigint AS unblocked
 FROM blocked b
 WHERE NOT EXISTS (SELECT 1 FROM mq_jobs h
-                  WHERE h.ordered AND h.state NOT IN ('blocked', 'completed', 'cancelled')
+                  -- Holding: as mq_jobs_ordered_head's predicate says it
+                  -- (0008_cancelled_jobs.sql), so that it serves this.
+                  WHERE h.ordered AND h.state <> 'blocked' AND h.state <= 'failed'
                     AND h.channel_name = b.channel_name AND h.channel_args = b.channel_args)

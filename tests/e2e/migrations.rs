@@ -483,3 +483,73 @@ pub async fn upgrades_a_version_6_database_with_its_jobs<D: Driver>(_db: &Db<D>)
         1
     );
 }
+
+/// The schema as it was at version 8, with jobs spawned under it: one
+/// ready, one cancelled.
+const VERSION_7: &str = include_str!("../../migrations/0007_cancelled_state.sql");
+const VERSION_8: &str = include_str!("../../migrations/0008_cancelled_jobs.sql");
+const VERSION_8_JOBS: &str = "
+INSERT INTO mq_migrations (version, name) VALUES (7, 'cancelled_state'), (8, 'cancelled_jobs');
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff)
+VALUES
+    ('00000000-0000-7000-8000-000000000051', 'ready', 'plain', 'v8', '', false, now(), NULL,
+     0, 0, 3, '10ms'),
+    ('00000000-0000-7000-8000-000000000052', 'cancelled', 'gone', 'v8', '', false, now(), NULL,
+     1, 1, 3, '10ms');
+";
+
+/// A database of schema version 8, with its jobs, migrates in place to
+/// version 9 (timeouts): its jobs have none and run, the cancelled one
+/// stays cancelled, and a new job stores its timeout.
+pub async fn upgrades_a_version_8_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    let fresh = TestDb::create();
+    let pool = D::connect(fresh.url()).await;
+    for schema in [
+        VERSION_1,
+        VERSION_2,
+        VERSION_2_JOBS,
+        VERSION_3,
+        VERSION_3_JOBS,
+        VERSION_4,
+        VERSION_4_JOBS,
+        VERSION_5,
+        VERSION_5_JOBS,
+        VERSION_6,
+        VERSION_6_JOBS,
+        VERSION_7,
+        VERSION_8,
+        VERSION_8_JOBS,
+    ] {
+        D::exec(&pool, schema).await;
+    }
+    mq::migrate(D::executor(&pool)).await.unwrap();
+    let db = Db::<D>::on(pool, fresh, Runtime::current());
+    assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 9);
+    let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
+    let plain = admin::get(db.ex(), id(0x51)).await.unwrap().unwrap();
+    assert_eq!(plain.timeout, None);
+    let new = mq::JobBuilder::new("new")
+        .set_channel_name("v8")
+        .set_timeout(Duration::from_secs(90))
+        .spawn(db.ex())
+        .await
+        .unwrap();
+    let stored = admin::get(db.ex(), new).await.unwrap().unwrap();
+    assert_eq!(stored.timeout, Some(Duration::from_secs(90)));
+
+    let (_runner, log) = recording_runner(
+        &db,
+        |options| {
+            options.set_channel_names(&["v8"]);
+        },
+        |job| job.name().to_owned(),
+    )
+    .await;
+    db.wait_gone(id(0x51)).await;
+    db.wait_gone(new).await;
+    let mut ran = log.items();
+    ran.sort();
+    assert_eq!(ran, vec!["new".to_owned(), "plain".to_owned()]);
+    assert_eq!(db.state(id(0x52)).await, Some(mq::JobState::Cancelled));
+}

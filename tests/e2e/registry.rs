@@ -209,3 +209,53 @@ pub async fn missing_context_is_refused_at_start<D: Driver>(db: &Db<D>) {
         "{error:?}"
     );
 }
+
+/// Sets a flag when dropped: shows that a job's future was dropped.
+struct DroppedFlag(Log<&'static str>);
+
+impl Drop for DroppedFlag {
+    fn drop(&mut self) {
+        self.0.push("dropped");
+    }
+}
+
+/// Never completes on its own: waits far past its timeout.
+#[job(channel_name = "timeouts", retries = 0, timeout_secs = 0.2)]
+async fn hangs(_job: CurrentJob, log: Log<&'static str>) -> JobResult {
+    let _flag = DroppedFlag(log.clone());
+    log.push("started");
+    futures::future::pending::<()>().await;
+    Ok(())
+}
+
+/// A `#[job]` function still running at its timeout has its future
+/// dropped, the error handler hears of it, and the attempt fails with the
+/// timeout in its history.
+pub async fn timed_out_jobs_are_dropped<D: Driver>(db: &Db<D>) {
+    let log: Log<&'static str> = Log::default();
+    let errors: Log<(String, String)> = Log::default();
+    let handled = errors.clone();
+    let mut registry = JobRegistry::new(&[hangs]);
+    registry.set_context(log.clone());
+    registry
+        .set_error_handler(move |name, error| handled.push((name.to_owned(), error.to_string())));
+    let _runner = registry
+        .runner(db.src())
+        .set_poll_interval(Duration::from_millis(50))
+        .run()
+        .await
+        .unwrap();
+    let id = hangs.builder().spawn(db.ex()).await.unwrap();
+    db.wait_state(id, JobState::Failed).await;
+    assert_eq!(log.wait_len(2).await, vec!["started", "dropped"]);
+    let errors = errors.wait_len(1).await;
+    assert_eq!(
+        errors,
+        vec![("hangs".to_owned(), "job timed out after 200ms".to_owned())]
+    );
+    let failed = mq::admin::get(db.ex(), id).await.unwrap().unwrap();
+    assert_eq!(
+        failed.errors.last().map(|e| e.error.as_str()),
+        Some("the job timed out after 200ms")
+    );
+}

@@ -225,3 +225,57 @@ pub async fn runner_survives_failures<D: Driver>(db: &Db<D>) {
     })
     .await;
 }
+
+/// An attempt still running at its timeout is failed at once with a
+/// timeout error in its history and retried; the job is told to stop, and
+/// what it records afterwards changes nothing.
+pub async fn timed_out_attempts_fail_and_retry<D: Driver>(db: &Db<D>) {
+    let told: Log<(i32, String)> = Log::default();
+    let log = told.clone();
+    let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
+        let log = log.clone();
+        rt::spawn(async move {
+            if job.attempt() == 1 {
+                // Hangs until told, then tries to complete all the same.
+                job.cancelled().await;
+                let completed = job.complete().await;
+                log.push((1, format!("{completed:?}")));
+            } else {
+                job.complete().await.unwrap();
+                log.push((job.attempt(), "completed".to_owned()));
+            }
+        });
+    })
+    .set_poll_interval(Duration::from_millis(50))
+    .run()
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let id = JobBuilder::new("slow")
+        .set_timeout(Duration::from_millis(300))
+        .set_retries(1)
+        .set_retry_backoff(Duration::from_millis(10))
+        .spawn(db.ex())
+        .await
+        .unwrap();
+    let seen = told.wait_len(2).await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(seen[0].1.starts_with("Err(LeaseLost"), "{seen:?}");
+    assert_eq!(seen[1], (2, "completed".to_owned()));
+    db.wait_gone(id).await;
+
+    // The history of a job that times out for good names the timeout.
+    let stuck = JobBuilder::new("stuck")
+        .set_timeout(Duration::from_millis(200))
+        .set_retries(0)
+        .spawn(db.ex())
+        .await
+        .unwrap();
+    db.wait_state(stuck, JobState::Failed).await;
+    let job = mq::admin::get(db.ex(), stuck).await.unwrap().unwrap();
+    assert_eq!(job.timeout, Some(Duration::from_millis(200)));
+    assert_eq!(
+        job.errors.last().map(|e| e.error.as_str()),
+        Some("the job timed out after 200ms")
+    );
+}

@@ -36,6 +36,24 @@ pub async fn hands_out_the_retry_policy(backend: &dyn Backend) {
     assert!(!p.retry_jitter);
 }
 
+/// A claimed job carries its timeout, and so does its stored record.
+pub async fn hands_out_the_timeout(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut limited = job("limited", "c");
+    limited.set_timeout(Duration::from_millis(2500));
+    let plain = job("plain", "c");
+    insert(backend, t.at(0.0), &[&limited, &plain]).await;
+    let claimed = claim(backend, t.at(0.0), 10).await;
+    let by_name = |name: &str| claimed.iter().find(|j| j.name == name).unwrap();
+    assert_eq!(
+        by_name("limited").timeout,
+        Some(Duration::from_millis(2500))
+    );
+    assert_eq!(by_name("plain").timeout, None);
+    let stored = get(backend, limited.id()).await.expect("stored");
+    assert_eq!(stored.timeout, Some(Duration::from_millis(2500)));
+}
+
 /// Within a channel, jobs are claimed in the order they were spawned.
 pub async fn follows_spawn_order_within_a_channel(backend: &dyn Backend) {
     let t = Clock::new();

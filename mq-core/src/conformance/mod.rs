@@ -78,6 +78,7 @@ macro_rules! conformance_tests {
                 orders_each_channel_args_separately,
                 never_hands_a_job_out_twice,
                 hands_out_the_retry_policy,
+                hands_out_the_timeout,
                 is_blocked_by_a_failed_ordered_job_until_retried_or_deleted,
                 unblocks_ordered_jobs_in_turn,
                 is_not_starved_by_blocked_ordered_channels,

@@ -25,6 +25,8 @@
 //! the registry's task returned).
 
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use futures::future::{Either, select};
 use std::time::{Duration, Instant};
 
 use super::cancel::CancelSignal;
@@ -68,6 +70,8 @@ impl AttemptState {
 
 struct Inner {
     state: AttemptState,
+    /// The attempt was failed for running past its timeout.
+    timed_out: bool,
     /// The user's code has let go of the attempt.
     released_by_user: bool,
 }
@@ -90,8 +94,14 @@ pub(crate) struct Attempt {
     pub retry: RetryPolicy,
     /// The job's place in the ready queue when it was claimed.
     pub ready_seq: i64,
-    /// Fired when the job should stop: cancelled, or its lease lost.
+    /// How long the attempt may run.
+    pub timeout: Option<Duration>,
+    /// Fired when the job should stop: cancelled, timed out, or its lease
+    /// lost.
     pub cancel: CancelSignal,
+    /// Fired when the attempt ran past its timeout: a registry job's future
+    /// is dropped then.
+    pub timed_out: CancelSignal,
     inner: Mutex<Inner>,
 }
 
@@ -101,6 +111,11 @@ pub(crate) enum Ending {
     Failed(String),
     /// The job is given back without counting the attempt.
     Released(Duration),
+}
+
+/// The error recorded for an attempt that ran past its timeout.
+pub(crate) fn timeout_error(timeout: Duration) -> String {
+    format!("the job timed out after {timeout:?}")
 }
 
 fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
@@ -137,9 +152,12 @@ impl Attempt {
             ordered,
             retry,
             ready_seq,
+            timeout: None,
             cancel: CancelSignal::new(),
+            timed_out: CancelSignal::new(),
             inner: Mutex::new(Inner {
                 state: AttemptState::Claimed,
+                timed_out: false,
                 released_by_user: false,
             }),
         }
@@ -160,11 +178,49 @@ impl Attempt {
         inner.state = state;
     }
 
-    /// Claimed → Running: handed to user code.
-    pub fn start(&self) {
+    /// Claimed → Running: handed to user code. With a timeout, a timer
+    /// starts; it ends early once the attempt is cancelled or gone, so that
+    /// a long timeout keeps nothing alive after the job ends.
+    pub fn start(self: &Arc<Self>) {
         let mut inner = lock(&self.inner);
-        if inner.state == AttemptState::Claimed {
-            self.set_state(&mut inner, AttemptState::Running);
+        if inner.state != AttemptState::Claimed {
+            return;
+        }
+        self.set_state(&mut inner, AttemptState::Running);
+        drop(inner);
+        if let Some(timeout) = self.timeout {
+            let attempt = Arc::downgrade(self);
+            let ended = Box::pin(self.cancel.fired_or_dropped());
+            let expired = self.shared.spawner.sleep(timeout);
+            self.shared.spawner.spawn(Box::pin(async move {
+                if let Either::Left(_) = select(expired, ended).await
+                    && let Some(attempt) = attempt.upgrade()
+                {
+                    attempt.time_out(timeout);
+                }
+            }));
+        }
+    }
+
+    /// The attempt ran past its timeout: records the attempt as failed at
+    /// once, unless it ended already, and tells the job to stop. The state
+    /// changes before the job is told, so that a job woken by the signal
+    /// finds its completion refused rather than racing the failure.
+    pub fn time_out(self: &Arc<Self>, timeout: Duration) {
+        let mut inner = lock(&self.inner);
+        let running = matches!(inner.state, AttemptState::Claimed | AttemptState::Running);
+        if running {
+            inner.timed_out = true;
+            self.set_state(&mut inner, AttemptState::Settling);
+        }
+        drop(inner);
+        self.timed_out.fire();
+        self.cancel.fire();
+        if running {
+            self.shared.send(Outcome::Fail {
+                attempt: self.clone(),
+                error: timeout_error(timeout),
+            });
         }
     }
 
@@ -188,6 +244,10 @@ impl Attempt {
             AttemptState::Finished(JobOutcome::Completed)
             | AttemptState::CompletedInTransaction => Ok(false),
             AttemptState::Finished(JobOutcome::LeaseLost) => Err(self.lease_lost_error()),
+            // Failed for its timeout: nothing it records counts any more.
+            AttemptState::Settling | AttemptState::Finished(_) if inner.timed_out => {
+                Err(self.lease_lost_error())
+            }
             AttemptState::Completing => Err(Error::Busy {
                 id: self.lease.id,
                 reason: "a completion of this attempt is already in flight",
@@ -208,9 +268,11 @@ impl Attempt {
     /// Whether user code may still act for the job: `Err` once the lease is
     /// known lost.
     pub fn check_held(&self) -> Result<()> {
-        match self.state() {
-            AttemptState::Finished(JobOutcome::LeaseLost) => Err(self.lease_lost_error()),
-            _ => Ok(()),
+        let inner = lock(&self.inner);
+        if inner.timed_out || inner.state == AttemptState::Finished(JobOutcome::LeaseLost) {
+            Err(self.lease_lost_error())
+        } else {
+            Ok(())
         }
     }
 

@@ -43,6 +43,14 @@ impl CancelSignal {
         self.fired.load(Ordering::SeqCst)
     }
 
+    /// Completes once the signal fires, or once it is dropped unfired.
+    pub fn fired_or_dropped(&self) -> impl Future<Output = ()> + Send + 'static {
+        let receiver = self.receiver.clone();
+        async move {
+            let _ = receiver.await;
+        }
+    }
+
     /// Completes once the signal fires.
     pub fn fired(&self) -> impl Future<Output = ()> + Send + 'static {
         let receiver = self.receiver.clone();
@@ -72,5 +80,14 @@ mod tests {
         first.await;
         second.await;
         signal.fired().await;
+    }
+
+    #[tokio::test]
+    async fn a_dropped_signal_ends_only_the_waits_that_allow_it() {
+        let signal = CancelSignal::new();
+        let (fired, dropped) = (signal.fired(), signal.fired_or_dropped());
+        drop(signal);
+        dropped.await;
+        assert!(fired.now_or_never().is_none());
     }
 }

@@ -250,7 +250,7 @@ impl RunnerShared {
             job.channel = %job.channel_name,
             job.attempt = job.attempt,
         );
-        let attempt = Arc::new(Attempt::new(
+        let mut attempt = Attempt::new(
             self.clone(),
             span,
             job.lease(),
@@ -265,7 +265,9 @@ impl RunnerShared {
                 jitter: job.retry_jitter,
             },
             job.ready_seq,
-        ));
+        );
+        attempt.timeout = job.timeout;
+        let attempt = Arc::new(attempt);
         // Claimed: it takes a slot until it leaves that state.
         self.slot_taken();
         let held = {
