@@ -185,6 +185,22 @@ async fn write_chunk(_chunk: u32) -> Result<(), mq::BoxError> {
     Ok(())
 }
 
+#[mq::job]
+async fn call_partner_api(mut job: mq::CurrentJob) -> Result<(), mq::BoxError> {
+    // README: snoozing a job
+    if let Some(retry_after) = rate_limited().await {
+        job.snooze(retry_after).await?; // runs again later; this attempt does not count
+        return Ok(());
+    }
+    job.complete().await?;
+    Ok(())
+}
+
+#[allow(dead_code)]
+async fn rate_limited() -> Option<Duration> {
+    None
+}
+
 #[allow(dead_code)]
 async fn pausing_a_channel(pool: sqlx::PgPool) -> Result<(), Box<dyn Error>> {
     use mq::admin;

@@ -593,6 +593,11 @@ pub struct JobReleaseParams<'a> {
     pub leases: &'a [JobLease],
     /// How long to wait before the jobs are ready again.
     pub delay: Duration,
+    /// Skip jobs whose rows another transaction holds (reported
+    /// [`LeaseOutcome::Busy`]) instead of waiting for them: what a
+    /// runner's batches do. A release in the caller's own transaction
+    /// waits.
+    pub skip_busy: bool,
     /// The time of release; `None` for the backend's clock.
     pub now: Option<OffsetDateTime>,
 }

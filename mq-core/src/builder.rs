@@ -106,7 +106,7 @@ fn no_nul(field: &'static str, value: &str) -> Result<()> {
     }
 }
 
-fn bounded(field: &'static str, value: Duration) -> Result<()> {
+pub(crate) fn bounded(field: &'static str, value: Duration) -> Result<()> {
     if value > MAX_DURATION {
         return Err(Error::invalid(
             field,

@@ -93,6 +93,16 @@ pub enum Error {
         ids: Vec<Uuid>,
     },
 
+    /// Nothing more can be recorded for this attempt of the job: it ended
+    /// already (it was snoozed, say), and the job's code called on.
+    #[error("nothing more can be recorded for this attempt of job {id}: it {how}")]
+    AttemptEnded {
+        /// The job.
+        id: Uuid,
+        /// How the attempt ended: "was snoozed".
+        how: &'static str,
+    },
+
     /// [`admin::resume`](crate::admin::resume) was asked to resume a
     /// channel name that is not paused; nothing changed.
     #[error("channel {channel_name:?} is not paused")]

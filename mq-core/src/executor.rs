@@ -22,8 +22,8 @@ use uuid::Uuid;
 use crate::backend::{
     Backend, CancelOutcome, ChannelPauseParams, JobCancelParams, JobCheckpointParams,
     JobCommitParams, JobCompleteParams, JobDeleteParams, JobGetParams, JobInfo, JobInsertParams,
-    JobLease, JobListParams, JobRetryParams, JobStatsParams, JobSummary, LeaseOutcome,
-    MigrateParams, QueueStats,
+    JobLease, JobListParams, JobReleaseParams, JobRetryParams, JobStatsParams, JobSummary,
+    LeaseOutcome, MigrateParams, QueueStats,
 };
 use crate::error::Result;
 use crate::spawner::Spawner;
@@ -45,6 +45,11 @@ pub trait Executor<D>: Send + Sized {
     async fn job_complete(
         self,
         params: JobCompleteParams<'_>,
+    ) -> Result<Vec<(JobLease, LeaseOutcome)>>;
+    /// See [`Backend::job_release`].
+    async fn job_release(
+        self,
+        params: JobReleaseParams<'_>,
     ) -> Result<Vec<(JobLease, LeaseOutcome)>>;
     /// See [`Backend::job_checkpoint`].
     async fn job_checkpoint(self, params: JobCheckpointParams<'_>) -> Result<bool>;
@@ -99,6 +104,12 @@ impl<B: Backend + ?Sized> Executor<Direct> for &B {
         params: JobCompleteParams<'_>,
     ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
         Backend::job_complete(self, params).await
+    }
+    async fn job_release(
+        self,
+        params: JobReleaseParams<'_>,
+    ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
+        Backend::job_release(self, params).await
     }
     async fn job_checkpoint(self, params: JobCheckpointParams<'_>) -> Result<bool> {
         Backend::job_checkpoint(self, params).await

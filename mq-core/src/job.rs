@@ -8,7 +8,9 @@ use futures::channel::oneshot;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::backend::{JobCheckpointParams, JobCompleteParams, JobKeepAliveParams, LeaseOutcome};
+use crate::backend::{
+    JobCheckpointParams, JobCompleteParams, JobKeepAliveParams, JobReleaseParams, LeaseOutcome,
+};
 use crate::error::{Error, Result};
 use crate::executor::Executor;
 use crate::runner::attempt::{Attempt, Ending};
@@ -296,6 +298,61 @@ impl CurrentJob {
             .await?;
         if outcomes.contains(&(lease, LeaseOutcome::Done)) {
             self.attempt.completed_in_transaction();
+            Ok(())
+        } else {
+            Err(self.attempt.lose_lease())
+        }
+    }
+
+    /// Runs the job again after `delay`, without counting this attempt:
+    /// for a job that cannot go on yet (a rate limit hit, a resource not
+    /// ready). Its retries are untouched. This attempt ends here; any later
+    /// call that records something for it fails with
+    /// [`Error::AttemptEnded`]. To hand state to the next attempt, save a
+    /// [`checkpoint`](Self::checkpoint) first: its payload is what the next
+    /// attempt gets. Returns once the snooze is recorded.
+    ///
+    /// A delay longer than 1000 years is an [`Error::InvalidInput`], and
+    /// changes nothing.
+    pub async fn snooze(&mut self, delay: Duration) -> Result<()> {
+        crate::builder::bounded("delay", delay)?;
+        let recorded = self.attempt.snooze(delay)?;
+        match recorded.await {
+            Ok(result) => result,
+            Err(oneshot::Canceled) => Err(Error::RunnerStopped),
+        }
+    }
+
+    /// Snoozes the job (see [`snooze`](Self::snooze)) inside the caller's
+    /// transaction, so that it happens only if the transaction commits:
+    /// pass an owned transaction to have it committed here, or a borrowed
+    /// one to commit it yourself. If the transaction rolls back instead,
+    /// the attempt is recorded as failed once the job's code returns, as
+    /// for [`complete_with_transaction`](Self::complete_with_transaction).
+    pub async fn snooze_with_transaction<D, E: Executor<D>>(
+        &mut self,
+        executor: E,
+        delay: Duration,
+    ) -> Result<()> {
+        crate::builder::bounded("delay", delay)?;
+        self.attempt.check_held()?;
+        if self.is_completed() {
+            return Err(Error::AttemptEnded {
+                id: self.id(),
+                how: "was completed",
+            });
+        }
+        let lease = self.attempt.lease;
+        let outcomes = executor
+            .job_release(JobReleaseParams {
+                leases: &[lease],
+                delay,
+                skip_busy: false,
+                now: None,
+            })
+            .await?;
+        if outcomes.contains(&(lease, LeaseOutcome::Done)) {
+            self.attempt.snoozed_in_transaction();
             Ok(())
         } else {
             Err(self.attempt.lose_lease())

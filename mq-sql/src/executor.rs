@@ -88,6 +88,17 @@ macro_rules! sql_executor {
                 session.finish().await?;
                 Ok(done)
             }
+            async fn job_release(
+                self,
+                params: $crate::__private::JobReleaseParams<'_>,
+            ) -> $crate::__private::Result<
+                Vec<($crate::__private::JobLease, $crate::__private::LeaseOutcome)>,
+            > {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                let released = $crate::queries::job_release(&mut *session, params).await?;
+                session.finish().await?;
+                Ok(released)
+            }
             async fn job_checkpoint(
                 self,
                 params: $crate::__private::JobCheckpointParams<'_>,

@@ -209,8 +209,10 @@ static JOB_COMPLETE: LazyLock<[String; 4]> = LazyLock::new(|| {
 });
 static JOB_FAIL: LazyLock<String> =
     LazyLock::new(|| skip_locked(held_leases!("../statements/job_fail.sql"), true));
-static JOB_RELEASE: LazyLock<String> =
-    LazyLock::new(|| skip_locked(held_leases!("../statements/job_release.sql"), true));
+static JOB_RELEASE: LazyLock<[String; 2]> = LazyLock::new(|| {
+    let release = held_leases!("../statements/job_release.sql");
+    [skip_locked(release, false), skip_locked(release, true)]
+});
 static JOB_KEEP_ALIVE: LazyLock<String> =
     LazyLock::new(|| skip_locked(held_leases!("../statements/job_keep_alive.sql"), true));
 
@@ -228,10 +230,11 @@ pub fn job_fail() -> &'static str {
     &JOB_FAIL
 }
 
-/// `Backend::job_release`. Parameters: `$1` ids, `$2` lease tokens, `$3`
-/// delay (µs), `$4` now. Rows: id, lease token, outcome.
-pub fn job_release() -> &'static str {
-    &JOB_RELEASE
+/// `Backend::job_release`: the variant that skips busy rows or waits for
+/// them. Parameters: `$1` ids, `$2` lease tokens, `$3` delay (µs), `$4`
+/// now. Rows: id, lease token, outcome.
+pub fn job_release(skip_busy: bool) -> &'static str {
+    &JOB_RELEASE[usize::from(skip_busy)]
 }
 
 /// `Backend::job_keep_alive`. Parameters: `$1` ids, `$2` lease tokens, `$3`

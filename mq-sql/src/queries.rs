@@ -319,7 +319,7 @@ pub async fn job_release(
     conn: &mut dyn Connection,
     params: JobReleaseParams<'_>,
 ) -> Result<Vec<(JobLease, LeaseOutcome)>> {
-    let sql = crate::job_release();
+    let sql = crate::job_release(params.skip_busy);
     leases_for(
         conn,
         "job_release",

@@ -152,6 +152,15 @@ macro_rules! sqlx_driver {
                     Ok(())
                 }
             }
+
+            async fn snooze_in_transaction(
+                pool: &SqlxPool,
+                job: &mut CurrentJob,
+                delay: Duration,
+            ) -> mq::Result<()> {
+                let tx = pool.pool.begin().await.unwrap();
+                job.snooze_with_transaction($wrap(tx), delay).await
+            }
         }
     };
 }
@@ -315,6 +324,16 @@ macro_rules! tokio_postgres_driver {
                     tx.rollback().await.unwrap();
                     Ok(())
                 }
+            }
+
+            async fn snooze_in_transaction(
+                pool: &TokioPostgresPool,
+                job: &mut CurrentJob,
+                delay: Duration,
+            ) -> mq::Result<()> {
+                let mut client = pool.pool.get().await.unwrap();
+                let tx = client.transaction().await.unwrap();
+                job.snooze_with_transaction($wrap(tx), delay).await
             }
         }
     };

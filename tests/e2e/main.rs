@@ -50,6 +50,7 @@ macro_rules! all_cases {
             retries::retries_back_off_and_stop,
             retries::backoff_is_capped_and_jittered,
             retries::timed_out_attempts_fail_and_retry,
+            retries::snoozed_jobs_run_again_without_counting_the_attempt,
             retries::panicking_and_dropped_jobs_are_retried,
             retries::checkpoint_carries_state_to_the_next_attempt,
             retries::runner_survives_failures,

@@ -279,3 +279,80 @@ pub async fn timed_out_attempts_fail_and_retry<D: Driver>(db: &Db<D>) {
         Some("the job timed out after 200ms")
     );
 }
+
+/// A snoozed job runs again after its delay, its attempt not counted, with
+/// the payload it checkpointed; a snooze in a transaction takes effect as
+/// the transaction commits; nothing more can be recorded for a snoozed
+/// attempt, and a delay past 1000 years is refused.
+pub async fn snoozed_jobs_run_again_without_counting_the_attempt<D: Driver>(db: &Db<D>) {
+    let runs: Log<(String, i32, String)> = Log::default();
+    let log = runs.clone();
+    let pool = db.pool.clone();
+    let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
+        let (log, pool) = (log.clone(), pool.clone());
+        rt::spawn(async move {
+            let step: String = job.json().unwrap().unwrap();
+            let name = job.name().to_owned();
+            log.push((name.clone(), job.attempt(), step.clone()));
+            match (name.as_str(), step.as_str()) {
+                ("plain", "first") => {
+                    let too_long = Duration::from_secs(2000 * 366 * 24 * 3600);
+                    assert!(matches!(
+                        job.snooze(too_long).await,
+                        Err(mq::Error::InvalidInput { field: "delay", .. })
+                    ));
+                    let mut checkpoint = mq::Checkpoint::new();
+                    checkpoint.set_json(&"second").unwrap();
+                    job.checkpoint(&checkpoint).await.unwrap();
+                    job.snooze(Duration::from_millis(200)).await.unwrap();
+                    assert!(matches!(
+                        job.complete().await,
+                        Err(mq::Error::AttemptEnded { .. })
+                    ));
+                }
+                // Its payload stays "first": snoozed on its first run only.
+                ("in transaction", _)
+                    if log.items().iter().filter(|r| r.0 == name).count() == 1 =>
+                {
+                    D::snooze_in_transaction(&pool, &mut job, Duration::ZERO)
+                        .await
+                        .unwrap();
+                }
+                _ => job.complete().await.unwrap(),
+            }
+        });
+    })
+    .set_poll_interval(Duration::from_millis(50))
+    .run()
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let plain = JobBuilder::new("plain")
+        .set_json(&"first")
+        .unwrap()
+        .set_retries(0)
+        .spawn(db.ex())
+        .await
+        .unwrap();
+    db.wait_gone(plain).await;
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    let in_tx = JobBuilder::new("in transaction")
+        .set_json(&"first")
+        .unwrap()
+        .set_retries(0)
+        .spawn(db.ex())
+        .await
+        .unwrap();
+    db.wait_gone(in_tx).await;
+    let mut ran = runs.items();
+    ran.sort();
+    assert_eq!(
+        ran,
+        vec![
+            ("in transaction".to_owned(), 1, "first".to_owned()),
+            ("in transaction".to_owned(), 1, "first".to_owned()),
+            ("plain".to_owned(), 1, "first".to_owned()),
+            ("plain".to_owned(), 1, "second".to_owned()),
+        ]
+    );
+}

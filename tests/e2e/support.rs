@@ -78,6 +78,13 @@ pub trait Driver: Send + Sync + Sized + 'static {
         sql: &'static str,
         commit: bool,
     ) -> impl Future<Output = mq::Result<()>> + Send;
+    /// In one transaction: snoozes `job` for `delay` with the transaction
+    /// (which the call commits).
+    fn snooze_in_transaction(
+        pool: &Self::Pool,
+        job: &mut CurrentJob,
+        delay: Duration,
+    ) -> impl Future<Output = mq::Result<()>> + Send;
 }
 
 /// How [`Driver::spawn_with`] runs its transaction.

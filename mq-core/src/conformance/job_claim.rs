@@ -422,6 +422,7 @@ pub async fn numbers_jobs_in_the_order_they_became_ready(backend: &dyn Backend) 
     insert(backend, t.at(0.0), &[&c]).await;
     let released = backend
         .job_release(JobReleaseParams {
+            skip_busy: true,
             leases: &[first[0].lease()],
             delay: Duration::ZERO,
             now: t.at(0.0),

@@ -11,6 +11,7 @@ pub async fn does_not_count_the_attempt(backend: &dyn Backend) {
     let first = claim(backend, t.at(0.0), 1).await;
     let released = backend
         .job_release(JobReleaseParams {
+            skip_busy: true,
             leases: &[first[0].lease()],
             delay: Duration::from_secs(5),
             now: t.at(0.0),
@@ -27,6 +28,7 @@ pub async fn does_not_count_the_attempt(backend: &dyn Backend) {
     assert!(complete(backend, &[first[0].lease()]).await.is_empty());
     let again = backend
         .job_release(JobReleaseParams {
+            skip_busy: true,
             leases: &[first[0].lease()],
             delay: Duration::ZERO,
             now: t.at(5.0),
@@ -52,6 +54,7 @@ pub async fn gives_back_a_batch(backend: &dyn Backend) {
     leases.push(stale);
     let outcomes = backend
         .job_release(JobReleaseParams {
+            skip_busy: true,
             leases: &leases,
             delay: Duration::ZERO,
             now: t.at(0.0),

@@ -693,6 +693,7 @@ impl<'b> Run<'b> {
         let outcomes = self
             .backend
             .job_release(JobReleaseParams {
+                skip_busy: true,
                 leases: &leases,
                 delay: Duration::ZERO,
                 now: self.at(),

@@ -26,6 +26,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use futures::channel::oneshot;
 use futures::future::{Either, select};
 use std::time::{Duration, Instant};
 
@@ -68,10 +69,22 @@ impl AttemptState {
     }
 }
 
+/// How an attempt ended before its job's code let go of it: after this,
+/// nothing the job records counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EndedEarly {
+    /// Failed for running past its timeout.
+    TimedOut,
+    /// Snoozed by the job: given back, to run again later.
+    Snoozed,
+    /// Snoozed in the caller's transaction, which may yet commit or roll
+    /// back.
+    SnoozedInTransaction,
+}
+
 struct Inner {
     state: AttemptState,
-    /// The attempt was failed for running past its timeout.
-    timed_out: bool,
+    ended_early: Option<EndedEarly>,
     /// The user's code has let go of the attempt.
     released_by_user: bool,
 }
@@ -157,7 +170,7 @@ impl Attempt {
             timed_out: CancelSignal::new(),
             inner: Mutex::new(Inner {
                 state: AttemptState::Claimed,
-                timed_out: false,
+                ended_early: None,
                 released_by_user: false,
             }),
         }
@@ -210,7 +223,7 @@ impl Attempt {
         let mut inner = lock(&self.inner);
         let running = matches!(inner.state, AttemptState::Claimed | AttemptState::Running);
         if running {
-            inner.timed_out = true;
+            inner.ended_early = Some(EndedEarly::TimedOut);
             self.set_state(&mut inner, AttemptState::Settling);
         }
         drop(inner);
@@ -244,10 +257,7 @@ impl Attempt {
             AttemptState::Finished(JobOutcome::Completed)
             | AttemptState::CompletedInTransaction => Ok(false),
             AttemptState::Finished(JobOutcome::LeaseLost) => Err(self.lease_lost_error()),
-            // Failed for its timeout: nothing it records counts any more.
-            AttemptState::Settling | AttemptState::Finished(_) if inner.timed_out => {
-                Err(self.lease_lost_error())
-            }
+            _ if inner.ended_early.is_some() => Err(self.ended_early_error(&inner)),
             AttemptState::Completing => Err(Error::Busy {
                 id: self.lease.id,
                 reason: "a completion of this attempt is already in flight",
@@ -269,11 +279,71 @@ impl Attempt {
     /// known lost.
     pub fn check_held(&self) -> Result<()> {
         let inner = lock(&self.inner);
-        if inner.timed_out || inner.state == AttemptState::Finished(JobOutcome::LeaseLost) {
+        if inner.ended_early.is_some() {
+            Err(self.ended_early_error(&inner))
+        } else if inner.state == AttemptState::Finished(JobOutcome::LeaseLost) {
             Err(self.lease_lost_error())
         } else {
             Ok(())
         }
+    }
+
+    /// The error for a call made after the attempt ended early.
+    fn ended_early_error(&self, inner: &Inner) -> Error {
+        match inner.ended_early {
+            Some(EndedEarly::Snoozed | EndedEarly::SnoozedInTransaction) => Error::AttemptEnded {
+                id: self.lease.id,
+                how: "was snoozed",
+            },
+            _ => self.lease_lost_error(),
+        }
+    }
+
+    /// Running → Settling: the job gives itself back to run after `delay`,
+    /// its attempt not counted. Returns what hears whether that was
+    /// recorded.
+    pub fn snooze(self: &Arc<Self>, delay: Duration) -> Result<oneshot::Receiver<Result<()>>> {
+        let mut inner = lock(&self.inner);
+        if inner.ended_early.is_some() {
+            return Err(self.ended_early_error(&inner));
+        }
+        match inner.state {
+            AttemptState::Claimed | AttemptState::Running => {}
+            AttemptState::Finished(JobOutcome::LeaseLost) => return Err(self.lease_lost_error()),
+            _ => {
+                return Err(Error::AttemptEnded {
+                    id: self.lease.id,
+                    how: "was completed",
+                });
+            }
+        }
+        inner.ended_early = Some(EndedEarly::Snoozed);
+        self.set_state(&mut inner, AttemptState::Settling);
+        drop(inner);
+        let (ack, acked) = oneshot::channel();
+        self.shared.send(Outcome::Release {
+            attempt: self.clone(),
+            delay,
+            ack: Some(ack),
+        });
+        Ok(acked)
+    }
+
+    /// Running → CompletedInTransaction, for a snooze the caller's
+    /// transaction holds: checked, as a completion is, once the job's code
+    /// returns.
+    pub fn snoozed_in_transaction(&self) {
+        let mut inner = lock(&self.inner);
+        if matches!(inner.state, AttemptState::Running | AttemptState::Claimed) {
+            inner.ended_early = Some(EndedEarly::SnoozedInTransaction);
+            self.set_state(&mut inner, AttemptState::CompletedInTransaction);
+        }
+    }
+
+    /// Whether the attempt ended in a snooze held by the caller's
+    /// transaction (its check then finds a release, not a completion).
+    pub fn is_snoozed_in_transaction(&self) -> bool {
+        lock(&self.inner).ended_early == Some(EndedEarly::SnoozedInTransaction)
     }
 
     /// Running → CompletedInTransaction, once the caller's transaction has
@@ -288,10 +358,13 @@ impl Attempt {
     /// Whether the job was completed (durably, or in a caller's
     /// transaction).
     pub fn is_completed(&self) -> bool {
-        matches!(
-            self.state(),
-            AttemptState::Finished(JobOutcome::Completed) | AttemptState::CompletedInTransaction
-        )
+        let inner = lock(&self.inner);
+        inner.ended_early.is_none()
+            && matches!(
+                inner.state,
+                AttemptState::Finished(JobOutcome::Completed)
+                    | AttemptState::CompletedInTransaction
+            )
     }
 
     /// The lease was found lost while user code holds the job (keep-alive,
@@ -329,6 +402,7 @@ impl Attempt {
                 Ending::Released(delay) => Outcome::Release {
                     attempt: self.clone(),
                     delay,
+                    ack: None,
                 },
             },
             AttemptState::CompletedInTransaction => Outcome::CheckCompletion {

@@ -76,7 +76,7 @@ impl Failure {
 struct Batch {
     completions: Vec<(Arc<Attempt>, oneshot::Sender<Result<()>>)>,
     failures: Vec<(Arc<Attempt>, Failure)>,
-    releases: BTreeMap<Duration, Vec<Arc<Attempt>>>,
+    releases: BTreeMap<Duration, Vec<Released>>,
 }
 
 impl Batch {
@@ -85,13 +85,18 @@ impl Batch {
             Outcome::Complete { attempt, ack } => self.completions.push((attempt, ack)),
             Outcome::Fail { attempt, error } => self.failures.push((attempt, Failure::Job(error))),
             Outcome::CheckCompletion { attempt } => self.failures.push((attempt, Failure::Check)),
-            Outcome::Release { attempt, delay } => {
-                self.releases.entry(delay).or_default().push(attempt)
-            }
+            Outcome::Release {
+                attempt,
+                delay,
+                ack,
+            } => self.releases.entry(delay).or_default().push((attempt, ack)),
             Outcome::Wake => {}
         }
     }
 }
+
+/// An attempt to give back, and who waits to hear that it was (a snooze).
+type Released = (Arc<Attempt>, Option<oneshot::Sender<Result<()>>>);
 
 /// The outcome task's state between batches.
 struct Writer {
@@ -302,7 +307,12 @@ impl Writer {
                 // The transaction committed: the row is gone (or kept
                 // completed), so the lease is no longer current.
                 (JobFailOutcome::LeaseLost, Failure::Check) => {
-                    attempt.finish(JobOutcome::Completed, None)
+                    let outcome = if attempt.is_snoozed_in_transaction() {
+                        JobOutcome::Released
+                    } else {
+                        JobOutcome::Completed
+                    };
+                    attempt.finish(outcome, None)
                 }
                 (JobFailOutcome::LeaseLost, Failure::Job(_)) => {
                     attempt.finish(JobOutcome::LeaseLost, None)
@@ -330,12 +340,13 @@ impl Writer {
         }
     }
 
-    async fn release(&mut self, delay: Duration, attempts: Vec<Arc<Attempt>>) {
-        let leases: Vec<JobLease> = attempts.iter().map(|a| a.lease).collect();
+    async fn release(&mut self, delay: Duration, attempts: Vec<Released>) {
+        let leases: Vec<JobLease> = attempts.iter().map(|(a, _)| a.lease).collect();
         let backend = self.shared.backend.clone();
         let result = self
             .with_tries("job_release", || {
                 backend.job_release(JobReleaseParams {
+                    skip_busy: true,
                     leases: &leases,
                     delay,
                     now: None,
@@ -347,30 +358,50 @@ impl Writer {
             Err(error) => {
                 tracing::warn!(%error, jobs = leases.len(), "job_release failed");
                 let text = error.to_string();
-                for attempt in &attempts {
+                for (attempt, ack) in attempts {
                     attempt.finish(JobOutcome::Unrecorded, Some(&text));
+                    if let Some(ack) = ack {
+                        let _ = ack.send(Err(Error::backend("job_release", true, text.clone())));
+                    }
                 }
                 return;
             }
         };
-        for attempt in attempts {
-            match outcomes.get(&attempt.lease) {
+        for (attempt, ack) in attempts {
+            let acked = match outcomes.get(&attempt.lease) {
                 Some(LeaseOutcome::Done) => {
                     self.not_busy(&attempt.lease);
                     attempt.finish(JobOutcome::Released, None);
+                    Ok(())
                 }
                 Some(LeaseOutcome::Busy) if self.still_trying(attempt.lease) => {
                     let lease = attempt.lease;
-                    self.again(lease, Outcome::Release { attempt, delay });
+                    self.again(
+                        lease,
+                        Outcome::Release {
+                            attempt,
+                            delay,
+                            ack,
+                        },
+                    );
+                    continue;
                 }
-                Some(LeaseOutcome::Busy) => attempt.finish(
-                    JobOutcome::Unrecorded,
-                    Some("another transaction held the job's row for a whole lease"),
-                ),
+                Some(LeaseOutcome::Busy) => {
+                    let reason = "another transaction held the job's row for a whole lease";
+                    attempt.finish(JobOutcome::Unrecorded, Some(reason));
+                    Err(Error::Busy {
+                        id: attempt.lease.id,
+                        reason,
+                    })
+                }
                 Some(LeaseOutcome::Lost) | None => {
                     self.not_busy(&attempt.lease);
                     attempt.finish(JobOutcome::LeaseLost, None);
+                    Err(attempt.lease_lost_error())
                 }
+            };
+            if let Some(ack) = ack {
+                let _ = ack.send(acked);
             }
         }
     }

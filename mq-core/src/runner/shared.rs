@@ -75,10 +75,12 @@ pub(crate) enum Outcome {
         attempt: Arc<Attempt>,
         error: String,
     },
-    /// The job is given back without counting the attempt.
+    /// The job is given back without counting the attempt; `ack`, if
+    /// any, hears whether that was recorded (a snooze waits for it).
     Release {
         attempt: Arc<Attempt>,
         delay: Duration,
+        ack: Option<oneshot::Sender<Result<()>>>,
     },
     /// The job was completed in the caller's transaction and its code has
     /// returned: find out whether that transaction committed.
