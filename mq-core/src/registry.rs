@@ -314,8 +314,11 @@ impl RegistryDispatch {
         };
         let span = attempt.span.clone();
         // At its timeout the job's future is dropped, wherever it waits.
-        let timed_out = attempt.timed_out.fired().boxed();
-        let timeout = attempt.timeout.unwrap_or_default();
+        let timeout = attempt.timeout;
+        let timed_out = match timeout {
+            Some(_) => attempt.timed_out.fired().boxed(),
+            None => futures::future::pending().boxed(),
+        };
         let guard = EndOnDrop(attempt);
         spawner.spawn(
             async move {
@@ -331,7 +334,9 @@ impl RegistryDispatch {
                         message: panic_message(payload.as_ref()),
                     })),
                     // The attempt is failed already (Attempt::time_out).
-                    None => Some(Box::new(JobTimedOut { after: timeout })),
+                    None => Some(Box::new(JobTimedOut {
+                        after: timeout.unwrap_or_default(),
+                    })),
                 };
                 match error {
                     Some(error) => {

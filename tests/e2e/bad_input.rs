@@ -52,6 +52,16 @@ pub async fn unstorable_values_are_refused_with_typed_errors<D: Driver>(db: &Db<
         invalid_field(&interval.spawn(db.ex()).await.unwrap_err()),
         "commit_interval"
     );
+    let timeout = JobBuilder::new("j").set_timeout(Duration::MAX).clone();
+    assert_eq!(
+        invalid_field(&timeout.spawn(db.ex()).await.unwrap_err()),
+        "timeout"
+    );
+    let no_time = JobBuilder::new("j").set_timeout(Duration::ZERO).clone();
+    assert_eq!(
+        invalid_field(&no_time.spawn(db.ex()).await.unwrap_err()),
+        "timeout"
+    );
     let retries = JobBuilder::new("j").set_retries(u32::MAX).clone();
     assert_eq!(
         invalid_field(&retries.spawn(db.ex()).await.unwrap_err()),
