@@ -486,14 +486,7 @@ async fn retry(conn: &mut PgConnection, args: RetryArgs) -> Result<Done, CliErro
             "not_retried": id_list(&left),
         }),
     };
-    Ok(Done {
-        report,
-        problem: (!left.is_empty()).then_some(CliError::Partial {
-            reason: LeftAlone::NotRetried,
-            ids: left,
-        }),
-        exit_code: 0,
-    })
+    Ok(partly_done(report, LeftAlone::NotRetried, left))
 }
 
 async fn delete(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Done, CliError> {
@@ -512,14 +505,7 @@ async fn delete(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Done, CliError>
             "not_found": id_list(&missing),
         }),
     };
-    Ok(Done {
-        report,
-        problem: (!missing.is_empty()).then_some(CliError::Partial {
-            reason: LeftAlone::NotFound,
-            ids: missing,
-        }),
-        exit_code: 0,
-    })
+    Ok(partly_done(report, LeftAlone::NotFound, missing))
 }
 
 async fn cancel(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Done, CliError> {
@@ -557,14 +543,17 @@ async fn cancel(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Done, CliError>
             "not_found": id_list(&missing),
         }),
     };
-    Ok(Done {
+    Ok(partly_done(report, LeftAlone::NotFound, missing))
+}
+
+/// The report of a command given ids, with the error that names the ids
+/// it left alone (`left`), if any.
+fn partly_done(report: Report, reason: LeftAlone, left: Vec<Uuid>) -> Done {
+    Done {
         report,
-        problem: (!missing.is_empty()).then_some(CliError::Partial {
-            reason: LeftAlone::NotFound,
-            ids: missing,
-        }),
+        problem: (!left.is_empty()).then_some(CliError::Partial { reason, ids: left }),
         exit_code: 0,
-    })
+    }
 }
 
 fn unique(ids: &[Uuid]) -> Vec<Uuid> {

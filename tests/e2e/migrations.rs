@@ -291,9 +291,7 @@ VALUES
 /// runs its next attempt, a failed one can be retried, and new jobs store
 /// the new options.
 pub async fn upgrades_a_version_4_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
-    let fresh = TestDb::create();
-    let pool = D::connect(fresh.url()).await;
-    for schema in [
+    let db = migrated_from::<D>(&[
         VERSION_1,
         VERSION_2,
         VERSION_2_JOBS,
@@ -301,11 +299,8 @@ pub async fn upgrades_a_version_4_database_with_its_jobs<D: Driver>(_db: &Db<D>)
         VERSION_3_JOBS,
         VERSION_4,
         VERSION_4_JOBS,
-    ] {
-        D::exec(&pool, schema).await;
-    }
-    mq::migrate(D::executor(&pool)).await.unwrap();
-    let db = Db::<D>::on(pool, fresh, Runtime::current());
+    ])
+    .await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 5);
     let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
     let retrying = admin::get(db.ex(), id(0x22)).await.unwrap().unwrap();
@@ -364,9 +359,7 @@ VALUES
 /// jobs keep their retry policy and run (the lapsed lease comes back, the
 /// ordered job after it), and a channel can then be paused and resumed.
 pub async fn upgrades_a_version_5_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
-    let fresh = TestDb::create();
-    let pool = D::connect(fresh.url()).await;
-    for schema in [
+    let db = migrated_from::<D>(&[
         VERSION_1,
         VERSION_2,
         VERSION_2_JOBS,
@@ -376,11 +369,8 @@ pub async fn upgrades_a_version_5_database_with_its_jobs<D: Driver>(_db: &Db<D>)
         VERSION_4_JOBS,
         VERSION_5,
         VERSION_5_JOBS,
-    ] {
-        D::exec(&pool, schema).await;
-    }
-    mq::migrate(D::executor(&pool)).await.unwrap();
-    let db = Db::<D>::on(pool, fresh, Runtime::current());
+    ])
+    .await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 6);
     let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
     let stats = admin::stats(db.ex()).await.unwrap();
@@ -435,9 +425,7 @@ INSERT INTO mq_channel_pauses (channel_name, paused_at) VALUES ('v6 paused', now
 /// committed before it is used): the pause holds, cancelling the running
 /// ordered head frees its channel, and the cancelled job is pruned.
 pub async fn upgrades_a_version_6_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
-    let fresh = TestDb::create();
-    let pool = D::connect(fresh.url()).await;
-    for schema in [
+    let db = migrated_from::<D>(&[
         VERSION_1,
         VERSION_2,
         VERSION_2_JOBS,
@@ -449,11 +437,8 @@ pub async fn upgrades_a_version_6_database_with_its_jobs<D: Driver>(_db: &Db<D>)
         VERSION_5_JOBS,
         VERSION_6,
         VERSION_6_JOBS,
-    ] {
-        D::exec(&pool, schema).await;
-    }
-    mq::migrate(D::executor(&pool)).await.unwrap();
-    let db = Db::<D>::on(pool, fresh, Runtime::current());
+    ])
+    .await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 8);
     let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
     assert!(admin::stats(db.ex()).await.unwrap().is_paused("v6 paused"));
@@ -503,9 +488,7 @@ VALUES
 /// version 9 (timeouts): its jobs have none and run, the cancelled one
 /// stays cancelled, and a new job stores its timeout.
 pub async fn upgrades_a_version_8_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
-    let fresh = TestDb::create();
-    let pool = D::connect(fresh.url()).await;
-    for schema in [
+    let db = migrated_from::<D>(&[
         VERSION_1,
         VERSION_2,
         VERSION_2_JOBS,
@@ -520,11 +503,8 @@ pub async fn upgrades_a_version_8_database_with_its_jobs<D: Driver>(_db: &Db<D>)
         VERSION_7,
         VERSION_8,
         VERSION_8_JOBS,
-    ] {
-        D::exec(&pool, schema).await;
-    }
-    mq::migrate(D::executor(&pool)).await.unwrap();
-    let db = Db::<D>::on(pool, fresh, Runtime::current());
+    ])
+    .await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 9);
     let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
     let plain = admin::get(db.ex(), id(0x51)).await.unwrap().unwrap();
@@ -552,4 +532,16 @@ pub async fn upgrades_a_version_8_database_with_its_jobs<D: Driver>(_db: &Db<D>)
     ran.sort();
     assert_eq!(ran, vec!["new".to_owned(), "plain".to_owned()]);
     assert_eq!(db.state(id(0x52)).await, Some(mq::JobState::Cancelled));
+}
+
+/// A fresh database built by `scripts` (an old schema and its jobs), then
+/// migrated by this mq.
+async fn migrated_from<D: Driver>(scripts: &[&'static str]) -> Db<D> {
+    let fresh = TestDb::create();
+    let pool = D::connect(fresh.url()).await;
+    for script in scripts {
+        D::exec(&pool, script).await;
+    }
+    mq::migrate(D::executor(&pool)).await.unwrap();
+    Db::<D>::on(pool, fresh, Runtime::current())
 }
