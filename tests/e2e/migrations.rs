@@ -81,12 +81,7 @@ fn v1_id(n: u8) -> Uuid {
 /// then runs as it would have (in order, after its failed head is retried,
 /// after its uncommitted head is committed).
 pub async fn upgrades_a_version_1_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
-    let fresh = TestDb::create();
-    let pool = D::connect(fresh.url()).await;
-    D::exec(&pool, VERSION_1).await;
-    D::exec(&pool, VERSION_1_JOBS).await;
-    mq::migrate(D::executor(&pool)).await.unwrap();
-    let db = Db::<D>::on(pool, fresh, Runtime::current());
+    let db = migrated_from::<D>(&[VERSION_1, VERSION_1_JOBS]).await;
 
     let expect = [
         (1, Some(JobState::Ready)),
@@ -158,13 +153,7 @@ VALUES
 /// ready later (spawned, retried, unblocked) takes a place after them, and
 /// every job then runs.
 pub async fn upgrades_a_version_2_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
-    let fresh = TestDb::create();
-    let pool = D::connect(fresh.url()).await;
-    D::exec(&pool, VERSION_1).await;
-    D::exec(&pool, VERSION_2).await;
-    D::exec(&pool, VERSION_2_JOBS).await;
-    mq::migrate(D::executor(&pool)).await.unwrap();
-    let db = Db::<D>::on(pool, fresh, Runtime::current());
+    let db = migrated_from_version::<D>(2).await;
 
     // The ready jobs are numbered in spawn order; the others wait for theirs.
     assert_eq!(
@@ -231,15 +220,7 @@ VALUES
 /// runners when the next is due (they poll only once an hour here), and
 /// every job runs when its time comes.
 pub async fn upgrades_a_version_3_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
-    let fresh = TestDb::create();
-    let pool = D::connect(fresh.url()).await;
-    D::exec(&pool, VERSION_1).await;
-    D::exec(&pool, VERSION_2).await;
-    D::exec(&pool, VERSION_2_JOBS).await;
-    D::exec(&pool, VERSION_3).await;
-    D::exec(&pool, VERSION_3_JOBS).await;
-    mq::migrate(D::executor(&pool)).await.unwrap();
-    let db = Db::<D>::on(pool, fresh, Runtime::current());
+    let db = migrated_from_version::<D>(3).await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 4);
     assert_eq!(
         db.count("SELECT count(*) FROM pg_indexes WHERE indexname = 'mq_jobs_scheduled'")
@@ -291,16 +272,7 @@ VALUES
 /// runs its next attempt, a failed one can be retried, and new jobs store
 /// the new options.
 pub async fn upgrades_a_version_4_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
-    let db = migrated_from::<D>(&[
-        VERSION_1,
-        VERSION_2,
-        VERSION_2_JOBS,
-        VERSION_3,
-        VERSION_3_JOBS,
-        VERSION_4,
-        VERSION_4_JOBS,
-    ])
-    .await;
+    let db = migrated_from_version::<D>(4).await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 5);
     let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
     let retrying = admin::get(db.ex(), id(0x22)).await.unwrap().unwrap();
@@ -359,18 +331,7 @@ VALUES
 /// jobs keep their retry policy and run (the lapsed lease comes back, the
 /// ordered job after it), and a channel can then be paused and resumed.
 pub async fn upgrades_a_version_5_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
-    let db = migrated_from::<D>(&[
-        VERSION_1,
-        VERSION_2,
-        VERSION_2_JOBS,
-        VERSION_3,
-        VERSION_3_JOBS,
-        VERSION_4,
-        VERSION_4_JOBS,
-        VERSION_5,
-        VERSION_5_JOBS,
-    ])
-    .await;
+    let db = migrated_from_version::<D>(5).await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 6);
     let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
     let stats = admin::stats(db.ex()).await.unwrap();
@@ -421,24 +382,11 @@ INSERT INTO mq_channel_pauses (channel_name, paused_at) VALUES ('v6 paused', now
 ";
 
 /// A database of schema version 6, with its jobs, migrates in place to
-/// version 8 (cancelled jobs), in two transactions (an enum value must be
-/// committed before it is used): the pause holds, cancelling the running
+/// version 8 (cancelled jobs, whose enum value migration 8 never names, as
+/// it cannot be used in the transaction that adds it): the pause holds, cancelling the running
 /// ordered head frees its channel, and the cancelled job is pruned.
 pub async fn upgrades_a_version_6_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
-    let db = migrated_from::<D>(&[
-        VERSION_1,
-        VERSION_2,
-        VERSION_2_JOBS,
-        VERSION_3,
-        VERSION_3_JOBS,
-        VERSION_4,
-        VERSION_4_JOBS,
-        VERSION_5,
-        VERSION_5_JOBS,
-        VERSION_6,
-        VERSION_6_JOBS,
-    ])
-    .await;
+    let db = migrated_from_version::<D>(6).await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 8);
     let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
     assert!(admin::stats(db.ex()).await.unwrap().is_paused("v6 paused"));
@@ -488,23 +436,7 @@ VALUES
 /// version 9 (timeouts): its jobs have none and run, the cancelled one
 /// stays cancelled, and a new job stores its timeout.
 pub async fn upgrades_a_version_8_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
-    let db = migrated_from::<D>(&[
-        VERSION_1,
-        VERSION_2,
-        VERSION_2_JOBS,
-        VERSION_3,
-        VERSION_3_JOBS,
-        VERSION_4,
-        VERSION_4_JOBS,
-        VERSION_5,
-        VERSION_5_JOBS,
-        VERSION_6,
-        VERSION_6_JOBS,
-        VERSION_7,
-        VERSION_8,
-        VERSION_8_JOBS,
-    ])
-    .await;
+    let db = migrated_from_version::<D>(8).await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 9);
     let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
     let plain = admin::get(db.ex(), id(0x51)).await.unwrap().unwrap();
@@ -532,6 +464,37 @@ pub async fn upgrades_a_version_8_database_with_its_jobs<D: Driver>(_db: &Db<D>)
     ran.sort();
     assert_eq!(ran, vec!["new".to_owned(), "plain".to_owned()]);
     assert_eq!(db.state(id(0x52)).await, Some(mq::JobState::Cancelled));
+}
+
+/// The schema's history as the upgrade tests replay it: each version's
+/// migration, then the jobs spawned under it. (Version 1's jobs are its own
+/// test's: the later versions' jobs create the migrations table.)
+const HISTORY: &[(u32, &str)] = &[
+    (1, VERSION_1),
+    (2, VERSION_2),
+    (2, VERSION_2_JOBS),
+    (3, VERSION_3),
+    (3, VERSION_3_JOBS),
+    (4, VERSION_4),
+    (4, VERSION_4_JOBS),
+    (5, VERSION_5),
+    (5, VERSION_5_JOBS),
+    (6, VERSION_6),
+    (6, VERSION_6_JOBS),
+    (7, VERSION_7),
+    (8, VERSION_8),
+    (8, VERSION_8_JOBS),
+];
+
+/// A fresh database at schema `version`, with the jobs of every version up
+/// to it, then migrated by this mq.
+async fn migrated_from_version<D: Driver>(version: u32) -> Db<D> {
+    let scripts: Vec<&'static str> = HISTORY
+        .iter()
+        .filter(|(at, _)| *at <= version)
+        .map(|(_, script)| *script)
+        .collect();
+    migrated_from::<D>(&scripts).await
 }
 
 /// A fresh database built by `scripts` (an old schema and its jobs), then

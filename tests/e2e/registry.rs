@@ -85,17 +85,8 @@ pub async fn registry_runs_jobs_with_their_context<D: Driver>(db: &Db<D>) {
 /// Returned errors and panics reach the error handler, count as attempts,
 /// and are stored as the job's last error.
 pub async fn job_errors_reach_the_error_handler<D: Driver>(db: &Db<D>) {
-    let errors: Log<(String, String)> = Log::default();
-    let handled = errors.clone();
-    let mut registry = JobRegistry::new(&[fails_once, always_panics, forgets_to_complete]);
-    registry
-        .set_error_handler(move |name, error| handled.push((name.to_owned(), error.to_string())));
-    let _runner = registry
-        .runner(db.src())
-        .set_poll_interval(Duration::from_millis(50))
-        .run()
-        .await
-        .unwrap();
+    let registry = JobRegistry::new(&[fails_once, always_panics, forgets_to_complete]);
+    let (_runner, errors) = run_logging_errors(db, registry).await;
     let once = fails_once.builder().spawn(db.ex()).await.unwrap();
     let panics = always_panics.builder().spawn(db.ex()).await.unwrap();
     let forgets = forgets_to_complete.builder().spawn(db.ex()).await.unwrap();
@@ -233,18 +224,9 @@ async fn hangs(_job: CurrentJob, log: Log<&'static str>) -> JobResult {
 /// timeout in its history.
 pub async fn timed_out_jobs_are_dropped<D: Driver>(db: &Db<D>) {
     let log: Log<&'static str> = Log::default();
-    let errors: Log<(String, String)> = Log::default();
-    let handled = errors.clone();
     let mut registry = JobRegistry::new(&[hangs]);
     registry.set_context(log.clone());
-    registry
-        .set_error_handler(move |name, error| handled.push((name.to_owned(), error.to_string())));
-    let _runner = registry
-        .runner(db.src())
-        .set_poll_interval(Duration::from_millis(50))
-        .run()
-        .await
-        .unwrap();
+    let (_runner, errors) = run_logging_errors(db, registry).await;
     let id = hangs.builder().spawn(db.ex()).await.unwrap();
     db.wait_state(id, JobState::Failed).await;
     assert_eq!(log.wait_len(2).await, vec!["started", "dropped"]);
@@ -258,4 +240,23 @@ pub async fn timed_out_jobs_are_dropped<D: Driver>(db: &Db<D>) {
         failed.errors.last().map(|e| e.error.as_str()),
         Some("the job timed out after 200ms")
     );
+}
+
+/// Runs `registry`, polling every 50 ms, with an error handler that logs
+/// each job error as (job name, error).
+async fn run_logging_errors<D: Driver>(
+    db: &Db<D>,
+    mut registry: JobRegistry,
+) -> (mq::JobRunnerHandle, Log<(String, String)>) {
+    let errors: Log<(String, String)> = Log::default();
+    let handled = errors.clone();
+    registry
+        .set_error_handler(move |name, error| handled.push((name.to_owned(), error.to_string())));
+    let runner = registry
+        .runner(db.src())
+        .set_poll_interval(Duration::from_millis(50))
+        .run()
+        .await
+        .unwrap();
+    (runner, errors)
 }
