@@ -154,6 +154,20 @@ async fn keeping_completed_jobs(
 }
 
 #[allow(dead_code)]
+async fn an_urgent_job(pool: sqlx::PgPool) -> Result<(), Box<dyn Error>> {
+    use mq::JobBuilder;
+
+    // README: priorities
+    // Behind 100,000 queued exports, this one runs next.
+    JobBuilder::new("export")
+        .set_channel_name("exports")
+        .set_priority(10)
+        .spawn(&pool)
+        .await?;
+    Ok(())
+}
+
+#[allow(dead_code)]
 async fn cancelling_a_job(pool: sqlx::PgPool, id: mq::Uuid) -> Result<(), Box<dyn Error>> {
     use mq::CancelOutcome;
 

@@ -1,6 +1,7 @@
 //! What the benchmark's jobs carry, and what the runners report back: which
 //! jobs ran (and how often), when, and in which order.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -223,6 +224,36 @@ impl Recorder {
         }
     }
 
+    /// Waits until every job numbered in `jobs` has started, or fails once
+    /// `stall` passes without one of them starting.
+    pub async fn wait_started_range(&self, jobs: Range<usize>, stall: Duration) -> Result<()> {
+        let waiting = || {
+            self.runs[jobs.clone()]
+                .iter()
+                .filter(|runs| runs.load(Ordering::SeqCst) == 0)
+                .count()
+        };
+        let mut last = waiting();
+        let mut last_change = Instant::now();
+        loop {
+            let notified = self.changed.notified();
+            if let Some(problem) = self.problems.lock().unwrap().first() {
+                bail!("{problem}");
+            }
+            let now = waiting();
+            if now == 0 {
+                return Ok(());
+            }
+            if now != last {
+                last = now;
+                last_change = Instant::now();
+            } else if last_change.elapsed() > stall {
+                bail!("stalled: {now} of jobs {jobs:?} not started, none for {stall:?}");
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(10), notified).await;
+        }
+    }
+
     /// Checks that every job ran exactly once (or, with `partial`, at most
     /// once) and that no handler reported a problem.
     pub fn check(&self, partial: bool) -> Result<()> {
@@ -308,6 +339,22 @@ impl Recorder {
             v
         };
         (collect(start), collect(done))
+    }
+
+    /// The start latencies (ms) of the started jobs numbered in `jobs`,
+    /// sorted.
+    pub fn start_latencies_ms(&self, jobs: Range<usize>) -> Vec<f64> {
+        let Some(Latencies { start, .. }) = &self.latencies else {
+            return Vec::new();
+        };
+        let mut v: Vec<f64> = start[jobs]
+            .iter()
+            .map(|x| x.load(Ordering::Relaxed))
+            .filter(|&us| us >= 0)
+            .map(|us| us as f64 / 1000.0)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
     }
 
     /// Each started job's spawn time (µs, on [`now_us`]'s clock) and start

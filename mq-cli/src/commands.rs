@@ -364,6 +364,7 @@ async fn show(conn: &mut PgConnection, id: Uuid) -> Result<Report, CliError> {
         ("channel name", cell(&job.channel_name, 200)),
         ("channel args", cell(&job.channel_args, 200)),
         ("ordered", if job.ordered { "yes" } else { "no" }.to_owned()),
+        ("priority", job.priority.to_string()),
         (
             "attempt",
             format!(

@@ -245,6 +245,7 @@ pub fn info_json(job: &JobInfo) -> Value {
         "channel_name": job.channel_name,
         "channel_args": job.channel_args,
         "ordered": job.ordered,
+        "priority": job.priority,
         "attempt": job.attempt,
         "retries": job.retries,
         "retry_backoff_secs": job.retry_backoff.as_secs_f64(),

@@ -343,12 +343,16 @@ async fn show_prints_a_job_and_its_errors() {
     assert_eq!(job["retry_jitter"], false);
     assert!(text.contains("retry backoff: 1.0s\n"), "{text}");
 
-    // A cap and jitter are shown with the backoff.
+    assert!(field(&text, "priority") == Some("0"), "{text}");
+    assert_eq!(job["priority"], 0);
+
+    // A cap and jitter are shown with the backoff; the priority as set.
     let limited = fx
         .spawn(
             crate::job("limited", "c")
                 .set_retry_backoff_max(Duration::from_secs(60))
-                .set_retry_jitter(true),
+                .set_retry_jitter(true)
+                .set_priority(-7),
         )
         .await;
     let text = fx.mq(&["show", &limited.to_string()]).ok().to_owned();
@@ -356,9 +360,11 @@ async fn show_prints_a_job_and_its_errors() {
         text.contains("retry backoff: 1.0s, at most 1m, jittered"),
         "{text}"
     );
+    assert!(field(&text, "priority") == Some("-7"), "{text}");
     let job = fx.mq(&["show", &limited.to_string(), "--json"]).json();
     assert_eq!(job["retry_backoff_max_secs"], 60.0);
     assert_eq!(job["retry_jitter"], true);
+    assert_eq!(job["priority"], -7);
 
     let unknown = Uuid::now_v7().to_string();
     let stderr = fx.mq(&["show", &unknown]).fails(1).to_owned();
@@ -1096,4 +1102,10 @@ async fn control_and_bidi_characters_are_escaped_in_text() {
     let ran = fx.mq(&["list", "--channel", "c\u{202e}", "--limit", "x\u{202e}"]);
     let stderr = ran.fails(2);
     assert!(!raw(stderr), "{stderr:?}");
+}
+
+/// The value of a `name: value` line of `mq show`'s text.
+fn field<'t>(text: &'t str, name: &str) -> Option<&'t str> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':').map(str::trim))
 }

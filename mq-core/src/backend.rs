@@ -226,6 +226,8 @@ pub struct JobInfo {
     pub retry_jitter: bool,
     /// How long one attempt may run ([`NewJob::timeout`]).
     pub timeout: Option<Duration>,
+    /// Its priority within its channel ([`NewJob::priority`]).
+    pub priority: i16,
     /// Depends on the state: when a scheduled job becomes ready, when a
     /// ready job became ready, when a running job's lease lapses, when a
     /// failed job failed, when a completed job completed.
@@ -262,6 +264,7 @@ impl JobInfo {
             retry_backoff_max: None,
             retry_jitter: false,
             timeout: None,
+            priority: 0,
             run_at: OffsetDateTime::UNIX_EPOCH,
             commit_deadline: None,
             created_at: OffsetDateTime::UNIX_EPOCH,
@@ -372,19 +375,31 @@ pub struct JobClaimParams<'a> {
 /// from, and where in its ready queue to start.
 ///
 /// Every time a job becomes ready it takes the next place in the ready
-/// queue ([`ClaimedJob::ready_seq`]), and within a channel claims take jobs
-/// in that order. A runner that remembers where its last claim of a
-/// channel stopped can start the next one there, and PostgreSQL then seeks
-/// straight past the jobs claimed before, however many of their dead index
-/// entries a held-back xmin horizon keeps around. Jobs before the start are
-/// not claimed by a targeted claim; the runner's claims over all channels
-/// find them.
+/// queue of its priority ([`ClaimedJob::ready_seq`], see
+/// [`ready_queue`](crate::ready_queue)), and within a channel claims take
+/// jobs in that order. A runner that remembers where its last claim of a
+/// channel and priority stopped can start the next one there, and
+/// PostgreSQL then seeks straight past the jobs claimed before, however
+/// many of their dead index entries a held-back xmin horizon keeps around.
+/// Jobs before the start are not claimed by a targeted claim; the runner's
+/// claims over all channels find them.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ClaimTarget {
     /// The channel.
     pub channel: ChannelKey,
-    /// Take only jobs whose [`ClaimedJob::ready_seq`] is at least this.
+    /// Take only jobs of this priority...
+    pub priority: i16,
+    /// ...whose [`ClaimedJob::ready_seq`] is at least this.
     pub from_ready_seq: i64,
+}
+
+impl ClaimTarget {
+    /// The places in the ready queue this target takes jobs from: from
+    /// `from_ready_seq` to the end of its priority's places.
+    pub fn ready_seqs(&self) -> std::ops::Range<i64> {
+        let places = crate::ready_queue::places(self.priority);
+        self.from_ready_seq.max(places.start)..places.end
+    }
 }
 
 /// A job handed to a runner by [`Backend::job_claim`].
@@ -421,8 +436,10 @@ pub struct ClaimedJob {
     /// The binary payload.
     pub payload_bytes: Option<Vec<u8>>,
     /// The job's place in the ready queue: each time a job becomes ready it
-    /// takes a place after every job that became ready before. 0 from
-    /// backends that do not number ready jobs. See [`ClaimTarget`].
+    /// takes a place after every job of its priority that became ready
+    /// before, and before every job of lower priority (see
+    /// [`ready_queue`](crate::ready_queue)). 0 from backends that do not
+    /// number ready jobs. See [`ClaimTarget`].
     pub ready_seq: i64,
 }
 

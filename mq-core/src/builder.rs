@@ -47,6 +47,9 @@ pub struct NewJob {
     /// How long one attempt may run before it is stopped and counted as
     /// failed; `None` for no limit.
     pub timeout: Option<Duration>,
+    /// Within its channel, jobs of higher priority run before jobs of
+    /// lower priority that became ready earlier; 0 by default.
+    pub priority: i16,
     /// Whether the job runs strictly after the ordered jobs spawned before
     /// it on the same channel.
     pub ordered: bool,
@@ -160,6 +163,7 @@ impl JobBuilder {
                 retry_backoff_max: None,
                 retry_jitter: false,
                 timeout: None,
+                priority: 0,
                 ordered: false,
                 commit_interval: None,
                 json_checked: true,
@@ -234,6 +238,18 @@ impl JobBuilder {
     /// whatever it records afterwards changes nothing. No limit by default.
     pub fn set_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.job.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the job's priority: within its channel, a claim takes ready
+    /// jobs of higher priority before older ones of lower priority (0 by
+    /// default; negative values run after the default). Priorities order
+    /// jobs within a channel only: runners still serve channels in turn, so
+    /// a busy channel of urgent jobs does not starve the others. An ordered
+    /// job still waits for the ordered jobs spawned before it on its
+    /// channel, whatever their priorities.
+    pub fn set_priority(&mut self, priority: i16) -> &mut Self {
+        self.job.priority = priority;
         self
     }
 

@@ -23,6 +23,7 @@ pub mod ext;
 pub mod job;
 pub mod ops;
 pub mod payload;
+pub mod ready_queue;
 pub mod registry;
 pub mod retry;
 pub mod runner;

@@ -38,6 +38,7 @@
 //! # }
 //! ```
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -50,7 +51,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::backend::{
-    Backend, CancelOutcome, ChannelKey, ChannelPause, ChannelPauseParams, ClaimedJob,
+    Backend, CancelOutcome, ChannelKey, ChannelPause, ChannelPauseParams, ClaimTarget, ClaimedJob,
     FailedAttempt, JobCancelParams, JobCheckpointParams, JobClaimParams, JobCommitParams,
     JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobFilter, JobGetParams,
     JobInfo, JobInsertParams, JobKeepAliveParams, JobLease, JobListParams, JobReleaseParams,
@@ -70,8 +71,8 @@ pub struct MemoryBackend {
 struct Store {
     jobs: HashMap<Uuid, StoredJob>,
     next_seq: i64,
-    /// The last place given in the ready queue.
-    last_ready_seq: i64,
+    /// The last turn given in the ready queue.
+    last_ready_turn: i64,
     listeners: Vec<mpsc::UnboundedSender<Wakeup>>,
     /// Paused channel names, with when each was paused.
     paused: BTreeMap<String, OffsetDateTime>,
@@ -80,9 +81,12 @@ struct Store {
 #[derive(Clone, Debug)]
 struct StoredJob {
     seq: i64,
-    /// While ready: its place in the ready queue, taken when it became
+    /// While ready: its turn in the ready queue, taken when it became
     /// ready (see [`Store::number_ready`]). `None` in other states.
-    ready_seq: Option<i64>,
+    ready_turn: Option<i64>,
+    /// Claims take a channel's ready jobs of higher priority first, each
+    /// priority in turn order.
+    priority: i16,
     state: JobState,
     name: String,
     channel: ChannelKey,
@@ -104,6 +108,13 @@ struct StoredJob {
 }
 
 impl StoredJob {
+    /// Its place in the ready queue, while ready: its turn, moved ahead of
+    /// the jobs of lower priority (see [`crate::ready_queue`]).
+    fn ready_seq(&self) -> Option<i64> {
+        self.ready_turn
+            .map(|turn| crate::ready_queue::place(self.priority, turn))
+    }
+
     /// Appends to the error history, keeping the latest entries.
     fn record_error(&mut self, at: OffsetDateTime, error: &str) {
         if self.errors.len() >= MAX_ERROR_HISTORY {
@@ -131,6 +142,7 @@ impl StoredJob {
             retry_backoff_max: self.retry_backoff_max,
             retry_jitter: self.retry_jitter,
             timeout: self.timeout,
+            priority: self.priority,
             run_at: self.run_at,
             commit_deadline: self.commit_deadline,
             created_at: self.created_at,
@@ -192,16 +204,16 @@ impl Store {
     fn number_ready(&mut self) {
         let mut new: Vec<(i64, Uuid)> = Vec::new();
         for (id, job) in &mut self.jobs {
-            match (job.state == JobState::Ready, job.ready_seq) {
+            match (job.state == JobState::Ready, job.ready_turn) {
                 (true, None) => new.push((job.seq, *id)),
-                (false, Some(_)) => job.ready_seq = None,
+                (false, Some(_)) => job.ready_turn = None,
                 _ => {}
             }
         }
         new.sort_unstable();
         for (_, id) in new {
-            self.last_ready_seq += 1;
-            self.jobs.get_mut(&id).expect("listed above").ready_seq = Some(self.last_ready_seq);
+            self.last_ready_turn += 1;
+            self.jobs.get_mut(&id).expect("listed above").ready_turn = Some(self.last_ready_turn);
         }
     }
 
@@ -337,7 +349,8 @@ impl Backend for MemoryBackend {
                 job.id,
                 StoredJob {
                     seq,
-                    ready_seq: None,
+                    ready_turn: None,
+                    priority: job.priority,
                     state,
                     name: job.name.clone(),
                     channel: ChannelKey {
@@ -382,21 +395,22 @@ impl Backend for MemoryBackend {
             .collect();
         store.settle(&ordered, now);
         store.number_ready();
-        let mut queued: std::collections::BTreeMap<ChannelKey, i64> = Default::default();
+        // One notification per channel and priority, with the first place.
+        let mut queued: BTreeMap<(ChannelKey, i16), i64> = BTreeMap::new();
         for job in params.jobs.iter().filter(|job| !job.ordered) {
-            if let Some(ready_seq) = store.jobs[&job.id].ready_seq {
+            if let Some(ready_seq) = store.jobs[&job.id].ready_seq() {
                 let channel = ChannelKey {
                     name: job.channel_name.clone(),
                     args: job.channel_args.clone(),
                 };
-                let least = queued.entry(channel).or_insert(ready_seq);
+                let least = queued.entry((channel, job.priority)).or_insert(ready_seq);
                 *least = (*least).min(ready_seq);
             }
         }
         wakeups.extend(
             queued
                 .into_iter()
-                .map(|(channel, ready_seq)| Wakeup::Queued { channel, ready_seq }),
+                .map(|((channel, _), ready_seq)| Wakeup::Queued { channel, ready_seq }),
         );
         store.notify(wakeups);
         Ok(())
@@ -414,24 +428,33 @@ impl Backend for MemoryBackend {
         store.number_ready();
         let paused = store.paused.clone();
         let runnable = |channel: &ChannelKey| !paused.contains_key(&channel.name);
-        // The ready jobs of a channel from a place in the ready queue on,
-        // in queue order.
-        let ready_in = |store: &Store, channel: &ChannelKey, from: i64| {
-            let mut ready: Vec<(i64, Uuid)> = store
+        // The ready jobs of a channel, highest priority first, each
+        // priority in turn order; for a target, those of its priority from
+        // its place on.
+        let ready_in = |store: &Store, channel: &ChannelKey, target: Option<&ClaimTarget>| {
+            let mut ready: Vec<(Reverse<i16>, i64, Uuid)> = store
                 .jobs
                 .iter()
                 .filter(|(_, job)| job.state == JobState::Ready && &job.channel == channel)
-                .filter_map(|(id, job)| job.ready_seq.map(|place| (place, *id)))
-                .filter(|(place, _)| *place >= from)
+                .filter(|(_, job)| {
+                    target.is_none_or(|target| {
+                        job.priority == target.priority
+                            && job.ready_seq() >= Some(target.from_ready_seq)
+                    })
+                })
+                .filter_map(|(id, job)| {
+                    job.ready_turn
+                        .map(|turn| (Reverse(job.priority), turn, *id))
+                })
                 .collect();
             ready.sort_unstable();
             ready
         };
-        let visits: Vec<(ChannelKey, i64)> = match params.targets {
+        let visits: Vec<(ChannelKey, Option<&ClaimTarget>)> = match params.targets {
             Some(targets) => targets
                 .iter()
                 .filter(|target| runnable(&target.channel))
-                .map(|target| (target.channel.clone(), target.from_ready_seq))
+                .map(|target| (target.channel.clone(), Some(target)))
                 .collect(),
             None => {
                 let channels: BTreeSet<ChannelKey> = store
@@ -451,20 +474,20 @@ impl Backend for MemoryBackend {
                 after
                     .into_iter()
                     .chain(before)
-                    .map(|channel| (channel, i64::MIN))
+                    .map(|channel| (channel, None))
                     .collect()
             }
         };
         let mut picked: Vec<Uuid> = Vec::new();
-        for (channel, from) in visits {
+        for (channel, target) in visits {
             if picked.len() >= limit {
                 break;
             }
             let room = limit - picked.len();
             picked.extend(
-                ready_in(&store, &channel, from)
+                ready_in(&store, &channel, target)
                     .into_iter()
-                    .map(|(_, id)| id)
+                    .map(|(_, _, id)| id)
                     .filter(|id| !picked.contains(id))
                     .take(room)
                     .collect::<Vec<_>>(),
@@ -476,7 +499,8 @@ impl Backend for MemoryBackend {
             .into_iter()
             .map(|id| {
                 let job = store.jobs.get_mut(&id).expect("picked from the store");
-                let ready_seq = job.ready_seq.take().expect("ready jobs have a place");
+                let ready_seq = job.ready_seq().expect("ready jobs have a place");
+                job.ready_turn = None;
                 job.state = JobState::Running;
                 job.attempt += 1;
                 job.lease_token += 1;
@@ -754,7 +778,7 @@ impl Backend for MemoryBackend {
                     job.state = JobState::Cancelled;
                     job.run_at = now;
                     job.commit_deadline = None;
-                    job.ready_seq = None;
+                    job.ready_turn = None;
                     if job.ordered {
                         channels.push(job.channel.clone());
                         if state != JobState::Blocked {

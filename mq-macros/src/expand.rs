@@ -261,6 +261,10 @@ fn build_closure(options: &JobOptions, builder: &Ident) -> TokenStream {
             #builder.set_timeout(::core::time::Duration::from_secs_f64(#value));
         });
     }
+    if let Some(priority) = &options.priority {
+        let value = proc_macro2::Literal::i16_suffixed(priority.value);
+        steps.push(quote_spanned!(priority.span=> #builder.set_priority(#value);));
+    }
     if let Some(jitter) = &options.jitter {
         let value = jitter.value;
         steps.push(quote_spanned!(jitter.span=> #builder.set_retry_jitter(#value);));

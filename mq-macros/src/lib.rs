@@ -89,6 +89,7 @@ use proc_macro::TokenStream;
 /// | `backoff_max_secs = X` | non-negative number, integer or float | no cap | `set_retry_backoff_max(Duration::from_secs_f64(X))` |
 /// | `jitter`, `jitter = true`, `jitter = false` | flag or bool | no jitter | `set_retry_jitter` |
 /// | `timeout_secs = X` | positive number, integer or float | no limit | `set_timeout(Duration::from_secs_f64(X))` |
+/// | `priority = N` | integer from -32768 to 32767 | 0 | `set_priority` |
 /// | `ordered`, `ordered = true`, `ordered = false` | flag or bool | unordered | `set_ordered` |
 /// | `proto(path)` | path to a `fn(&mut JobBuilder) -> &mut JobBuilder` | none | called first |
 ///

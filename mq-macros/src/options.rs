@@ -11,7 +11,7 @@ use syn::spanned::Spanned as _;
 use syn::{Expr, Lit, LitStr, Path, Token, UnOp};
 
 /// The options, as listed in error messages.
-const KNOWN: &str = "`name`, `channel_name`, `retries`, `backoff_secs`, `backoff_max_secs`, `jitter`, `timeout_secs`, `ordered`, `proto`";
+const KNOWN: &str = "`name`, `channel_name`, `retries`, `backoff_secs`, `backoff_max_secs`, `jitter`, `timeout_secs`, `priority`, `ordered`, `proto`";
 
 /// The most retries a job may have: `NewJob::validate` refuses more,
 /// because PostgreSQL stores them in an `int4`.
@@ -38,6 +38,7 @@ pub(crate) struct JobOptions {
     pub backoff_secs: Option<Spanned<f64>>,
     pub backoff_max_secs: Option<Spanned<f64>>,
     pub timeout_secs: Option<Spanned<f64>>,
+    pub priority: Option<Spanned<i16>>,
     pub jitter: Option<Spanned<bool>>,
     pub ordered: Option<Spanned<bool>>,
     pub proto: Option<Path>,
@@ -88,6 +89,10 @@ impl JobOptions {
                     return Err(meta.error("`timeout_secs` must be more than zero"));
                 }
                 set_once(&mut self.timeout_secs, value, &meta)
+            }
+            "priority" => {
+                let value = priority_value(&meta)?;
+                set_once(&mut self.priority, value, &meta)
             }
             "jitter" => {
                 let value = flag_value(&meta, "jitter")?;
@@ -198,6 +203,41 @@ fn retries_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Spanned<u32>> {
             "`retries` takes an integer literal, as in `retries = 3`",
         )),
     }
+}
+
+/// The integer after `priority =`, from -32768 to 32767.
+fn priority_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Spanned<i16>> {
+    let expr = value_expr(meta, "priority", "10")?;
+    let span = expr.span();
+    let out_of_range =
+        || syn::Error::new_spanned(&expr, "`priority` must be an integer from -32768 to 32767");
+    let (negative, lit) = match &expr {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(lit), ..
+        }) => (false, lit),
+        Expr::Unary(syn::ExprUnary {
+            op: UnOp::Neg(_),
+            expr: inner,
+            ..
+        }) => match inner.as_ref() {
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Int(lit), ..
+            }) => (true, lit),
+            _ => return Err(not_an_integer(&expr)),
+        },
+        _ => return Err(not_an_integer(&expr)),
+    };
+    let magnitude: i64 = lit.base10_parse().map_err(|_| out_of_range())?;
+    let value = if negative { -magnitude } else { magnitude };
+    let value = i16::try_from(value).map_err(|_| out_of_range())?;
+    Ok(Spanned { value, span })
+}
+
+fn not_an_integer(expr: &Expr) -> syn::Error {
+    syn::Error::new_spanned(
+        expr,
+        "`priority` takes an integer literal, as in `priority = 10`",
+    )
 }
 
 /// A number of seconds after `key =` (`backoff_secs`, `backoff_max_secs`).
@@ -317,6 +357,7 @@ mod tests {
             backoff_max_secs = 60,
             jitter,
             timeout_secs = 90,
+            priority = -3,
             ordered,
             proto(crate::protos::email),
         ))
@@ -327,6 +368,7 @@ mod tests {
         assert_eq!(options.backoff_secs.unwrap().value, 2.5);
         assert_eq!(options.backoff_max_secs.unwrap().value, 60.0);
         assert_eq!(options.timeout_secs.unwrap().value, 90.0);
+        assert_eq!(options.priority.unwrap().value, -3);
         assert!(options.jitter.unwrap().value);
         assert!(options.ordered.unwrap().value);
         let proto = options.proto.unwrap();
@@ -386,6 +428,26 @@ mod tests {
         assert!(error(quote!(backoff_max_secs = 1e300)).contains("at most 1000 years"));
         assert!(error(quote!(timeout_secs = 0)).contains("must be more than zero"));
         assert!(error(quote!(timeout_secs = -1)).contains("`timeout_secs` cannot be negative"));
+        assert_eq!(
+            parse(quote!(priority = 32767))
+                .unwrap()
+                .priority
+                .unwrap()
+                .value,
+            i16::MAX
+        );
+        assert_eq!(
+            parse(quote!(priority = -32768))
+                .unwrap()
+                .priority
+                .unwrap()
+                .value,
+            i16::MIN
+        );
+        assert!(error(quote!(priority = 32768)).contains("from -32768 to 32767"));
+        assert!(error(quote!(priority = -40000)).contains("from -32768 to 32767"));
+        assert!(error(quote!(priority = "high")).contains("integer literal"));
+        assert!(error(quote!(priority = 1.5)).contains("integer literal"));
     }
 
     #[test]

@@ -129,6 +129,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "timeouts",
         sql: include_str!("../../migrations/0009_timeouts.sql"),
     },
+    Migration {
+        version: 10,
+        name: "priorities",
+        sql: include_str!("../../migrations/0010_priorities.sql"),
+    },
 ];
 
 /// The newest schema version this library knows.
@@ -486,6 +491,8 @@ pub struct InsertColumns {
     pub jitters: Vec<bool>,
     /// `NewJob::timeout`, µs.
     pub timeouts_us: Vec<Option<i64>>,
+    /// `priority` (as `int`; the statement narrows it).
+    pub priorities: Vec<i32>,
 }
 
 impl InsertColumns {
@@ -513,6 +520,7 @@ impl InsertColumns {
                 .push(job.retry_backoff_max.map(micros));
             columns.jitters.push(job.retry_jitter);
             columns.timeouts_us.push(job.timeout.map(micros));
+            columns.priorities.push(i32::from(job.priority));
         }
         columns
     }

@@ -76,6 +76,7 @@ pub async fn job_insert(conn: &mut dyn Connection, params: JobInsertParams<'_>) 
                 Param::OptI64s(&columns.backoff_maxes_us),
                 Param::Bools(&columns.jitters),
                 Param::OptI64s(&columns.timeouts_us),
+                Param::I32s(&columns.priorities),
             ],
         )
         .await?;
@@ -204,7 +205,13 @@ async fn job_claim_targeted(
     }
     let names: Vec<String> = targets.iter().map(|t| t.channel.name.clone()).collect();
     let args: Vec<String> = targets.iter().map(|t| t.channel.args.clone()).collect();
-    let from: Vec<i64> = targets.iter().map(|t| t.from_ready_seq).collect();
+    let (from, until): (Vec<i64>, Vec<i64>) = targets
+        .iter()
+        .map(|t| {
+            let places = t.ready_seqs();
+            (places.start, places.end)
+        })
+        .unzip();
     let binds = [
         Param::I64(i64::from(params.limit)),
         Param::I64(micros(params.lease)),
@@ -212,6 +219,7 @@ async fn job_claim_targeted(
         Param::Texts(&args),
         Param::OptTimestamp(params.now),
         Param::I64s(&from),
+        Param::I64s(&until),
     ];
     let sql = crate::job_claim_targeted();
     let mut rows = conn.query("job_claim", sql, &binds).await?;
@@ -482,6 +490,8 @@ fn job_info(row: &mut Row) -> Result<JobInfo> {
     job.retry_backoff_max = get::<Option<i64>>(row, op, "retry_backoff_max_us")?.map(from_micros);
     job.retry_jitter = get(row, op, "retry_jitter")?;
     job.timeout = get::<Option<i64>>(row, op, "timeout_us")?.map(from_micros);
+    job.priority = i16::try_from(get::<i32>(row, op, "priority")?)
+        .map_err(|_| corrupt(op, "a priority out of the smallint range".to_owned()))?;
     job.run_at = get(row, op, "run_at")?;
     job.commit_deadline = get(row, op, "commit_deadline")?;
     job.created_at = get(row, op, "created_at")?;

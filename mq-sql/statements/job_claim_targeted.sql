@@ -1,7 +1,8 @@
 -- Claims up to $1 ready jobs from the channels given, each from a place in
--- the ready queue on, holding them for $2 µs. $3, $4, $6: the channels'
--- names, arguments and the ready_seq to start from; $5: now (NULL for the
--- server clock). Ends with job_claim_update.sql.
+-- the ready queue on, holding them for $2 µs. $3, $4, $6, $7: the
+-- channels' names, arguments, and the range of ready_seq to take (from $6,
+-- below $7: the places of one priority, see 0010_priorities.sql); $5: now
+-- (NULL for the server clock). Ends with job_claim_update.sql.
 --
 -- The runner's everyday claim. It knows which channels have work (from
 -- notifications, which carry each new job's ready_seq, and from its own
@@ -14,7 +15,8 @@
 -- rolled back) are found by the next full claim (job_claim.sql).
 WITH picked AS (
     SELECT p.id
-    FROM unnest($3::text[], $4::text[], $6::bigint[]) AS t(channel_name, channel_args, from_seq)
+    FROM unnest($3::text[], $4::text[], $6::bigint[], $7::bigint[])
+             AS t(channel_name, channel_args, from_seq, until_seq)
     CROSS JOIN LATERAL (
         SELECT j.id
         FROM mq_jobs j
@@ -22,6 +24,7 @@ WITH picked AS (
           AND j.channel_name = t.channel_name
           AND j.channel_args = t.channel_args
           AND j.ready_seq >= t.from_seq
+          AND j.ready_seq < t.until_seq
           -- A paused channel gives nothing, and the runner forgets it until
           -- a resume's notification. This test names no column of j, so it
           -- is made once per channel, before the index is read.

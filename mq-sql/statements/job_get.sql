@@ -5,6 +5,7 @@ SELECT id, seq, state::text AS state, name, channel_name, channel_args, ordered,
        (extract(epoch FROM retry_backoff_max) * 1000000)::bigint AS retry_backoff_max_us,
        retry_jitter,
        (extract(epoch FROM timeout) * 1000000)::bigint AS timeout_us,
+       priority::int AS priority,
        run_at, commit_deadline, created_at,
        payload_json::text AS payload_json, payload_bytes,
        errors::text AS errors

@@ -49,6 +49,60 @@ pub async fn busy_channel_does_not_starve_a_quiet_one<D: Driver>(db: &Db<D>) {
     );
 }
 
+/// A job of higher priority spawned behind a backlog of its channel runs
+/// next, on a runner already busy with the backlog (whose targeted claims
+/// then start from the new job's place): it does not wait its turn.
+pub async fn urgent_job_overtakes_a_backlog<D: Driver>(db: &Db<D>) {
+    let done: Log<String> = Log::default();
+    let log = done.clone();
+    let backlog: Vec<JobBuilder> = (0..3000)
+        .map(|_| {
+            let mut b = JobBuilder::new("backlog");
+            b.set_channel_name("work");
+            b
+        })
+        .collect();
+    mq::spawn_many(db.ex(), &backlog).await.unwrap();
+    let _runner = JobRunnerOptions::new(db.src(), move |mut job| {
+        let log = log.clone();
+        rt::spawn(async move {
+            rt::sleep(Duration::from_millis(2)).await;
+            log.push(job.name().to_owned());
+            job.complete().await.unwrap();
+        });
+    })
+    .set_concurrency(2, 4)
+    .run()
+    .await
+    .unwrap();
+    crate::support::wait_for("the backlog under way", || async {
+        done.items().len() >= 50
+    })
+    .await;
+    let before = done.items().len();
+    JobBuilder::new("urgent")
+        .set_channel_name("work")
+        .set_priority(10)
+        .spawn(db.ex())
+        .await
+        .unwrap();
+    crate::support::wait_for("the urgent job", || async {
+        done.items().iter().any(|name| name == "urgent")
+    })
+    .await;
+    let items = done.items();
+    let at = items.iter().position(|name| name == "urgent").unwrap();
+    assert!(
+        at - before < 100,
+        "the urgent job waited for {} jobs of the backlog",
+        at - before
+    );
+    assert!(
+        items.len() < 3000,
+        "the backlog was through before the urgent job ran"
+    );
+}
+
 /// A runner subscribed to channel names takes jobs of those names (with any
 /// arguments) and nothing else.
 pub async fn runner_takes_only_its_channel_names<D: Driver>(db: &Db<D>) {

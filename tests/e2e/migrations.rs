@@ -466,6 +466,54 @@ pub async fn upgrades_a_version_8_database_with_its_jobs<D: Driver>(_db: &Db<D>)
     assert_eq!(db.state(id(0x52)).await, Some(mq::JobState::Cancelled));
 }
 
+const VERSION_9: &str = include_str!("../../migrations/0009_timeouts.sql");
+const VERSION_9_JOBS: &str = "
+INSERT INTO mq_migrations (version, name) VALUES (9, 'timeouts');
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff, timeout)
+VALUES
+    ('00000000-0000-7000-8000-000000000061', 'ready', 'first', 'v9', '', false, now(), NULL,
+     0, 0, 3, '10ms', '1 minute'),
+    ('00000000-0000-7000-8000-000000000062', 'ready', 'second', 'v9', '', false, now(), NULL,
+     0, 0, 3, '10ms', NULL);
+";
+
+/// A database of schema version 9, with its jobs, migrates in place to
+/// version 10 (priorities): its jobs have priority 0 and keep their order;
+/// a job of higher priority spawned after the upgrade runs before them,
+/// and one of lower priority after.
+pub async fn upgrades_a_version_9_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    let db = migrated_from_version::<D>(9).await;
+    assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 10);
+    let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
+    let first = admin::get(db.ex(), id(0x61)).await.unwrap().unwrap();
+    assert_eq!(first.priority, 0);
+    assert_eq!(first.timeout, Some(Duration::from_secs(60)));
+    let mut spawned = Vec::new();
+    for (name, priority) in [("late", -1), ("urgent", 3)] {
+        spawned.push(
+            mq::JobBuilder::new(name)
+                .set_channel_name("v9")
+                .set_priority(priority)
+                .spawn(db.ex())
+                .await
+                .unwrap(),
+        );
+    }
+    let (_runner, log) = recording_runner(
+        &db,
+        |options| {
+            options.set_channel_names(&["v9"]).set_concurrency(1, 1);
+        },
+        |job| job.name().to_owned(),
+    )
+    .await;
+    for job in [id(0x61), id(0x62)].into_iter().chain(spawned) {
+        db.wait_gone(job).await;
+    }
+    assert_eq!(log.items(), ["urgent", "first", "second", "late"]);
+}
+
 /// The schema's history as the upgrade tests replay it: each version's
 /// migration, then the jobs spawned under it. (Version 1's jobs are its own
 /// test's: the later versions' jobs create the migrations table.)
@@ -484,6 +532,8 @@ const HISTORY: &[(u32, &str)] = &[
     (7, VERSION_7),
     (8, VERSION_8),
     (8, VERSION_8_JOBS),
+    (9, VERSION_9),
+    (9, VERSION_9_JOBS),
 ];
 
 /// A fresh database at schema `version`, with the jobs of every version up

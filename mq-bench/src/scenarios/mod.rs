@@ -10,6 +10,7 @@ pub mod held_xmin;
 pub mod latency;
 pub mod multiprocess;
 pub mod ordered;
+pub mod priority;
 
 use std::fmt;
 use std::future::Future;
@@ -48,13 +49,16 @@ pub enum Scenario {
     /// the xmin horizon, minute by minute; long, so run only when named
     /// (or in the smoke test, at tiny durations).
     HeldXmin,
+    /// 9 (not in issue 5): jobs of high priority spawned behind a backlog
+    /// of one channel, each of which should start at once.
+    Priority,
 }
 
 impl Scenario {
     /// Every scenario, in issue 5's order, with `blocked` after the
     /// ordered channels it builds on (and after `drain`, which its figures
     /// are compared with), and `held-xmin` last: what `--quick` runs.
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::EnqueueSingle,
         Scenario::EnqueueBatch,
         Scenario::Drain,
@@ -63,12 +67,13 @@ impl Scenario {
         Scenario::Ordered,
         Scenario::Blocked,
         Scenario::Multiprocess,
+        Scenario::Priority,
         Scenario::HeldXmin,
     ];
 
     /// What a run without `--scenarios` runs: [`ALL`](Self::ALL) but
     /// `held-xmin`, which takes 21 minutes per system at its full sizes.
-    pub const DEFAULT: [Scenario; 8] = [
+    pub const DEFAULT: [Scenario; 9] = [
         Scenario::EnqueueSingle,
         Scenario::EnqueueBatch,
         Scenario::Drain,
@@ -77,6 +82,7 @@ impl Scenario {
         Scenario::Ordered,
         Scenario::Blocked,
         Scenario::Multiprocess,
+        Scenario::Priority,
     ];
 
     /// The name on the command line.
@@ -91,6 +97,7 @@ impl Scenario {
             Scenario::Blocked => "blocked",
             Scenario::Multiprocess => "multiprocess",
             Scenario::HeldXmin => "held-xmin",
+            Scenario::Priority => "priority",
         }
     }
 
@@ -98,7 +105,7 @@ impl Scenario {
     /// why a system does not).
     pub fn runs(self, kind: SystemKind) -> bool {
         match self {
-            Scenario::Blocked => kind.is_mq(),
+            Scenario::Blocked | Scenario::Priority => kind.is_mq(),
             Scenario::HeldXmin => kind.is_mq() || kind == SystemKind::Raw,
             _ => true,
         }
@@ -116,6 +123,7 @@ impl Scenario {
             Scenario::Blocked => blocked::table(ctx),
             Scenario::Multiprocess => multiprocess::table(ctx),
             Scenario::HeldXmin => held_xmin::table(ctx),
+            Scenario::Priority => priority::table(ctx),
         }
     }
 
@@ -145,6 +153,7 @@ impl Scenario {
             Scenario::Blocked => blocked::run(ctx, system, table).await,
             Scenario::Multiprocess => multiprocess::run(ctx, system, table).await,
             Scenario::HeldXmin => held_xmin::run(ctx, system, table).await,
+            Scenario::Priority => priority::run(ctx, system, table).await,
         }
     }
 }
@@ -215,6 +224,12 @@ pub struct Sizes {
     pub held_xmin_minutes: [f64; 3],
     /// Scenario 8: seconds per row (the last of a phase may be shorter).
     pub held_xmin_bucket_secs: f64,
+    /// Scenario 9: ready jobs of priority 0 in the backlog.
+    pub priority_backlog: usize,
+    /// Scenario 9: urgent jobs spawned behind it, one at a time.
+    pub priority_samples: usize,
+    /// Scenario 9: milliseconds between two urgent jobs.
+    pub priority_interval_ms: u64,
 }
 
 impl Sizes {
@@ -259,6 +274,9 @@ impl Sizes {
             held_xmin_rate: 1_000,
             held_xmin_minutes: [1.0, 10.0, 10.0],
             held_xmin_bucket_secs: 60.0,
+            priority_backlog: 100_000,
+            priority_samples: 100,
+            priority_interval_ms: 10,
         }
     }
 
@@ -289,6 +307,9 @@ impl Sizes {
             held_xmin_rate: 200,
             held_xmin_minutes: [0.05, 0.05, 0.05],
             held_xmin_bucket_secs: 1.0,
+            priority_backlog: 2_000,
+            priority_samples: 10,
+            priority_interval_ms: 5,
         }
     }
 }

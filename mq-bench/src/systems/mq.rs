@@ -100,6 +100,21 @@ impl MqSystem {
         self.spawn_builders(&builders).await
     }
 
+    /// Spawns one unordered job of `priority` on the channel named
+    /// `channel_name`.
+    pub async fn spawn_with_priority(
+        &self,
+        channel_name: &str,
+        priority: i16,
+        job: &Payload,
+    ) -> Result<()> {
+        let mut builder = Self::builder(job)?;
+        builder
+            .set_channel_name(channel_name)
+            .set_priority(priority);
+        self.spawn_builders(std::slice::from_ref(&builder)).await
+    }
+
     /// Job counts per channel name and state ([`mq::admin::stats`]),
     /// through this system's driver.
     pub async fn stats(&self) -> Result<QueueStats> {

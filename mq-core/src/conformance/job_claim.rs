@@ -520,3 +520,126 @@ pub async fn targeted_claims_visit_targets_in_order(backend: &dyn Backend) {
     assert_eq!(channels, ["a", "b", "b", "b"]);
     assert!(claimed.iter().any(|job| job.id == a[0].id()));
 }
+
+/// A job of the given priority on `channel`.
+fn prioritized(name: &str, channel: &str, priority: i16) -> JobBuilder {
+    let mut builder = job(name, channel);
+    builder.set_priority(priority);
+    builder
+}
+
+/// Within a channel, claims take ready jobs of higher priority first,
+/// each priority in the order its jobs became ready, whether spawned one
+/// by one or in a batch; a retried job keeps its priority.
+pub async fn takes_higher_priorities_first(backend: &dyn Backend) {
+    let t = Clock::new();
+    let a = prioritized("a", "p", 0);
+    let low = prioritized("low", "p", -2);
+    insert(backend, t.at(0.0), &[&a, &low]).await;
+    let b = prioritized("b", "p", 0);
+    let urgent = prioritized("urgent", "p", 5);
+    let urgent_too = prioritized("urgent_too", "p", 5);
+    insert(backend, t.at(0.0), &[&b, &urgent, &urgent_too]).await;
+    let highest = prioritized("highest", "p", i16::MAX);
+    let lowest = prioritized("lowest", "p", i16::MIN);
+    insert(backend, t.at(0.0), &[&lowest, &highest]).await;
+    assert_eq!(get(backend, urgent.id()).await.expect("stored").priority, 5);
+
+    let mut order = Vec::new();
+    let first = claim(backend, t.at(0.0), 1).await;
+    order.extend(first.iter().map(|job| job.name.clone()));
+    // The first urgent job fails and is ready again at once: it goes back
+    // before the jobs of priority 0, after the other urgent one.
+    let claimed = claim(backend, t.at(0.0), 1).await;
+    order.extend(claimed.iter().map(|job| job.name.clone()));
+    assert_eq!(
+        fail(backend, t.at(0.0), claimed[0].lease(), Duration::ZERO).await,
+        JobFailOutcome::Retrying
+    );
+    loop {
+        let claimed = claim(backend, t.at(0.0), 1).await;
+        if claimed.is_empty() {
+            break;
+        }
+        order.extend(claimed.iter().map(|job| job.name.clone()));
+    }
+    assert_eq!(
+        order,
+        [
+            "highest",
+            "urgent",
+            "urgent_too",
+            "urgent",
+            "a",
+            "b",
+            "low",
+            "lowest"
+        ]
+    );
+}
+
+/// Priorities order jobs within a channel only: a channel full of urgent
+/// jobs does not starve a channel of ordinary ones, and an ordered job
+/// still waits for the ordered jobs spawned before it, whatever their
+/// priorities.
+pub async fn priorities_keep_fairness_and_order(backend: &dyn Backend) {
+    let t = Clock::new();
+    let urgent: Vec<JobBuilder> = (0..50).map(|_| prioritized("u", "a-urgent", 100)).collect();
+    insert(backend, t.at(0.0), &urgent.iter().collect::<Vec<_>>()).await;
+    let plain = job("p", "b-plain");
+    insert(backend, t.at(0.0), &[&plain]).await;
+    let mut cursor = None;
+    let mut served = Vec::new();
+    for _ in 0..2 {
+        let claimed = claim_with(backend, t.at(0.0), 1, None, cursor.as_ref()).await;
+        served.extend(claimed.iter().map(|job| job.channel_name.clone()));
+        cursor = claim_cursor(cursor.as_ref(), &claimed).or(cursor);
+    }
+    served.sort();
+    assert_eq!(served, ["a-urgent", "b-plain"]);
+
+    let mut first = job("first", "ordered");
+    first.set_ordered(true);
+    let mut second = prioritized("second", "ordered", 1000);
+    second.set_ordered(true);
+    insert(backend, t.at(0.0), &[&first, &second]).await;
+    let names = ["ordered".to_owned()];
+    let claimed = claim_with(backend, t.at(0.0), 10, Some(&names), None).await;
+    assert_eq!(ids(&claimed), [first.id()]);
+    assert_eq!(complete(backend, &[claimed[0].lease()]).await.len(), 1);
+    let claimed = claim_with(backend, t.at(0.0), 10, Some(&names), None).await;
+    assert_eq!(ids(&claimed), [second.id()]);
+}
+
+/// A targeted claim takes the jobs of its target's priority only, from its
+/// place on: the places of each priority are a range of their own.
+pub async fn targeted_claims_take_one_priority(backend: &dyn Backend) {
+    let t = Clock::new();
+    let plain = job("plain", "t");
+    let urgent = prioritized("urgent", "t", 7);
+    let later = prioritized("later", "t", -1);
+    insert(backend, t.at(0.0), &[&plain, &urgent, &later]).await;
+    let channel = ChannelKey {
+        name: "t".to_owned(),
+        args: String::new(),
+    };
+    let of = |priority: i16| ClaimTarget {
+        channel: channel.clone(),
+        priority,
+        from_ready_seq: i64::MIN,
+    };
+    assert!(
+        claim_targets(backend, t.at(0.0), 10, &[of(3)])
+            .await
+            .is_empty()
+    );
+    let claimed = claim_targets(backend, t.at(0.0), 10, &[of(0)]).await;
+    assert_eq!(ids(&claimed), [plain.id()]);
+    assert_eq!(crate::ready_queue::priority_of(claimed[0].ready_seq), 0);
+    let claimed = claim_targets(backend, t.at(0.0), 10, &[of(-1), of(7)]).await;
+    assert_eq!(sorted(ids(&claimed)), sorted(vec![urgent.id(), later.id()]));
+    for job in &claimed {
+        let priority = if job.id == urgent.id() { 7 } else { -1 };
+        assert_eq!(crate::ready_queue::priority_of(job.ready_seq), priority);
+    }
+}

@@ -28,6 +28,7 @@ pub async fn wakes_up_on_insert_and_commit(backend: &dyn Backend, spawner: &Arc<
         10,
         &[ClaimTarget {
             channel,
+            priority: 0,
             from_ready_seq: ready_seq,
         }],
     )

@@ -86,6 +86,9 @@ macro_rules! conformance_tests {
                 numbers_jobs_in_the_order_they_became_ready,
                 targeted_claims_start_at_the_given_place,
                 targeted_claims_visit_targets_in_order,
+                takes_higher_priorities_first,
+                priorities_keep_fairness_and_order,
+                targeted_claims_take_one_priority,
             },
             job_complete {
                 deletes_the_job,
@@ -333,13 +336,15 @@ async fn claim_targets(
         .expect("job_claim")
 }
 
-/// A claim target: `channel` (no arguments) from `from_ready_seq` on.
+/// A claim target: `channel` (no arguments), its jobs of the default
+/// priority from place `from_ready_seq` on.
 fn target(channel: &str, from_ready_seq: i64) -> ClaimTarget {
     ClaimTarget {
         channel: ChannelKey {
             name: channel.to_owned(),
             args: String::new(),
         },
+        priority: 0,
         from_ready_seq,
     }
 }

@@ -20,7 +20,9 @@
 //!   no ready job behind, and in the end (the clock far ahead, failed jobs
 //!   retried) every job that was committed and not deleted completes;
 //! - **fairness**: claims of one job each, following the cursor, serve
-//!   every channel with ready jobs once before any twice.
+//!   every channel with ready jobs once before any twice;
+//! - **priority**: a claim that takes a job of a channel leaves no ready job
+//!   of higher priority behind on that channel.
 //!
 //! A failing sequence is shrunk (proptest) and printed. The number of
 //! sequences is `MQ_MODEL_CASES` (default 24) and the seed `MQ_MODEL_SEED`
@@ -54,7 +56,11 @@ struct NewSpawn {
     delay_secs: u8,
     two_phase: bool,
     retries: u8,
+    priority: i16,
 }
+
+/// The priorities jobs of the model take, highest first.
+const PRIORITIES: [i16; 3] = [3, 0, -1];
 
 /// One step of a sequence. Indexes into the jobs or leases the sequence
 /// has made so far wrap around, so that any sequence is valid.
@@ -120,15 +126,17 @@ fn op() -> impl Strategy<Value = Op> {
         prop_oneof![3 => Just(0u8), 1 => 1..6u8],
         prop::bool::weighted(0.15),
         0..3u8,
+        prop_oneof![4 => Just(0i16), 1 => Just(PRIORITIES[0]), 1 => Just(PRIORITIES[2])],
     )
         .prop_map(
-            |(channel, args, ordered, delay_secs, two_phase, retries)| NewSpawn {
+            |(channel, args, ordered, delay_secs, two_phase, retries, priority)| NewSpawn {
                 channel,
                 args,
                 ordered,
                 delay_secs,
                 two_phase,
                 retries,
+                priority,
             },
         );
     prop_oneof![
@@ -182,6 +190,7 @@ struct Tracked {
     id: Uuid,
     channel: ChannelKey,
     ordered: bool,
+    priority: i16,
     /// Spawned with a commit interval and not committed (yet).
     uncommitted: bool,
     /// When an uncommitted job is discarded (seconds on the clock).
@@ -218,9 +227,9 @@ struct Run<'b> {
     /// crashed), for completions with stale leases.
     stale: Vec<Held>,
     cursors: BTreeMap<u8, Option<ChannelKey>>,
-    /// Per runner and channel: the place in the ready queue of the last
-    /// job the runner claimed there.
-    claimed_until: BTreeMap<(u8, ChannelKey), i64>,
+    /// Per runner, channel and priority: the place in the ready queue of
+    /// the last job the runner claimed there.
+    claimed_until: BTreeMap<(u8, ChannelKey, i16), i64>,
     /// Per ordered channel, the jobs in the order they completed.
     completed_order: BTreeMap<ChannelKey, Vec<usize>>,
     /// The channel names paused.
@@ -331,6 +340,7 @@ impl<'b> Run<'b> {
                     .set_channel_args(&channel.args)
                     .set_ordered(spawn.ordered)
                     .set_retries(u32::from(spawn.retries))
+                    .set_priority(spawn.priority)
                     .set_delay(Duration::from_secs(u64::from(spawn.delay_secs)));
                 if spawn.two_phase {
                     b.set_commit_interval(Some(Duration::from_secs(COMMIT_SECS)));
@@ -351,6 +361,7 @@ impl<'b> Run<'b> {
                 id: builder.id(),
                 channel: Self::channel_of(spawn),
                 ordered: spawn.ordered,
+                priority: spawn.priority,
                 uncommitted: spawn.two_phase,
                 commit_deadline: self.now + COMMIT_SECS,
                 retries: i32::from(spawn.retries),
@@ -405,17 +416,19 @@ impl<'b> Run<'b> {
             let channels = if filtered { 2 } else { CHANNELS };
             (0..channels)
                 .flat_map(|channel| (0..ARGS).map(move |args| (channel, args)))
-                .map(|(channel, args)| {
+                .flat_map(|(channel, args)| PRIORITIES.map(|priority| (channel, args, priority)))
+                .map(|(channel, args, priority)| {
                     let channel = ChannelKey {
                         name: format!("c{channel}"),
                         args: format!("a{args}"),
                     };
                     let from_ready_seq = self
                         .claimed_until
-                        .get(&(runner, channel.clone()))
+                        .get(&(runner, channel.clone(), priority))
                         .map_or(i64::MIN, |last| last + 1);
                     ClaimTarget {
                         channel,
+                        priority,
                         from_ready_seq,
                     }
                 })
@@ -439,16 +452,21 @@ impl<'b> Run<'b> {
             self.cursors.insert(runner, Some(next));
         }
         for job in &claimed {
+            let priority = self
+                .index
+                .get(&job.id)
+                .map_or(0, |&i| self.jobs[i].priority);
             if let Some(target) = targets
                 .iter()
                 .flatten()
-                .find(|target| target.channel == job.channel())
+                .find(|target| target.channel == job.channel() && target.priority == priority)
             {
                 ensure!(
-                    job.ready_seq >= target.from_ready_seq,
-                    "a targeted claim took a job at {} of a channel it started at {}",
+                    target.ready_seqs().contains(&job.ready_seq),
+                    "a targeted claim took a job at {} of a channel and priority it asked \
+                     from {:?}",
                     job.ready_seq,
-                    target.from_ready_seq
+                    target.ready_seqs()
                 );
             } else if targets.is_some() {
                 return Err(format!(
@@ -458,7 +476,7 @@ impl<'b> Run<'b> {
             }
             let last = self
                 .claimed_until
-                .entry((runner, job.channel()))
+                .entry((runner, job.channel(), priority))
                 .or_insert(job.ready_seq);
             *last = (*last).max(job.ready_seq);
         }
@@ -501,6 +519,40 @@ impl<'b> Run<'b> {
                 "a claim of {limit} returned {} jobs, leaving ready jobs {left:?}",
                 claimed.len()
             );
+        }
+        self.check_priorities(&claimed).await
+    }
+
+    /// Priority: on each channel a claim took jobs from, every job left
+    /// ready is of no higher priority than the lowest it took there.
+    async fn check_priorities(&self, claimed: &[ClaimedJob]) -> Check {
+        let mut lowest: BTreeMap<ChannelKey, i16> = BTreeMap::new();
+        for job in claimed {
+            let tracked = &self.jobs[self.index[&job.id]];
+            ensure!(
+                crate::ready_queue::priority_of(job.ready_seq) == tracked.priority,
+                "job {} of priority {} was claimed at place {}",
+                self.index[&job.id],
+                tracked.priority,
+                job.ready_seq
+            );
+            let low = lowest.entry(job.channel()).or_insert(tracked.priority);
+            *low = (*low).min(tracked.priority);
+        }
+        if lowest.is_empty() {
+            return Ok(());
+        }
+        for i in self.listed(Some(JobState::Ready)).await? {
+            let job = &self.jobs[i];
+            if let Some(&low) = lowest.get(&job.channel) {
+                ensure!(
+                    job.priority <= low,
+                    "a claim took jobs of priority {low} on {:?} and left job {i} of \
+                     priority {} ready",
+                    job.channel,
+                    job.priority
+                );
+            }
         }
         Ok(())
     }

@@ -435,12 +435,16 @@ impl Attempt {
         self.report(outcome, error);
         if outcome == JobOutcome::Completed && self.ordered {
             // Its successor on the channel is ready now, and took its place
-            // in the ready queue after this job's.
+            // in the ready queue after this job's: among the jobs of this
+            // priority, if it shares it, as the jobs of an ordered channel
+            // mostly do. One of another priority is found by a claim over
+            // all channels.
             self.shared.event(LoopEvent::Unblocked(ClaimTarget {
                 channel: ChannelKey {
                     name: self.channel_name.clone(),
                     args: self.channel_args.clone(),
                 },
+                priority: crate::ready_queue::priority_of(self.ready_seq),
                 from_ready_seq: self.ready_seq.saturating_add(1),
             }));
         }

@@ -17,22 +17,28 @@
 //! committed after a later one) are found by the claims over all channels
 //! that the claim loop still makes, less often when they are slow.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::backend::{ChannelKey, ClaimTarget, ClaimedJob};
+use crate::ready_queue::priority_of;
 
 /// At most this many channels are kept; past it, the oldest are forgotten
 /// and found again by a claim over all channels.
 const MAX_HOT_CHANNELS: usize = 4096;
 
-/// At most this many channels are asked of one claim.
+/// At most this many targets (channel and priority) are asked of one claim.
 pub(crate) const MAX_TARGETS: usize = 64;
+
+/// Where a channel's unclaimed jobs begin, for each priority it is known
+/// to have ready work of, highest priority first.
+type Starts = BTreeMap<Reverse<i16>, i64>;
 
 /// The channels with ready work, in the order the next claims serve them.
 #[derive(Debug, Default)]
 pub(crate) struct HotChannels {
-    /// Where each channel's unclaimed jobs begin.
-    from: HashMap<ChannelKey, i64>,
+    /// Where each channel's unclaimed jobs begin, per priority.
+    from: HashMap<ChannelKey, Starts>,
     /// The channels of `from`, each once, next to be served first.
     order: VecDeque<ChannelKey>,
     /// Channels were forgotten for want of room.
@@ -51,9 +57,12 @@ impl HotChannels {
         std::mem::take(&mut self.overflowed)
     }
 
-    /// Jobs became ready on `channel` from `ready_seq` on.
+    /// Jobs became ready on `channel` from `ready_seq` on (among the jobs
+    /// of that place's priority).
     pub fn queued(&mut self, channel: ChannelKey, ready_seq: i64) {
-        if let Some(from) = self.from.get_mut(&channel) {
+        let priority = Reverse(priority_of(ready_seq));
+        if let Some(starts) = self.from.get_mut(&channel) {
+            let from = starts.entry(priority).or_insert(ready_seq);
             *from = (*from).min(ready_seq);
             return;
         }
@@ -63,34 +72,47 @@ impl HotChannels {
             self.from.remove(&oldest);
             self.overflowed = true;
         }
-        self.from.insert(channel.clone(), ready_seq);
+        self.from
+            .insert(channel.clone(), Starts::from([(priority, ready_seq)]));
         self.order.push_back(channel);
     }
 
     /// The channels to claim from next, each from where its unclaimed jobs
-    /// begin.
+    /// begin, its higher priorities first.
     pub fn targets(&self) -> Vec<ClaimTarget> {
         self.order
             .iter()
-            .take(MAX_TARGETS)
-            .map(|channel| ClaimTarget {
-                channel: channel.clone(),
-                from_ready_seq: self.from[channel],
+            .flat_map(|channel| {
+                self.from[channel]
+                    .iter()
+                    .map(|(Reverse(priority), from)| ClaimTarget {
+                        channel: channel.clone(),
+                        priority: *priority,
+                        from_ready_seq: *from,
+                    })
             })
+            .take(MAX_TARGETS)
             .collect()
     }
 
-    /// Takes note of a claim's jobs: each channel's unclaimed jobs begin
-    /// past the last one claimed. `targets`: what a targeted claim asked
-    /// for (`None` for a claim over all channels). `full`: the claim
-    /// stopped at its limit, so its channels may hold more; a claim that
-    /// did not took everything its targets held.
+    /// Takes note of a claim's jobs: each channel's unclaimed jobs of a
+    /// priority begin past the last one claimed. `targets`: what a targeted
+    /// claim asked for (`None` for a claim over all channels). `full`: the
+    /// claim stopped at its limit, so its channels may hold more; a claim
+    /// that did not took everything its targets held.
     pub fn claimed(&mut self, targets: Option<&[ClaimTarget]>, jobs: &[ClaimedJob], full: bool) {
         for job in jobs {
             let channel = job.channel();
+            let priority = Reverse(priority_of(job.ready_seq));
             let past = job.ready_seq.saturating_add(1);
             match self.from.get_mut(&channel) {
-                Some(from) => *from = (*from).max(past),
+                Some(starts) => match starts.get_mut(&priority) {
+                    Some(from) => *from = (*from).max(past),
+                    None if full => {
+                        starts.insert(priority, past);
+                    }
+                    None => {}
+                },
                 None if full => self.queued(channel, past),
                 None => {}
             }
@@ -98,7 +120,7 @@ impl HotChannels {
         if let Some(targets) = targets {
             if !full {
                 for target in targets {
-                    self.forget(&target.channel);
+                    self.forget(target);
                 }
                 return;
             }
@@ -118,9 +140,15 @@ impl HotChannels {
         }
     }
 
-    fn forget(&mut self, channel: &ChannelKey) {
-        if self.from.remove(channel).is_some() {
-            self.order.retain(|c| c != channel);
+    /// Forgets a target that gave everything it held.
+    fn forget(&mut self, target: &ClaimTarget) {
+        let Some(starts) = self.from.get_mut(&target.channel) else {
+            return;
+        };
+        starts.remove(&Reverse(target.priority));
+        if starts.is_empty() {
+            self.from.remove(&target.channel);
+            self.order.retain(|c| *c != target.channel);
         }
     }
 }
@@ -201,6 +229,46 @@ mod tests {
         assert_eq!(targets.len(), 2);
         assert_eq!(targets[0].from_ready_seq, 5);
         assert_eq!(targets[1].from_ready_seq, 10);
+    }
+
+    #[test]
+    fn each_priority_has_its_own_start_and_the_highest_is_asked_first() {
+        use crate::ready_queue::place;
+        let mut hot = HotChannels::default();
+        hot.queued(channel("a"), place(0, 100));
+        hot.queued(channel("b"), place(0, 50));
+        hot.queued(channel("a"), place(10, 120));
+        let asked = |hot: &HotChannels| -> Vec<(String, i16, i64)> {
+            hot.targets()
+                .into_iter()
+                .map(|t| (t.channel.name, t.priority, t.from_ready_seq))
+                .collect()
+        };
+        assert_eq!(
+            asked(&hot),
+            [
+                ("a".to_owned(), 10, place(10, 120)),
+                ("a".to_owned(), 0, 100),
+                ("b".to_owned(), 0, 50),
+            ]
+        );
+        // Claiming the urgent job moves only its priority's start; the
+        // start of priority 0 stays past the jobs claimed there before.
+        let targets = hot.targets();
+        hot.claimed(Some(&targets), &[job("a", place(10, 120))], true);
+        assert_eq!(
+            asked(&hot)[0..2],
+            [
+                ("b".to_owned(), 0, 50),
+                ("a".to_owned(), 10, place(10, 121)),
+            ]
+        );
+        // A short claim forgets only the targets it was given.
+        hot.claimed(Some(&targets[..1]), &[], false);
+        assert_eq!(
+            asked(&hot),
+            [("b".to_owned(), 0, 50), ("a".to_owned(), 0, 100)]
+        );
     }
 
     #[test]
