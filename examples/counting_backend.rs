@@ -44,7 +44,7 @@ impl<B> CountingBackend<B> {
 
 #[async_trait]
 impl<B: Backend> Backend for CountingBackend<B> {
-    async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<()> {
+    async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<Vec<Spawned>> {
         self.count("job_insert");
         self.inner.job_insert(params).await
     }

@@ -168,6 +168,20 @@ async fn an_urgent_job(pool: sqlx::PgPool) -> Result<(), Box<dyn Error>> {
 }
 
 #[allow(dead_code)]
+async fn a_unique_job(pool: sqlx::PgPool, feed_id: u64) -> Result<(), Box<dyn Error>> {
+    use mq::JobBuilder;
+
+    // README: unique jobs
+    let mut refresh = JobBuilder::new("refresh_feed");
+    refresh.set_unique_key(format!("feed:{feed_id}"));
+    match refresh.spawn_deduplicated(&pool).await? {
+        mq::Spawned::Inserted(id) => println!("queued {id}"),
+        mq::Spawned::Duplicate(id) => println!("already queued as {id}"),
+    }
+    Ok(())
+}
+
+#[allow(dead_code)]
 async fn cancelling_a_job(pool: sqlx::PgPool, id: mq::Uuid) -> Result<(), Box<dyn Error>> {
     use mq::CancelOutcome;
 

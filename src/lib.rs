@@ -205,8 +205,8 @@ pub use mq_core::registry::{JobPanicked, JobTimedOut, UnknownJob, error_text};
 pub use mq_core::retry::RetryPolicy;
 pub use mq_core::{
     Backend, BackendExt, BoxError, CancelOutcome, Checkpoint, Executor, IntoBackend, JobBuilder,
-    NamedJob, Result, Spawner, StandaloneBackend, Uuid, cancel, clear, clear_all, commit, exists,
-    migrate,
+    NamedJob, Result, Spawned, Spawner, StandaloneBackend, Uuid, cancel, clear, clear_all, commit,
+    exists, migrate, spawn_many_deduplicated,
 };
 pub use mq_core::{DEFAULT_PAYLOAD_LIMIT, payload_limit, set_payload_limit};
 pub use runtime::DefaultRuntime;

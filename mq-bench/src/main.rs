@@ -68,7 +68,7 @@ struct Cli {
     /// Scenarios to run, comma-separated (default: all but held-xmin;
     /// --quick runs all): enqueue-single, enqueue-batch, drain, backlog,
     /// latency, ordered, blocked (mq only; compared with drain when drain
-    /// runs first), multiprocess, priority (mq only), held-xmin (mq and raw only, 21 minutes
+    /// runs first), multiprocess, priority and unique (mq only), held-xmin (mq and raw only, 21 minutes
     /// per system; never in the default list).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<Scenario>,

@@ -366,6 +366,18 @@ async fn show(conn: &mut PgConnection, id: Uuid) -> Result<Report, CliError> {
         ("ordered", if job.ordered { "yes" } else { "no" }.to_owned()),
         ("priority", job.priority.to_string()),
         (
+            "unique key",
+            match (&job.unique_key, job.unique_for) {
+                (None, _) => "none".to_owned(),
+                (Some(key), None) => cell(key, 200),
+                (Some(key), Some(period)) => format!(
+                    "{}, held {} after completion",
+                    cell(key, 200),
+                    output::duration(period)
+                ),
+            },
+        ),
+        (
             "attempt",
             format!(
                 "{} of {} ({})",

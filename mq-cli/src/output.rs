@@ -246,6 +246,8 @@ pub fn info_json(job: &JobInfo) -> Value {
         "channel_args": job.channel_args,
         "ordered": job.ordered,
         "priority": job.priority,
+        "unique_key": job.unique_key,
+        "unique_for_secs": job.unique_for.map(|period| period.as_secs_f64()),
         "attempt": job.attempt,
         "retries": job.retries,
         "retry_backoff_secs": job.retry_backoff.as_secs_f64(),

@@ -344,6 +344,7 @@ async fn show_prints_a_job_and_its_errors() {
     assert!(text.contains("retry backoff: 1.0s\n"), "{text}");
 
     assert!(field(&text, "priority") == Some("0"), "{text}");
+    assert!(field(&text, "unique key") == Some("none"), "{text}");
     assert_eq!(job["priority"], 0);
 
     // A cap and jitter are shown with the backoff; the priority as set.
@@ -352,7 +353,9 @@ async fn show_prints_a_job_and_its_errors() {
             crate::job("limited", "c")
                 .set_retry_backoff_max(Duration::from_secs(60))
                 .set_retry_jitter(true)
-                .set_priority(-7),
+                .set_priority(-7)
+                .set_unique_key("<k>")
+                .set_unique_for(Duration::from_secs(90)),
         )
         .await;
     let text = fx.mq(&["show", &limited.to_string()]).ok().to_owned();
@@ -361,10 +364,17 @@ async fn show_prints_a_job_and_its_errors() {
         "{text}"
     );
     assert!(field(&text, "priority") == Some("-7"), "{text}");
+    assert_eq!(
+        field(&text, "unique key"),
+        Some("<k>, held 1m 30s after completion"),
+        "{text}"
+    );
     let job = fx.mq(&["show", &limited.to_string(), "--json"]).json();
     assert_eq!(job["retry_backoff_max_secs"], 60.0);
     assert_eq!(job["retry_jitter"], true);
     assert_eq!(job["priority"], -7);
+    assert_eq!(job["unique_key"], "<k>");
+    assert_eq!(job["unique_for_secs"], 90.0);
 
     let unknown = Uuid::now_v7().to_string();
     let stderr = fx.mq(&["show", &unknown]).fails(1).to_owned();

@@ -195,6 +195,31 @@ impl FailedAttempt {
     }
 }
 
+/// What [`Backend::job_insert`] did with one job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Spawned {
+    /// The job was inserted, with this id.
+    Inserted(Uuid),
+    /// Nothing was inserted: the job with this id holds the job's unique
+    /// key ([`JobBuilder::set_unique_key`](crate::JobBuilder::set_unique_key)).
+    Duplicate(Uuid),
+}
+
+impl Spawned {
+    /// The id of the job that will do the work: the new one, or the one
+    /// holding the key.
+    pub fn id(&self) -> Uuid {
+        match *self {
+            Spawned::Inserted(id) | Spawned::Duplicate(id) => id,
+        }
+    }
+
+    /// Whether the job was inserted.
+    pub fn is_inserted(&self) -> bool {
+        matches!(self, Spawned::Inserted(_))
+    }
+}
+
 /// Everything stored about a job, as [`Backend::job_get`] returns it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -228,6 +253,11 @@ pub struct JobInfo {
     pub timeout: Option<Duration>,
     /// Its priority within its channel ([`NewJob::priority`]).
     pub priority: i16,
+    /// Its unique key ([`NewJob::unique_key`]). A backend may clear it
+    /// once the job holds it no more (a retried job runs without it).
+    pub unique_key: Option<String>,
+    /// How long after completing it holds its key ([`NewJob::unique_for`]).
+    pub unique_for: Option<Duration>,
     /// Depends on the state: when a scheduled job becomes ready, when a
     /// ready job became ready, when a running job's lease lapses, when a
     /// failed job failed, when a completed job completed.
@@ -265,6 +295,8 @@ impl JobInfo {
             retry_jitter: false,
             timeout: None,
             priority: 0,
+            unique_key: None,
+            unique_for: None,
             run_at: OffsetDateTime::UNIX_EPOCH,
             commit_deadline: None,
             created_at: OffsetDateTime::UNIX_EPOCH,
@@ -1076,7 +1108,13 @@ pub trait Backend: Send + Sync + 'static {
     /// once, one with a delay is scheduled, one with a commit interval is
     /// uncommitted. Ordered jobs take their place in their channel's order
     /// now, even when uncommitted. Wakes up listening runners.
-    async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<()>;
+    ///
+    /// A job with a unique key ([`NewJob::unique_key`]) is not inserted
+    /// while a job of the same name holds the key: one not finished, or
+    /// completed less than its [`NewJob::unique_for`] ago (failed and
+    /// cancelled jobs hold none). Of jobs of one batch with the same key,
+    /// the first is inserted. Returns what became of each job, in order.
+    async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<Vec<Spawned>>;
 
     /// Commits two-phase jobs. Returns the ids that are not waiting for a
     /// commit (missing, or their interval lapsed); committing an already

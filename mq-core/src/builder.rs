@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::backend::JobInsertParams;
+use crate::backend::{JobInsertParams, Spawned};
 use crate::error::{Error, Result};
 use crate::executor::Executor;
 
@@ -14,6 +14,10 @@ use crate::executor::Executor;
 /// backoff doubling is applied, so they are refused up front with
 /// [`Error::InvalidInput`] instead of failing inside the database.
 pub const MAX_DURATION: Duration = Duration::from_secs(1000 * 366 * 24 * 3600);
+
+/// The longest unique key mq accepts, in bytes: keys live in a B-tree
+/// index with the job's name, whose entries must fit a third of a page.
+pub const MAX_UNIQUE_KEY: usize = 512;
 
 /// A job as it will be inserted: the plain data a [`JobBuilder`] collects.
 ///
@@ -50,6 +54,11 @@ pub struct NewJob {
     /// Within its channel, jobs of higher priority run before jobs of
     /// lower priority that became ready earlier; 0 by default.
     pub priority: i16,
+    /// While a job of the same name with this key is not finished, spawning
+    /// this one inserts nothing ([`JobBuilder::set_unique_key`]).
+    pub unique_key: Option<String>,
+    /// How long after completing the job still holds its unique key.
+    pub unique_for: Option<Duration>,
     /// Whether the job runs strictly after the ordered jobs spawned before
     /// it on the same channel.
     pub ordered: bool,
@@ -82,6 +91,30 @@ impl NewJob {
             bounded("timeout", timeout)?;
             if timeout.is_zero() {
                 return Err(Error::invalid("timeout", "must be longer than zero"));
+            }
+        }
+        if let Some(key) = &self.unique_key {
+            no_nul("unique_key", key)?;
+            if key.is_empty() {
+                return Err(Error::invalid("unique_key", "is empty"));
+            }
+            if key.len() > MAX_UNIQUE_KEY {
+                return Err(Error::invalid(
+                    "unique_key",
+                    format!(
+                        "is {} bytes, more than the maximum of {MAX_UNIQUE_KEY}",
+                        key.len()
+                    ),
+                ));
+            }
+        }
+        if let Some(period) = self.unique_for {
+            bounded("unique_for", period)?;
+            if self.unique_key.is_none() {
+                return Err(Error::invalid(
+                    "unique_for",
+                    "is set without a unique key to hold",
+                ));
             }
         }
         if let Some(interval) = self.commit_interval {
@@ -164,6 +197,8 @@ impl JobBuilder {
                 retry_jitter: false,
                 timeout: None,
                 priority: 0,
+                unique_key: None,
+                unique_for: None,
                 ordered: false,
                 commit_interval: None,
                 json_checked: true,
@@ -253,6 +288,31 @@ impl JobBuilder {
         self
     }
 
+    /// Makes the job unique by `key` among the jobs of its name: while a
+    /// job of the same name and key is not finished (uncommitted, waiting,
+    /// ready or running), spawning this one inserts nothing, and
+    /// [`spawn`](Self::spawn) returns the existing job's id
+    /// ([`spawn_deduplicated`](Self::spawn_deduplicated) says which
+    /// happened). A unique index enforces it, across processes and
+    /// transactions: a spawn of a key another transaction has just spawned
+    /// waits for that transaction to end. A job that fails for good or is
+    /// cancelled gives its key up. At most [`MAX_UNIQUE_KEY`] bytes, not
+    /// empty.
+    pub fn set_unique_key(&mut self, key: impl Into<String>) -> &mut Self {
+        self.job.unique_key = Some(key.into());
+        self
+    }
+
+    /// Keeps the job's unique key held for `period` after it completes: a
+    /// spawn with the same key within that time inserts nothing either.
+    /// The completed job stays in the table, in state `completed`, for at
+    /// least that long; prune completed jobs
+    /// ([`admin::prune`](crate::admin::prune)) to remove it afterwards.
+    pub fn set_unique_for(&mut self, period: Duration) -> &mut Self {
+        self.job.unique_for = Some(period);
+        self
+    }
+
     /// Sets how long after spawning the job becomes ready.
     pub fn set_delay(&mut self, delay: Duration) -> &mut Self {
         self.job.delay = delay;
@@ -300,31 +360,62 @@ impl JobBuilder {
 
     /// Spawns the job through `executor`: a pool, a connection or an open
     /// transaction of the driver in use (the job then exists only if that
-    /// transaction commits).
+    /// transaction commits). Returns the job's id; for a job with a
+    /// [unique key](Self::set_unique_key) that another job holds, nothing
+    /// is inserted and the id is that job's.
     pub async fn spawn<D, E: Executor<D>>(&self, executor: E) -> Result<Uuid> {
+        Ok(self.spawn_deduplicated(executor).await?.id())
+    }
+
+    /// Like [`spawn`](Self::spawn), saying whether the job was inserted or
+    /// another job holds its unique key.
+    pub async fn spawn_deduplicated<D, E: Executor<D>>(&self, executor: E) -> Result<Spawned> {
         self.job.validate()?;
-        executor
+        let spawned = executor
             .job_insert(JobInsertParams {
                 jobs: vec![&self.job],
                 now: None,
             })
             .await?;
+        let spawned = match spawned.as_slice() {
+            [one] => *one,
+            other => {
+                return Err(Error::backend(
+                    "job_insert",
+                    false,
+                    format!("{} outcomes for one job", other.len()),
+                ));
+            }
+        };
         tracing::debug!(
-            job.id = %self.job.id,
+            job.id = %spawned.id(),
             job.name = %self.job.name,
             job.channel = %self.job.channel_name,
             delay = ?self.job.delay,
+            duplicate = matches!(spawned, Spawned::Duplicate(_)),
             "spawned job"
         );
-        Ok(self.job.id)
+        Ok(spawned)
     }
 }
 
-/// Spawns many jobs in one round trip. Returns their ids in the same order.
+/// Spawns many jobs in one round trip. Returns their ids in the same order:
+/// for a job with a [unique key](JobBuilder::set_unique_key) that is held,
+/// the holder's, which may be an earlier job of the same batch.
 pub async fn spawn_many<D, E: Executor<D>>(
     executor: E,
     builders: &[JobBuilder],
 ) -> Result<Vec<Uuid>> {
+    let spawned = spawn_many_deduplicated(executor, builders).await?;
+    Ok(spawned.iter().map(Spawned::id).collect())
+}
+
+/// Like [`spawn_many`], saying for each job whether it was inserted or
+/// another job holds its unique key.
+pub async fn spawn_many_deduplicated<D, E: Executor<D>>(
+    executor: E,
+    builders: &[JobBuilder],
+) -> Result<Vec<Spawned>> {
     if builders.is_empty() {
         return Ok(Vec::new());
     }
@@ -332,10 +423,24 @@ pub async fn spawn_many<D, E: Executor<D>>(
     for job in &jobs {
         job.validate()?;
     }
-    let ids: Vec<Uuid> = jobs.iter().map(|job| job.id).collect();
-    executor
+    let count = jobs.len();
+    let spawned = executor
         .job_insert(JobInsertParams { jobs, now: None })
         .await?;
-    tracing::debug!(jobs = ids.len(), "spawned jobs");
-    Ok(ids)
+    if spawned.len() != count {
+        return Err(Error::backend(
+            "job_insert",
+            false,
+            format!("{} outcomes for {count} jobs", spawned.len()),
+        ));
+    }
+    tracing::debug!(
+        jobs = count,
+        duplicates = spawned
+            .iter()
+            .filter(|s| matches!(s, Spawned::Duplicate(_)))
+            .count(),
+        "spawned jobs"
+    );
+    Ok(spawned)
 }

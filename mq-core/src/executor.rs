@@ -23,7 +23,7 @@ use crate::backend::{
     Backend, CancelOutcome, ChannelPauseParams, JobCancelParams, JobCheckpointParams,
     JobCommitParams, JobCompleteParams, JobDeleteParams, JobGetParams, JobInfo, JobInsertParams,
     JobLease, JobListParams, JobReleaseParams, JobRetryParams, JobStatsParams, JobSummary,
-    LeaseOutcome, MigrateParams, QueueStats,
+    LeaseOutcome, MigrateParams, QueueStats, Spawned,
 };
 use crate::error::Result;
 use crate::spawner::Spawner;
@@ -38,7 +38,7 @@ use crate::spawner::Spawner;
 #[async_trait]
 pub trait Executor<D>: Send + Sized {
     /// See [`Backend::job_insert`].
-    async fn job_insert(self, params: JobInsertParams<'_>) -> Result<()>;
+    async fn job_insert(self, params: JobInsertParams<'_>) -> Result<Vec<Spawned>>;
     /// See [`Backend::job_commit`].
     async fn job_commit(self, params: JobCommitParams<'_>) -> Result<Vec<Uuid>>;
     /// See [`Backend::job_complete`].
@@ -93,7 +93,7 @@ pub enum Direct {}
 
 #[async_trait]
 impl<B: Backend + ?Sized> Executor<Direct> for &B {
-    async fn job_insert(self, params: JobInsertParams<'_>) -> Result<()> {
+    async fn job_insert(self, params: JobInsertParams<'_>) -> Result<Vec<Spawned>> {
         Backend::job_insert(self, params).await
     }
     async fn job_commit(self, params: JobCommitParams<'_>) -> Result<Vec<Uuid>> {

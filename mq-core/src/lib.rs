@@ -34,8 +34,8 @@ pub mod conformance;
 #[cfg(feature = "testing")]
 pub mod memory;
 
-pub use backend::{Backend, CancelOutcome, JobState};
-pub use builder::{JobBuilder, NewJob, spawn_many};
+pub use backend::{Backend, CancelOutcome, JobState, Spawned};
+pub use builder::{JobBuilder, NewJob, spawn_many, spawn_many_deduplicated};
 pub use error::{BoxError, Error, Result};
 pub use executor::{Executor, IntoBackend, StandaloneBackend};
 pub use ext::BackendExt;

@@ -56,9 +56,10 @@ use crate::backend::{
     JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobFilter, JobGetParams,
     JobInfo, JobInsertParams, JobKeepAliveParams, JobLease, JobListParams, JobReleaseParams,
     JobRetryParams, JobScheduleParams, JobScheduleResult, JobState, JobStateCount, JobStatsParams,
-    JobSummary, LeaseOutcome, ListenParams, MAX_ERROR_HISTORY, PauseAction, QueueStats, Wakeup,
-    bound_error_text,
+    JobSummary, LeaseOutcome, ListenParams, MAX_ERROR_HISTORY, PauseAction, QueueStats, Spawned,
+    Wakeup, bound_error_text,
 };
+use crate::builder::NewJob;
 use crate::error::{Error, Result};
 
 /// An in-memory backend. Cloning it gives another handle to the same jobs.
@@ -87,6 +88,8 @@ struct StoredJob {
     /// Claims take a channel's ready jobs of higher priority first, each
     /// priority in turn order.
     priority: i16,
+    unique_key: Option<String>,
+    unique_for: Option<Duration>,
     state: JobState,
     name: String,
     channel: ChannelKey,
@@ -108,6 +111,19 @@ struct StoredJob {
 }
 
 impl StoredJob {
+    /// Whether the job holds its unique key `key` at `now`: it has that
+    /// key and is not finished, or completed less than its unique_for ago.
+    fn holds_key(&self, name: &str, key: &str, now: OffsetDateTime) -> bool {
+        if self.name != name || self.unique_key.as_deref() != Some(key) {
+            return false;
+        }
+        match self.state {
+            JobState::Failed | JobState::Cancelled => false,
+            JobState::Completed => self.run_at + self.unique_for.unwrap_or_default() > now,
+            _ => true,
+        }
+    }
+
     /// Its place in the ready queue, while ready: its turn, moved ahead of
     /// the jobs of lower priority (see [`crate::ready_queue`]).
     fn ready_seq(&self) -> Option<i64> {
@@ -143,6 +159,8 @@ impl StoredJob {
             retry_jitter: self.retry_jitter,
             timeout: self.timeout,
             priority: self.priority,
+            unique_key: self.unique_key.clone(),
+            unique_for: self.unique_for,
             run_at: self.run_at,
             commit_deadline: self.commit_deadline,
             created_at: self.created_at,
@@ -324,7 +342,7 @@ fn wakeup_for(state: JobState, channel_name: &str) -> Wakeup {
 
 #[async_trait]
 impl Backend for MemoryBackend {
-    async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<()> {
+    async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<Vec<Spawned>> {
         let now = resolve(params.now);
         let mut store = self.store();
         // All or nothing, like one INSERT statement.
@@ -335,7 +353,23 @@ impl Backend for MemoryBackend {
             }
         }
         let mut wakeups = Vec::new();
+        let mut spawned = Vec::with_capacity(params.jobs.len());
+        let mut inserted: Vec<&NewJob> = Vec::with_capacity(params.jobs.len());
         for job in &params.jobs {
+            // A key held by a stored job, or by an earlier job of the batch
+            // (stored by now), leaves this one out.
+            if let Some(key) = &job.unique_key
+                && let Some((holder, _)) = store
+                    .jobs
+                    .iter()
+                    .filter(|(_, stored)| stored.holds_key(&job.name, key, now))
+                    .min_by_key(|(_, stored)| stored.seq)
+            {
+                spawned.push(Spawned::Duplicate(*holder));
+                continue;
+            }
+            spawned.push(Spawned::Inserted(job.id));
+            inserted.push(job);
             let state = if job.commit_interval.is_some() {
                 JobState::Uncommitted
             } else if job.delay.is_zero() {
@@ -351,6 +385,8 @@ impl Backend for MemoryBackend {
                     seq,
                     ready_turn: None,
                     priority: job.priority,
+                    unique_key: job.unique_key.clone(),
+                    unique_for: job.unique_for,
                     state,
                     name: job.name.clone(),
                     channel: ChannelKey {
@@ -384,8 +420,7 @@ impl Backend for MemoryBackend {
                 }
             }
         }
-        let ordered: Vec<ChannelKey> = params
-            .jobs
+        let ordered: Vec<ChannelKey> = inserted
             .iter()
             .filter(|job| job.ordered)
             .map(|job| ChannelKey {
@@ -397,7 +432,7 @@ impl Backend for MemoryBackend {
         store.number_ready();
         // One notification per channel and priority, with the first place.
         let mut queued: BTreeMap<(ChannelKey, i16), i64> = BTreeMap::new();
-        for job in params.jobs.iter().filter(|job| !job.ordered) {
+        for job in inserted.iter().filter(|job| !job.ordered) {
             if let Some(ready_seq) = store.jobs[&job.id].ready_seq() {
                 let channel = ChannelKey {
                     name: job.channel_name.clone(),
@@ -413,7 +448,7 @@ impl Backend for MemoryBackend {
                 .map(|((channel, _), ready_seq)| Wakeup::Queued { channel, ready_seq }),
         );
         store.notify(wakeups);
-        Ok(())
+        Ok(spawned)
     }
 
     async fn job_claim(&self, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>> {
@@ -541,7 +576,9 @@ impl Backend for MemoryBackend {
             if job.ordered {
                 ordered.push(job.channel.clone());
             }
-            if params.keep_completed {
+            // A job unique for a while after completing is kept to hold
+            // its key that long.
+            if params.keep_completed || job.unique_for.is_some() {
                 job.state = JobState::Completed;
                 job.run_at = now;
             } else {
@@ -700,6 +737,9 @@ impl Backend for MemoryBackend {
                 job.state = JobState::Ready;
                 job.attempt = 0;
                 job.run_at = now;
+                // It gave its unique key up when it failed: another job may
+                // hold it now.
+                job.unique_key = None;
                 retried.push((job.seq, *id));
                 let wakeup = wakeup_for(JobState::Ready, &job.channel.name);
                 if !wakeups.contains(&wakeup) {

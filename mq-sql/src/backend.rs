@@ -39,7 +39,7 @@ macro_rules! sql_backend {
             async fn job_insert(
                 &self,
                 params: $crate::__private::JobInsertParams<'_>,
-            ) -> $crate::__private::Result<()> {
+            ) -> $crate::__private::Result<Vec<$crate::__private::Spawned>> {
                 let mut conn = $crate::Database::connection(self, "job_insert").await?;
                 $crate::queries::job_insert(&mut *conn, params).await
             }

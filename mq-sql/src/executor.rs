@@ -63,10 +63,11 @@ macro_rules! sql_executor {
             async fn job_insert(
                 self,
                 params: $crate::__private::JobInsertParams<'_>,
-            ) -> $crate::__private::Result<()> {
+            ) -> $crate::__private::Result<Vec<$crate::__private::Spawned>> {
                 let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
-                $crate::queries::job_insert(&mut *session, params).await?;
-                session.finish().await
+                let spawned = $crate::queries::job_insert(&mut *session, params).await?;
+                session.finish().await?;
+                Ok(spawned)
             }
             async fn job_commit(
                 self,

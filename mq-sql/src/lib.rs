@@ -36,7 +36,7 @@ pub mod __private {
         JobFailOutcome, JobFailParams, JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams,
         JobLease, JobListParams, JobReleaseParams, JobRetryParams, JobScheduleParams,
         JobScheduleResult, JobStatsParams, JobSummary, JobVacuumParams, LeaseOutcome, ListenParams,
-        MigrateParams, QueueStats, Wakeup,
+        MigrateParams, QueueStats, Spawned, Wakeup,
     };
     pub use mq_core::{Executor, Result, Uuid};
 }
@@ -134,6 +134,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "priorities",
         sql: include_str!("../../migrations/0010_priorities.sql"),
     },
+    Migration {
+        version: 11,
+        name: "unique_jobs",
+        sql: include_str!("../../migrations/0011_unique_jobs.sql"),
+    },
 ];
 
 /// The newest schema version this library knows.
@@ -159,8 +164,6 @@ pub mod statements {
     pub const MIGRATIONS_LOCK: &str = include_str!("../statements/migrations_lock.sql");
     /// Records an applied migration.
     pub const MIGRATIONS_RECORD: &str = include_str!("../statements/migrations_record.sql");
-    /// `Backend::job_insert`.
-    pub const JOB_INSERT: &str = include_str!("../statements/job_insert.sql");
     /// Wakes listeners after an insert or a commit.
     pub const JOB_NOTIFY: &str = include_str!("../statements/job_notify.sql");
     /// `Backend::job_checkpoint`.
@@ -267,6 +270,40 @@ pub fn fail_outcome(outcome: &str) -> Result<JobFailOutcome, String> {
         "lost" => Ok(JobFailOutcome::LeaseLost),
         other => Err(format!("unknown failure outcome {other:?}")),
     }
+}
+
+const JOB_INSERT_TEMPLATE: &str = include_str!("../statements/job_insert.sql");
+
+static JOB_INSERT: LazyLock<[String; 2]> = LazyLock::new(|| {
+    [
+        without_regions(JOB_INSERT_TEMPLATE, "--unique{", "--}"),
+        JOB_INSERT_TEMPLATE.to_owned(),
+    ]
+});
+
+/// `Backend::job_insert`: the variant for batches with unique keys, or the
+/// plain one, which inserts without `ON CONFLICT` (see job_insert.sql).
+pub fn job_insert(unique: bool) -> &'static str {
+    &JOB_INSERT[usize::from(unique)]
+}
+
+/// `template` without its lines from each `open` line to the next `close`
+/// line, both included.
+fn without_regions(template: &str, open: &str, close: &str) -> String {
+    let mut inside = false;
+    let mut text = String::with_capacity(template.len());
+    for line in template.lines() {
+        match line.trim() {
+            marker if marker == open => inside = true,
+            marker if inside && marker == close => inside = false,
+            _ if inside => {}
+            _ => {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+    }
+    text
 }
 
 const JOB_CLAIM_TEMPLATE: &str = include_str!("../statements/job_claim.sql");
@@ -493,6 +530,10 @@ pub struct InsertColumns {
     pub timeouts_us: Vec<Option<i64>>,
     /// `priority` (as `int`; the statement narrows it).
     pub priorities: Vec<i32>,
+    /// `$17`
+    pub unique_keys: Vec<Option<String>>,
+    /// `$18`, µs.
+    pub unique_fors_us: Vec<Option<i64>>,
 }
 
 impl InsertColumns {
@@ -521,6 +562,8 @@ impl InsertColumns {
             columns.jitters.push(job.retry_jitter);
             columns.timeouts_us.push(job.timeout.map(micros));
             columns.priorities.push(i32::from(job.priority));
+            columns.unique_keys.push(job.unique_key.clone());
+            columns.unique_fors_us.push(job.unique_for.map(micros));
         }
         columns
     }

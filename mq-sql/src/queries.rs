@@ -5,7 +5,7 @@
 //! Each function is named after its operation and its statement
 //! (`job_claim` ↔ `statements/job_claim.sql` ↔ `Backend::job_claim`).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use mq_core::backend::{
     CancelOutcome, ChannelKey, ChannelPause, ChannelPauseParams, ClaimTarget, ClaimedJob,
@@ -13,8 +13,9 @@ use mq_core::backend::{
     JobDeleteParams, JobFailOutcome, JobFailParams, JobGetParams, JobInfo, JobInsertParams,
     JobKeepAliveParams, JobLease, JobListParams, JobReleaseParams, JobRetryParams,
     JobScheduleParams, JobScheduleResult, JobState, JobStateCount, JobStatsParams, JobSummary,
-    LeaseOutcome, PauseAction, QueueStats, bound_error_text,
+    LeaseOutcome, PauseAction, QueueStats, Spawned, bound_error_text,
 };
+use mq_core::builder::NewJob;
 use mq_core::{Error, Result, Uuid};
 use time::OffsetDateTime;
 
@@ -52,14 +53,90 @@ fn count(row: &mut Row, operation: &'static str, name: &str) -> Result<u64> {
     Ok(u64::try_from(get::<i64>(row, operation, name)?).unwrap_or(0))
 }
 
+/// How many times a batch's jobs whose key changed hands while it was
+/// inserted are spawned again before giving up (see [`job_insert`]).
+const MAX_INSERT_ROUNDS: usize = 5;
+
 /// `Backend::job_insert`, then the notifications for the new jobs.
-pub async fn job_insert(conn: &mut dyn Connection, params: JobInsertParams<'_>) -> Result<()> {
-    let columns = InsertColumns::new(&params.jobs);
+///
+/// A job whose unique key is held by a job that committed after the
+/// statement began is neither inserted nor told its holder (the statement
+/// cannot see that job): it is spawned again, by itself, with a statement
+/// that can.
+pub async fn job_insert(
+    conn: &mut dyn Connection,
+    params: JobInsertParams<'_>,
+) -> Result<Vec<Spawned>> {
+    let mut spawned: Vec<Option<Spawned>> = vec![None; params.jobs.len()];
+    let mut pending: Vec<usize> = (0..params.jobs.len()).collect();
+    let mut queued = Vec::new();
+    for _ in 0..MAX_INSERT_ROUNDS {
+        let jobs: Vec<&NewJob> = pending.iter().map(|&i| params.jobs[i]).collect();
+        let holders = insert_rows(conn, &jobs, params.now, &mut queued).await?;
+        let mut unresolved = Vec::new();
+        for (position, &i) in pending.iter().enumerate() {
+            let job = params.jobs[i];
+            spawned[i] = match (&job.unique_key, holders.get(&(position as i64 + 1))) {
+                (None, _) => Some(Spawned::Inserted(job.id)),
+                (Some(_), Some(&holder)) if holder == job.id => Some(Spawned::Inserted(job.id)),
+                (Some(_), Some(&holder)) => Some(Spawned::Duplicate(holder)),
+                (Some(_), None) => {
+                    unresolved.push(i);
+                    None
+                }
+            };
+        }
+        pending = unresolved;
+        if pending.is_empty() {
+            break;
+        }
+    }
+    if let Some(&i) = pending.first() {
+        return Err(Error::backend(
+            "job_insert",
+            true,
+            format!(
+                "the job holding the unique key of job {} changed {MAX_INSERT_ROUNDS} times while it was spawned",
+                params.jobs[i].id
+            ),
+        ));
+    }
+    let spawned: Vec<Spawned> = spawned.into_iter().flatten().collect();
+    let inserted: Vec<&NewJob> = params
+        .jobs
+        .iter()
+        .zip(&spawned)
+        .filter(|(_, spawned)| spawned.is_inserted())
+        .map(|(job, _)| *job)
+        .collect();
+    match notify(conn, &insert_notifications(&inserted, &queued)).await {
+        Err(error) if conn.autocommit() => {
+            // The jobs are in: reporting an error would make callers that
+            // retry spawn them twice. Runners poll, so they run anyway.
+            tracing::warn!(%error, "the jobs are spawned, but the runners could not be notified");
+            Ok(spawned)
+        }
+        Err(error) => Err(error),
+        Ok(()) => Ok(spawned),
+    }
+}
+
+/// Runs `job_insert.sql` for `jobs`: adds the places of the new ready jobs
+/// to `queued`, and returns, by position in `jobs` (from 1), the job that
+/// holds each unique key the statement could resolve.
+async fn insert_rows(
+    conn: &mut dyn Connection,
+    jobs: &[&NewJob],
+    now: Option<OffsetDateTime>,
+    queued: &mut Vec<(ChannelKey, i64)>,
+) -> Result<HashMap<i64, Uuid>> {
+    let columns = InsertColumns::new(jobs);
+    let unique = jobs.iter().any(|job| job.unique_key.is_some());
     let op = "job_insert";
     let mut rows = conn
         .query(
             op,
-            statements::JOB_INSERT,
+            crate::job_insert(unique),
             &[
                 Param::Uuids(&columns.ids),
                 Param::Texts(&columns.names),
@@ -72,33 +149,35 @@ pub async fn job_insert(conn: &mut dyn Connection, params: JobInsertParams<'_>) 
                 Param::I64s(&columns.backoffs_us),
                 Param::Bools(&columns.ordered),
                 Param::OptI64s(&columns.commit_intervals_us),
-                Param::OptTimestamp(params.now),
+                Param::OptTimestamp(now),
                 Param::OptI64s(&columns.backoff_maxes_us),
                 Param::Bools(&columns.jitters),
                 Param::OptI64s(&columns.timeouts_us),
                 Param::I32s(&columns.priorities),
+                Param::OptTexts(&columns.unique_keys),
+                Param::OptI64s(&columns.unique_fors_us),
             ],
         )
         .await?;
-    let queued = rows
-        .iter_mut()
-        .map(|row| {
-            let channel = ChannelKey {
-                name: get(row, op, "channel_name")?,
-                args: get(row, op, "channel_args")?,
-            };
-            Ok((channel, get(row, op, "ready_seq")?))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    match notify(conn, &insert_notifications(&params.jobs, &queued)).await {
-        Err(error) if conn.autocommit() => {
-            // The jobs are in: reporting an error would make callers that
-            // retry spawn them twice. Runners poll, so they run anyway.
-            tracing::warn!(%error, "the jobs are spawned, but the runners could not be notified");
-            Ok(())
+    let mut holders = HashMap::new();
+    for row in &mut rows {
+        match get::<Option<String>>(row, op, "channel_name")? {
+            Some(name) => {
+                let channel = ChannelKey {
+                    name,
+                    args: get(row, op, "channel_args")?,
+                };
+                queued.push((channel, get(row, op, "ready_seq")?));
+            }
+            None => {
+                let ord: i64 = get(row, op, "ord")?;
+                if let Some(holder) = get::<Option<Uuid>>(row, op, "holder")? {
+                    holders.insert(ord, holder);
+                }
+            }
         }
-        result => result,
     }
+    Ok(holders)
 }
 
 /// Wakes listening runners (`job_notify.sql`). A statement of its own,
@@ -490,6 +569,8 @@ fn job_info(row: &mut Row) -> Result<JobInfo> {
     job.retry_backoff_max = get::<Option<i64>>(row, op, "retry_backoff_max_us")?.map(from_micros);
     job.retry_jitter = get(row, op, "retry_jitter")?;
     job.timeout = get::<Option<i64>>(row, op, "timeout_us")?.map(from_micros);
+    job.unique_key = get(row, op, "unique_key")?;
+    job.unique_for = get::<Option<i64>>(row, op, "unique_for_us")?.map(from_micros);
     job.priority = i16::try_from(get::<i32>(row, op, "priority")?)
         .map_err(|_| corrupt(op, "a priority out of the smallint range".to_owned()))?;
     job.run_at = get(row, op, "run_at")?;
@@ -921,7 +1002,7 @@ mod tests {
             sql: &'static str,
             _: &[Param<'_>],
         ) -> Result<Vec<Row>> {
-            self.inserted |= sql == statements::JOB_INSERT;
+            self.inserted |= sql == crate::job_insert(false);
             Ok(Vec::new())
         }
 

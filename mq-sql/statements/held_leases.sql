@@ -25,7 +25,7 @@ WITH lease AS (
 -- job no longer running keeps its lease token until its next claim, so
 -- such a row may be locked too, until this statement's transaction ends.)
 locked AS (
-    SELECT j.id, j.state
+    SELECT j.id, j.state, j.unique_for
     FROM mq_jobs j
     JOIN lease l ON j.id = l.id AND j.lease_token = l.lease_token
     -- Repeats the join's key as an index condition, so that the jobs are
@@ -34,5 +34,7 @@ locked AS (
     FOR UPDATE OF j /*skip_locked*/
 ),
 held AS (
-    SELECT id FROM locked WHERE state = 'running'
+    -- unique_for: a completion keeps the job to hold its unique key
+    -- (job_complete.sql).
+    SELECT id, unique_for IS NOT NULL AS holds_key_after FROM locked WHERE state = 'running'
 ),

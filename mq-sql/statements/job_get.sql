@@ -6,6 +6,8 @@ SELECT id, seq, state::text AS state, name, channel_name, channel_args, ordered,
        retry_jitter,
        (extract(epoch FROM timeout) * 1000000)::bigint AS timeout_us,
        priority::int AS priority,
+       unique_key,
+       (extract(epoch FROM unique_for) * 1000000)::bigint AS unique_for_us,
        run_at, commit_deadline, created_at,
        payload_json::text AS payload_json, payload_bytes,
        errors::text AS errors

@@ -3,7 +3,14 @@
 -- $6 payload_bytes, $7 delay (µs), $8 retries, $9 retry_backoff (µs),
 -- $10 ordered, $11 commit_interval (µs, NULL without two-phase commit),
 -- $12 now (NULL for the server clock), $13 retry_backoff_max (µs, NULL
--- for none), $14 retry_jitter, $15 timeout (µs, NULL for none), $16 priority.
+-- for none), $14 retry_jitter, $15 timeout (µs, NULL for none), $16
+-- priority, $17 unique_key (NULL for none), $18 unique_for (µs, NULL for
+-- none).
+--
+-- Two variants (mq-sql's `job_insert`): a batch without unique keys leaves
+-- out the lines between `--unique{` and `--}`, so that its rows are
+-- inserted plainly, without the speculative insertion ON CONFLICT makes
+-- for every row (see 0011_unique_jobs.sql).
 --
 -- Ordered jobs go in blocked; as the inserting transaction commits, the
 -- first job of each ordered channel is unblocked (mq_ordered_settle, see
@@ -11,42 +18,103 @@
 -- transactions spawned on the same channel.
 --
 -- Returns, per channel and priority where jobs are ready at once, the least
--- ready_seq of them: the notifications carry it, so that runners claim from
--- there. (A job of priority 0 takes its place from the column's default; of
--- another, from the trigger mq_jobs_ready_seq_insert.)
-WITH inserted AS (
+-- ready_seq of them (ord and holder NULL): the notifications carry it, so
+-- that runners claim from there. (A job of priority 0 takes its place from
+-- the column's default; of another, from the trigger
+-- mq_jobs_ready_seq_insert.) With unique keys, also one row per job with a
+-- key (channel NULL): its position in the batch (ord, from 1) and the job
+-- that holds its key (holder), or NULL when that job committed after this
+-- statement began and is not visible to it: the caller spawns that job
+-- again.
+WITH input AS (
+    SELECT *
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[],
+                $7::bigint[], $8::int[], $9::bigint[], $10::bool[], $11::bigint[],
+                $13::bigint[], $14::bool[], $15::bigint[], $16::int[], $17::text[],
+                $18::bigint[])
+         WITH ORDINALITY AS j(id, name, channel_name, channel_args, payload_json, payload_bytes,
+                              delay_us, retries, backoff_us, ordered, commit_us, backoff_max_us,
+                              jitter, timeout_us, priority, unique_key, unique_for_us, ord)
+),
+clock AS (
+    SELECT coalesce($12::timestamptz, now()) AS now,
+           set_config('mq.now', coalesce($12::timestamptz::text, ''), true) AS setting
+),
+--unique{
+-- The completed jobs whose hold on a key of the batch is over give it up
+-- (they stay, as completed jobs without a key), so that the index lets the
+-- key be taken again.
+released AS (
+    UPDATE mq_jobs held
+    SET unique_key = NULL
+    FROM (SELECT DISTINCT name, unique_key FROM input WHERE unique_key IS NOT NULL) k, clock
+    WHERE held.name = k.name AND held.unique_key = k.unique_key
+      AND held.state = 'completed'
+      AND held.run_at + coalesce(held.unique_for, interval '0') <= clock.now
+    RETURNING held.id
+),
+--}
+inserted AS (
 INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
                      commit_deadline, retries, retry_backoff, retry_backoff_max, retry_jitter,
-                     timeout, priority, payload_json, payload_bytes)
+                     timeout, priority, unique_key, unique_for, payload_json, payload_bytes)
 SELECT j.id,
        CASE WHEN j.ordered THEN 'blocked'
             WHEN j.commit_us IS NOT NULL THEN 'uncommitted'
             WHEN j.delay_us = 0 THEN 'ready'
             ELSE 'scheduled' END::mq_job_state,
        j.name, j.channel_name, j.channel_args, j.ordered,
-       t.now + j.delay_us * interval '1 microsecond',
-       t.now + j.commit_us * interval '1 microsecond',
+       clock.now + j.delay_us * interval '1 microsecond',
+       clock.now + j.commit_us * interval '1 microsecond',
        j.retries,
        j.backoff_us * interval '1 microsecond',
        j.backoff_max_us * interval '1 microsecond',
        j.jitter,
        j.timeout_us * interval '1 microsecond',
        j.priority::smallint,
+       j.unique_key,
+       j.unique_for_us * interval '1 microsecond',
        j.payload_json::json,
        j.payload_bytes
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[],
-            $7::bigint[], $8::int[], $9::bigint[], $10::bool[], $11::bigint[], $13::bigint[],
-            $14::bool[], $15::bigint[], $16::int[])
-         WITH ORDINALITY AS j(id, name, channel_name, channel_args, payload_json, payload_bytes,
-                              delay_us, retries, backoff_us, ordered, commit_us, backoff_max_us,
-                              jitter, timeout_us, priority, ord)
-CROSS JOIN (SELECT coalesce($12::timestamptz, now()) AS now,
-                   set_config('mq.now', coalesce($12::timestamptz::text, ''), true) AS setting) t
--- Identity values follow this order, so a batch keeps its order in its channels.
+FROM input j
+CROSS JOIN clock
+--unique{
+-- Reads every released row before the first insert: the keys are free
+-- before they are taken again.
+CROSS JOIN (SELECT count(*) FROM released) AS release_first
+--}
+-- Identity values follow this order, so a batch keeps its order in its
+-- channels, and of jobs of the batch with one key, the first is inserted.
 ORDER BY j.ord
-RETURNING state, channel_name, channel_args, priority, ready_seq
+--unique{
+ON CONFLICT (name, unique_key)
+    WHERE unique_key IS NOT NULL AND (state <= 'running' OR state = 'completed')
+    DO NOTHING
+--}
+RETURNING id, state, channel_name, channel_args, priority, ready_seq
 )
-SELECT channel_name, channel_args, min(ready_seq) AS ready_seq
+SELECT channel_name, channel_args, min(ready_seq) AS ready_seq,
+       NULL::bigint AS ord, NULL::uuid AS holder
 FROM inserted
 WHERE state = 'ready'
 GROUP BY channel_name, channel_args, priority
+--unique{
+UNION ALL
+-- The holder of each key: the job itself, if inserted; else the first job
+-- of the batch with that key, if inserted; else the job that held the key
+-- before (visible to this statement if it committed before it began).
+SELECT NULL, NULL, NULL, j.ord,
+       coalesce(
+           (SELECT i.id FROM inserted i WHERE i.id = j.id),
+           (SELECT i.id
+            FROM input first JOIN inserted i ON i.id = first.id
+            WHERE first.name = j.name AND first.unique_key = j.unique_key),
+           (SELECT held.id
+            FROM mq_jobs held, clock
+            WHERE held.name = j.name AND held.unique_key = j.unique_key
+              AND (held.state <= 'running'
+                   OR (held.state = 'completed'
+                       AND held.run_at + coalesce(held.unique_for, interval '0') > clock.now))))
+FROM input j
+WHERE j.unique_key IS NOT NULL
+--}

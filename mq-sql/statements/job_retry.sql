@@ -5,9 +5,14 @@
 -- lease of an earlier attempt stays fenced out. `state = 'failed'` lets it
 -- find them through mq_jobs_finished. Returns each retried job, its place in
 -- spawn order and its channel name (for notifying).
+--
+-- A job gave its unique key up when it failed (0011_unique_jobs.sql), and
+-- runs again without it: another job may have taken the key since, and a
+-- retry is an operator's explicit request to run this one.
 UPDATE mq_jobs
 SET state = 'ready',
     attempt = 0,
-    run_at = coalesce($1::timestamptz, now())
+    run_at = coalesce($1::timestamptz, now()),
+    unique_key = NULL
 WHERE state = 'failed' AND /*filter*/
 RETURNING id, seq, channel_name

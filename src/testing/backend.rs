@@ -55,7 +55,7 @@
 //!         self.inner.job_claim(params).await
 //!     }
 //!
-//!     async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<()> {
+//!     async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<Vec<Spawned>> {
 //!         self.inner.job_insert(params).await
 //!     }
 //!

@@ -67,6 +67,20 @@ pub async fn unstorable_values_are_refused_with_typed_errors<D: Driver>(db: &Db<
         invalid_field(&retries.spawn(db.ex()).await.unwrap_err()),
         "retries"
     );
+    for key in [String::new(), "k".repeat(10_000), "a\0b".to_owned()] {
+        let unique = JobBuilder::new("j").set_unique_key(key).clone();
+        assert_eq!(
+            invalid_field(&unique.spawn(db.ex()).await.unwrap_err()),
+            "unique_key"
+        );
+    }
+    let held_without_key = JobBuilder::new("j")
+        .set_unique_for(Duration::from_secs(60))
+        .clone();
+    assert_eq!(
+        invalid_field(&held_without_key.spawn(db.ex()).await.unwrap_err()),
+        "unique_for"
+    );
     // Text that is not JSON: refused at spawn, naming the field and why,
     // not as a failure to encode.
     let not_json = JobBuilder::new("j").set_raw_json("{not json").clone();

@@ -514,6 +514,50 @@ pub async fn upgrades_a_version_9_database_with_its_jobs<D: Driver>(_db: &Db<D>)
     assert_eq!(log.items(), ["urgent", "first", "second", "late"]);
 }
 
+const VERSION_10: &str = include_str!("../../migrations/0010_priorities.sql");
+const VERSION_10_JOBS: &str = "
+INSERT INTO mq_migrations (version, name) VALUES (10, 'priorities');
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff, priority)
+VALUES
+    ('00000000-0000-7000-8000-000000000071', 'ready', 'old', 'v10', '', false, now(), NULL,
+     0, 0, 3, '10ms', 4);
+";
+
+/// A database of schema version 10, with its jobs, migrates in place to
+/// version 11 (unique jobs): its jobs have no key and run; a job spawned
+/// with a key after the upgrade holds it until it has run.
+pub async fn upgrades_a_version_10_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    let db = migrated_from_version::<D>(10).await;
+    assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 11);
+    let old = Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0071);
+    let stored = admin::get(db.ex(), old).await.unwrap().unwrap();
+    assert_eq!((stored.priority, stored.unique_key), (4, None));
+    let keyed = || {
+        let mut b = mq::JobBuilder::new("keyed");
+        b.set_channel_name("v10").set_unique_key("k");
+        b
+    };
+    let first = keyed().spawn(db.ex()).await.unwrap();
+    assert_eq!(keyed().spawn(db.ex()).await.unwrap(), first);
+
+    let (_runner, log) = recording_runner(
+        &db,
+        |options| {
+            options.set_channel_names(&["v10"]);
+        },
+        |job| job.name().to_owned(),
+    )
+    .await;
+    db.wait_gone(old).await;
+    db.wait_gone(first).await;
+    let mut ran = log.items();
+    ran.sort();
+    assert_eq!(ran, ["keyed", "old"]);
+    let again = keyed();
+    assert_eq!(again.spawn(db.ex()).await.unwrap(), again.id());
+}
+
 /// The schema's history as the upgrade tests replay it: each version's
 /// migration, then the jobs spawned under it. (Version 1's jobs are its own
 /// test's: the later versions' jobs create the migrations table.)
@@ -534,6 +578,8 @@ const HISTORY: &[(u32, &str)] = &[
     (8, VERSION_8_JOBS),
     (9, VERSION_9),
     (9, VERSION_9_JOBS),
+    (10, VERSION_10),
+    (10, VERSION_10_JOBS),
 ];
 
 /// A fresh database at schema `version`, with the jobs of every version up

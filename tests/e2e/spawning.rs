@@ -107,3 +107,107 @@ pub async fn spawn_in_rolled_back_transaction_never_runs<D: Driver>(db: &Db<D>) 
     // the runner has looked at everything the rolled-back one could be.
     assert_eq!(ran.items(), vec!["committed".to_owned()]);
 }
+
+/// A job with a unique key is spawned once while its key is held, however
+/// its spawns race: from concurrent spawners, in one batch with its
+/// duplicates, and from a transaction that holds the key uncommitted (the
+/// spawn waits for it, then gets its job). Once the job has run, the key
+/// is free again.
+pub async fn unique_jobs_are_spawned_once<D: Driver>(db: &Db<D>) {
+    use futures::channel::oneshot;
+
+    use crate::support::{TxPlan, rt};
+
+    let job = |key: &str| {
+        let mut b = JobBuilder::new("sync");
+        b.set_channel_name("unique").set_unique_key(key);
+        b
+    };
+    // Eight spawners, ten spawns each, at once.
+    let mut ids = Vec::new();
+    let mut spawners = Vec::new();
+    for _ in 0..8 {
+        let (done, ids_of) = oneshot::channel();
+        let pool = db.pool.clone();
+        rt::spawn(async move {
+            let mut ids = Vec::new();
+            for _ in 0..10 {
+                ids.push(job("race").spawn(D::executor(&pool)).await.unwrap());
+            }
+            let _ = done.send(ids);
+        });
+        spawners.push(ids_of);
+    }
+    for spawner in spawners {
+        ids.extend(spawner.await.unwrap());
+    }
+    let first = ids[0];
+    assert!(ids.iter().all(|id| *id == first), "{ids:?}");
+    assert_eq!(
+        db.count("SELECT count(*) FROM mq_jobs WHERE unique_key = 'race'")
+            .await,
+        1
+    );
+
+    // A batch with duplicates of each other and of the job above.
+    let batch = [job("race"), job("batch"), job("batch")];
+    let spawned = mq::spawn_many_deduplicated(db.ex(), &batch).await.unwrap();
+    assert_eq!(
+        spawned,
+        [
+            mq::Spawned::Duplicate(first),
+            mq::Spawned::Inserted(batch[1].id()),
+            mq::Spawned::Duplicate(batch[1].id()),
+        ]
+    );
+
+    // A transaction holds the key, uncommitted: a spawn from the pool
+    // waits for it, then gets its job.
+    let (spawned_tx, spawned_in_tx) = oneshot::channel();
+    let (release, hold) = oneshot::channel();
+    let pool = db.pool.clone();
+    let held = job("held");
+    let held_id = held.id();
+    rt::spawn(async move {
+        let plan = TxPlan {
+            hold: Some((spawned_tx, hold)),
+            commit: true,
+            ..TxPlan::default()
+        };
+        D::spawn_with(&pool, &held, plan).await;
+    });
+    assert_eq!(spawned_in_tx.await.unwrap(), held_id);
+    let (waiting_done, waiting) = oneshot::channel();
+    let pool = db.pool.clone();
+    let contender = job("held");
+    rt::spawn(async move {
+        let spawned = contender.spawn_deduplicated(D::executor(&pool)).await;
+        let _ = waiting_done.send(spawned);
+    });
+    crate::support::wait_for(
+        "the contending spawn to wait on the transaction",
+        || async {
+            db.count(
+                "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .await
+                >= 1
+        },
+    )
+    .await;
+    release.send(()).unwrap();
+    assert_eq!(
+        waiting.await.unwrap().unwrap(),
+        mq::Spawned::Duplicate(held_id)
+    );
+
+    // Run them all; then each key can be taken again.
+    let (_runner, log) = recording_runner(db, |_| {}, |job| job.id().to_string()).await;
+    for id in [first, batch[1].id(), held_id] {
+        db.wait_gone(id).await;
+    }
+    assert_eq!(log.items().len(), 3, "a duplicate ran: {:?}", log.items());
+    let again = job("race");
+    assert_eq!(again.spawn(db.ex()).await.unwrap(), again.id());
+}

@@ -11,6 +11,7 @@ pub mod latency;
 pub mod multiprocess;
 pub mod ordered;
 pub mod priority;
+pub mod unique;
 
 use std::fmt;
 use std::future::Future;
@@ -52,13 +53,16 @@ pub enum Scenario {
     /// 9 (not in issue 5): jobs of high priority spawned behind a backlog
     /// of one channel, each of which should start at once.
     Priority,
+    /// 10 (not in issue 5): spawning with unique keys, none, half or all
+    /// of them already held.
+    Unique,
 }
 
 impl Scenario {
     /// Every scenario, in issue 5's order, with `blocked` after the
     /// ordered channels it builds on (and after `drain`, which its figures
     /// are compared with), and `held-xmin` last: what `--quick` runs.
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::EnqueueSingle,
         Scenario::EnqueueBatch,
         Scenario::Drain,
@@ -68,12 +72,13 @@ impl Scenario {
         Scenario::Blocked,
         Scenario::Multiprocess,
         Scenario::Priority,
+        Scenario::Unique,
         Scenario::HeldXmin,
     ];
 
     /// What a run without `--scenarios` runs: [`ALL`](Self::ALL) but
     /// `held-xmin`, which takes 21 minutes per system at its full sizes.
-    pub const DEFAULT: [Scenario; 9] = [
+    pub const DEFAULT: [Scenario; 10] = [
         Scenario::EnqueueSingle,
         Scenario::EnqueueBatch,
         Scenario::Drain,
@@ -83,6 +88,7 @@ impl Scenario {
         Scenario::Blocked,
         Scenario::Multiprocess,
         Scenario::Priority,
+        Scenario::Unique,
     ];
 
     /// The name on the command line.
@@ -98,6 +104,7 @@ impl Scenario {
             Scenario::Multiprocess => "multiprocess",
             Scenario::HeldXmin => "held-xmin",
             Scenario::Priority => "priority",
+            Scenario::Unique => "unique",
         }
     }
 
@@ -105,7 +112,7 @@ impl Scenario {
     /// why a system does not).
     pub fn runs(self, kind: SystemKind) -> bool {
         match self {
-            Scenario::Blocked | Scenario::Priority => kind.is_mq(),
+            Scenario::Blocked | Scenario::Priority | Scenario::Unique => kind.is_mq(),
             Scenario::HeldXmin => kind.is_mq() || kind == SystemKind::Raw,
             _ => true,
         }
@@ -124,6 +131,7 @@ impl Scenario {
             Scenario::Multiprocess => multiprocess::table(ctx),
             Scenario::HeldXmin => held_xmin::table(ctx),
             Scenario::Priority => priority::table(ctx),
+            Scenario::Unique => unique::table(ctx),
         }
     }
 
@@ -154,6 +162,7 @@ impl Scenario {
             Scenario::Multiprocess => multiprocess::run(ctx, system, table).await,
             Scenario::HeldXmin => held_xmin::run(ctx, system, table).await,
             Scenario::Priority => priority::run(ctx, system, table).await,
+            Scenario::Unique => unique::run(ctx, system, table).await,
         }
     }
 }
@@ -230,6 +239,10 @@ pub struct Sizes {
     pub priority_samples: usize,
     /// Scenario 9: milliseconds between two urgent jobs.
     pub priority_interval_ms: u64,
+    /// Scenario 10: jobs spawned one per call.
+    pub unique_single: usize,
+    /// Scenario 10: jobs spawned in batches.
+    pub unique_batch: usize,
 }
 
 impl Sizes {
@@ -277,6 +290,8 @@ impl Sizes {
             priority_backlog: 100_000,
             priority_samples: 100,
             priority_interval_ms: 10,
+            unique_single: 20_000,
+            unique_batch: 100_000,
         }
     }
 
@@ -310,6 +325,8 @@ impl Sizes {
             priority_backlog: 2_000,
             priority_samples: 10,
             priority_interval_ms: 5,
+            unique_single: 200,
+            unique_batch: 2_000,
         }
     }
 }

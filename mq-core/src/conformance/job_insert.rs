@@ -139,3 +139,158 @@ pub async fn delayed_waits_for_its_time(backend: &dyn Backend) {
     assert_eq!(state(backend, b.id()).await, Some(JobState::Ready));
     assert_eq!(ids(&claim(backend, t.at(10.0), 10).await), vec![b.id()]);
 }
+
+/// A job with a unique key is inserted only while no job of its name holds
+/// the key: not one stored, not one earlier in the same batch. Keys are
+/// scoped to the job's name; an uncommitted or scheduled job holds its key
+/// as a ready one does.
+pub async fn unique_keys_insert_one_job_per_key(backend: &dyn Backend) {
+    let t = Clock::new();
+    let first = unique("report", "k");
+    assert_eq!(
+        insert_spawned(backend, t.at(0.0), &[&first]).await,
+        [Spawned::Inserted(first.id())]
+    );
+    let again = unique("report", "k");
+    let other_name = unique("invoice", "k");
+    let (mut m1, mut m2) = (unique("report", "m"), unique("report", "m"));
+    m1.set_delay(Duration::from_secs(60));
+    m2.set_priority(9);
+    let mut pending = unique("report", "p");
+    pending.set_commit_interval(Some(Duration::from_secs(60)));
+    let spawned = insert_spawned(
+        backend,
+        t.at(0.0),
+        &[&again, &other_name, &m1, &m2, &pending],
+    )
+    .await;
+    assert_eq!(
+        spawned,
+        [
+            Spawned::Duplicate(first.id()),
+            Spawned::Inserted(other_name.id()),
+            Spawned::Inserted(m1.id()),
+            Spawned::Duplicate(m1.id()),
+            Spawned::Inserted(pending.id()),
+        ]
+    );
+    assert_eq!(
+        get(backend, again.id()).await,
+        None,
+        "a duplicate was stored"
+    );
+    assert_eq!(get(backend, m2.id()).await, None, "a duplicate was stored");
+    let stored = get(backend, m1.id()).await.expect("stored");
+    assert_eq!(stored.unique_key.as_deref(), Some("m"));
+    assert_eq!(stored.state, JobState::Scheduled);
+    // The uncommitted job holds its key too; and a job without a key is
+    // never a duplicate.
+    let late = unique("report", "p");
+    let plain = job("report", "u");
+    assert_eq!(
+        insert_spawned(backend, t.at(1.0), &[&late, &plain]).await,
+        [
+            Spawned::Duplicate(pending.id()),
+            Spawned::Inserted(plain.id())
+        ]
+    );
+}
+
+/// A job that completes (and is deleted), fails for good or is cancelled
+/// gives its key up: the next spawn with the key is inserted.
+pub async fn finished_jobs_give_their_key_up(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut failing = unique("f", "key-f");
+    failing.set_retries(0);
+    let completing = unique("c", "key-c");
+    let cancelled = unique("x", "key-x");
+    insert(backend, t.at(0.0), &[&failing, &completing, &cancelled]).await;
+    let claimed = claim(backend, t.at(0.0), 10).await;
+    let lease_of = |id: Uuid| claimed.iter().find(|job| job.id == id).unwrap().lease();
+    assert_eq!(
+        fail(backend, t.at(0.0), lease_of(failing.id()), Duration::ZERO).await,
+        JobFailOutcome::Failed
+    );
+    assert_eq!(
+        complete(backend, &[lease_of(completing.id())]).await.len(),
+        1
+    );
+    backend
+        .job_cancel(crate::backend::JobCancelParams {
+            ids: &[cancelled.id()],
+            now: t.at(0.0),
+        })
+        .await
+        .expect("job_cancel");
+    let again: Vec<JobBuilder> = [("f", "key-f"), ("c", "key-c"), ("x", "key-x")]
+        .into_iter()
+        .map(|(name, key)| unique(name, key))
+        .collect();
+    let spawned = insert_spawned(backend, t.at(1.0), &again.iter().collect::<Vec<_>>()).await;
+    assert!(
+        spawned.iter().all(Spawned::is_inserted),
+        "a finished job kept its key: {spawned:?}"
+    );
+}
+
+/// With unique_for, a completed job stays (completed) and holds its key
+/// that long after completing; then a spawn with the key is inserted.
+pub async fn unique_for_holds_the_key_after_completion(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut held = unique("r", "k");
+    held.set_unique_for(Duration::from_secs(60));
+    insert(backend, t.at(0.0), &[&held]).await;
+    let stored = get(backend, held.id()).await.expect("stored");
+    assert_eq!(stored.unique_for, Some(Duration::from_secs(60)));
+    let claimed = claim(backend, t.at(0.0), 10).await;
+    assert_eq!(
+        complete_at(backend, &[claimed[0].lease()], t.at(10.0))
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(state(backend, held.id()).await, Some(JobState::Completed));
+    let within = unique("r", "k");
+    assert_eq!(
+        insert_spawned(backend, t.at(69.0), &[&within]).await,
+        [Spawned::Duplicate(held.id())]
+    );
+    let after = unique("r", "k");
+    assert_eq!(
+        insert_spawned(backend, t.at(71.0), &[&after]).await,
+        [Spawned::Inserted(after.id())]
+    );
+    assert_eq!(
+        insert_spawned(backend, t.at(72.0), &[&unique("r", "k")]).await,
+        [Spawned::Duplicate(after.id())]
+    );
+}
+
+/// A failed job gave its key up; retried, it runs without it, and the job
+/// spawned with the key meanwhile keeps it.
+pub async fn retried_jobs_run_without_their_key(backend: &dyn Backend) {
+    let t = Clock::new();
+    let mut failed = unique("r", "k");
+    failed.set_retries(0);
+    insert(backend, t.at(0.0), &[&failed]).await;
+    let claimed = claim(backend, t.at(0.0), 10).await;
+    assert_eq!(
+        fail(backend, t.at(0.0), claimed[0].lease(), Duration::ZERO).await,
+        JobFailOutcome::Failed
+    );
+    let newer = unique("r", "k");
+    assert!(insert_spawned(backend, t.at(1.0), &[&newer]).await[0].is_inserted());
+    assert_eq!(
+        retry(backend, t.at(2.0), Some(&[failed.id()]), None).await,
+        [failed.id()]
+    );
+    assert_eq!(state(backend, failed.id()).await, Some(JobState::Ready));
+    assert_eq!(
+        get(backend, failed.id()).await.expect("stored").unique_key,
+        None
+    );
+    assert_eq!(
+        insert_spawned(backend, t.at(3.0), &[&unique("r", "k")]).await,
+        [Spawned::Duplicate(newer.id())]
+    );
+}

@@ -43,7 +43,7 @@ use crate::backend::{
     JobCommitParams, JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams, JobFailure,
     JobFilter, JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams, JobLease, JobListParams,
     JobReleaseParams, JobRetryParams, JobScheduleParams, JobState, JobStatsParams, JobVacuumParams,
-    LeaseOutcome, ListenParams, MAX_ERROR_HISTORY, Wakeup, claim_cursor,
+    LeaseOutcome, ListenParams, MAX_ERROR_HISTORY, Spawned, Wakeup, claim_cursor,
 };
 use crate::builder::JobBuilder;
 use crate::ext::BackendExt;
@@ -68,6 +68,10 @@ macro_rules! conformance_tests {
                 duplicate_id_inserts_nothing,
                 accepts_any_channel_name,
                 delayed_waits_for_its_time,
+                unique_keys_insert_one_job_per_key,
+                finished_jobs_give_their_key_up,
+                unique_for_holds_the_key_after_completion,
+                retried_jobs_run_without_their_key,
             },
             job_claim {
                 respects_the_limit,
@@ -294,6 +298,28 @@ async fn insert(
         .await
         .expect("job_insert");
     builders.iter().map(|b| b.id()).collect()
+}
+
+/// Inserts jobs; returns what became of each.
+async fn insert_spawned(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    builders: &[&JobBuilder],
+) -> Vec<Spawned> {
+    backend
+        .job_insert(JobInsertParams {
+            jobs: builders.iter().map(|b| b.job()).collect(),
+            now,
+        })
+        .await
+        .expect("job_insert")
+}
+
+/// A job of `name` on channel "u" with the unique key `key`.
+fn unique(name: &str, key: &str) -> JobBuilder {
+    let mut builder = job(name, "u");
+    builder.set_unique_key(key);
+    builder
 }
 
 async fn claim_with(

@@ -22,7 +22,10 @@
 //! - **fairness**: claims of one job each, following the cursor, serve
 //!   every channel with ready jobs once before any twice;
 //! - **priority**: a claim that takes a job of a channel leaves no ready job
-//!   of higher priority behind on that channel.
+//!   of higher priority behind on that channel;
+//! - **unique keys**: a spawn inserts a job with a key exactly when no job
+//!   holds the key (one not finished, nor retried after failing), and
+//!   otherwise names the holder; no two jobs ever hold one key.
 //!
 //! A failing sequence is shrunk (proptest) and printed. The number of
 //! sequences is `MQ_MODEL_CASES` (default 24) and the seed `MQ_MODEL_SEED`
@@ -57,7 +60,12 @@ struct NewSpawn {
     two_phase: bool,
     retries: u8,
     priority: i16,
+    /// The unique key, of [`KEYS`].
+    key: Option<u8>,
 }
+
+/// How many unique keys the model's jobs draw from.
+const KEYS: u8 = 2;
 
 /// The priorities jobs of the model take, highest first.
 const PRIORITIES: [i16; 3] = [3, 0, -1];
@@ -127,9 +135,10 @@ fn op() -> impl Strategy<Value = Op> {
         prop::bool::weighted(0.15),
         0..3u8,
         prop_oneof![4 => Just(0i16), 1 => Just(PRIORITIES[0]), 1 => Just(PRIORITIES[2])],
+        prop_oneof![3 => Just(None), 1 => (0..KEYS).prop_map(Some)],
     )
         .prop_map(
-            |(channel, args, ordered, delay_secs, two_phase, retries, priority)| NewSpawn {
+            |(channel, args, ordered, delay_secs, two_phase, retries, priority, key)| NewSpawn {
                 channel,
                 args,
                 ordered,
@@ -137,6 +146,7 @@ fn op() -> impl Strategy<Value = Op> {
                 two_phase,
                 retries,
                 priority,
+                key,
             },
         );
     prop_oneof![
@@ -345,17 +355,44 @@ impl<'b> Run<'b> {
                 if spawn.two_phase {
                     b.set_commit_interval(Some(Duration::from_secs(COMMIT_SECS)));
                 }
+                if let Some(key) = spawn.key {
+                    b.set_unique_key(format!("k{key}"));
+                }
                 b
             })
             .collect();
-        self.backend
+        // What the spawn should do with each key: the holder before it,
+        // then the first job of the batch with the key.
+        let mut holders: BTreeMap<String, Uuid> = self.key_holders().await?;
+        let expected: Vec<Spawned> = builders
+            .iter()
+            .map(|b| match &b.job().unique_key {
+                Some(key) => match holders.get(key) {
+                    Some(holder) => Spawned::Duplicate(*holder),
+                    None => {
+                        holders.insert(key.clone(), b.id());
+                        Spawned::Inserted(b.id())
+                    }
+                },
+                None => Spawned::Inserted(b.id()),
+            })
+            .collect();
+        let spawned = self
+            .backend
             .job_insert(JobInsertParams {
                 jobs: builders.iter().map(JobBuilder::job).collect(),
                 now: self.at(),
             })
             .await
             .map_err(|e| format!("job_insert: {e}"))?;
-        for (spawn, builder) in spawns.iter().zip(&builders) {
+        ensure!(
+            spawned == expected,
+            "the spawn gave {spawned:?}, where the keys' holders give {expected:?}"
+        );
+        for ((spawn, builder), spawned) in spawns.iter().zip(&builders).zip(&spawned) {
+            if !spawned.is_inserted() {
+                continue;
+            }
             self.index.insert(builder.id(), self.jobs.len());
             self.jobs.push(Tracked {
                 id: builder.id(),
@@ -1014,6 +1051,32 @@ impl<'b> Run<'b> {
 
     /// The tracked jobs the backend lists (in `state`, or all), as
     /// indexes; an unknown job is an error.
+    /// The job holding each unique key, as the backend tells it (its
+    /// state, its key); fails if two jobs hold one key.
+    async fn key_holders(&self) -> std::result::Result<BTreeMap<String, Uuid>, String> {
+        let mut holders = BTreeMap::new();
+        for job in &self.jobs {
+            let Some(info) = self
+                .backend
+                .job_get(JobGetParams { id: job.id })
+                .await
+                .map_err(|e| format!("job_get: {e}"))?
+            else {
+                continue;
+            };
+            let finished = matches!(
+                info.state,
+                JobState::Failed | JobState::Completed | JobState::Cancelled
+            );
+            if let (Some(key), false) = (info.unique_key, finished)
+                && let Some(other) = holders.insert(key.clone(), job.id)
+            {
+                return Err(format!("jobs {other} and {} both hold key {key}", job.id));
+            }
+        }
+        Ok(holders)
+    }
+
     async fn listed(&self, state: Option<JobState>) -> std::result::Result<Vec<usize>, String> {
         let jobs = self.listing(state).await?;
         Ok(jobs.into_iter().map(|(i, _)| i).collect())
