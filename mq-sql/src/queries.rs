@@ -60,9 +60,8 @@ const MAX_INSERT_ROUNDS: usize = 5;
 /// `Backend::job_insert`, then the notifications for the new jobs.
 ///
 /// A job whose unique key is held by a job that committed after the
-/// statement began is neither inserted nor told its holder (the statement
-/// cannot see that job): it is spawned again, by itself, with a statement
-/// that can.
+/// statement looked for holders is neither inserted nor told its holder:
+/// it is spawned again, with a statement that sees that job.
 pub async fn job_insert(
     conn: &mut dyn Connection,
     params: JobInsertParams<'_>,

@@ -23,9 +23,9 @@
 -- the column's default; of another, from the trigger
 -- mq_jobs_ready_seq_insert.) With unique keys, also one row per job with a
 -- key (channel NULL): its position in the batch (ord, from 1) and the job
--- that holds its key (holder), or NULL when that job committed after this
--- statement began and is not visible to it: the caller spawns that job
--- again.
+-- that holds its key (holder), or NULL when that job committed after
+-- mq_unique_holders looked for it (the insert then waited for it): the
+-- caller spawns that job again.
 WITH input AS (
     SELECT *
     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[],
@@ -41,17 +41,10 @@ clock AS (
            set_config('mq.now', coalesce($12::timestamptz::text, ''), true) AS setting
 ),
 --unique{
--- The completed jobs whose hold on a key of the batch is over give it up
--- (they stay, as completed jobs without a key), so that the index lets the
--- key be taken again.
-released AS (
-    UPDATE mq_jobs held
-    SET unique_key = NULL
-    FROM (SELECT DISTINCT name, unique_key FROM input WHERE unique_key IS NOT NULL) k, clock
-    WHERE held.name = k.name AND held.unique_key = k.unique_key
-      AND held.state = 'completed'
-      AND held.run_at + coalesce(held.unique_for, interval '0') <= clock.now
-    RETURNING held.id
+-- The jobs holding the batch's keys; expired holds are released first
+-- (mq_unique_holders, 0011_unique_jobs.sql).
+holders AS (
+    SELECT * FROM mq_unique_holders($2::text[], $17::text[], (SELECT now FROM clock))
 ),
 --}
 inserted AS (
@@ -79,9 +72,9 @@ SELECT j.id,
 FROM input j
 CROSS JOIN clock
 --unique{
--- Reads every released row before the first insert: the keys are free
+-- Reads every holder before the first insert: expired keys are free
 -- before they are taken again.
-CROSS JOIN (SELECT count(*) FROM released) AS release_first
+CROSS JOIN (SELECT count(*) FROM holders) AS release_first
 --}
 -- Identity values follow this order, so a batch keeps its order in its
 -- channels, and of jobs of the batch with one key, the first is inserted.
@@ -102,19 +95,16 @@ GROUP BY channel_name, channel_args, priority
 UNION ALL
 -- The holder of each key: the job itself, if inserted; else the first job
 -- of the batch with that key, if inserted; else the job that held the key
--- before (visible to this statement if it committed before it began).
-SELECT NULL, NULL, NULL, j.ord,
-       coalesce(
-           (SELECT i.id FROM inserted i WHERE i.id = j.id),
-           (SELECT i.id
-            FROM input first JOIN inserted i ON i.id = first.id
-            WHERE first.name = j.name AND first.unique_key = j.unique_key),
-           (SELECT held.id
-            FROM mq_jobs held, clock
-            WHERE held.name = j.name AND held.unique_key = j.unique_key
-              AND (held.state <= 'running'
-                   OR (held.state = 'completed'
-                       AND held.run_at + coalesce(held.unique_for, interval '0') > clock.now))))
+-- before (if it committed before mq_unique_holders looked for it).
+-- Joins, not subqueries per job, so that a batch of n keys costs n, not n².
+SELECT NULL, NULL, NULL, j.ord, coalesce(own.id, first.id, before.id)
 FROM input j
+LEFT JOIN inserted own ON own.id = j.id
+LEFT JOIN (SELECT f.name, f.unique_key, i.id
+           FROM input f JOIN inserted i ON i.id = f.id) first
+       ON first.name = j.name AND first.unique_key = j.unique_key
+LEFT JOIN holders before
+       ON own.id IS NULL AND first.id IS NULL
+      AND before.name = j.name AND before.unique_key = j.unique_key
 WHERE j.unique_key IS NOT NULL
 --}
