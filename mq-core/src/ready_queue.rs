@@ -24,8 +24,9 @@
 //!
 //! The arithmetic holds in 64 bits for every `i16` priority while turns
 //! stay below 2⁴⁷ (1.4 × 10¹⁴: 44 years at 100,000 jobs a second). The
-//! same formula is written once more, in SQL, in the trigger that numbers
-//! ready jobs (`migrations/0010_priorities.sql`).
+//! same formula is written in SQL, in the trigger that numbers jobs as they
+//! become ready (`migrations/0010_priorities.sql`) and in the insert
+//! (`job_insert.sql`).
 
 use std::ops::Range;
 

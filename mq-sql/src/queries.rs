@@ -132,32 +132,29 @@ async fn insert_rows(
     let columns = InsertColumns::new(jobs);
     let unique = jobs.iter().any(|job| job.unique_key.is_some());
     let op = "job_insert";
-    let mut rows = conn
-        .query(
-            op,
-            crate::job_insert(unique),
-            &[
-                Param::Uuids(&columns.ids),
-                Param::Texts(&columns.names),
-                Param::Texts(&columns.channel_names),
-                Param::Texts(&columns.channel_args),
-                Param::OptTexts(&columns.payload_json),
-                Param::OptBytesArray(&columns.payload_bytes),
-                Param::I64s(&columns.delays_us),
-                Param::I32s(&columns.retries),
-                Param::I64s(&columns.backoffs_us),
-                Param::Bools(&columns.ordered),
-                Param::OptI64s(&columns.commit_intervals_us),
-                Param::OptTimestamp(now),
-                Param::OptI64s(&columns.backoff_maxes_us),
-                Param::Bools(&columns.jitters),
-                Param::OptI64s(&columns.timeouts_us),
-                Param::I32s(&columns.priorities),
-                Param::OptTexts(&columns.unique_keys),
-                Param::OptI64s(&columns.unique_fors_us),
-            ],
-        )
-        .await?;
+    let mut params = vec![
+        Param::Uuids(&columns.ids),
+        Param::Texts(&columns.names),
+        Param::Texts(&columns.channel_names),
+        Param::Texts(&columns.channel_args),
+        Param::OptTexts(&columns.payload_json),
+        Param::OptBytesArray(&columns.payload_bytes),
+        Param::I64s(&columns.delays_us),
+        Param::I32s(&columns.retries),
+        Param::I64s(&columns.backoffs_us),
+        Param::Bools(&columns.ordered),
+        Param::OptI64s(&columns.commit_intervals_us),
+        Param::OptTimestamp(now),
+        Param::OptI64s(&columns.backoff_maxes_us),
+        Param::Bools(&columns.jitters),
+        Param::OptI64s(&columns.timeouts_us),
+        Param::I32s(&columns.priorities),
+    ];
+    if unique {
+        params.push(Param::OptTexts(&columns.unique_keys));
+        params.push(Param::OptI64s(&columns.unique_fors_us));
+    }
+    let mut rows = conn.query(op, crate::job_insert(unique), &params).await?;
     let mut holders = HashMap::new();
     for row in &mut rows {
         match get::<Option<String>>(row, op, "channel_name")? {

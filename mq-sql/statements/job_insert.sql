@@ -8,9 +8,10 @@
 -- none).
 --
 -- Two variants (mq-sql's `job_insert`): a batch without unique keys leaves
--- out the lines between `--unique{` and `--}`, so that its rows are
--- inserted plainly, without the speculative insertion ON CONFLICT makes
--- for every row (see 0011_unique_jobs.sql).
+-- out the lines between `--unique{` and `--}` (and $17, $18), so that its
+-- rows are inserted plainly, without the speculative insertion ON CONFLICT
+-- makes for every row (see 0011_unique_jobs.sql), and without the columns
+-- it has no use for: each costs a one-job spawn a few percent.
 --
 -- Ordered jobs go in blocked; as the inserting transaction commits, the
 -- first job of each ordered channel is unblocked (mq_ordered_settle, see
@@ -19,38 +20,35 @@
 --
 -- Returns, per channel and priority where jobs are ready at once, the least
 -- ready_seq of them (ord and holder NULL): the notifications carry it, so
--- that runners claim from there. (A job of priority 0 takes its place from
--- the column's default; of another, from the trigger
--- mq_jobs_ready_seq_insert.) With unique keys, also one row per job with a
+-- that runners claim from there. (Each job takes its place here, by the
+-- formula of 0010_priorities.sql: the next turn, moved ahead by its
+-- priority.) With unique keys, also one row per job with a
 -- key (channel NULL): its position in the batch (ord, from 1) and the job
 -- that holds its key (holder), or NULL when that job committed after
 -- mq_unique_holders looked for it (the insert then waited for it): the
 -- caller spawns that job again.
-WITH input AS (
-    SELECT *
-    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[],
-                $7::bigint[], $8::int[], $9::bigint[], $10::bool[], $11::bigint[],
-                $13::bigint[], $14::bool[], $15::bigint[], $16::int[], $17::text[],
-                $18::bigint[])
-         WITH ORDINALITY AS j(id, name, channel_name, channel_args, payload_json, payload_bytes,
-                              delay_us, retries, backoff_us, ordered, commit_us, backoff_max_us,
-                              jitter, timeout_us, priority, unique_key, unique_for_us, ord)
-),
-clock AS (
-    SELECT coalesce($12::timestamptz, now()) AS now,
-           set_config('mq.now', coalesce($12::timestamptz::text, ''), true) AS setting
-),
+WITH
 --unique{
+-- The jobs' keys, by position in the batch.
+input AS (
+    SELECT *
+    FROM unnest($1::uuid[], $2::text[], $17::text[])
+         WITH ORDINALITY AS j(id, name, unique_key, ord)
+),
 -- The jobs holding the batch's keys; expired holds are released first
 -- (mq_unique_holders, 0011_unique_jobs.sql).
 holders AS (
-    SELECT * FROM mq_unique_holders($2::text[], $17::text[], (SELECT now FROM clock))
+    SELECT * FROM mq_unique_holders($2::text[], $17::text[], coalesce($12::timestamptz, now()))
 ),
 --}
 inserted AS (
 INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
                      commit_deadline, retries, retry_backoff, retry_backoff_max, retry_jitter,
-                     timeout, priority, unique_key, unique_for, payload_json, payload_bytes)
+                     timeout, priority, ready_seq, payload_json, payload_bytes
+--unique{
+                     , unique_key, unique_for
+--}
+                     )
 SELECT j.id,
        CASE WHEN j.ordered THEN 'blocked'
             WHEN j.commit_us IS NOT NULL THEN 'uncommitted'
@@ -65,12 +63,30 @@ SELECT j.id,
        j.jitter,
        j.timeout_us * interval '1 microsecond',
        j.priority::smallint,
-       j.unique_key,
-       j.unique_for_us * interval '1 microsecond',
+       -- Taken after the sort below, so in the batch's order.
+       nextval('mq_jobs_ready_seq') - j.priority::bigint * 140737488355328,
        j.payload_json::json,
        j.payload_bytes
-FROM input j
-CROSS JOIN clock
+--unique{
+       , j.unique_key,
+       j.unique_for_us * interval '1 microsecond'
+--}
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[],
+            $7::bigint[], $8::int[], $9::bigint[], $10::bool[], $11::bigint[], $13::bigint[],
+            $14::bool[], $15::bigint[], $16::int[]
+--unique{
+            , $17::text[], $18::bigint[]
+--}
+            )
+         WITH ORDINALITY AS j(id, name, channel_name, channel_args, payload_json, payload_bytes,
+                              delay_us, retries, backoff_us, ordered, commit_us, backoff_max_us,
+                              jitter, timeout_us, priority,
+--unique{
+                              unique_key, unique_for_us,
+--}
+                              ord)
+CROSS JOIN (SELECT coalesce($12::timestamptz, now()) AS now,
+                   set_config('mq.now', coalesce($12::timestamptz::text, ''), true) AS setting) clock
 --unique{
 -- Reads every holder before the first insert: expired keys are free
 -- before they are taken again.
@@ -84,10 +100,15 @@ ON CONFLICT (name, unique_key)
     WHERE unique_key IS NOT NULL AND (state <= 'running' OR state = 'completed')
     DO NOTHING
 --}
-RETURNING id, state, channel_name, channel_args, priority, ready_seq
+RETURNING state, channel_name, channel_args, priority, ready_seq
+--unique{
+          , id
+--}
 )
-SELECT channel_name, channel_args, min(ready_seq) AS ready_seq,
-       NULL::bigint AS ord, NULL::uuid AS holder
+SELECT channel_name, channel_args, min(ready_seq) AS ready_seq
+--unique{
+       , NULL::bigint AS ord, NULL::uuid AS holder
+--}
 FROM inserted
 WHERE state = 'ready'
 GROUP BY channel_name, channel_args, priority
