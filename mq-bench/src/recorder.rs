@@ -328,17 +328,7 @@ impl Recorder {
         let Some(Latencies { start, done, .. }) = &self.latencies else {
             return (Vec::new(), Vec::new());
         };
-        let collect = |column: &Vec<AtomicI64>| {
-            let mut v: Vec<f64> = column
-                .iter()
-                .map(|x| x.load(Ordering::Relaxed))
-                .filter(|&us| us >= 0)
-                .map(|us| us as f64 / 1000.0)
-                .collect();
-            v.sort_by(f64::total_cmp);
-            v
-        };
-        (collect(start), collect(done))
+        (sorted_ms(start), sorted_ms(done))
     }
 
     /// The start latencies (ms) of the started jobs numbered in `jobs`,
@@ -347,14 +337,7 @@ impl Recorder {
         let Some(Latencies { start, .. }) = &self.latencies else {
             return Vec::new();
         };
-        let mut v: Vec<f64> = start[jobs]
-            .iter()
-            .map(|x| x.load(Ordering::Relaxed))
-            .filter(|&us| us >= 0)
-            .map(|us| us as f64 / 1000.0)
-            .collect();
-        v.sort_by(f64::total_cmp);
-        v
+        sorted_ms(&start[jobs])
     }
 
     /// Each started job's spawn time (µs, on [`now_us`]'s clock) and start
@@ -403,6 +386,19 @@ impl ClaimTimes {
             .map(|&(began, took)| (began, took as f64 / 1000.0))
             .collect()
     }
+}
+
+/// The recorded values of `column` (µs; -1 for none), in milliseconds,
+/// sorted.
+fn sorted_ms(column: &[AtomicI64]) -> Vec<f64> {
+    let mut v: Vec<f64> = column
+        .iter()
+        .map(|x| x.load(Ordering::Relaxed))
+        .filter(|&us| us >= 0)
+        .map(|us| us as f64 / 1000.0)
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v
 }
 
 #[cfg(test)]

@@ -73,12 +73,7 @@ fn free_channel(channels: u32) -> String {
 /// failed job each, fills the free channel with `drain` jobs, and times one
 /// runner with default settings draining it.
 pub async fn run(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> Result<()> {
-    let Some(mq) = system.as_mq() else {
-        bail!(
-            "{} is not mq: only mq's drivers run this scenario",
-            system.kind()
-        );
-    };
+    let mq = super::mq_only(system)?;
     let channels = ctx.sizes.blocked_channels;
     let jobs = ctx.sizes.drain;
     let names: Vec<String> = (1..=channels).map(|i| channel_name(i, channels)).collect();

@@ -11,7 +11,7 @@ use super::{Ctx, reset};
 use crate::recorder::{Payload, Recorder};
 use crate::report::{Column, Table, Unit, thousands};
 use crate::stats::percentile;
-use crate::systems::{Profile, RunnerOptions, System};
+use crate::systems::{RunnerOptions, System};
 
 /// Spawns in flight at once at most: a producer that cannot keep up with
 /// the rate falls behind (the achieved rate says so) instead of piling up
@@ -47,14 +47,7 @@ pub async fn run(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> Resu
         let jobs = ((rate as f64) * ctx.sizes.latency_secs).round().max(1.0) as usize;
         let recorder = Arc::new(Recorder::new(jobs).with_latencies());
         let runner = system
-            .start_runner(
-                RunnerOptions {
-                    profile: Profile::Default,
-                    ordered_channels: None,
-                    claim_times: None,
-                },
-                recorder.clone(),
-            )
+            .start_runner(RunnerOptions::default_settings(), recorder.clone())
             .await?;
         // Let the runner reach its idle state (listening, first poll done).
         tokio::time::sleep(Duration::from_millis(500)).await;

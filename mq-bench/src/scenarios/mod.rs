@@ -356,6 +356,17 @@ impl Ctx {
     }
 }
 
+/// The mq system behind `system`, for the scenarios only mq's drivers run.
+pub fn mq_only(system: &Arc<dyn System>) -> Result<&crate::systems::mq::MqSystem> {
+    match system.as_mq() {
+        Some(mq) => Ok(mq),
+        None => bail!(
+            "{} is not mq: only mq's drivers run this scenario",
+            system.kind()
+        ),
+    }
+}
+
 /// Payloads numbered `0..count`, unordered.
 pub fn payloads(count: usize) -> Vec<Payload> {
     (0..count as u32).map(Payload::new).collect()

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use super::{Ctx, payloads, prefill, reset};
 use crate::recorder::Recorder;
 use crate::report::{Column, Table, Unit, thousands};
-use crate::systems::{self, Config, Profile, RunnerOptions, System, SystemKind};
+use crate::systems::{self, Config, RunnerOptions, System, SystemKind};
 
 /// The table of scenario 7.
 pub fn table(ctx: &Ctx) -> Table {
@@ -208,14 +208,7 @@ pub async fn worker(kind: SystemKind, config: Config, jobs: usize) -> Result<()>
     }
     let recorder = Arc::new(Recorder::new(jobs));
     let runner = system
-        .start_runner(
-            RunnerOptions {
-                profile: Profile::Default,
-                ordered_channels: None,
-                claim_times: None,
-            },
-            recorder.clone(),
-        )
+        .start_runner(RunnerOptions::default_settings(), recorder.clone())
         .await?;
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     loop {

@@ -17,7 +17,7 @@ use super::{Ctx, payloads, prefill_with, reset};
 use crate::recorder::{Payload, Recorder};
 use crate::report::{Column, Table, Unit, thousands};
 use crate::stats::percentile;
-use crate::systems::{Profile, RunnerOptions, System};
+use crate::systems::{RunnerOptions, System};
 
 /// The channel of the backlog and of the urgent jobs.
 const CHANNEL: &str = "backlog";
@@ -52,12 +52,7 @@ pub fn table(ctx: &Ctx) -> Table {
 /// Fills the backlog, starts a runner, and spawns the urgent jobs while it
 /// works through the backlog.
 pub async fn run(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> Result<()> {
-    let Some(mq) = system.as_mq() else {
-        bail!(
-            "{} is not mq: only mq's drivers run this scenario",
-            system.kind()
-        );
-    };
+    let mq = super::mq_only(system)?;
     let backlog = ctx.sizes.priority_backlog;
     let samples = ctx.sizes.priority_samples;
     reset(system).await?;
@@ -68,14 +63,7 @@ pub async fn run(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> Resu
 
     let recorder = Arc::new(Recorder::new(backlog + samples).with_latencies());
     let runner = system
-        .start_runner(
-            RunnerOptions {
-                profile: Profile::Default,
-                ordered_channels: None,
-                claim_times: None,
-            },
-            recorder.clone(),
-        )
+        .start_runner(RunnerOptions::default_settings(), recorder.clone())
         .await?;
     let produced = async {
         // Under way: the runner has claimed from the backlog, so that its

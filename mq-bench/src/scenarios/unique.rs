@@ -44,12 +44,7 @@ pub fn table(ctx: &Ctx) -> Table {
 
 /// Runs every share for `system`, one row each.
 pub async fn run(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> Result<()> {
-    let Some(mq) = system.as_mq() else {
-        bail!(
-            "{} is not mq: only mq's drivers run this scenario",
-            system.kind()
-        );
-    };
+    let mq = super::mq_only(system)?;
     for share in SHARES {
         let single = timed(ctx, system, mq, share, ctx.sizes.unique_single, 1).await?;
         let batched = timed(
@@ -104,9 +99,7 @@ async fn timed(
             let system = system.clone();
             let keyed = share.is_some();
             tokio::spawn(async move {
-                let Some(mq) = system.as_mq() else {
-                    bail!("not mq");
-                };
+                let mq = super::mq_only(&system)?;
                 let mut first = p * batch;
                 while first < total {
                     let builders = (first..(first + batch).min(total))

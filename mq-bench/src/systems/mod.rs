@@ -140,6 +140,17 @@ pub struct RunnerOptions {
     pub claim_times: Option<Arc<ClaimTimes>>,
 }
 
+impl RunnerOptions {
+    /// Default settings, unordered jobs, no claim times.
+    pub fn default_settings() -> Self {
+        RunnerOptions {
+            profile: Profile::Default,
+            ordered_channels: None,
+            claim_times: None,
+        }
+    }
+}
+
 /// Settings shared by all systems.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -290,13 +290,7 @@ async fn insert(
     now: Option<OffsetDateTime>,
     builders: &[&JobBuilder],
 ) -> Vec<Uuid> {
-    backend
-        .job_insert(JobInsertParams {
-            jobs: builders.iter().map(|b| b.job()).collect(),
-            now,
-        })
-        .await
-        .expect("job_insert");
+    insert_spawned(backend, now, builders).await;
     builders.iter().map(|b| b.id()).collect()
 }
 
