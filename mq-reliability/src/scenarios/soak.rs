@@ -233,12 +233,19 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
             ),
         );
     }
+    // The short variant's halves are 30 s of six 5-second samples, on a
+    // 2-core machine that also runs the server, the producer and workers
+    // killed every 15 s: one slow stretch (a checkpoint, a worker's pool
+    // filling up again after its restart) moves a half's figures more than
+    // a leak could in 30 s. It gets wider bounds; the long soak keeps the
+    // tight ones.
+    let (connection_slack, latency_slack_ms) = (ctx.pick(8.0, 4.0), ctx.pick(15.0, 1.0));
     let (a, b) = (
         peak(first, |s| s.connections as f64),
         peak(second, |s| s.connections as f64),
     );
     report.check(
-        b <= a + 4.0,
+        b <= a + connection_slack,
         format!("open connections stayed flat (peak {a} in the first half, {b} in the second)"),
     );
     for (what, size) in [
@@ -262,7 +269,7 @@ pub async fn run(ctx: &Ctx) -> Result<Report> {
     // caught a killed worker's jobs waits out their lease).
     let (a, b) = (median(first, |s| s.p99_ms), median(second, |s| s.p99_ms));
     report.check(
-        b <= a * 1.5 + 1.0,
+        b <= a * 1.5 + latency_slack_ms,
         format!(
             "start latency stayed flat (median of the per-sample p99s {a:.1} ms in the first half, {b:.1} ms in the second)"
         ),
