@@ -133,6 +133,29 @@ impl<B: Backend> Backend for CountingBackend<B> {
         self.inner.job_delete(params).await
     }
 
+    async fn schedule_declare(
+        &self,
+        params: ScheduleDeclareParams<'_>,
+    ) -> Result<ScheduleDeclared> {
+        self.count("schedule_declare");
+        self.inner.schedule_declare(params).await
+    }
+
+    async fn schedule_fire(&self, params: ScheduleFireParams<'_>) -> Result<Option<Vec<Spawned>>> {
+        self.count("schedule_fire");
+        self.inner.schedule_fire(params).await
+    }
+
+    async fn schedule_release(&self, params: ScheduleReleaseParams<'_>) -> Result<()> {
+        self.count("schedule_release");
+        self.inner.schedule_release(params).await
+    }
+
+    async fn schedule_list(&self, params: ScheduleListParams) -> Result<Vec<ScheduleInfo>> {
+        self.count("schedule_list");
+        self.inner.schedule_list(params).await
+    }
+
     // The three methods with defaults: a wrapper must pass them on too, or
     // it would lose the wrapped backend's storage setup, vacuuming and
     // wake-ups.

@@ -181,6 +181,35 @@ async fn a_unique_job(pool: sqlx::PgPool, feed_id: u64) -> Result<(), Box<dyn Er
     Ok(())
 }
 
+// README: periodic jobs
+/// Every day at 3 a.m., Paris time.
+#[mq::job(cron = "0 0 3 * * *", time_zone = "Europe/Paris")]
+async fn nightly_report(mut job: mq::CurrentJob) -> Result<(), mq::BoxError> {
+    job.complete().await?;
+    Ok(())
+}
+
+#[allow(dead_code)]
+async fn periodic_jobs(pool: sqlx::PgPool) -> Result<(), Box<dyn Error>> {
+    use mq::{JobRegistry, MissedTicks, Schedule};
+
+    // README: schedules at run time
+    let registry = JobRegistry::new(&[nightly_report, send_email]);
+    // Every 30 seconds; after an outage, up to 100 missed ticks run.
+    registry.add_schedule(
+        Schedule::every("send_email", Duration::from_secs(30))?
+            .set_name("digest")?
+            .set_json(&"digest@example.com")?
+            .set_missed(MissedTicks::Backfill { max: 100 }),
+    );
+    let _runner = registry.runner(&pool).run().await?;
+    for schedule in mq::admin::schedules(&pool).await? {
+        println!("{} next at {}", schedule.name, schedule.next_run_at);
+    }
+    registry.remove_schedule("digest");
+    Ok(())
+}
+
 #[allow(dead_code)]
 async fn cancelling_a_job(pool: sqlx::PgPool, id: mq::Uuid) -> Result<(), Box<dyn Error>> {
     use mq::CancelOutcome;

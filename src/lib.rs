@@ -205,8 +205,8 @@ pub use mq_core::registry::{JobPanicked, JobTimedOut, UnknownJob, error_text};
 pub use mq_core::retry::RetryPolicy;
 pub use mq_core::{
     Backend, BackendExt, BoxError, CancelOutcome, Checkpoint, Executor, IntoBackend, JobBuilder,
-    NamedJob, Result, Spawned, Spawner, StandaloneBackend, Uuid, cancel, clear, clear_all, commit,
-    exists, migrate, spawn_many_deduplicated,
+    MissedTicks, NamedJob, Result, Schedule, Spawned, Spawner, StandaloneBackend, Uuid, cancel,
+    clear, clear_all, commit, exists, migrate, spawn_many_deduplicated,
 };
 pub use mq_core::{DEFAULT_PAYLOAD_LIMIT, payload_limit, set_payload_limit};
 pub use runtime::DefaultRuntime;
@@ -615,6 +615,7 @@ pub use mq_core::conformance_tests;
 /// What the `#[job]` macro expands to; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use mq_core::registry::NamedSchedule;
     pub use mq_core::registry::{JobFuture, JobResult};
     pub use mq_core::{CurrentJob, Error, JobBuilder, JobRegistry, NamedJob, Result};
 }

@@ -492,3 +492,69 @@ async fn two_jobs_with_one_name_are_refused_at_start() {
     registry.add(twin_a);
     assert!(registry.runner(&backend).run().await.is_ok());
 }
+
+// ---------------------------------------------------------------------------
+// Schedules declared with the attribute
+// ---------------------------------------------------------------------------
+
+#[job(cron = "0 */5 * * * *", time_zone = "Europe/Paris")]
+async fn every_five_minutes(_job: CurrentJob) -> Result<(), BoxError> {
+    Ok(())
+}
+
+#[job(every_secs = 30, channel_name = "sweeps")]
+async fn sweep(_job: CurrentJob) -> Result<(), BoxError> {
+    Ok(())
+}
+
+#[job(cron = "@hourly", time_zone = "Nowhere/Never")]
+async fn nowhere(_job: CurrentJob) -> Result<(), BoxError> {
+    Ok(())
+}
+
+#[test]
+fn scheduled_jobs_bring_their_schedules() {
+    let registry = JobRegistry::new(&[every_five_minutes, sweep, plain]);
+    let schedules: Vec<(String, String, Option<String>)> = registry
+        .schedules()
+        .into_iter()
+        .map(|s| {
+            (
+                s.name().to_owned(),
+                s.expression(),
+                s.time_zone().map(str::to_owned),
+            )
+        })
+        .collect();
+    assert_eq!(
+        schedules,
+        vec![
+            (
+                "every_five_minutes".to_owned(),
+                "0 */5 * * * *".to_owned(),
+                Some("Europe/Paris".to_owned())
+            ),
+            ("sweep".to_owned(), "every 30s".to_owned(), None),
+        ]
+    );
+    // A clone shares them, at run time too.
+    let clone = registry.clone();
+    assert!(clone.remove_schedule("sweep"));
+    assert_eq!(registry.schedules().len(), 1);
+}
+
+#[tokio::test]
+async fn a_schedule_in_an_unknown_time_zone_stops_the_runner_from_starting() {
+    let backend = backend();
+    let registry = JobRegistry::new(&[nowhere]);
+    let error = registry
+        .runner(&backend)
+        .set_spawner(mq::default_spawner())
+        .run()
+        .await
+        .expect_err("an unknown time zone");
+    assert!(
+        matches!(&error, mq::Error::InvalidInput { field: "schedule", reason } if reason.contains("Nowhere/Never")),
+        "{error}"
+    );
+}

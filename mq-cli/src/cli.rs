@@ -87,6 +87,9 @@ pub enum Command {
     /// Deletes failed and completed jobs that failed or completed long
     /// enough ago.
     Prune(PruneArgs),
+    /// Lists the periodic jobs' schedules: name, cadence, next and last
+    /// run, and the runner leading each.
+    Schedules,
     /// Runs the benchmark (the `mq-bench` binary, if installed beside `mq`
     /// or on the PATH), or tells how to run it. Every argument goes to
     /// mq-bench, `--help` too; it needs its server named and `--yes`.

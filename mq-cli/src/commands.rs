@@ -102,6 +102,7 @@ pub async fn run(cli: Cli) -> Result<Done, CliError> {
         Command::Pause { channel } => pause(conn, &channel).await.map(Done::from),
         Command::Resume { channel } => resume(conn, &channel).await.map(Done::from),
         Command::Prune(args) => prune(conn, args).await.map(Done::from),
+        Command::Schedules => schedules(conn).await.map(Done::from),
         Command::Bench { .. } => unreachable!("handled above"),
     }
 }
@@ -275,6 +276,69 @@ async fn resume(conn: &mut PgConnection, channel: &str) -> Result<Report, CliErr
         text: format!("resumed channel {}\n", cell(channel, 80)),
         json: json!({ "channel_name": channel, "paused": false, "changed": true }),
     })
+}
+
+async fn schedules(conn: &mut PgConnection) -> Result<Report, CliError> {
+    let schedules = admin::schedules(pooled(conn))
+        .await
+        .map_err(failed("schedules"))?;
+    Ok(schedules_report(&schedules))
+}
+
+fn schedules_report(schedules: &[admin::ScheduleInfo]) -> Report {
+    let json = json!({
+        "schedules": schedules.iter().map(|s| json!({
+            "name": s.name,
+            "job_name": s.job_name,
+            "expression": s.expression,
+            "time_zone": s.time_zone,
+            "missed": s.missed,
+            "next_run_at": output::time_json(s.next_run_at),
+            "last_run_at": s.last_run_at.map(output::time_json),
+            "last_job": s.last_job,
+            "leader": s.leader,
+            "leader_until": s.leader_until.map(output::time_json),
+            "declared_at": output::time_json(s.declared_at),
+        })).collect::<Vec<_>>(),
+    });
+    if schedules.is_empty() {
+        return Report {
+            text: "no schedules\n".to_owned(),
+            json,
+        };
+    }
+    let rows: Vec<Vec<String>> = schedules
+        .iter()
+        .map(|s| {
+            let expression = match &s.time_zone {
+                Some(zone) => format!("{} ({zone})", s.expression),
+                None => s.expression.clone(),
+            };
+            vec![
+                cell(&s.name, 40),
+                cell(&s.job_name, 40),
+                cell(&expression, 50),
+                output::time(s.next_run_at),
+                s.last_run_at.map_or_else(|| "-".to_owned(), output::time),
+                s.leader
+                    .map_or_else(|| "none".to_owned(), |leader| leader.to_string()),
+            ]
+        })
+        .collect();
+    Report {
+        text: table(
+            &[
+                "SCHEDULE",
+                "JOB",
+                "EXPRESSION",
+                "NEXT RUN",
+                "LAST RUN",
+                "LEADER",
+            ],
+            &rows,
+        ),
+        json,
+    }
 }
 
 async fn list(conn: &mut PgConnection, args: ListArgs) -> Result<Report, CliError> {

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use mq::admin;
-use mq::{JobBuilder, JobRunnerOptions, JobState, Uuid};
+use mq::{JobBuilder, JobRegistry, JobRunnerOptions, JobState, Schedule, Uuid};
 use mq_test_db::TestDb;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -1118,4 +1118,74 @@ async fn control_and_bidi_characters_are_escaped_in_text() {
 fn field<'t>(text: &'t str, name: &str) -> Option<&'t str> {
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(':').map(str::trim))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_lists_each_schedule_with_its_leader() {
+    let fx = Fixture::new().await;
+    assert_eq!(fx.mq(&["schedules"]).ok(), "no schedules\n");
+    assert_eq!(
+        fx.mq(&["--json", "schedules"]).json()["schedules"],
+        serde_json::json!([])
+    );
+
+    let registry = JobRegistry::new(&[]);
+    let nightly = Schedule::cron("report", "0 0 3 * * *")
+        .unwrap()
+        .set_time_zone("Europe/Paris")
+        .unwrap()
+        .set_name("nightly <b>")
+        .unwrap();
+    registry.add_schedule(nightly);
+    let mut runner = registry.runner(&fx.pool).run().await.unwrap();
+    let start = Instant::now();
+    let listed = loop {
+        let json = fx.mq(&["--json", "schedules"]).json();
+        if json["schedules"][0]["leader"].is_string() {
+            break json["schedules"][0].clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "never led: {json}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(listed["name"], "nightly <b>");
+    assert_eq!(listed["job_name"], "report");
+    assert_eq!(listed["expression"], "0 0 3 * * *");
+    assert_eq!(listed["time_zone"], "Europe/Paris");
+    assert_eq!(listed["missed"], "run latest");
+    assert!(listed["last_run_at"].is_null());
+    // 3 a.m. in Paris is 01:00 or 02:00 UTC.
+    let next = listed["next_run_at"].as_str().unwrap();
+    assert!(
+        next.contains("T01:00:00Z") || next.contains("T02:00:00Z"),
+        "{next}"
+    );
+
+    let text = fx.mq(&["schedules"]).ok().to_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("SCHEDULE") && lines[0].contains("LEADER"),
+        "{text}"
+    );
+    assert!(lines[1].starts_with("nightly <b>"), "{text}");
+    assert!(lines[1].contains("0 0 3 * * * (Europe/Paris)"), "{text}");
+    assert!(
+        lines[1].contains(listed["leader"].as_str().unwrap()),
+        "{text}"
+    );
+
+    // A stopped runner gives its lease up.
+    runner.stop().await;
+    let json = fx.mq(&["--json", "schedules"]).json();
+    assert!(json["schedules"][0]["leader"].is_null(), "{json}");
+    assert!(
+        fx.mq(&["schedules"])
+            .ok()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .ends_with("none")
+    );
 }

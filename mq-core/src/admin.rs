@@ -61,10 +61,11 @@ use uuid::Uuid;
 
 pub use crate::backend::{
     ChannelPause, FailedAttempt, JobInfo, JobState, JobStateCount, JobSummary, QueueStats,
+    ScheduleInfo,
 };
 use crate::backend::{
     ChannelPauseParams, JobDeleteParams, JobFilter, JobGetParams, JobListParams, JobRetryParams,
-    JobStatsParams, PauseAction,
+    JobStatsParams, PauseAction, ScheduleListParams,
 };
 use crate::builder::MAX_DURATION;
 use crate::error::{Error, Result};
@@ -311,6 +312,17 @@ pub async fn prune<D, E: Executor<D>>(
 /// failed; and lists the paused channels.
 pub async fn stats<D, E: Executor<D>>(executor: E) -> Result<QueueStats> {
     executor.job_stats(JobStatsParams { now: None }).await
+}
+
+/// Every periodic job's schedule stored in the database, by name: its
+/// cadence, when it is next due, the last tick it spawned a job for, and
+/// the runner that leads it (none while its lease is lapsed). A schedule
+/// stays listed for a while after the last process declaring it stopped
+/// ([`JobRunnerOptions::set_schedule_prune_after`](crate::JobRunnerOptions::set_schedule_prune_after)).
+pub async fn schedules<D, E: Executor<D>>(executor: E) -> Result<Vec<ScheduleInfo>> {
+    executor
+        .schedule_list(ScheduleListParams { now: None })
+        .await
 }
 
 /// Pauses a channel name (all its arguments) for every runner of every

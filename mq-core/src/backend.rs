@@ -26,6 +26,10 @@ use uuid::Uuid;
 
 use crate::builder::NewJob;
 use crate::error::Result;
+pub use crate::periodic::storage::{
+    DeclaredSchedule, ScheduleDeclareParams, ScheduleDeclared, ScheduleFireParams, ScheduleInfo,
+    ScheduleLease, ScheduleListParams, ScheduleReleaseParams,
+};
 use crate::spawner::Spawner;
 
 /// One claim of one job: the fencing token a runner holds while it runs
@@ -1211,6 +1215,35 @@ pub trait Backend: Send + Sync + 'static {
     /// one of them can no longer complete it; an ordered job deleted while
     /// it held its channel unblocks the next. Returns the ids deleted.
     async fn job_delete(&self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>>;
+
+    /// Declares `runner`'s schedules: stores new ones, due at their
+    /// `first_due`; updates changed ones (one whose cadence changed is due
+    /// at its new `first_due`); and marks each as declared now. Takes, for
+    /// `lease`, the lease of each declared schedule that no runner holds or
+    /// whose lease ended, and renews those `runner` holds. Deletes the
+    /// schedules no runner declared for `prune_after` (with no schedules
+    /// given, that is all it does). Returns each declared schedule as the
+    /// declaration left it, and the time it was made at.
+    async fn schedule_declare(&self, params: ScheduleDeclareParams<'_>)
+    -> Result<ScheduleDeclared>;
+
+    /// Fires a schedule, all or nothing: if `runner` holds its lease and
+    /// it is still due at `due`, inserts `jobs` (as
+    /// [`job_insert`](Self::job_insert) does, unique keys included), moves
+    /// its due time to `next_run_at` and records `last_tick` with the last
+    /// job. Returns what became of each job, or `None` (and changes
+    /// nothing) when the runner does not lead the schedule or another
+    /// firing moved its due time first: this check is what makes each tick
+    /// spawn once across processes.
+    async fn schedule_fire(&self, params: ScheduleFireParams<'_>) -> Result<Option<Vec<Spawned>>>;
+
+    /// Ends `runner`'s leases (of the named schedules, or all), so that
+    /// another runner declaring them takes them over at once.
+    async fn schedule_release(&self, params: ScheduleReleaseParams<'_>) -> Result<()>;
+
+    /// Every stored schedule, by name. A leader whose lease ended is shown
+    /// as none.
+    async fn schedule_list(&self, params: ScheduleListParams) -> Result<Vec<ScheduleInfo>>;
 
     /// Creates or upgrades the backend's storage. Safe to call from many
     /// processes at once. Storage that needs nothing created keeps the

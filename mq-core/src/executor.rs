@@ -23,7 +23,7 @@ use crate::backend::{
     Backend, CancelOutcome, ChannelPauseParams, JobCancelParams, JobCheckpointParams,
     JobCommitParams, JobCompleteParams, JobDeleteParams, JobGetParams, JobInfo, JobInsertParams,
     JobLease, JobListParams, JobReleaseParams, JobRetryParams, JobStatsParams, JobSummary,
-    LeaseOutcome, MigrateParams, QueueStats, Spawned,
+    LeaseOutcome, MigrateParams, QueueStats, ScheduleInfo, ScheduleListParams, Spawned,
 };
 use crate::error::Result;
 use crate::spawner::Spawner;
@@ -59,6 +59,8 @@ pub trait Executor<D>: Send + Sized {
     async fn job_list(self, params: JobListParams<'_>) -> Result<Vec<JobSummary>>;
     /// See [`Backend::job_stats`].
     async fn job_stats(self, params: JobStatsParams) -> Result<QueueStats>;
+    /// See [`Backend::schedule_list`].
+    async fn schedule_list(self, params: ScheduleListParams) -> Result<Vec<ScheduleInfo>>;
     /// See [`Backend::channel_pause`].
     async fn channel_pause(self, params: ChannelPauseParams<'_>) -> Result<bool>;
     /// See [`Backend::job_cancel`].
@@ -122,6 +124,9 @@ impl<B: Backend + ?Sized> Executor<Direct> for &B {
     }
     async fn job_stats(self, params: JobStatsParams) -> Result<QueueStats> {
         Backend::job_stats(self, params).await
+    }
+    async fn schedule_list(self, params: ScheduleListParams) -> Result<Vec<ScheduleInfo>> {
+        Backend::schedule_list(self, params).await
     }
     async fn channel_pause(self, params: ChannelPauseParams<'_>) -> Result<bool> {
         Backend::channel_pause(self, params).await

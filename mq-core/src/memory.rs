@@ -61,6 +61,12 @@ use crate::backend::{
 };
 use crate::builder::NewJob;
 use crate::error::{Error, Result};
+use crate::periodic::storage::{
+    ScheduleDeclareParams, ScheduleDeclared, ScheduleFireParams, ScheduleInfo, ScheduleListParams,
+    ScheduleReleaseParams,
+};
+
+mod schedules;
 
 /// An in-memory backend. Cloning it gives another handle to the same jobs.
 #[derive(Clone, Default)]
@@ -77,6 +83,8 @@ struct Store {
     listeners: Vec<mpsc::UnboundedSender<Wakeup>>,
     /// Paused channel names, with when each was paused.
     paused: BTreeMap<String, OffsetDateTime>,
+    /// Periodic jobs' schedules, by name.
+    schedules: BTreeMap<String, schedules::StoredSchedule>,
 }
 
 #[derive(Clone, Debug)]
@@ -235,6 +243,115 @@ impl Store {
         }
     }
 
+    /// Inserts `jobs` at `now`, all or nothing, as `job_insert` does.
+    fn insert(&mut self, jobs: &[&NewJob], now: OffsetDateTime) -> Result<Vec<Spawned>> {
+        let store = self;
+        // All or nothing, like one INSERT statement.
+        let mut ids = HashSet::new();
+        for job in jobs {
+            if store.jobs.contains_key(&job.id) || !ids.insert(job.id) {
+                return Err(Error::backend("job_insert", false, DuplicateId(job.id)));
+            }
+        }
+        let mut wakeups = Vec::new();
+        let mut spawned = Vec::with_capacity(jobs.len());
+        let mut inserted: Vec<&NewJob> = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            // A key held by a stored job, or by an earlier job of the batch
+            // (stored by now), leaves this one out.
+            if let Some(key) = &job.unique_key
+                && let Some((holder, _)) = store
+                    .jobs
+                    .iter()
+                    .filter(|(_, stored)| stored.holds_key(&job.name, key, now))
+                    .min_by_key(|(_, stored)| stored.seq)
+            {
+                spawned.push(Spawned::Duplicate(*holder));
+                continue;
+            }
+            spawned.push(Spawned::Inserted(job.id));
+            inserted.push(job);
+            let state = if job.commit_interval.is_some() {
+                JobState::Uncommitted
+            } else if job.delay.is_zero() {
+                JobState::Ready
+            } else {
+                JobState::Scheduled
+            };
+            let seq = store.next_seq;
+            store.next_seq += 1;
+            store.jobs.insert(
+                job.id,
+                StoredJob {
+                    seq,
+                    ready_turn: None,
+                    priority: job.priority,
+                    unique_key: job.unique_key.clone(),
+                    unique_for: job.unique_for,
+                    state,
+                    name: job.name.clone(),
+                    channel: ChannelKey {
+                        name: job.channel_name.clone(),
+                        args: job.channel_args.clone(),
+                    },
+                    ordered: job.ordered,
+                    run_at: now + job.delay,
+                    commit_deadline: job.commit_interval.map(|interval| now + interval),
+                    attempt: 0,
+                    lease_token: 0,
+                    retries: i32::try_from(job.retries).unwrap_or(i32::MAX),
+                    retry_backoff: job.retry_backoff,
+                    retry_backoff_max: job.retry_backoff_max,
+                    retry_jitter: job.retry_jitter,
+                    timeout: job.timeout,
+                    payload_json: job.payload_json.clone(),
+                    payload_bytes: job.payload_bytes.clone(),
+                    errors: Vec::new(),
+                    // As in PostgreSQL, where the column defaults to now():
+                    // the spawn time is the real clock's, not the test's.
+                    created_at: OffsetDateTime::now_utc(),
+                },
+            );
+            // Unordered ready jobs are told with their place in the ready
+            // queue, below.
+            if job.ordered || state != JobState::Ready {
+                let wakeup = wakeup_for(state, &job.channel_name);
+                if !wakeups.contains(&wakeup) {
+                    wakeups.push(wakeup);
+                }
+            }
+        }
+        let ordered: Vec<ChannelKey> = inserted
+            .iter()
+            .filter(|job| job.ordered)
+            .map(|job| ChannelKey {
+                name: job.channel_name.clone(),
+                args: job.channel_args.clone(),
+            })
+            .collect();
+        store.settle(&ordered, now);
+        store.number_ready();
+        // One notification per channel and priority, with the first place.
+        let mut queued: BTreeMap<(ChannelKey, i16), i64> = BTreeMap::new();
+        for job in inserted.iter().filter(|job| !job.ordered) {
+            if let Some(ready_seq) = store.jobs[&job.id].ready_seq() {
+                let channel = ChannelKey {
+                    name: job.channel_name.clone(),
+                    args: job.channel_args.clone(),
+                };
+                let least = queued.entry((channel, job.priority)).or_insert(ready_seq);
+                *least = (*least).min(ready_seq);
+            }
+        }
+        wakeups.extend(
+            queued
+                .into_iter()
+                .map(|((channel, _), ready_seq)| Wakeup::Queued { channel, ready_seq }),
+        );
+        store.notify(wakeups);
+        Ok(spawned)
+    }
+
     fn notify(&mut self, wakeups: impl IntoIterator<Item = Wakeup>) {
         let wakeups: Vec<Wakeup> = wakeups.into_iter().collect();
         self.listeners.retain(|listener| {
@@ -343,112 +460,27 @@ fn wakeup_for(state: JobState, channel_name: &str) -> Wakeup {
 #[async_trait]
 impl Backend for MemoryBackend {
     async fn job_insert(&self, params: JobInsertParams<'_>) -> Result<Vec<Spawned>> {
-        let now = resolve(params.now);
-        let mut store = self.store();
-        // All or nothing, like one INSERT statement.
-        let mut ids = HashSet::new();
-        for job in &params.jobs {
-            if store.jobs.contains_key(&job.id) || !ids.insert(job.id) {
-                return Err(Error::backend("job_insert", false, DuplicateId(job.id)));
-            }
-        }
-        let mut wakeups = Vec::new();
-        let mut spawned = Vec::with_capacity(params.jobs.len());
-        let mut inserted: Vec<&NewJob> = Vec::with_capacity(params.jobs.len());
-        for job in &params.jobs {
-            // A key held by a stored job, or by an earlier job of the batch
-            // (stored by now), leaves this one out.
-            if let Some(key) = &job.unique_key
-                && let Some((holder, _)) = store
-                    .jobs
-                    .iter()
-                    .filter(|(_, stored)| stored.holds_key(&job.name, key, now))
-                    .min_by_key(|(_, stored)| stored.seq)
-            {
-                spawned.push(Spawned::Duplicate(*holder));
-                continue;
-            }
-            spawned.push(Spawned::Inserted(job.id));
-            inserted.push(job);
-            let state = if job.commit_interval.is_some() {
-                JobState::Uncommitted
-            } else if job.delay.is_zero() {
-                JobState::Ready
-            } else {
-                JobState::Scheduled
-            };
-            let seq = store.next_seq;
-            store.next_seq += 1;
-            store.jobs.insert(
-                job.id,
-                StoredJob {
-                    seq,
-                    ready_turn: None,
-                    priority: job.priority,
-                    unique_key: job.unique_key.clone(),
-                    unique_for: job.unique_for,
-                    state,
-                    name: job.name.clone(),
-                    channel: ChannelKey {
-                        name: job.channel_name.clone(),
-                        args: job.channel_args.clone(),
-                    },
-                    ordered: job.ordered,
-                    run_at: now + job.delay,
-                    commit_deadline: job.commit_interval.map(|interval| now + interval),
-                    attempt: 0,
-                    lease_token: 0,
-                    retries: i32::try_from(job.retries).unwrap_or(i32::MAX),
-                    retry_backoff: job.retry_backoff,
-                    retry_backoff_max: job.retry_backoff_max,
-                    retry_jitter: job.retry_jitter,
-                    timeout: job.timeout,
-                    payload_json: job.payload_json.clone(),
-                    payload_bytes: job.payload_bytes.clone(),
-                    errors: Vec::new(),
-                    // As in PostgreSQL, where the column defaults to now():
-                    // the spawn time is the real clock's, not the test's.
-                    created_at: OffsetDateTime::now_utc(),
-                },
-            );
-            // Unordered ready jobs are told with their place in the ready
-            // queue, below.
-            if job.ordered || state != JobState::Ready {
-                let wakeup = wakeup_for(state, &job.channel_name);
-                if !wakeups.contains(&wakeup) {
-                    wakeups.push(wakeup);
-                }
-            }
-        }
-        let ordered: Vec<ChannelKey> = inserted
-            .iter()
-            .filter(|job| job.ordered)
-            .map(|job| ChannelKey {
-                name: job.channel_name.clone(),
-                args: job.channel_args.clone(),
-            })
-            .collect();
-        store.settle(&ordered, now);
-        store.number_ready();
-        // One notification per channel and priority, with the first place.
-        let mut queued: BTreeMap<(ChannelKey, i16), i64> = BTreeMap::new();
-        for job in inserted.iter().filter(|job| !job.ordered) {
-            if let Some(ready_seq) = store.jobs[&job.id].ready_seq() {
-                let channel = ChannelKey {
-                    name: job.channel_name.clone(),
-                    args: job.channel_args.clone(),
-                };
-                let least = queued.entry((channel, job.priority)).or_insert(ready_seq);
-                *least = (*least).min(ready_seq);
-            }
-        }
-        wakeups.extend(
-            queued
-                .into_iter()
-                .map(|((channel, _), ready_seq)| Wakeup::Queued { channel, ready_seq }),
-        );
-        store.notify(wakeups);
-        Ok(spawned)
+        self.store().insert(&params.jobs, resolve(params.now))
+    }
+
+    async fn schedule_declare(
+        &self,
+        params: ScheduleDeclareParams<'_>,
+    ) -> Result<ScheduleDeclared> {
+        Ok(self.store().schedule_declare(&params, resolve(params.now)))
+    }
+
+    async fn schedule_fire(&self, params: ScheduleFireParams<'_>) -> Result<Option<Vec<Spawned>>> {
+        self.store().schedule_fire(&params, resolve(params.now))
+    }
+
+    async fn schedule_release(&self, params: ScheduleReleaseParams<'_>) -> Result<()> {
+        self.store().schedule_release(&params);
+        Ok(())
+    }
+
+    async fn schedule_list(&self, params: ScheduleListParams) -> Result<Vec<ScheduleInfo>> {
+        Ok(self.store().schedule_list(resolve(params.now)))
     }
 
     async fn job_claim(&self, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>> {

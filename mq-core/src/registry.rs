@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Either};
@@ -15,6 +16,8 @@ use crate::builder::JobBuilder;
 use crate::error::{BoxError, Error, Result};
 use crate::executor::IntoBackend;
 use crate::job::CurrentJob;
+use crate::periodic::Schedule;
+use crate::periodic::set::ScheduleSet;
 use crate::runner::JobRunnerOptions;
 use crate::runner::attempt::{Attempt, Ending};
 use crate::spawner::Spawner;
@@ -39,6 +42,44 @@ pub struct NamedJob {
     build: fn(&mut JobBuilder),
     check: JobCheckFn,
     run: JobRunFn,
+    schedule: Option<NamedSchedule>,
+}
+
+/// The schedule of a job declared with `#[job(cron = "...")]` or
+/// `#[job(every_secs = N)]`.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub enum NamedSchedule {
+    /// A cron expression, with its time zone.
+    Cron {
+        /// The expression.
+        expression: &'static str,
+        /// The IANA time zone, if not UTC.
+        time_zone: Option<&'static str>,
+    },
+    /// An interval in whole seconds.
+    Every {
+        /// The period.
+        secs: u64,
+    },
+}
+
+impl NamedSchedule {
+    fn build(self, job_name: &str) -> Result<Schedule> {
+        match self {
+            Self::Cron {
+                expression,
+                time_zone,
+            } => {
+                let schedule = Schedule::cron(job_name, expression)?;
+                match time_zone {
+                    Some(zone) => schedule.set_time_zone(zone),
+                    None => Ok(schedule),
+                }
+            }
+            Self::Every { secs } => Schedule::every(job_name, Duration::from_secs(secs)),
+        }
+    }
 }
 
 impl fmt::Debug for NamedJob {
@@ -63,7 +104,15 @@ impl NamedJob {
             build,
             check,
             run,
+            schedule: None,
         }
+    }
+
+    /// Used by the `#[job]` macro: the job's schedule.
+    #[doc(hidden)]
+    pub const fn with_schedule_internal(mut self, schedule: NamedSchedule) -> Self {
+        self.schedule = Some(schedule);
+        self
     }
 
     /// The job's name.
@@ -101,6 +150,11 @@ pub struct JobRegistry {
     duplicates: Vec<&'static str>,
     context: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
     error_handler: Option<Arc<ErrorHandler>>,
+    /// Shared by every clone, and read by running runners.
+    schedules: Arc<ScheduleSet>,
+    /// Schedules of `#[job]` attributes that could not be built (a time
+    /// zone this machine does not know): refused when a runner starts.
+    schedule_errors: Vec<String>,
 }
 
 impl fmt::Debug for JobRegistry {
@@ -123,6 +177,8 @@ impl JobRegistry {
             duplicates: Vec::new(),
             context: HashMap::new(),
             error_handler: None,
+            schedules: Arc::default(),
+            schedule_errors: Vec::new(),
         };
         for job in jobs {
             registry.add(job);
@@ -133,13 +189,51 @@ impl JobRegistry {
     /// Adds a job. Adding the same job twice changes nothing; adding a
     /// different job under a name already taken is refused when a runner
     /// starts, as in [`new`](Self::new).
+    /// A job declared with a schedule (`#[job(cron = "...")]`) brings it
+    /// along, as [`add_schedule`](Self::add_schedule) would.
     pub fn add(&mut self, job: &'static NamedJob) -> &mut Self {
         if let Some(known) = self.jobs.insert(job.name(), job)
             && !std::ptr::eq(known, job)
         {
             self.duplicates.push(job.name());
         }
+        if let Some(schedule) = job.schedule {
+            match schedule.build(job.name) {
+                Ok(schedule) => self.schedules.insert(schedule),
+                Err(error) => self
+                    .schedule_errors
+                    .push(format!("the schedule of job {:?}: {error}", job.name)),
+            }
+        }
         self
+    }
+
+    /// Adds a periodic job, or replaces the schedule of the same name.
+    /// Every runner built from this registry (or a clone of it, which
+    /// shares its schedules) declares it, now if it is running: the
+    /// runners of all processes that declare a schedule elect one of them
+    /// to spawn its ticks, each once (see [`Schedule`]).
+    pub fn add_schedule(&self, schedule: Schedule) -> &Self {
+        self.schedules.insert(schedule);
+        self
+    }
+
+    /// Removes the schedule named `name`; returns whether there was one.
+    /// This process's runners stop declaring it at once; the schedule is
+    /// deleted from the database when no process has declared it for the
+    /// runners' prune period
+    /// ([`JobRunnerOptions::set_schedule_prune_after`]).
+    pub fn remove_schedule(&self, name: &str) -> bool {
+        self.schedules.remove(name)
+    }
+
+    /// The schedules this registry declares, by name.
+    pub fn schedules(&self) -> Vec<Schedule> {
+        self.schedules.snapshot().1.into_values().collect()
+    }
+
+    pub(crate) fn schedule_set(&self) -> Arc<ScheduleSet> {
+        self.schedules.clone()
     }
 
     /// Makes `value` available to jobs that take an argument of type `C`.
@@ -200,6 +294,9 @@ impl JobRegistry {
                 "jobs",
                 format!("two different jobs are named {name:?}"),
             ));
+        }
+        if let Some(error) = self.schedule_errors.first() {
+            return Err(Error::invalid("schedule", error.clone()));
         }
         self.jobs.values().try_for_each(|job| (job.check)(self))
     }

@@ -54,7 +54,10 @@ pub(crate) fn job(args: TokenStream, item: Item) -> TokenStream {
         .to_compile_error();
         return quote!(#error #item);
     };
-    let options = JobOptions::parse(args);
+    let options = JobOptions::parse(args).and_then(|options| {
+        options.check_schedule()?;
+        Ok(options)
+    });
     match (options, signature::analyze(item.clone())) {
         (Ok(options), Ok(job)) => generate(&options, job),
         // Keeping the function means its body is still checked, and the
@@ -174,6 +177,7 @@ fn generate(options: &JobOptions, job: JobFn) -> TokenStream {
         .collect();
 
     let build = build_closure(options, &builder);
+    let schedule = schedule_call(options);
 
     // Errors about the function's result point at its return type: the
     // locals below keep their hygiene but take the return type's location.
@@ -218,8 +222,32 @@ fn generate(options: &JobOptions, job: JobFn) -> TokenStream {
                     let #future = #inner_fn(#current_job #(, #contexts)*);
                     ::core::result::Result::Ok(#boxed_future)
                 },
-            )
+            )#schedule
         };
+    }
+}
+
+/// `.with_schedule_internal(...)` for a job with `cron` or `every_secs`.
+fn schedule_call(options: &JobOptions) -> TokenStream {
+    if let Some(cron) = &options.cron {
+        let expression = LitStr::new(cron.value().trim(), cron.span());
+        let time_zone = match &options.time_zone {
+            Some(zone) => quote!(::core::option::Option::Some(#zone)),
+            None => quote!(::core::option::Option::None),
+        };
+        quote! {
+            .with_schedule_internal(::mq::__private::NamedSchedule::Cron {
+                expression: #expression,
+                time_zone: #time_zone,
+            })
+        }
+    } else if let Some(every) = &options.every_secs {
+        let secs = proc_macro2::Literal::u64_suffixed(every.value);
+        quote_spanned! {every.span=>
+            .with_schedule_internal(::mq::__private::NamedSchedule::Every { secs: #secs })
+        }
+    } else {
+        TokenStream::new()
     }
 }
 

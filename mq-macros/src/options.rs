@@ -11,7 +11,7 @@ use syn::spanned::Spanned as _;
 use syn::{Expr, Lit, LitStr, Path, Token, UnOp};
 
 /// The options, as listed in error messages.
-const KNOWN: &str = "`name`, `channel_name`, `retries`, `backoff_secs`, `backoff_max_secs`, `jitter`, `timeout_secs`, `priority`, `ordered`, `proto`";
+const KNOWN: &str = "`name`, `channel_name`, `retries`, `backoff_secs`, `backoff_max_secs`, `jitter`, `timeout_secs`, `priority`, `ordered`, `proto`, `cron`, `time_zone`, `every_secs`";
 
 /// The most retries a job may have: `NewJob::validate` refuses more,
 /// because PostgreSQL stores them in an `int4`.
@@ -42,6 +42,12 @@ pub(crate) struct JobOptions {
     pub jitter: Option<Spanned<bool>>,
     pub ordered: Option<Spanned<bool>>,
     pub proto: Option<Path>,
+    /// A cron expression, checked here.
+    pub cron: Option<LitStr>,
+    /// The cron expression's time zone (checked when a runner starts: the
+    /// time zone database is the machine's).
+    pub time_zone: Option<LitStr>,
+    pub every_secs: Option<Spanned<u64>>,
 }
 
 impl JobOptions {
@@ -106,8 +112,66 @@ impl JobOptions {
                 let value = proto_value(&meta)?;
                 set_once(&mut self.proto, value, &meta)
             }
+            "cron" => {
+                let value = string_value(&meta, "cron", "0 */5 * * * *")?;
+                croner::parser::CronParser::builder()
+                    .seconds(croner::parser::Seconds::Optional)
+                    .build()
+                    .parse(value.value().trim())
+                    .map_err(|e| {
+                        syn::Error::new(value.span(), format!("not a cron expression: {e}"))
+                    })?;
+                set_once(&mut self.cron, value, &meta)
+            }
+            "time_zone" => {
+                let value = string_value(&meta, "time_zone", "Europe/Paris")?;
+                set_once(&mut self.time_zone, value, &meta)
+            }
+            "every_secs" => {
+                let value = every_secs_value(&meta)?;
+                set_once(&mut self.every_secs, value, &meta)
+            }
             other => Err(meta.error(format!("unknown option `{other}`; expected one of {KNOWN}"))),
         }
+    }
+
+    /// Checks the options that go together: one schedule at most, and a
+    /// time zone only with a cron expression.
+    pub(crate) fn check_schedule(&self) -> syn::Result<()> {
+        if let (Some(_), Some(every)) = (&self.cron, &self.every_secs) {
+            return Err(syn::Error::new(
+                every.span,
+                "a job has one schedule: `cron` or `every_secs`, not both",
+            ));
+        }
+        if let (None, Some(zone)) = (&self.cron, &self.time_zone) {
+            return Err(syn::Error::new(
+                zone.span(),
+                "`time_zone` goes with a `cron` expression",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The whole number of seconds after `every_secs =`, at least 1.
+fn every_secs_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Spanned<u64>> {
+    let expr = value_expr(meta, "every_secs", "60")?;
+    let span = expr.span();
+    match &expr {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(lit), ..
+        }) => match lit.base10_parse::<u64>() {
+            Ok(value) if value >= 1 => Ok(Spanned { value, span }),
+            _ => Err(syn::Error::new_spanned(
+                &expr,
+                "`every_secs` must be a whole number of seconds, at least 1",
+            )),
+        },
+        expr => Err(syn::Error::new_spanned(
+            expr,
+            "`every_secs` takes an integer literal, as in `every_secs = 60`",
+        )),
     }
 }
 

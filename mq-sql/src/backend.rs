@@ -177,6 +177,38 @@ macro_rules! sql_backend {
                 $crate::queries::job_delete(&mut *conn, params).await
             }
 
+            async fn schedule_declare(
+                &self,
+                params: $crate::__private::ScheduleDeclareParams<'_>,
+            ) -> $crate::__private::Result<$crate::__private::ScheduleDeclared> {
+                let mut conn = $crate::Database::connection(self, "schedule_declare").await?;
+                $crate::queries::schedule_declare(&mut *conn, params).await
+            }
+
+            async fn schedule_fire(
+                &self,
+                params: $crate::__private::ScheduleFireParams<'_>,
+            ) -> $crate::__private::Result<Option<Vec<$crate::__private::Spawned>>> {
+                let mut conn = $crate::Database::connection(self, "schedule_fire").await?;
+                $crate::queries::schedule_fire(&mut *conn, params).await
+            }
+
+            async fn schedule_release(
+                &self,
+                params: $crate::__private::ScheduleReleaseParams<'_>,
+            ) -> $crate::__private::Result<()> {
+                let mut conn = $crate::Database::connection(self, "schedule_release").await?;
+                $crate::queries::schedule_release(&mut *conn, params).await
+            }
+
+            async fn schedule_list(
+                &self,
+                params: $crate::__private::ScheduleListParams,
+            ) -> $crate::__private::Result<Vec<$crate::__private::ScheduleInfo>> {
+                let mut conn = $crate::Database::connection(self, "schedule_list").await?;
+                $crate::queries::schedule_list(&mut *conn, params).await
+            }
+
             async fn migrate(
                 &self,
                 _params: $crate::__private::MigrateParams,

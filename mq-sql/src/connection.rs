@@ -56,6 +56,8 @@ pub enum Param<'a> {
     OptBytesArray(&'a [Option<Vec<u8>>]),
     /// `uuid[]`
     Uuids(&'a [Uuid]),
+    /// `timestamptz[]`
+    Timestamps(&'a [OffsetDateTime]),
 }
 
 /// One column of a result row, decoded by the driver from its PostgreSQL

@@ -136,6 +136,15 @@ macro_rules! sql_executor {
                 session.finish().await?;
                 Ok(stats)
             }
+            async fn schedule_list(
+                self,
+                params: $crate::__private::ScheduleListParams,
+            ) -> $crate::__private::Result<Vec<$crate::__private::ScheduleInfo>> {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                let schedules = $crate::queries::schedule_list(&mut *session, params).await?;
+                session.finish().await?;
+                Ok(schedules)
+            }
             async fn job_cancel(
                 self,
                 params: $crate::__private::JobCancelParams<'_>,

@@ -36,7 +36,8 @@ pub mod __private {
         JobFailOutcome, JobFailParams, JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams,
         JobLease, JobListParams, JobReleaseParams, JobRetryParams, JobScheduleParams,
         JobScheduleResult, JobStatsParams, JobSummary, JobVacuumParams, LeaseOutcome, ListenParams,
-        MigrateParams, QueueStats, Spawned, Wakeup,
+        MigrateParams, QueueStats, ScheduleDeclareParams, ScheduleDeclared, ScheduleFireParams,
+        ScheduleInfo, ScheduleListParams, ScheduleReleaseParams, Spawned, Wakeup,
     };
     pub use mq_core::{Executor, Result, Uuid};
 }
@@ -139,6 +140,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "unique_jobs",
         sql: include_str!("../../migrations/0011_unique_jobs.sql"),
     },
+    Migration {
+        version: 12,
+        name: "schedules",
+        sql: include_str!("../../migrations/0012_schedules.sql"),
+    },
 ];
 
 /// The newest schema version this library knows.
@@ -203,6 +209,17 @@ pub mod statements {
     pub const JOB_VACUUM_INVALID: &str = include_str!("../statements/job_vacuum_invalid.sql");
     /// `Backend::job_vacuum`: releases the vacuum lock.
     pub const JOB_VACUUM_UNLOCK: &str = include_str!("../statements/job_vacuum_unlock.sql");
+    /// Declares a runner's schedules, renewing and taking leases, and
+    /// prunes the undeclared.
+    pub const SCHEDULE_DECLARE: &str = include_str!("../statements/schedule_declare.sql");
+    /// Moves a schedule's due time on, if still due and led by the runner.
+    pub const SCHEDULE_FIRE: &str = include_str!("../statements/schedule_fire.sql");
+    /// Records the job of a schedule's last tick.
+    pub const SCHEDULE_LAST_JOB: &str = include_str!("../statements/schedule_last_job.sql");
+    /// Ends a runner's schedule leases.
+    pub const SCHEDULE_RELEASE: &str = include_str!("../statements/schedule_release.sql");
+    /// Every schedule.
+    pub const SCHEDULE_LIST: &str = include_str!("../statements/schedule_list.sql");
 }
 
 static JOB_COMPLETE: LazyLock<[String; 4]> = LazyLock::new(|| {

@@ -20,6 +20,8 @@ use mq_core::{Error, Result, Uuid};
 use time::OffsetDateTime;
 
 use crate::connection::{Connection, FromValue, Param, Pooling, Row};
+
+mod schedules;
 use crate::filter;
 use crate::notify_group::{self, Turn};
 use crate::{
@@ -27,6 +29,7 @@ use crate::{
     fail_outcome, from_micros, insert_notifications, latest_version, lease_columns, lease_outcome,
     micros, notification, parse_error, parse_errors, ready_notifications, statements,
 };
+pub use schedules::{schedule_declare, schedule_fire, schedule_list, schedule_release};
 
 /// A value read back that is not what mq writes (a newer schema, or a row
 /// changed by hand).

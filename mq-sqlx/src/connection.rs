@@ -117,6 +117,7 @@ fn bind<'q>(
             Param::OptTexts(v) => query.bind(v),
             Param::OptBytesArray(v) => query.bind(v),
             Param::Uuids(v) => query.bind(v),
+            Param::Timestamps(v) => query.bind(v),
         };
     }
     query

@@ -135,6 +135,7 @@ fn to_sql<'p>(params: &'p [Param<'p>]) -> Vec<&'p (dyn ToSql + Sync)> {
                 Param::OptTexts(v) => v,
                 Param::OptBytesArray(v) => v,
                 Param::Uuids(v) => v,
+                Param::Timestamps(v) => v,
             }
         })
         .collect()
@@ -157,6 +158,7 @@ fn typed<'p>(params: &'p [Param<'p>]) -> Vec<(&'p (dyn ToSql + Sync), Type)> {
         Param::Texts(_) | Param::Strs(_) | Param::OptTexts(_) => Type::TEXT_ARRAY,
         Param::OptBytesArray(_) => Type::BYTEA_ARRAY,
         Param::Uuids(_) => Type::UUID_ARRAY,
+        Param::Timestamps(_) => Type::TIMESTAMPTZ_ARRAY,
     });
     to_sql(params).into_iter().zip(types).collect()
 }

@@ -115,6 +115,18 @@
 //! #   async fn job_delete(&self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
 //! #       self.inner.job_delete(params).await
 //! #   }
+//! #   async fn schedule_declare(&self, params: ScheduleDeclareParams<'_>) -> Result<ScheduleDeclared> {
+//! #       self.inner.schedule_declare(params).await
+//! #   }
+//! #   async fn schedule_fire(&self, params: ScheduleFireParams<'_>) -> Result<Option<Vec<Spawned>>> {
+//! #       self.inner.schedule_fire(params).await
+//! #   }
+//! #   async fn schedule_release(&self, params: ScheduleReleaseParams<'_>) -> Result<()> {
+//! #       self.inner.schedule_release(params).await
+//! #   }
+//! #   async fn schedule_list(&self, params: ScheduleListParams) -> Result<Vec<ScheduleInfo>> {
+//! #       self.inner.schedule_list(params).await
+//! #   }
 //! }
 //!
 //! // Runners can be built on `&Unreliable`.

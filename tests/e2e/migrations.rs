@@ -558,6 +558,66 @@ pub async fn upgrades_a_version_10_database_with_its_jobs<D: Driver>(_db: &Db<D>
     assert_eq!(again.spawn(db.ex()).await.unwrap(), again.id());
 }
 
+const VERSION_11: &str = include_str!("../../migrations/0011_unique_jobs.sql");
+const VERSION_11_JOBS: &str = "
+INSERT INTO mq_migrations (version, name) VALUES (11, 'unique_jobs');
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff, unique_key)
+VALUES
+    ('00000000-0000-7000-8000-000000000081', 'ready', 'keyed', 'v11', '', false, now(), NULL,
+     0, 0, 3, '10ms', 'k11');
+";
+
+/// A database of schema version 11, with its jobs, migrates in place to
+/// version 12 (periodic jobs' schedules): its keyed job still holds its
+/// key and runs; schedules can be declared and listed.
+pub async fn upgrades_a_version_11_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    use mq::testing::backend::{DeclaredSchedule, ScheduleDeclareParams};
+
+    let db = migrated_from_version::<D>(11).await;
+    assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 12);
+    let old = Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0081);
+    let mut keyed = mq::JobBuilder::new("keyed");
+    keyed.set_channel_name("v11").set_unique_key("k11");
+    assert_eq!(keyed.spawn(db.ex()).await.unwrap(), old);
+
+    assert!(admin::schedules(db.ex()).await.unwrap().is_empty());
+    let runner = Uuid::now_v7();
+    let due = time::OffsetDateTime::now_utc() + Duration::from_secs(60);
+    let declared = db
+        .backend()
+        .schedule_declare(ScheduleDeclareParams {
+            runner,
+            schedules: &[DeclaredSchedule {
+                name: "nightly".to_owned(),
+                job_name: "report".to_owned(),
+                expression: "0 0 3 * * *".to_owned(),
+                time_zone: None,
+                missed: "skip".to_owned(),
+                first_due: due,
+            }],
+            lease: Duration::from_secs(10),
+            prune_after: Duration::from_secs(3600),
+            now: None,
+        })
+        .await
+        .unwrap();
+    assert!(declared.schedules[0].leading);
+    let listed = admin::schedules(db.ex()).await.unwrap();
+    assert_eq!(listed[0].leader, Some(runner));
+
+    let (_runner, log) = recording_runner(
+        &db,
+        |options| {
+            options.set_channel_names(&["v11"]);
+        },
+        |job| job.id(),
+    )
+    .await;
+    db.wait_gone(old).await;
+    assert_eq!(log.items(), [old]);
+}
+
 /// The schema's history as the upgrade tests replay it: each version's
 /// migration, then the jobs spawned under it. (Version 1's jobs are its own
 /// test's: the later versions' jobs create the migrations table.)
@@ -580,6 +640,8 @@ const HISTORY: &[(u32, &str)] = &[
     (9, VERSION_9_JOBS),
     (10, VERSION_10),
     (10, VERSION_10_JOBS),
+    (11, VERSION_11),
+    (11, VERSION_11_JOBS),
 ];
 
 /// A fresh database at schema `version`, with the jobs of every version up

@@ -165,6 +165,25 @@ macro_rules! conformance_tests {
                 is_listed_and_idempotent,
                 holds_jobs_that_become_ready_while_paused,
             },
+            schedule_declare {
+                takes_free_leases_and_renews_its_own,
+                a_changed_cadence_starts_again,
+                declares_many_at_once,
+                prunes_schedules_no_one_declares,
+            },
+            schedule_fire {
+                fires_each_due_time_once,
+                only_the_leader_fires,
+                a_tick_spawned_already_is_a_duplicate,
+                a_failed_insert_fires_nothing,
+                random_firings_spawn_each_tick_once,
+            },
+            schedule_release {
+                hands_leases_over_at_once,
+            },
+            schedule_list {
+                lists_schedules_by_name_with_their_leader,
+            },
             model {
                 random_operations_keep_every_invariant,
             },
@@ -276,6 +295,10 @@ pub mod job_stats;
 pub mod job_vacuum;
 pub mod listen;
 pub mod model;
+pub mod schedule_declare;
+pub mod schedule_fire;
+pub mod schedule_list;
+pub mod schedule_release;
 
 const LEASE: Duration = Duration::from_secs(30);
 

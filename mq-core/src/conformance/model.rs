@@ -1250,7 +1250,31 @@ fn env_number(name: &str) -> Option<u64> {
 
 /// Random operation sequences keep every invariant (see the module docs).
 pub async fn random_operations_keep_every_invariant(backend: &dyn Backend) {
-    let cases = env_number("MQ_MODEL_CASES").unwrap_or(24);
+    explore(24, sequence(), |base, ops: Vec<Op>| {
+        Box::pin(async move { check(backend, base, &ops).await })
+    })
+    .await;
+}
+
+/// What one generated sequence's check returns on failure: the broken
+/// invariant, and the log of the steps taken.
+pub(super) type Failure = (String, String);
+
+/// Checks `default_cases` sequences of `strategy` (or `MQ_MODEL_CASES`),
+/// each on a clock an hour after the last, so that nothing one left behind
+/// is due in the next; shrinks the first failing one and panics with it
+/// and its seed (`MQ_MODEL_SEED` replays it).
+pub(super) async fn explore<'a, S: Strategy>(
+    default_cases: u64,
+    strategy: S,
+    mut check: impl FnMut(
+        Clock,
+        S::Value,
+    ) -> futures::future::BoxFuture<'a, std::result::Result<(), Failure>>,
+) where
+    S::Value: std::fmt::Debug,
+{
+    let cases = env_number("MQ_MODEL_CASES").unwrap_or(default_cases);
     let seed = env_number("MQ_MODEL_SEED").unwrap_or_else(|| {
         // A seed from the clock: each run explores new sequences, and the
         // seed is printed with any failure to replay it.
@@ -1260,9 +1284,6 @@ pub async fn random_operations_keep_every_invariant(backend: &dyn Backend) {
     seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes);
     let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-    let strategy = sequence();
-    // Each sequence runs on a clock of its own, an hour after the last, so
-    // that nothing one left behind is due in the next.
     let mut base = Clock::new();
     let mut next_base = || {
         base = Clock(base.0 + Duration::from_secs(3600));
@@ -1270,7 +1291,7 @@ pub async fn random_operations_keep_every_invariant(backend: &dyn Backend) {
     };
     for case in 0..cases {
         let mut tree = strategy.new_tree(&mut runner).expect("generate a sequence");
-        let Err(mut failure) = check(backend, next_base(), &tree.current()).await else {
+        let Err(mut failure) = check(next_base(), tree.current()).await else {
             continue;
         };
         let mut shortest = tree.current();
@@ -1280,7 +1301,7 @@ pub async fn random_operations_keep_every_invariant(backend: &dyn Backend) {
         'shrink: while budget > 0 && tree.simplify() {
             loop {
                 budget -= 1;
-                match check(backend, next_base(), &tree.current()).await {
+                match check(next_base(), tree.current()).await {
                     Err(smaller) => {
                         failure = smaller;
                         shortest = tree.current();
@@ -1296,11 +1317,9 @@ pub async fn random_operations_keep_every_invariant(backend: &dyn Backend) {
         }
         panic!(
             "model check failed on case {case} of {cases} (MQ_MODEL_SEED={seed}): {}\n\
-             shortest sequence ({} operations): {shortest:#?}\n\
+             shortest sequence: {shortest:#?}\n\
              its log:\n{}",
-            failure.0,
-            shortest.len(),
-            failure.1
+            failure.0, failure.1
         );
     }
 }

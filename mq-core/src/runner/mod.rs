@@ -7,7 +7,9 @@
 //! - the outcome task (`outcomes.rs`): writes completions, failures and
 //!   releases in batches;
 //! - the keep-alive task (`keep_alive.rs`): extends the leases of all
-//!   running jobs in one statement every third of the lease.
+//!   running jobs in one statement every third of the lease;
+//! - with a registry, the scheduler (`scheduler.rs`): declares the
+//!   registry's schedules and fires those this runner leads.
 //!
 //! Each claimed job is an attempt (`attempt.rs`) with one explicit state.
 //! Stopping a runner stops the claim loop; the other two tasks go on until
@@ -21,6 +23,7 @@ pub(crate) mod hot_channels;
 pub(crate) mod keep_alive;
 pub(crate) mod outcomes;
 pub mod report;
+pub(crate) mod scheduler;
 pub(crate) mod shared;
 
 use std::fmt;
@@ -39,6 +42,9 @@ use crate::registry::RegistryDispatch;
 use crate::spawner::{Spawner, spawn_with_handle, timeout};
 use report::RunnerMetrics;
 use shared::{Dispatch, RunnerConfig, RunnerShared};
+
+/// The default of [`JobRunnerOptions::set_schedule_lease`].
+pub const DEFAULT_SCHEDULE_LEASE: Duration = Duration::from_secs(15);
 
 /// How to run jobs: on which backend, how many at once, from which
 /// channels. [`run`](Self::run) starts the runner.
@@ -98,6 +104,9 @@ impl JobRunnerOptions {
                 completion_batch: 1000,
                 vacuum_every: Some(10_000),
                 keep_completed: false,
+                schedule_lease: DEFAULT_SCHEDULE_LEASE,
+                schedule_prune_after: Duration::from_secs(3600),
+                run_schedules: true,
             },
         }
     }
@@ -189,6 +198,33 @@ impl JobRunnerOptions {
         self
     }
 
+    /// How long a runner leads a schedule without renewing its lease
+    /// (default [`DEFAULT_SCHEDULE_LEASE`], 15 s; at least a second). The
+    /// leader renews it every quarter of this, so a leader that dies is
+    /// replaced within this long by another runner declaring the schedule;
+    /// ticks due meanwhile are spawned late, once. Keep it shorter than the
+    /// schedules' [`set_missed_after`](crate::Schedule::set_missed_after).
+    pub fn set_schedule_lease(&mut self, lease: Duration) -> &mut Self {
+        self.config.schedule_lease = lease.max(Duration::from_secs(1));
+        self
+    }
+
+    /// How long a schedule that no runner declares any more is kept
+    /// (default an hour): its due time survives a restart of every process
+    /// that is shorter than this, so that missed ticks can be caught up.
+    pub fn set_schedule_prune_after(&mut self, prune_after: Duration) -> &mut Self {
+        self.config.schedule_prune_after = prune_after;
+        self
+    }
+
+    /// Whether this runner declares and fires its registry's schedules
+    /// (default: yes). Turn it off for all runners of a process but one
+    /// when a process runs several from one registry.
+    pub fn set_run_schedules(&mut self, run_schedules: bool) -> &mut Self {
+        self.config.run_schedules = run_schedules;
+        self
+    }
+
     /// Reports the runner's measurements to `metrics`: claims and their
     /// latency, each attempt's outcome and run time, the running count.
     /// See [`report`] (and the `mq` crate's `metrics` feature).
@@ -235,6 +271,18 @@ impl JobRunnerOptions {
         if self.config.keep_alive {
             spawner.spawn(keep_alive::run(shared.clone()).boxed());
         }
+        let scheduler = match &self.dispatch {
+            Dispatch::Registry(registry) if self.config.run_schedules => {
+                let task = scheduler::run(shared.clone(), registry.registry().clone());
+                Some(
+                    spawn_with_handle(spawner.as_ref(), task)
+                        .map(|_| ())
+                        .boxed()
+                        .shared(),
+                )
+            }
+            _ => None,
+        };
         let claim_loop = spawn_with_handle(
             spawner.as_ref(),
             claim_loop::run(shared.clone(), wakeups, events_rx),
@@ -242,6 +290,7 @@ impl JobRunnerOptions {
         Ok(JobRunnerHandle {
             shared,
             claim_loop: claim_loop.map(|_| ()).boxed().shared(),
+            scheduler,
         })
     }
 }
@@ -251,6 +300,8 @@ impl JobRunnerOptions {
 pub struct JobRunnerHandle {
     shared: Arc<RunnerShared>,
     claim_loop: Shared<BoxFuture<'static, ()>>,
+    /// The scheduler task, which gives its schedule leases up as it ends.
+    scheduler: Option<Shared<BoxFuture<'static, ()>>>,
 }
 
 impl fmt::Debug for JobRunnerHandle {
@@ -272,10 +323,15 @@ impl JobRunnerHandle {
     /// Running jobs carry on, and can still complete; wait for them with
     /// [`wait_jobs_finish`](Self::wait_jobs_finish). Jobs whose claim was
     /// in flight when the runner stopped are given back at once, their
-    /// attempt not counted, for another runner to take.
+    /// attempt not counted, for another runner to take. The schedules this
+    /// runner led are given up, for another process's runner to take over
+    /// at once.
     pub async fn stop(&mut self) {
         self.shared.stop();
         self.claim_loop.clone().await;
+        if let Some(scheduler) = &self.scheduler {
+            scheduler.clone().await;
+        }
     }
 
     /// Waits until no job is running, or `timeout` passes. Returns whether

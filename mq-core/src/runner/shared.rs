@@ -37,6 +37,12 @@ pub(crate) struct RunnerConfig {
     pub poll_interval: Duration,
     pub unknown_job_delay: Duration,
     pub completion_batch: usize,
+    /// Schedule leases last this long (see `scheduler.rs`).
+    pub schedule_lease: Duration,
+    /// Schedules no runner declared for this long are deleted.
+    pub schedule_prune_after: Duration,
+    /// This runner declares and fires its registry's schedules.
+    pub run_schedules: bool,
     /// Vacuum after this many claimed jobs (at most every
     /// [`VACUUM_MIN_INTERVAL`]); `None` leaves it to autovacuum.
     pub vacuum_every: Option<u64>,
@@ -106,6 +112,7 @@ pub(crate) struct RunnerShared {
     /// A vacuum started by this runner is running.
     pub vacuuming: AtomicBool,
     idle_waiters: Mutex<Vec<oneshot::Sender<()>>>,
+    stop_waiters: Mutex<Vec<oneshot::Sender<()>>>,
     stopping: AtomicBool,
     claim_loop_ended: AtomicBool,
     events: mpsc::UnboundedSender<LoopEvent>,
@@ -140,6 +147,7 @@ impl RunnerShared {
             slots: AtomicUsize::new(0),
             vacuuming: AtomicBool::new(false),
             idle_waiters: Mutex::new(Vec::new()),
+            stop_waiters: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
             claim_loop_ended: AtomicBool::new(false),
             events,
@@ -203,6 +211,22 @@ impl RunnerShared {
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         self.event(LoopEvent::Stop);
+        for waiter in lock(&self.stop_waiters).drain(..) {
+            let _ = waiter.send(());
+        }
+    }
+
+    /// Resolves when the runner is told to stop (at once if it was).
+    pub fn stopped(&self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        // Checked under the lock `stop` drains, so no stop is missed.
+        let mut waiters = lock(&self.stop_waiters);
+        if self.is_stopping() {
+            let _ = tx.send(());
+        } else {
+            waiters.push(tx);
+        }
+        rx
     }
 
     /// The claim loop has ended: no attempt will be added any more.
