@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The reliability suite: worker crashes (SIGKILL), database restarts (fast
 # and immediate), terminated LISTEN connections, pool exhaustion, ordered
-# channels under crashes, bad input, concurrent migrations and a soak, on
-# real worker processes and a real PostgreSQL; each scenario ends with a
-# verdict (issue 6).
+# channels under crashes, bad input, concurrent migrations, a soak, and a
+# one-second schedule whose leader is killed again and again (periodic
+# jobs), on real worker processes and a real PostgreSQL; each scenario ends
+# with a verdict (issue 6).
 #
-#   scripts/reliability.sh                    # the full run, about 40 minutes; writes RELIABILITY.md
+#   scripts/reliability.sh                    # the full run, about 50 minutes; writes RELIABILITY.md
 #   scripts/reliability.sh --short            # the short variant of each scenario, a few minutes (CI)
 #   scripts/reliability.sh --scenarios crash,restart --soak-minutes 5
 #   scripts/reliability.sh --help

@@ -27,6 +27,9 @@ pub struct WorkerSpec {
     pub pool: u32,
     /// Whether jobs work inside their transaction.
     pub sql_sleep: bool,
+    /// Declares the periodic schedule, with this schedule lease (`None`:
+    /// no schedule).
+    pub schedule_lease: Option<Duration>,
 }
 
 impl WorkerSpec {
@@ -39,6 +42,7 @@ impl WorkerSpec {
             concurrency: (8, 16),
             pool: 10,
             sql_sleep: false,
+            schedule_lease: None,
         }
     }
 }
@@ -118,6 +122,10 @@ impl Fleet {
             .args(["--max", &spec.concurrency.1.to_string()])
             .args(["--pool", &spec.pool.to_string()])
             .args(spec.sql_sleep.then_some("--sql-sleep"))
+            .args(
+                spec.schedule_lease
+                    .map(|lease| format!("--schedule-lease-ms={}", lease.as_millis())),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -154,6 +162,13 @@ impl Fleet {
             .await?;
         }
         Ok(())
+    }
+
+    /// The slot of the worker `incarnation`, if it runs.
+    pub fn slot_of(&self, incarnation: i32) -> Option<usize> {
+        self.workers
+            .iter()
+            .position(|worker| worker.incarnation == incarnation)
     }
 
     /// Kills the worker in `slot` with SIGKILL, mid-job as likely as not.

@@ -11,6 +11,11 @@ pub const JOB_NAME: &str = "reliability";
 pub const WORK_CHANNEL: &str = "work";
 /// The channel of ordered work (one ordered queue per channel argument).
 pub const ORDERED_CHANNEL: &str = "ordered";
+/// The job of the periodic scenario's schedule, and the schedule's name
+/// (the `#[job]` attributes in worker.rs spell it out again).
+pub const PERIODIC_JOB: &str = "periodic";
+/// The channel of the periodic job.
+pub const PERIODIC_CHANNEL: &str = "periodic";
 /// Attempts allowed after the first: a job killed with its worker uses one
 /// up, and no job may fail for good because its workers kept dying.
 pub const RETRIES: u32 = 10_000;

@@ -19,6 +19,7 @@ pub mod crash;
 pub mod listen;
 pub mod migrate;
 pub mod ordered;
+pub mod periodic;
 pub mod pool;
 pub mod restart;
 pub mod soak;
@@ -42,11 +43,14 @@ pub enum Scenario {
     Migrate,
     /// Steady load with periodic kills, watching for growth.
     Soak,
+    /// A one-second schedule on four processes, its leader killed again
+    /// and again.
+    Periodic,
 }
 
 impl Scenario {
     /// Every scenario, in the order they run and are reported.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Crash,
         Scenario::Restart,
         Scenario::Listen,
@@ -55,6 +59,7 @@ impl Scenario {
         Scenario::BadInput,
         Scenario::Migrate,
         Scenario::Soak,
+        Scenario::Periodic,
     ];
 
     /// Runs it.
@@ -68,6 +73,7 @@ impl Scenario {
             Scenario::BadInput => bad_input::run(ctx).await,
             Scenario::Migrate => migrate::run(ctx).await,
             Scenario::Soak => soak::run(ctx).await,
+            Scenario::Periodic => periodic::run(ctx).await,
         }
     }
 
@@ -82,6 +88,7 @@ impl Scenario {
             Scenario::BadInput => "6a. Bad input against live workers",
             Scenario::Migrate => "6b. Eight processes migrating at once",
             Scenario::Soak => "7. Soak",
+            Scenario::Periodic => "8. Periodic jobs under leader kills",
         }
     }
 }
