@@ -133,6 +133,24 @@ impl<B: Backend> Backend for CountingBackend<B> {
         self.inner.job_delete(params).await
     }
 
+    async fn channel_limit(&self, params: ChannelLimitParams<'_>) -> Result<bool> {
+        self.count("channel_limit");
+        self.inner.channel_limit(params).await
+    }
+
+    async fn channel_limits(&self, params: ChannelLimitsParams) -> Result<Vec<LimitInfo>> {
+        self.count("channel_limits");
+        self.inner.channel_limits(params).await
+    }
+
+    async fn job_claim_limited(
+        &self,
+        params: JobClaimLimitedParams<'_>,
+    ) -> Result<Vec<ClaimedJob>> {
+        self.count("job_claim_limited");
+        self.inner.job_claim_limited(params).await
+    }
+
     async fn schedule_declare(
         &self,
         params: ScheduleDeclareParams<'_>,

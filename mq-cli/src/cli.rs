@@ -90,6 +90,12 @@ pub enum Command {
     /// Lists the periodic jobs' schedules: name, cadence, next and last
     /// run, and the runner leading each.
     Schedules,
+    /// Lists the channel limits, with their use: jobs running under each,
+    /// jobs started in its rate period, ready jobs waiting.
+    Limits,
+    /// Sets a channel's limit for every runner of every process, or
+    /// removes it (`--remove`).
+    Limit(LimitArgs),
     /// Runs the benchmark (the `mq-bench` binary, if installed beside `mq`
     /// or on the PATH), or tells how to run it. Every argument goes to
     /// mq-bench, `--help` too; it needs its server named and `--yes`.
@@ -147,6 +153,28 @@ pub struct ClearArgs {
     /// Confirms `--all`.
     #[arg(long)]
     pub yes: bool,
+}
+
+/// `mq limit`.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// The channel name.
+    pub channel: String,
+    /// At most this many of its jobs running at once.
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<u32>,
+    /// At most this many of its jobs starting in any window of `--per`.
+    #[arg(long, value_name = "N", requires = "per")]
+    pub rate: Option<u32>,
+    /// The rate's window: a number and a unit (s, m, h, d, w), as `1s`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "rate")]
+    pub per: Option<Duration>,
+    /// Apply the limit to each of the channel's arguments apart.
+    #[arg(long)]
+    pub per_args: bool,
+    /// Remove the channel's limit instead.
+    #[arg(long, conflicts_with_all = ["concurrency", "rate", "per", "per_args"])]
+    pub remove: bool,
 }
 
 /// `mq prune`.

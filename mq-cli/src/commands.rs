@@ -9,7 +9,7 @@ use mq::{JobState, Uuid};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 
-use crate::cli::{ClearArgs, Cli, Command, ListArgs, PruneArgs, RetryArgs};
+use crate::cli::{ClearArgs, Cli, Command, LimitArgs, ListArgs, PruneArgs, RetryArgs};
 use crate::error::{CliError, LeftAlone, UrlSource, redact};
 use crate::output::{self, Report, cell, count, table};
 
@@ -103,6 +103,8 @@ pub async fn run(cli: Cli) -> Result<Done, CliError> {
         Command::Resume { channel } => resume(conn, &channel).await.map(Done::from),
         Command::Prune(args) => prune(conn, args).await.map(Done::from),
         Command::Schedules => schedules(conn).await.map(Done::from),
+        Command::Limits => limits(conn).await.map(Done::from),
+        Command::Limit(args) => limit(conn, args).await.map(Done::from),
         Command::Bench { .. } => unreachable!("handled above"),
     }
 }
@@ -117,7 +119,164 @@ async fn migrate(conn: &mut PgConnection) -> Result<Report, CliError> {
 
 async fn status(conn: &mut PgConnection) -> Result<Report, CliError> {
     let stats = admin::stats(pooled(conn)).await.map_err(failed("status"))?;
-    Ok(status_report(&stats))
+    let limits = admin::limits(pooled(conn))
+        .await
+        .map_err(failed("status"))?;
+    let mut report = status_report(&stats);
+    if !limits.is_empty() {
+        let shown: Vec<String> = limits
+            .iter()
+            .map(|info| {
+                format!(
+                    "{} ({})",
+                    cell(info.limit.channel_name(), 40),
+                    limit_use(info)
+                )
+            })
+            .collect();
+        report.text.push_str(&format!(
+            "limited channels: {}; `mq limits` shows them\n",
+            shown.join(", ")
+        ));
+        report.json["limits"] = limits_json(&limits);
+    }
+    Ok(report)
+}
+
+/// A limit and its use, for people: `2/3 running, 40 waiting`.
+fn limit_use(info: &admin::LimitInfo) -> String {
+    let mut parts = Vec::new();
+    if let Some(concurrency) = info.limit.concurrency() {
+        parts.push(format!("{}/{concurrency} running", info.running));
+    }
+    if let Some(rate) = info.limit.rate() {
+        parts.push(format!(
+            "{}/{} started per {}",
+            info.recent_starts,
+            rate.count,
+            output::duration(rate.period)
+        ));
+    }
+    parts.push(format!("{} waiting", info.waiting));
+    let scope = if info.limit.per_args() {
+        ", per args"
+    } else {
+        ""
+    };
+    format!("{}{scope}", parts.join(", "))
+}
+
+fn limits_json(limits: &[admin::LimitInfo]) -> Value {
+    Value::Array(
+        limits
+            .iter()
+            .map(|info| {
+                json!({
+                    "channel_name": info.limit.channel_name(),
+                    "per_args": info.limit.per_args(),
+                    "concurrency": info.limit.concurrency(),
+                    "rate": info.limit.rate().map(|rate| json!({
+                        "count": rate.count,
+                        "period_secs": rate.period.as_secs_f64(),
+                    })),
+                    "running": info.running,
+                    "recent_starts": info.recent_starts,
+                    "waiting": info.waiting,
+                    "updated_at": output::time_json(info.updated_at),
+                })
+            })
+            .collect(),
+    )
+}
+
+async fn limits(conn: &mut PgConnection) -> Result<Report, CliError> {
+    let limits = admin::limits(pooled(conn))
+        .await
+        .map_err(failed("limits"))?;
+    let json = json!({ "limits": limits_json(&limits) });
+    if limits.is_empty() {
+        return Ok(Report {
+            text: "no limits\n".to_owned(),
+            json,
+        });
+    }
+    let rows: Vec<Vec<String>> = limits
+        .iter()
+        .map(|info| {
+            let limit = &info.limit;
+            vec![
+                cell(limit.channel_name(), 40),
+                if limit.per_args() {
+                    "each args"
+                } else {
+                    "channel"
+                }
+                .to_owned(),
+                limit
+                    .concurrency()
+                    .map_or_else(|| "-".to_owned(), |n| n.to_string()),
+                limit.rate().map_or_else(
+                    || "-".to_owned(),
+                    |rate| format!("{}/{}", rate.count, output::duration(rate.period)),
+                ),
+                info.running.to_string(),
+                info.recent_starts.to_string(),
+                info.waiting.to_string(),
+            ]
+        })
+        .collect();
+    Ok(Report {
+        text: table(
+            &[
+                "CHANNEL",
+                "SCOPE",
+                "CONCURRENCY",
+                "RATE",
+                "RUNNING",
+                "RECENT STARTS",
+                "WAITING",
+            ],
+            &rows,
+        ),
+        json,
+    })
+}
+
+async fn limit(conn: &mut PgConnection, args: LimitArgs) -> Result<Report, CliError> {
+    let shown = cell(&args.channel, 80);
+    if args.remove {
+        let removed = admin::remove_limit(pooled(conn), &args.channel)
+            .await
+            .map_err(failed("limit"))?;
+        let text = if removed {
+            format!("removed the limit of channel {shown}\n")
+        } else {
+            format!("channel {shown} had no limit\n")
+        };
+        return Ok(Report {
+            text,
+            json: json!({ "channel_name": args.channel, "removed": removed }),
+        });
+    }
+    let mut limit = admin::ChannelLimit::new(args.channel.clone()).set_per_args(args.per_args);
+    if let Some(concurrency) = args.concurrency {
+        limit = limit
+            .set_concurrency(concurrency)
+            .map_err(failed("limit"))?;
+    }
+    if let (Some(count), Some(period)) = (args.rate, args.per) {
+        limit = limit.set_rate(count, period).map_err(failed("limit"))?;
+    }
+    let changed = admin::set_limit(pooled(conn), &limit)
+        .await
+        .map_err(failed("limit"))?;
+    Ok(Report {
+        text: format!(
+            "{} the limit of channel {shown}\n",
+            if changed { "set" } else { "unchanged:" }
+        ),
+        json: json!({ "channel_name": args.channel, "changed": changed }),
+    })
 }
 
 fn status_report(stats: &QueueStats) -> Report {

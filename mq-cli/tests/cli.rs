@@ -1189,3 +1189,84 @@ async fn schedules_lists_each_schedule_with_its_leader() {
             .ends_with("none")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_are_set_listed_shown_and_removed() {
+    let fx = Fixture::new().await;
+    assert_eq!(fx.mq(&["limits"]).ok(), "no limits\n");
+    fx.spawn(&mut job("call", "api")).await;
+    fx.spawn(job("call", "api").set_channel_args("acme")).await;
+
+    let set = fx.mq(&[
+        "limit",
+        "api",
+        "--concurrency",
+        "2",
+        "--rate",
+        "10",
+        "--per",
+        "1m",
+        "--per-args",
+    ]);
+    assert_eq!(set.ok(), "set the limit of channel api\n");
+    assert!(
+        fx.mq(&[
+            "limit",
+            "api",
+            "--concurrency",
+            "2",
+            "--rate",
+            "10",
+            "--per",
+            "1m",
+            "--per-args"
+        ])
+        .ok()
+        .starts_with("unchanged")
+    );
+    let text = fx.mq(&["limits"]).ok().to_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("CHANNEL") && lines[0].contains("WAITING"),
+        "{text}"
+    );
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        row,
+        ["api", "each", "args", "2", "10/1m", "0", "0", "2"],
+        "{text}"
+    );
+    let json = fx.mq(&["--json", "limits"]).json();
+    let limit = &json["limits"][0];
+    assert_eq!(limit["channel_name"], "api");
+    assert_eq!(limit["per_args"], true);
+    assert_eq!(limit["concurrency"], 2);
+    assert_eq!(limit["rate"]["count"], 10);
+    assert_eq!(limit["rate"]["period_secs"], 60.0);
+    assert_eq!(limit["waiting"], 2);
+
+    let status = fx.mq(&["status"]).ok().to_owned();
+    assert!(
+        status.contains(
+            "limited channels: api (0/2 running, 0/10 started per 1m, 2 waiting, per args)"
+        ),
+        "{status}"
+    );
+    assert_eq!(
+        fx.mq(&["--json", "status"]).json()["limits"][0]["channel_name"],
+        "api"
+    );
+
+    // A limit needs a concurrency or a rate; a rate needs its window.
+    assert!(fx.mq(&["limit", "api"]).fails(1).contains("concurrency"));
+    fx.mq(&["limit", "api", "--rate", "5"]).fails(2);
+    assert_eq!(
+        fx.mq(&["limit", "api", "--remove"]).ok(),
+        "removed the limit of channel api\n"
+    );
+    assert_eq!(
+        fx.mq(&["limit", "api", "--remove"]).ok(),
+        "channel api had no limit\n"
+    );
+    assert_eq!(fx.mq(&["limits"]).ok(), "no limits\n");
+}

@@ -70,6 +70,8 @@ use crate::backend::{
 use crate::builder::MAX_DURATION;
 use crate::error::{Error, Result};
 use crate::executor::Executor;
+pub use crate::limits::{ChannelLimit, LimitInfo, Rate};
+use crate::limits::{ChannelLimitParams, ChannelLimitsParams, LimitAction};
 
 /// Everything stored about a job, or `None` if no such job is stored
 /// (never spawned, completed without being kept, deleted, or discarded).
@@ -322,6 +324,41 @@ pub async fn stats<D, E: Executor<D>>(executor: E) -> Result<QueueStats> {
 pub async fn schedules<D, E: Executor<D>>(executor: E) -> Result<Vec<ScheduleInfo>> {
     executor
         .schedule_list(ScheduleListParams { now: None })
+        .await
+}
+
+/// Sets (or replaces) the limit of a channel name, for every runner of
+/// every process: from the next claim, its jobs run only as the limit
+/// allows (see [`limits`](crate::limits)). Returns whether anything
+/// changed.
+pub async fn set_limit<D, E: Executor<D>>(executor: E, limit: &ChannelLimit) -> Result<bool> {
+    executor
+        .channel_limit(ChannelLimitParams {
+            channel_name: limit.channel_name(),
+            action: LimitAction::Set(limit),
+        })
+        .await
+}
+
+/// Removes the limit of a channel name; returns whether it had one.
+pub async fn remove_limit<D, E: Executor<D>>(executor: E, channel_name: &str) -> Result<bool> {
+    executor
+        .channel_limit(ChannelLimitParams {
+            channel_name,
+            action: LimitAction::Remove,
+        })
+        .await
+}
+
+/// Every channel limit, by channel name, with its current use: the jobs
+/// running under it, those started in its rate period, and the ready jobs
+/// waiting.
+pub async fn limits<D, E: Executor<D>>(executor: E) -> Result<Vec<LimitInfo>> {
+    executor
+        .channel_limits(ChannelLimitsParams {
+            now: None,
+            with_use: true,
+        })
         .await
 }
 

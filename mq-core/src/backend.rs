@@ -26,6 +26,9 @@ use uuid::Uuid;
 
 use crate::builder::NewJob;
 use crate::error::Result;
+pub use crate::limits::{
+    ChannelLimitParams, ChannelLimitsParams, JobClaimLimitedParams, LimitAction, LimitInfo,
+};
 pub use crate::periodic::storage::{
     DeclaredSchedule, ScheduleDeclareParams, ScheduleDeclared, ScheduleFireParams, ScheduleInfo,
     ScheduleLease, ScheduleListParams, ScheduleReleaseParams,
@@ -1215,6 +1218,29 @@ pub trait Backend: Send + Sync + 'static {
     /// one of them can no longer complete it; an ordered job deleted while
     /// it held its channel unblocks the next. Returns the ids deleted.
     async fn job_delete(&self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>>;
+
+    /// Sets or removes a channel name's limit (see
+    /// [`limits`](crate::limits)). Setting one makes the ordinary claims
+    /// ([`job_claim`](Self::job_claim)) pass the channel over, so that its
+    /// jobs are claimed only by [`job_claim_limited`](Self::job_claim_limited);
+    /// removing it wakes up listening runners. Returns whether anything
+    /// changed (removing a limit that is not set changes nothing).
+    async fn channel_limit(&self, params: ChannelLimitParams<'_>) -> Result<bool>;
+
+    /// Every channel limit, by channel name, with its current use.
+    async fn channel_limits(&self, params: ChannelLimitsParams) -> Result<Vec<LimitInfo>>;
+
+    /// Claims up to `limit` ready jobs of a limited channel, as many as its
+    /// limit leaves room for, and holds them for `lease`: no more than the
+    /// concurrency run at once under claims (a job whose lease expired no
+    /// longer counts), and no more than the rate's count start in any
+    /// window of its period; over the channel, or over each of its
+    /// arguments apart. Claims of one channel see each other: concurrent
+    /// ones never claim more than the limit together. Jobs come in the
+    /// order `job_claim` gives them within a channel, its arguments served
+    /// in turn. A channel without a limit gives nothing.
+    async fn job_claim_limited(&self, params: JobClaimLimitedParams<'_>)
+    -> Result<Vec<ClaimedJob>>;
 
     /// Declares `runner`'s schedules: stores new ones, due at their
     /// `first_due`; updates changed ones (one whose cadence changed is due

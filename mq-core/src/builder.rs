@@ -130,7 +130,7 @@ impl NewJob {
     }
 }
 
-fn no_nul(field: &'static str, value: &str) -> Result<()> {
+pub(crate) fn no_nul(field: &'static str, value: &str) -> Result<()> {
     // PostgreSQL text cannot hold NUL; refuse it here rather than let the
     // database fail the whole batch with an encoding error.
     match value.find('\0') {

@@ -20,10 +20,11 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::backend::{
-    Backend, CancelOutcome, ChannelPauseParams, JobCancelParams, JobCheckpointParams,
-    JobCommitParams, JobCompleteParams, JobDeleteParams, JobGetParams, JobInfo, JobInsertParams,
-    JobLease, JobListParams, JobReleaseParams, JobRetryParams, JobStatsParams, JobSummary,
-    LeaseOutcome, MigrateParams, QueueStats, ScheduleInfo, ScheduleListParams, Spawned,
+    Backend, CancelOutcome, ChannelLimitParams, ChannelLimitsParams, ChannelPauseParams,
+    JobCancelParams, JobCheckpointParams, JobCommitParams, JobCompleteParams, JobDeleteParams,
+    JobGetParams, JobInfo, JobInsertParams, JobLease, JobListParams, JobReleaseParams,
+    JobRetryParams, JobStatsParams, JobSummary, LeaseOutcome, LimitInfo, MigrateParams, QueueStats,
+    ScheduleInfo, ScheduleListParams, Spawned,
 };
 use crate::error::Result;
 use crate::spawner::Spawner;
@@ -61,6 +62,10 @@ pub trait Executor<D>: Send + Sized {
     async fn job_stats(self, params: JobStatsParams) -> Result<QueueStats>;
     /// See [`Backend::schedule_list`].
     async fn schedule_list(self, params: ScheduleListParams) -> Result<Vec<ScheduleInfo>>;
+    /// See [`Backend::channel_limit`].
+    async fn channel_limit(self, params: ChannelLimitParams<'_>) -> Result<bool>;
+    /// See [`Backend::channel_limits`].
+    async fn channel_limits(self, params: ChannelLimitsParams) -> Result<Vec<LimitInfo>>;
     /// See [`Backend::channel_pause`].
     async fn channel_pause(self, params: ChannelPauseParams<'_>) -> Result<bool>;
     /// See [`Backend::job_cancel`].
@@ -127,6 +132,12 @@ impl<B: Backend + ?Sized> Executor<Direct> for &B {
     }
     async fn schedule_list(self, params: ScheduleListParams) -> Result<Vec<ScheduleInfo>> {
         Backend::schedule_list(self, params).await
+    }
+    async fn channel_limit(self, params: ChannelLimitParams<'_>) -> Result<bool> {
+        Backend::channel_limit(self, params).await
+    }
+    async fn channel_limits(self, params: ChannelLimitsParams) -> Result<Vec<LimitInfo>> {
+        Backend::channel_limits(self, params).await
     }
     async fn channel_pause(self, params: ChannelPauseParams<'_>) -> Result<bool> {
         Backend::channel_pause(self, params).await

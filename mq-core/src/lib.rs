@@ -21,6 +21,7 @@ pub mod error;
 pub mod executor;
 pub mod ext;
 pub mod job;
+pub mod limits;
 pub mod ops;
 pub mod payload;
 pub mod periodic;

@@ -61,11 +61,15 @@ use crate::backend::{
 };
 use crate::builder::NewJob;
 use crate::error::{Error, Result};
+use crate::limits::{
+    ChannelLimitParams, ChannelLimitsParams, JobClaimLimitedParams, LimitAction, LimitInfo,
+};
 use crate::periodic::storage::{
     ScheduleDeclareParams, ScheduleDeclared, ScheduleFireParams, ScheduleInfo, ScheduleListParams,
     ScheduleReleaseParams,
 };
 
+mod limits;
 mod schedules;
 
 /// An in-memory backend. Cloning it gives another handle to the same jobs.
@@ -85,6 +89,10 @@ struct Store {
     paused: BTreeMap<String, OffsetDateTime>,
     /// Periodic jobs' schedules, by name.
     schedules: BTreeMap<String, schedules::StoredSchedule>,
+    /// Channel limits, by channel name.
+    limits: BTreeMap<String, limits::StoredLimit>,
+    /// The jobs started by limited claims, oldest first.
+    limited_claims: Vec<limits::LimitedClaim>,
 }
 
 #[derive(Clone, Debug)]
@@ -352,6 +360,61 @@ impl Store {
         Ok(spawned)
     }
 
+    /// The ready jobs of a channel, highest priority first, each priority
+    /// in turn order; for a target, those of its priority from its place
+    /// on.
+    fn ready_in(&self, channel: &ChannelKey, target: Option<&ClaimTarget>) -> Vec<Uuid> {
+        let mut ready: Vec<(Reverse<i16>, i64, Uuid)> = self
+            .jobs
+            .iter()
+            .filter(|(_, job)| job.state == JobState::Ready && &job.channel == channel)
+            .filter(|(_, job)| {
+                target.is_none_or(|target| {
+                    job.priority == target.priority
+                        && job.ready_seq() >= Some(target.from_ready_seq)
+                })
+            })
+            .filter_map(|(id, job)| {
+                job.ready_turn
+                    .map(|turn| (Reverse(job.priority), turn, *id))
+            })
+            .collect();
+        ready.sort_unstable();
+        ready.into_iter().map(|(_, _, id)| id).collect()
+    }
+
+    /// Starts the jobs `picked`, held until `lease_until`: a claim's end.
+    fn start(&mut self, picked: Vec<Uuid>, lease_until: OffsetDateTime) -> Vec<ClaimedJob> {
+        picked
+            .into_iter()
+            .map(|id| {
+                let job = self.jobs.get_mut(&id).expect("picked from the store");
+                let ready_seq = job.ready_seq().expect("ready jobs have a place");
+                job.ready_turn = None;
+                job.state = JobState::Running;
+                job.attempt += 1;
+                job.lease_token += 1;
+                job.run_at = lease_until;
+                ClaimedJob::new(
+                    id,
+                    job.attempt,
+                    job.lease_token,
+                    job.name.clone(),
+                    job.channel.name.clone(),
+                    job.channel.args.clone(),
+                    job.ordered,
+                    job.retries,
+                    job.retry_backoff,
+                    job.payload_json.clone(),
+                    job.payload_bytes.clone(),
+                )
+                .with_retry_limits(job.retry_backoff_max, job.retry_jitter)
+                .with_timeout(job.timeout)
+                .with_ready_seq(ready_seq)
+            })
+            .collect()
+    }
+
     fn notify(&mut self, wakeups: impl IntoIterator<Item = Wakeup>) {
         let wakeups: Vec<Wakeup> = wakeups.into_iter().collect();
         self.listeners.retain(|listener| {
@@ -463,6 +526,40 @@ impl Backend for MemoryBackend {
         self.store().insert(&params.jobs, resolve(params.now))
     }
 
+    async fn channel_limit(&self, params: ChannelLimitParams<'_>) -> Result<bool> {
+        if let LimitAction::Set(limit) = params.action {
+            limit.validate()?;
+            if limit.channel_name() != params.channel_name {
+                return Err(Error::invalid(
+                    "limit",
+                    "the limit is for another channel name than the one given",
+                ));
+            }
+        }
+        let mut store = self.store();
+        let changed = store.channel_limit(params.channel_name, params.action, resolve(None));
+        if changed && matches!(params.action, LimitAction::Remove) {
+            // Its jobs are the ordinary claims' again.
+            store.notify([Wakeup::Ready {
+                channel_name: Some(params.channel_name.to_owned()),
+            }]);
+        }
+        Ok(changed)
+    }
+
+    async fn channel_limits(&self, params: ChannelLimitsParams) -> Result<Vec<LimitInfo>> {
+        Ok(self
+            .store()
+            .channel_limits(resolve(params.now), params.with_use))
+    }
+
+    async fn job_claim_limited(
+        &self,
+        params: JobClaimLimitedParams<'_>,
+    ) -> Result<Vec<ClaimedJob>> {
+        Ok(self.store().job_claim_limited(&params, resolve(params.now)))
+    }
+
     async fn schedule_declare(
         &self,
         params: ScheduleDeclareParams<'_>,
@@ -494,28 +591,10 @@ impl Backend for MemoryBackend {
         };
         store.number_ready();
         let paused = store.paused.clone();
-        let runnable = |channel: &ChannelKey| !paused.contains_key(&channel.name);
-        // The ready jobs of a channel, highest priority first, each
-        // priority in turn order; for a target, those of its priority from
-        // its place on.
-        let ready_in = |store: &Store, channel: &ChannelKey, target: Option<&ClaimTarget>| {
-            let mut ready: Vec<(Reverse<i16>, i64, Uuid)> = store
-                .jobs
-                .iter()
-                .filter(|(_, job)| job.state == JobState::Ready && &job.channel == channel)
-                .filter(|(_, job)| {
-                    target.is_none_or(|target| {
-                        job.priority == target.priority
-                            && job.ready_seq() >= Some(target.from_ready_seq)
-                    })
-                })
-                .filter_map(|(id, job)| {
-                    job.ready_turn
-                        .map(|turn| (Reverse(job.priority), turn, *id))
-                })
-                .collect();
-            ready.sort_unstable();
-            ready
+        let limited: BTreeSet<String> = store.limits.keys().cloned().collect();
+        // Limited channels are claimed only by `job_claim_limited`.
+        let runnable = |channel: &ChannelKey| {
+            !paused.contains_key(&channel.name) && !limited.contains(&channel.name)
         };
         let visits: Vec<(ChannelKey, Option<&ClaimTarget>)> = match params.targets {
             Some(targets) => targets
@@ -552,44 +631,16 @@ impl Backend for MemoryBackend {
             }
             let room = limit - picked.len();
             picked.extend(
-                ready_in(&store, &channel, target)
+                store
+                    .ready_in(&channel, target)
                     .into_iter()
-                    .map(|(_, _, id)| id)
                     .filter(|id| !picked.contains(id))
                     .take(room)
                     .collect::<Vec<_>>(),
             );
         }
         picked.truncate(limit);
-        let lease_until = now + params.lease;
-        Ok(picked
-            .into_iter()
-            .map(|id| {
-                let job = store.jobs.get_mut(&id).expect("picked from the store");
-                let ready_seq = job.ready_seq().expect("ready jobs have a place");
-                job.ready_turn = None;
-                job.state = JobState::Running;
-                job.attempt += 1;
-                job.lease_token += 1;
-                job.run_at = lease_until;
-                ClaimedJob::new(
-                    id,
-                    job.attempt,
-                    job.lease_token,
-                    job.name.clone(),
-                    job.channel.name.clone(),
-                    job.channel.args.clone(),
-                    job.ordered,
-                    job.retries,
-                    job.retry_backoff,
-                    job.payload_json.clone(),
-                    job.payload_bytes.clone(),
-                )
-                .with_retry_limits(job.retry_backoff_max, job.retry_jitter)
-                .with_timeout(job.timeout)
-                .with_ready_seq(ready_seq)
-            })
-            .collect())
+        Ok(store.start(picked, now + params.lease))
     }
 
     async fn job_complete(

@@ -177,6 +177,30 @@ macro_rules! sql_backend {
                 $crate::queries::job_delete(&mut *conn, params).await
             }
 
+            async fn channel_limit(
+                &self,
+                params: $crate::__private::ChannelLimitParams<'_>,
+            ) -> $crate::__private::Result<bool> {
+                let mut conn = $crate::Database::connection(self, "channel_limit").await?;
+                $crate::queries::channel_limit(&mut *conn, params).await
+            }
+
+            async fn channel_limits(
+                &self,
+                params: $crate::__private::ChannelLimitsParams,
+            ) -> $crate::__private::Result<Vec<$crate::__private::LimitInfo>> {
+                let mut conn = $crate::Database::connection(self, "channel_limits").await?;
+                $crate::queries::channel_limits(&mut *conn, params).await
+            }
+
+            async fn job_claim_limited(
+                &self,
+                params: $crate::__private::JobClaimLimitedParams<'_>,
+            ) -> $crate::__private::Result<Vec<$crate::__private::ClaimedJob>> {
+                let mut conn = $crate::Database::connection(self, "job_claim_limited").await?;
+                $crate::queries::job_claim_limited(&mut *conn, params).await
+            }
+
             async fn schedule_declare(
                 &self,
                 params: $crate::__private::ScheduleDeclareParams<'_>,

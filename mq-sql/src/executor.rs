@@ -145,6 +145,24 @@ macro_rules! sql_executor {
                 session.finish().await?;
                 Ok(schedules)
             }
+            async fn channel_limit(
+                self,
+                params: $crate::__private::ChannelLimitParams<'_>,
+            ) -> $crate::__private::Result<bool> {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                let changed = $crate::queries::channel_limit(&mut *session, params).await?;
+                session.finish().await?;
+                Ok(changed)
+            }
+            async fn channel_limits(
+                self,
+                params: $crate::__private::ChannelLimitsParams,
+            ) -> $crate::__private::Result<Vec<$crate::__private::LimitInfo>> {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                let limits = $crate::queries::channel_limits(&mut *session, params).await?;
+                session.finish().await?;
+                Ok(limits)
+            }
             async fn job_cancel(
                 self,
                 params: $crate::__private::JobCancelParams<'_>,

@@ -31,13 +31,14 @@ pub mod __private {
     pub use async_trait::async_trait;
     pub use futures::stream::BoxStream;
     pub use mq_core::backend::{
-        Backend, CancelOutcome, ChannelPauseParams, ClaimedJob, JobCancelParams,
-        JobCheckpointParams, JobClaimParams, JobCommitParams, JobCompleteParams, JobDeleteParams,
-        JobFailOutcome, JobFailParams, JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams,
-        JobLease, JobListParams, JobReleaseParams, JobRetryParams, JobScheduleParams,
-        JobScheduleResult, JobStatsParams, JobSummary, JobVacuumParams, LeaseOutcome, ListenParams,
-        MigrateParams, QueueStats, ScheduleDeclareParams, ScheduleDeclared, ScheduleFireParams,
-        ScheduleInfo, ScheduleListParams, ScheduleReleaseParams, Spawned, Wakeup,
+        Backend, CancelOutcome, ChannelLimitParams, ChannelLimitsParams, ChannelPauseParams,
+        ClaimedJob, JobCancelParams, JobCheckpointParams, JobClaimLimitedParams, JobClaimParams,
+        JobCommitParams, JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams,
+        JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams, JobLease, JobListParams,
+        JobReleaseParams, JobRetryParams, JobScheduleParams, JobScheduleResult, JobStatsParams,
+        JobSummary, JobVacuumParams, LeaseOutcome, LimitInfo, ListenParams, MigrateParams,
+        QueueStats, ScheduleDeclareParams, ScheduleDeclared, ScheduleFireParams, ScheduleInfo,
+        ScheduleListParams, ScheduleReleaseParams, Spawned, Wakeup,
     };
     pub use mq_core::{Executor, Result, Uuid};
 }
@@ -145,6 +146,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "schedules",
         sql: include_str!("../../migrations/0012_schedules.sql"),
     },
+    Migration {
+        version: 13,
+        name: "channel_limits",
+        sql: include_str!("../../migrations/0013_channel_limits.sql"),
+    },
 ];
 
 /// The newest schema version this library knows.
@@ -220,6 +226,17 @@ pub mod statements {
     pub const SCHEDULE_RELEASE: &str = include_str!("../statements/schedule_release.sql");
     /// Every schedule.
     pub const SCHEDULE_LIST: &str = include_str!("../statements/schedule_list.sql");
+    /// Sets a channel's limit.
+    pub const CHANNEL_LIMIT_SET: &str = include_str!("../statements/channel_limit_set.sql");
+    /// Removes a channel's limit.
+    pub const CHANNEL_LIMIT_REMOVE: &str = include_str!("../statements/channel_limit_remove.sql");
+    /// Every channel limit, with its use.
+    pub const CHANNEL_LIMITS: &str = include_str!("../statements/channel_limits.sql");
+    /// Every channel limit, without its use.
+    pub const CHANNEL_LIMITS_PLAIN: &str = include_str!("../statements/channel_limits_plain.sql");
+    /// Locks a limited channel for a claim.
+    pub const JOB_CLAIM_LIMITED_LOCK: &str =
+        include_str!("../statements/job_claim_limited_lock.sql");
 }
 
 static JOB_COMPLETE: LazyLock<[String; 4]> = LazyLock::new(|| {
@@ -354,6 +371,19 @@ pub fn job_claim(filtered: bool) -> &'static str {
 /// start from in each channel.
 pub fn job_claim_targeted() -> &'static str {
     JOB_CLAIM_TARGETED.as_str()
+}
+
+static JOB_CLAIM_LIMITED: LazyLock<String> = LazyLock::new(|| {
+    include_str!("../statements/job_claim_limited.sql").to_owned()
+        + JOB_CLAIM_UPDATE
+        + include_str!("../statements/job_claim_limited_record.sql")
+});
+
+/// `Backend::job_claim_limited`, after `JOB_CLAIM_LIMITED_LOCK`: `$1`
+/// limit, `$2` lease (µs), `$3` channel name, `$4` the arguments served
+/// last, `$5` now.
+pub fn job_claim_limited() -> &'static str {
+    JOB_CLAIM_LIMITED.as_str()
 }
 
 /// Whether an error with this SQLSTATE may go away if the operation is

@@ -21,6 +21,7 @@ use time::OffsetDateTime;
 
 use crate::connection::{Connection, FromValue, Param, Pooling, Row};
 
+mod limits;
 mod schedules;
 use crate::filter;
 use crate::notify_group::{self, Turn};
@@ -29,6 +30,7 @@ use crate::{
     fail_outcome, from_micros, insert_notifications, latest_version, lease_columns, lease_outcome,
     micros, notification, parse_error, parse_errors, ready_notifications, statements,
 };
+pub use limits::{channel_limit, channel_limits, job_claim_limited};
 pub use schedules::{schedule_declare, schedule_fire, schedule_list, schedule_release};
 
 /// A value read back that is not what mq writes (a newer schema, or a row
@@ -186,7 +188,7 @@ async fn insert_rows(
 /// connection mq took from a pool, the statement is shared with the calls
 /// to the same database that end meanwhile ([`notify_group`]), and its
 /// errors are only logged: the jobs are in, and runners also poll.
-async fn notify(conn: &mut dyn Connection, payloads: &[String]) -> Result<()> {
+pub(crate) async fn notify(conn: &mut dyn Connection, payloads: &[String]) -> Result<()> {
     if payloads.is_empty() {
         return Ok(());
     }
@@ -223,7 +225,7 @@ async fn send_notifications(conn: &mut dyn Connection, payloads: &[String]) -> R
     Ok(())
 }
 
-fn claimed_job(row: &mut Row) -> Result<ClaimedJob> {
+pub(crate) fn claimed_job(row: &mut Row) -> Result<ClaimedJob> {
     let op = "job_claim";
     Ok(ClaimedJob::new(
         get(row, op, "id")?,

@@ -22,8 +22,9 @@
 -- job unless concurrent claims hold all its ready rows. The cursor then
 -- moves past the channels served, so the next claim starts where this one
 -- stopped and every channel with ready work is served within as many claims
--- as there are such channels. A paused channel (mq_channel_pauses) is
--- visited but gives nothing, and the cursor passes it with the others.
+-- as there are such channels. A paused channel (mq_channel_pauses) or a
+-- limited one (mq_channel_limits) is visited but gives nothing, and the
+-- cursor passes it with the others.
 WITH RECURSIVE channel(channel_name, channel_args, wrapped) AS (
     (SELECT * FROM (
         -- The first channel after the cursor: same name, later args...
@@ -78,11 +79,14 @@ WITH RECURSIVE channel(channel_name, channel_args, wrapped) AS (
 ),
 picked AS (
     SELECT p.id
-    -- Paused channels are passed over before the limit, so that they take
-    -- no room in the claim: one primary key probe per channel visited.
+    -- Paused channels, and limited ones (which only job_claim_limited.sql
+    -- claims from), are passed over before the limit, so that they take
+    -- no room in the claim: a primary key probe or two per channel visited.
     FROM (SELECT * FROM channel c
           WHERE NOT EXISTS (SELECT 1 FROM mq_channel_pauses paused
                             WHERE paused.channel_name = c.channel_name)
+            AND NOT EXISTS (SELECT 1 FROM mq_channel_limits limited
+                            WHERE limited.channel_name = c.channel_name)
           LIMIT $1) c
     CROSS JOIN LATERAL (
         SELECT j.id

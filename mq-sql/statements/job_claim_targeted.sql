@@ -26,10 +26,14 @@ WITH picked AS (
           AND j.ready_seq >= t.from_seq
           AND j.ready_seq < t.until_seq
           -- A paused channel gives nothing, and the runner forgets it until
-          -- a resume's notification. This test names no column of j, so it
-          -- is made once per channel, before the index is read.
+          -- a resume's notification; nor does a limited one, which only
+          -- job_claim_limited.sql claims from. These tests name no column
+          -- of j, so they are made once per channel, before the index is
+          -- read.
           AND NOT EXISTS (SELECT 1 FROM mq_channel_pauses paused
                           WHERE paused.channel_name = t.channel_name)
+          AND NOT EXISTS (SELECT 1 FROM mq_channel_limits limited
+                          WHERE limited.channel_name = t.channel_name)
         ORDER BY j.ready_seq
         LIMIT $1
         FOR UPDATE SKIP LOCKED

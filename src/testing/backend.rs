@@ -115,6 +115,15 @@
 //! #   async fn job_delete(&self, params: JobDeleteParams<'_>) -> Result<Vec<Uuid>> {
 //! #       self.inner.job_delete(params).await
 //! #   }
+//! #   async fn channel_limit(&self, params: ChannelLimitParams<'_>) -> Result<bool> {
+//! #       self.inner.channel_limit(params).await
+//! #   }
+//! #   async fn channel_limits(&self, params: ChannelLimitsParams) -> Result<Vec<LimitInfo>> {
+//! #       self.inner.channel_limits(params).await
+//! #   }
+//! #   async fn job_claim_limited(&self, params: JobClaimLimitedParams<'_>) -> Result<Vec<ClaimedJob>> {
+//! #       self.inner.job_claim_limited(params).await
+//! #   }
 //! #   async fn schedule_declare(&self, params: ScheduleDeclareParams<'_>) -> Result<ScheduleDeclared> {
 //! #       self.inner.schedule_declare(params).await
 //! #   }

@@ -11,6 +11,7 @@ mod cancel;
 mod channels;
 mod drivers;
 mod leases;
+mod limits;
 mod liveness;
 mod migrations;
 mod ordering;
@@ -67,6 +68,7 @@ macro_rules! all_cases {
             channels::urgent_job_overtakes_a_backlog,
             cancel::cancelled_jobs_stop_and_stay_cancelled,
             periodic::periodic_jobs_run_once_per_tick_across_runners,
+            limits::limits_hold_across_runners,
             runners::idle_runner_wakes_on_spawn,
             runners::concurrent_spawns_all_wake_an_idle_runner,
             runners::competing_runners_run_each_job_once,
@@ -93,6 +95,7 @@ macro_rules! all_cases {
             migrations::upgrades_a_version_9_database_with_its_jobs,
             migrations::upgrades_a_version_10_database_with_its_jobs,
             migrations::upgrades_a_version_11_database_with_its_jobs,
+            migrations::upgrades_a_version_12_database_with_its_jobs,
             storage::vacuum_rebuilds_bloated_indexes,
             admin::failed_jobs_are_inspected_and_retried,
             admin::kept_completed_jobs_are_inspected_and_pruned,

@@ -618,6 +618,51 @@ pub async fn upgrades_a_version_11_database_with_its_jobs<D: Driver>(_db: &Db<D>
     assert_eq!(log.items(), [old]);
 }
 
+const VERSION_12: &str = include_str!("../../migrations/0012_schedules.sql");
+const VERSION_12_JOBS: &str = "
+INSERT INTO mq_migrations (version, name) VALUES (12, 'schedules');
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff)
+VALUES
+    ('00000000-0000-7000-8000-000000000091', 'ready', 'old', 'v12', 'a', false, now(), NULL,
+     0, 0, 3, '10ms'),
+    ('00000000-0000-7000-8000-000000000092', 'ready', 'old', 'v12', 'b', false, now(), NULL,
+     0, 0, 3, '10ms');
+INSERT INTO mq_schedules (name, job_name, expression, missed, next_run_at, declared_at)
+VALUES ('nightly', 'report', '0 0 3 * * *', 'skip', now() + interval '1 day', now());
+";
+
+/// A database of schema version 12, with its jobs and a schedule,
+/// migrates in place to version 13 (channel limits): a limit set on its
+/// channel afterwards holds its jobs to one at a time, and they run.
+pub async fn upgrades_a_version_12_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    let db = migrated_from_version::<D>(12).await;
+    assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 13);
+    assert_eq!(admin::schedules(db.ex()).await.unwrap()[0].name, "nightly");
+    let limit = admin::ChannelLimit::new("v12").set_concurrency(1).unwrap();
+    assert!(admin::set_limit(db.ex(), &limit).await.unwrap());
+    let limits = admin::limits(db.ex()).await.unwrap();
+    assert_eq!((limits[0].waiting, limits[0].running), (2, 0));
+
+    let (_runner, log) = recording_runner(
+        &db,
+        |options| {
+            options.set_channel_names(&["v12"]);
+        },
+        |job| job.channel_args().to_owned(),
+    )
+    .await;
+    for id in [0x91, 0x92] {
+        db.wait_gone(Uuid::from_u128(
+            0x0000_0000_0000_7000_8000_0000_0000_0000 | id,
+        ))
+        .await;
+    }
+    let mut ran = log.items();
+    ran.sort();
+    assert_eq!(ran, ["a", "b"]);
+}
+
 /// The schema's history as the upgrade tests replay it: each version's
 /// migration, then the jobs spawned under it. (Version 1's jobs are its own
 /// test's: the later versions' jobs create the migrations table.)
@@ -642,6 +687,8 @@ const HISTORY: &[(u32, &str)] = &[
     (10, VERSION_10_JOBS),
     (11, VERSION_11),
     (11, VERSION_11_JOBS),
+    (12, VERSION_12),
+    (12, VERSION_12_JOBS),
 ];
 
 /// A fresh database at schema `version`, with the jobs of every version up

@@ -165,6 +165,18 @@ macro_rules! conformance_tests {
                 is_listed_and_idempotent,
                 holds_jobs_that_become_ready_while_paused,
             },
+            channel_limit {
+                limits_are_set_replaced_and_removed,
+                bad_limits_are_refused,
+                ordinary_claims_pass_limited_channels_over,
+            },
+            job_claim_limited {
+                claims_no_more_than_the_concurrency,
+                starts_no_more_than_the_rate,
+                per_args_limits_hold_each_argument_apart,
+                only_limited_unpaused_channels_give_jobs,
+                random_claims_take_exactly_the_room_left,
+            },
             schedule_declare {
                 takes_free_leases_and_renews_its_own,
                 a_changed_cadence_starts_again,
@@ -276,10 +288,12 @@ impl Default for Clock {
     }
 }
 
+pub mod channel_limit;
 pub mod channel_pause;
 pub mod job_cancel;
 pub mod job_checkpoint;
 pub mod job_claim;
+pub mod job_claim_limited;
 pub mod job_commit;
 pub mod job_complete;
 pub mod job_delete;

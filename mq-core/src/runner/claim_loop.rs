@@ -43,10 +43,11 @@ use time::OffsetDateTime;
 
 use super::attempt::Ending;
 use super::hot_channels::HotChannels;
+use super::limited::LimitedChannels;
 use super::shared::{Dispatch, LoopEvent, RunnerShared, VACUUM_MIN_INTERVAL};
 use crate::backend::{
-    ChannelKey, ClaimedJob, JobClaimParams, JobScheduleParams, JobScheduleResult, JobVacuumParams,
-    Wakeup, claim_cursor,
+    ChannelKey, ChannelLimitsParams, ClaimedJob, JobClaimLimitedParams, JobClaimParams,
+    JobScheduleParams, JobScheduleResult, JobVacuumParams, Wakeup, claim_cursor,
 };
 use crate::error::Result;
 
@@ -136,6 +137,8 @@ struct ClaimLoop {
     targeted_took: Option<Duration>,
     /// The channels known to have ready work, for targeted claims.
     hot: HotChannels,
+    /// The limited channels, claimed by limited claims.
+    limited: LimitedChannels,
     /// When to run `job_schedule` next.
     schedule_due: Instant,
     /// A schedule run is in flight.
@@ -188,6 +191,7 @@ pub(crate) async fn run(
         replay: Vec::new(),
         targeted_took: None,
         hot: HotChannels::default(),
+        limited: LimitedChannels::default(),
         schedule_due: now,
         schedule_in_flight: false,
         scheduled_until: None,
@@ -293,12 +297,98 @@ impl ClaimLoop {
         self.schedule_due = self.schedule_due.min(now + next);
     }
 
-    /// Claims when slots are free and work may be waiting: starts a claim
-    /// over all channels when that is wanted and its spacing allows, and
-    /// claims from the channels known to have work. Returns how long to
-    /// wait before the next turn at most: zero to go again at once (a full
-    /// batch suggests more is ready), `None` for the poll interval.
+    /// Claims when slots are free and work may be waiting: the ordinary
+    /// claims ([`claim_unlimited`](Self::claim_unlimited)), then the
+    /// limited channels worth a claim ([`claim_limited`](Self::claim_limited)).
+    /// Returns how long to wait before the next turn at most: zero to go
+    /// again at once (a full batch suggests more is ready), `None` for the
+    /// poll interval.
     async fn claim(&mut self) -> Option<Duration> {
+        self.refresh_limits().await;
+        let wait = self.claim_unlimited().await;
+        if self.claim_limited().await {
+            Some(Duration::ZERO)
+        } else {
+            wait
+        }
+    }
+
+    /// Reads which channels are limited, every poll interval.
+    async fn refresh_limits(&mut self) {
+        if !self.limited.refresh_due() {
+            return;
+        }
+        let poll = self.shared.config.poll_interval;
+        let read = self
+            .shared
+            .backend
+            .channel_limits(ChannelLimitsParams {
+                now: None,
+                with_use: false,
+            })
+            .await;
+        match read {
+            Ok(limits) => self.limited.refreshed(
+                limits
+                    .into_iter()
+                    .map(|info| info.limit.channel_name().to_owned()),
+                poll,
+            ),
+            Err(error) => {
+                let backoff = self.failed("channel_limits", &error);
+                self.limited.refresh_failed(backoff.max(poll));
+            }
+        }
+    }
+
+    /// Claims from each limited channel worth it (see [`LimitedChannels`]),
+    /// while slots are free. Returns whether one took all it asked for:
+    /// more may be waiting.
+    async fn claim_limited(&mut self) -> bool {
+        let shared = self.shared.clone();
+        let config = &shared.config;
+        let names = config.channel_names.as_deref();
+        let mut more = false;
+        for (channel_name, after) in self.limited.to_claim(|name| wants(names, Some(name))) {
+            let taken = shared.slots_taken() + self.full_in_flight.unwrap_or(0);
+            if shared.slots_taken() >= config.min_concurrency {
+                break;
+            }
+            let free = config.max_concurrency.saturating_sub(taken);
+            if free == 0 {
+                break;
+            }
+            let started = Instant::now();
+            let claimed = shared
+                .backend
+                .job_claim_limited(JobClaimLimitedParams {
+                    channel_name: &channel_name,
+                    after: after.as_deref(),
+                    limit: u32::try_from(free).unwrap_or(u32::MAX),
+                    lease: config.lease,
+                    now: None,
+                })
+                .await;
+            match claimed {
+                Ok(jobs) => {
+                    self.failures = 0;
+                    self.limited.claimed(&channel_name, &jobs, free);
+                    more |= jobs.len() >= free;
+                    self.claimed(jobs, free, started.elapsed(), false);
+                }
+                Err(error) => {
+                    self.failed("job_claim_limited", &error);
+                    self.limited.failed(&channel_name);
+                }
+            }
+        }
+        more
+    }
+
+    /// The ordinary claims: starts a claim over all channels when that is
+    /// wanted and its spacing allows, and claims from the channels known
+    /// to have work.
+    async fn claim_unlimited(&mut self) -> Option<Duration> {
         let shared = self.shared.clone();
         let config = &shared.config;
         // Batching counts the jobs held; the bound, the slots a claim in
@@ -538,7 +628,10 @@ impl ClaimLoop {
                 // The backend stopped notifying: polling carries on alone.
                 None => self.wakeups = futures::stream::pending().boxed().fuse(),
             },
-            () = timer => self.full_wanted = true,
+            () = timer => {
+                self.full_wanted = true;
+                self.limited.all_due();
+            }
         }
         while !self.stopped
             && let Some(event) = self.events.next().now_or_never()
@@ -558,6 +651,11 @@ impl ClaimLoop {
             }
             Some(LoopEvent::Scheduled(run)) => self.scheduled(run),
             Some(LoopEvent::FullClaimed(claim)) => self.full_claimed(claim),
+            Some(LoopEvent::Settled(channel_names)) => {
+                for name in &channel_names {
+                    self.limited.due(name);
+                }
+            }
             Some(LoopEvent::Stop) | None => self.stopped = true,
         }
     }
@@ -581,9 +679,14 @@ impl ClaimLoop {
                 if wants(names, channel_name.as_deref()) {
                     self.full_wanted = true;
                 }
+                match channel_name {
+                    Some(name) => self.limited.due(&name),
+                    None => self.limited.all_due(),
+                }
             }
             Wakeup::Queued { channel, ready_seq } => {
                 if wants(names, Some(&channel.name)) {
+                    self.limited.due(&channel.name);
                     self.queued(channel, ready_seq);
                 }
             }
@@ -598,6 +701,7 @@ impl ClaimLoop {
                 self.settle_due = Instant::now();
             }
             Wakeup::Resync => {
+                self.limited.refresh_now();
                 self.full_wanted = true;
                 self.full_not_before = Instant::now();
                 self.scheduled_until = None;

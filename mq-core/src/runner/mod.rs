@@ -21,6 +21,7 @@ pub(crate) mod cancel;
 pub(crate) mod claim_loop;
 pub(crate) mod hot_channels;
 pub(crate) mod keep_alive;
+pub(crate) mod limited;
 pub(crate) mod outcomes;
 pub mod report;
 pub(crate) mod scheduler;
@@ -107,6 +108,7 @@ impl JobRunnerOptions {
                 schedule_lease: DEFAULT_SCHEDULE_LEASE,
                 schedule_prune_after: Duration::from_secs(3600),
                 run_schedules: true,
+                channel_limits: Vec::new(),
             },
         }
     }
@@ -225,6 +227,19 @@ impl JobRunnerOptions {
         self
     }
 
+    /// Sets `limit` on its channel as the runner starts, for every runner
+    /// of every process (as [`admin::set_limit`](crate::admin::set_limit)
+    /// does): the application declares its limits with the runners that
+    /// need them. A runner takes the jobs of a limited channel with
+    /// limited claims, whoever set the limit.
+    pub fn set_channel_limit(&mut self, limit: crate::limits::ChannelLimit) -> &mut Self {
+        self.config
+            .channel_limits
+            .retain(|known| known.channel_name() != limit.channel_name());
+        self.config.channel_limits.push(limit);
+        self
+    }
+
     /// Reports the runner's measurements to `metrics`: claims and their
     /// latency, each attempt's outcome and run time, the running count.
     /// See [`report`] (and the `mq` crate's `metrics` feature).
@@ -251,6 +266,14 @@ impl JobRunnerOptions {
             registry.registry().check()?;
         }
         let spawner = self.spawner.clone().ok_or(Error::NoRuntime)?;
+        for limit in &self.config.channel_limits {
+            self.backend
+                .channel_limit(crate::limits::ChannelLimitParams {
+                    channel_name: limit.channel_name(),
+                    action: crate::limits::LimitAction::Set(limit),
+                })
+                .await?;
+        }
         let dispatch = self.dispatch.clone();
         let wakeups = self
             .backend

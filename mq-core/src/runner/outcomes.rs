@@ -24,7 +24,7 @@ use futures::{FutureExt, StreamExt};
 
 use super::attempt::Attempt;
 use super::report::JobOutcome;
-use super::shared::{Outcome, RunnerShared};
+use super::shared::{LoopEvent, Outcome, RunnerShared};
 use crate::backend::{
     JobCompleteParams, JobFailOutcome, JobFailParams, JobFailure, JobLease, JobReleaseParams,
     LeaseOutcome,
@@ -80,6 +80,20 @@ struct Batch {
 }
 
 impl Batch {
+    /// The channel names of the batch's jobs, each once.
+    fn channel_names(&self) -> Vec<String> {
+        let attempts = self
+            .completions
+            .iter()
+            .map(|(attempt, _)| attempt)
+            .chain(self.failures.iter().map(|(attempt, _)| attempt))
+            .chain(self.releases.values().flatten().map(|(attempt, _)| attempt));
+        let names: std::collections::BTreeSet<&str> = attempts
+            .map(|attempt| attempt.channel_name.as_str())
+            .collect();
+        names.into_iter().map(str::to_owned).collect()
+    }
+
     fn add(&mut self, outcome: Outcome) {
         match outcome {
             Outcome::Complete { attempt, ack } => self.completions.push((attempt, ack)),
@@ -130,6 +144,14 @@ pub(crate) async fn run(shared: Arc<RunnerShared>, mut outcomes: mpsc::Unbounded
 
 impl Writer {
     async fn write(&mut self, batch: Batch) {
+        let channels = batch.channel_names();
+        self.write_outcomes(batch).await;
+        // After the writes: a limited claim made now counts the slots
+        // these jobs held as free.
+        self.shared.event(LoopEvent::Settled(channels));
+    }
+
+    async fn write_outcomes(&mut self, batch: Batch) {
         if !batch.completions.is_empty() {
             self.complete(batch.completions).await;
         }

@@ -43,6 +43,8 @@ pub(crate) struct RunnerConfig {
     pub schedule_prune_after: Duration,
     /// This runner declares and fires its registry's schedules.
     pub run_schedules: bool,
+    /// Limits this runner sets as it starts.
+    pub channel_limits: Vec<crate::limits::ChannelLimit>,
     /// Vacuum after this many claimed jobs (at most every
     /// [`VACUUM_MIN_INTERVAL`]); `None` leaves it to autovacuum.
     pub vacuum_every: Option<u64>,
@@ -65,6 +67,9 @@ pub(crate) enum LoopEvent {
     Scheduled(super::claim_loop::ScheduleRun),
     /// A claim over all channels that the claim loop started came back.
     FullClaimed(super::claim_loop::FullClaim),
+    /// The outcome task wrote how attempts of jobs of these channel names
+    /// ended: their limits, if any, may have room again.
+    Settled(Vec<String>),
     /// Stop claiming.
     Stop,
 }

@@ -1,0 +1,413 @@
+//! Conformance cases of `Backend::job_claim_limited`: claims that never
+//! exceed a channel's concurrency or rate, over the channel or per
+//! argument.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::channel_limit::{limits, set_limit};
+use super::*;
+use crate::limits::{ChannelLimit, JobClaimLimitedParams};
+
+pub(super) async fn claim_limited(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    channel_name: &str,
+    limit: u32,
+) -> Vec<ClaimedJob> {
+    claim_limited_after(backend, now, channel_name, None, limit).await
+}
+
+async fn claim_limited_after(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    channel_name: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> Vec<ClaimedJob> {
+    backend
+        .job_claim_limited(JobClaimLimitedParams {
+            channel_name,
+            after,
+            limit,
+            lease: LEASE,
+            now,
+        })
+        .await
+        .expect("job_claim_limited")
+}
+
+fn leases(jobs: &[ClaimedJob]) -> Vec<JobLease> {
+    jobs.iter().map(ClaimedJob::lease).collect()
+}
+
+async fn spawn_many(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    channel: &str,
+    args: &str,
+    n: usize,
+) -> Vec<Uuid> {
+    let builders: Vec<JobBuilder> = (0..n)
+        .map(|_| {
+            let mut b = job("j", channel);
+            b.set_channel_args(args);
+            b
+        })
+        .collect();
+    let refs: Vec<&JobBuilder> = builders.iter().collect();
+    insert(backend, now, &refs).await
+}
+
+/// No more than the concurrency run at once: claims take what is left, in
+/// spawn order; a completion, a failure or a lapsed lease frees a slot.
+pub async fn claims_no_more_than_the_concurrency(backend: &dyn Backend) {
+    let t = Clock::new();
+    let spawned = spawn_many(backend, t.at(0.0), "api", "", 6).await;
+    set_limit(
+        backend,
+        &ChannelLimit::new("api").set_concurrency(2).unwrap(),
+    )
+    .await;
+    let first = claim_limited(backend, t.at(1.0), "api", 10).await;
+    assert_eq!(ids(&first), spawned[..2]);
+    assert!(
+        claim_limited(backend, t.at(1.0), "api", 10)
+            .await
+            .is_empty()
+    );
+    assert_eq!(limits(backend, t.at(1.0)).await[0].running, 2);
+    assert_eq!(limits(backend, t.at(1.0)).await[0].waiting, 4);
+
+    complete(backend, &leases(&first[..1])).await;
+    let second = claim_limited(backend, t.at(2.0), "api", 10).await;
+    assert_eq!(ids(&second), spawned[2..3]);
+    fail(
+        backend,
+        t.at(3.0),
+        second[0].lease(),
+        Duration::from_secs(3600),
+    )
+    .await;
+    let third = claim_limited(backend, t.at(3.0), "api", 10).await;
+    assert_eq!(ids(&third), spawned[3..4]);
+    // The lease of `first[1]` (30 s from 1) lapses at 31: its slot is free
+    // though the job is not yet rescheduled.
+    assert!(
+        claim_limited(backend, t.at(30.0), "api", 10)
+            .await
+            .is_empty()
+    );
+    let fourth = claim_limited(backend, t.at(31.5), "api", 10).await;
+    assert_eq!(ids(&fourth), spawned[4..5]);
+}
+
+/// No more than the rate's count start in any window of its period,
+/// whatever completes meanwhile.
+pub async fn starts_no_more_than_the_rate(backend: &dyn Backend) {
+    let t = Clock::new();
+    let spawned = spawn_many(backend, t.at(0.0), "api", "", 8).await;
+    let limit = ChannelLimit::new("api")
+        .set_rate(3, Duration::from_secs(10))
+        .unwrap();
+    set_limit(backend, &limit).await;
+    let first = claim_limited(backend, t.at(1.0), "api", 2).await;
+    assert_eq!(ids(&first), spawned[..2]);
+    complete(backend, &leases(&first)).await;
+    let second = claim_limited(backend, t.at(5.0), "api", 10).await;
+    assert_eq!(ids(&second), spawned[2..3]);
+    complete(backend, &leases(&second)).await;
+    assert!(
+        claim_limited(backend, t.at(10.9), "api", 10)
+            .await
+            .is_empty()
+    );
+    assert_eq!(limits(backend, t.at(10.9)).await[0].recent_starts, 3);
+    // At 11, the two starts of 1 are out of the window; the one of 5 is not.
+    let third = claim_limited(backend, t.at(11.0), "api", 10).await;
+    assert_eq!(ids(&third), spawned[3..5]);
+    let fourth = claim_limited(backend, t.at(15.0), "api", 10).await;
+    assert_eq!(ids(&fourth), spawned[5..6]);
+}
+
+/// A limit per argument holds each argument to it apart, and serves the
+/// arguments in turn after the one given.
+pub async fn per_args_limits_hold_each_argument_apart(backend: &dyn Backend) {
+    let t = Clock::new();
+    let x = spawn_many(backend, t.at(0.0), "exports", "x", 3).await;
+    let y = spawn_many(backend, t.at(0.0), "exports", "y", 3).await;
+    let z = spawn_many(backend, t.at(0.0), "exports", "z", 1).await;
+    let limit = ChannelLimit::new("exports")
+        .set_concurrency(2)
+        .unwrap()
+        .set_per_args(true);
+    set_limit(backend, &limit).await;
+    let first = claim_limited_after(backend, t.at(1.0), "exports", Some("x"), 3).await;
+    // After x: y first, then z; the claim's own limit stops it.
+    assert_eq!(ids(&first), vec![y[0], y[1], z[0]]);
+    let second = claim_limited(backend, t.at(1.0), "exports", 10).await;
+    assert_eq!(ids(&second), vec![x[0], x[1]]);
+    assert!(
+        claim_limited(backend, t.at(1.0), "exports", 10)
+            .await
+            .is_empty()
+    );
+    assert_eq!(limits(backend, t.at(1.0)).await[0].running, 2);
+
+    // Over the whole channel instead: two at once in all.
+    complete(backend, &leases(&first)).await;
+    complete(backend, &leases(&second)).await;
+    let whole = ChannelLimit::new("exports").set_concurrency(2).unwrap();
+    set_limit(backend, &whole).await;
+    let third = claim_limited(backend, t.at(2.0), "exports", 10).await;
+    assert_eq!(third.len(), 2);
+    assert!(
+        claim_limited(backend, t.at(2.0), "exports", 10)
+            .await
+            .is_empty()
+    );
+}
+
+/// A channel without a limit, or a paused limited one, gives nothing to a
+/// limited claim.
+pub async fn only_limited_unpaused_channels_give_jobs(backend: &dyn Backend) {
+    let t = Clock::new();
+    spawn_many(backend, t.at(0.0), "free", "", 1).await;
+    assert!(
+        claim_limited(backend, t.at(1.0), "free", 10)
+            .await
+            .is_empty()
+    );
+    spawn_many(backend, t.at(0.0), "api", "", 1).await;
+    set_limit(
+        backend,
+        &ChannelLimit::new("api").set_concurrency(5).unwrap(),
+    )
+    .await;
+    backend
+        .channel_pause(crate::backend::ChannelPauseParams {
+            channel_name: "api",
+            action: crate::backend::PauseAction::Pause,
+            now: t.at(0.0),
+        })
+        .await
+        .expect("channel_pause");
+    assert!(
+        claim_limited(backend, t.at(1.0), "api", 10)
+            .await
+            .is_empty()
+    );
+    backend
+        .channel_pause(crate::backend::ChannelPauseParams {
+            channel_name: "api",
+            action: crate::backend::PauseAction::Resume,
+            now: None,
+        })
+        .await
+        .expect("channel_pause");
+    assert_eq!(claim_limited(backend, t.at(1.0), "api", 10).await.len(), 1);
+}
+
+/// One step of a generated sequence on a limited channel.
+#[derive(Clone, Debug)]
+enum Step {
+    /// Spawns jobs with arguments `a` or `b`.
+    Spawn(bool, u8),
+    /// A limited claim of up to this many.
+    Claim(u8),
+    /// Completes the n-th job the account holds running.
+    Complete(usize),
+    /// Fails it, to retry in an hour.
+    Fail(usize),
+    /// The clock moves on (leases last 30 s).
+    Advance(u8),
+}
+
+/// The limit of a generated sequence.
+#[derive(Clone, Debug)]
+struct Shape {
+    concurrency: Option<u32>,
+    rate: Option<u32>,
+    per_args: bool,
+}
+
+fn shaped_steps() -> impl proptest::strategy::Strategy<Value = (Shape, Vec<Step>)> {
+    use proptest::prelude::*;
+    let shape = (
+        proptest::option::of(1u32..4),
+        proptest::option::of(1u32..6),
+        any::<bool>(),
+    )
+        .prop_filter("a limit", |(c, r, _)| c.is_some() || r.is_some())
+        .prop_map(|(concurrency, rate, per_args)| Shape {
+            concurrency,
+            rate,
+            per_args,
+        });
+    let step = prop_oneof![
+        2 => (any::<bool>(), 1u8..4).prop_map(|(b, n)| Step::Spawn(b, n)),
+        4 => (1u8..6).prop_map(Step::Claim),
+        2 => (0usize..8).prop_map(Step::Complete),
+        1 => (0usize..8).prop_map(Step::Fail),
+        2 => (0u8..20).prop_map(Step::Advance),
+    ];
+    (shape, proptest::collection::vec(step, 1..40))
+}
+
+/// The test's own account of a limited channel.
+#[derive(Default)]
+struct Account {
+    now: u64,
+    /// Ready jobs per argument, oldest first.
+    ready: BTreeMap<String, Vec<Uuid>>,
+    /// Jobs claimed and not yet completed or failed: lease, argument, and
+    /// when the lease ends.
+    running: Vec<(JobLease, String, u64)>,
+    /// Every start: argument and time.
+    starts: Vec<(String, u64)>,
+}
+
+const PERIOD: u64 = 10;
+
+impl Account {
+    fn key(shape: &Shape, args: &str) -> String {
+        if shape.per_args {
+            args.to_owned()
+        } else {
+            String::new()
+        }
+    }
+
+    /// The room a key has at `now`.
+    fn room(&self, shape: &Shape, key: &str) -> u64 {
+        let mut room = u64::MAX;
+        if let Some(c) = shape.concurrency {
+            let running = self
+                .running
+                .iter()
+                .filter(|(_, args, until)| Self::key(shape, args) == key && *until > self.now)
+                .count() as u64;
+            room = room.min(u64::from(c).saturating_sub(running));
+        }
+        if let Some(r) = shape.rate {
+            let recent = self
+                .starts
+                .iter()
+                .filter(|(args, at)| Self::key(shape, args) == key && at + PERIOD > self.now)
+                .count() as u64;
+            room = room.min(u64::from(r).saturating_sub(recent));
+        }
+        room
+    }
+
+    /// How many a claim of up to `asked` must take.
+    fn expected(&self, shape: &Shape, asked: u64) -> u64 {
+        let total = if shape.per_args {
+            self.ready
+                .iter()
+                .map(|(args, jobs)| self.room(shape, args).min(jobs.len() as u64))
+                .sum::<u64>()
+        } else {
+            let ready: u64 = self.ready.values().map(|jobs| jobs.len() as u64).sum();
+            self.room(shape, "").min(ready)
+        };
+        total.min(asked)
+    }
+}
+
+async fn check_limited(
+    backend: &dyn Backend,
+    base: Clock,
+    (shape, steps): (Shape, Vec<Step>),
+) -> std::result::Result<(), super::model::Failure> {
+    let channel = format!("l{}", base.0.unix_timestamp());
+    let mut limit = ChannelLimit::new(channel.clone()).set_per_args(shape.per_args);
+    if let Some(c) = shape.concurrency {
+        limit = limit.set_concurrency(c).expect("valid");
+    }
+    if let Some(r) = shape.rate {
+        limit = limit
+            .set_rate(r, Duration::from_secs(PERIOD))
+            .expect("valid");
+    }
+    set_limit(backend, &limit).await;
+    let at = |secs: u64| base.at(secs as f64);
+    let mut account = Account::default();
+    let mut log = format!("{shape:?}\n");
+    for step in steps {
+        log.push_str(&format!("{:>4}s {step:?}\n", account.now));
+        let broken = |what: String, log: &str| Err((what, log.to_owned()));
+        match step {
+            Step::Spawn(b, n) => {
+                let args = if b { "b" } else { "a" };
+                let ids = spawn_many(backend, at(account.now), &channel, args, n as usize).await;
+                account
+                    .ready
+                    .entry(args.to_owned())
+                    .or_default()
+                    .extend(ids);
+            }
+            Step::Claim(n) => {
+                let expected = account.expected(&shape, u64::from(n));
+                let jobs = claim_limited(backend, at(account.now), &channel, u32::from(n)).await;
+                if jobs.len() as u64 != expected {
+                    return broken(
+                        format!("claimed {} jobs, expected {expected}", jobs.len()),
+                        &log,
+                    );
+                }
+                // Each argument's oldest ready jobs, in whatever order the
+                // backend returns them.
+                let mut by_args: BTreeMap<String, BTreeSet<Uuid>> = BTreeMap::new();
+                for job in &jobs {
+                    by_args
+                        .entry(job.channel_args.clone())
+                        .or_default()
+                        .insert(job.id);
+                    account.running.push((
+                        job.lease(),
+                        job.channel_args.clone(),
+                        account.now + LEASE.as_secs(),
+                    ));
+                    account.starts.push((job.channel_args.clone(), account.now));
+                }
+                for (args, claimed) in by_args {
+                    let queue = account.ready.entry(args.clone()).or_default();
+                    let oldest: BTreeSet<Uuid> =
+                        queue.iter().take(claimed.len()).copied().collect();
+                    if oldest != claimed {
+                        return broken(
+                            format!("claimed {claimed:?} of {args:?}, not its oldest {oldest:?}"),
+                            &log,
+                        );
+                    }
+                    queue.drain(..claimed.len());
+                }
+            }
+            Step::Complete(i) | Step::Fail(i) => {
+                if account.running.is_empty() {
+                    continue;
+                }
+                let (lease, _, _) = account.running.remove(i % account.running.len());
+                if matches!(step, Step::Complete(_)) {
+                    complete_at(backend, &[lease], at(account.now)).await;
+                } else {
+                    fail(backend, at(account.now), lease, Duration::from_secs(3600)).await;
+                }
+            }
+            Step::Advance(secs) => account.now += u64::from(secs),
+        }
+    }
+    Ok(())
+}
+
+/// Generated sequences of spawns, limited claims, completions, failures
+/// and time passing, under a random limit (concurrency, rate or both,
+/// over the channel or per argument): every claim takes exactly what the
+/// limit leaves room for (never more: the limit holds; never less: no job
+/// waits on room it has), each argument's oldest first.
+pub async fn random_claims_take_exactly_the_room_left(backend: &dyn Backend) {
+    super::model::explore(24, shaped_steps(), |base, case| {
+        Box::pin(check_limited(backend, base, case))
+    })
+    .await;
+}

@@ -1,0 +1,211 @@
+//! The in-memory backend's channel limits: the limits by channel name, and
+//! the claims made under them, from which their use is counted.
+
+use std::collections::BTreeMap;
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::Store;
+use crate::backend::{ChannelKey, ClaimedJob, JobState};
+use crate::limits::{ChannelLimit, JobClaimLimitedParams, LimitAction, LimitInfo};
+
+/// A stored limit, and when it was set.
+#[derive(Clone, Debug)]
+pub(super) struct StoredLimit {
+    limit: ChannelLimit,
+    updated_at: OffsetDateTime,
+}
+
+/// A job started by a limited claim: it runs under that claim while its
+/// lease token is still the claim's.
+#[derive(Clone, Debug)]
+pub(super) struct LimitedClaim {
+    job: Uuid,
+    lease_token: i32,
+    channel: ChannelKey,
+    at: OffsetDateTime,
+}
+
+impl Store {
+    pub(super) fn channel_limit(
+        &mut self,
+        channel_name: &str,
+        action: LimitAction<'_>,
+        now: OffsetDateTime,
+    ) -> bool {
+        match action {
+            LimitAction::Set(limit) => {
+                if self
+                    .limits
+                    .get(channel_name)
+                    .is_some_and(|stored| &stored.limit == limit)
+                {
+                    return false;
+                }
+                self.limits.insert(
+                    channel_name.to_owned(),
+                    StoredLimit {
+                        limit: limit.clone(),
+                        updated_at: now,
+                    },
+                );
+                true
+            }
+            LimitAction::Remove => self.limits.remove(channel_name).is_some(),
+        }
+    }
+
+    /// The key a claim counts under: the channel, or its arguments too.
+    fn limit_key(limit: &ChannelLimit, channel: &ChannelKey) -> String {
+        if limit.per_args() {
+            channel.args.clone()
+        } else {
+            String::new()
+        }
+    }
+
+    /// What each key of `limit` holds at `now`: claims whose job runs under
+    /// them with a current lease, and claims within the rate period.
+    fn limit_use(&self, limit: &ChannelLimit, now: OffsetDateTime) -> BTreeMap<String, (u64, u64)> {
+        let mut used: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for claim in self
+            .limited_claims
+            .iter()
+            .filter(|claim| claim.channel.name == limit.channel_name())
+        {
+            let entry = used
+                .entry(Self::limit_key(limit, &claim.channel))
+                .or_default();
+            let running = self.jobs.get(&claim.job).is_some_and(|job| {
+                job.state == JobState::Running
+                    && job.lease_token == claim.lease_token
+                    && job.run_at > now
+            });
+            entry.0 += u64::from(running);
+            let recent = limit
+                .rate()
+                .is_some_and(|rate| claim.at > now - rate.period);
+            entry.1 += u64::from(recent);
+        }
+        used
+    }
+
+    pub(super) fn channel_limits(&self, now: OffsetDateTime, with_use: bool) -> Vec<LimitInfo> {
+        self.limits
+            .values()
+            .map(|stored| {
+                let limit = &stored.limit;
+                if !with_use {
+                    return LimitInfo::new(limit.clone(), 0, 0, 0, stored.updated_at);
+                }
+                let used = self.limit_use(limit, now);
+                let running = used
+                    .values()
+                    .map(|(running, _)| *running)
+                    .max()
+                    .unwrap_or(0);
+                let recent = used.values().map(|(_, recent)| *recent).max().unwrap_or(0);
+                let waiting = self
+                    .jobs
+                    .values()
+                    .filter(|job| {
+                        job.state == JobState::Ready && job.channel.name == limit.channel_name()
+                    })
+                    .count() as u64;
+                LimitInfo::new(limit.clone(), running, recent, waiting, stored.updated_at)
+            })
+            .collect()
+    }
+
+    pub(super) fn job_claim_limited(
+        &mut self,
+        params: &JobClaimLimitedParams<'_>,
+        now: OffsetDateTime,
+    ) -> Vec<ClaimedJob> {
+        let Some(limit) = self
+            .limits
+            .get(params.channel_name)
+            .map(|s| s.limit.clone())
+        else {
+            return Vec::new();
+        };
+        if self.paused.contains_key(params.channel_name) {
+            return Vec::new();
+        }
+        self.number_ready();
+        let used = self.limit_use(&limit, now);
+        // Room for a key: what its concurrency and its rate leave.
+        let room = |key: &str| -> usize {
+            let (running, recent) = used.get(key).copied().unwrap_or_default();
+            let mut room = u64::from(params.limit);
+            if let Some(concurrency) = limit.concurrency() {
+                room = room.min(u64::from(concurrency).saturating_sub(running));
+            }
+            if let Some(rate) = limit.rate() {
+                room = room.min(u64::from(rate.count).saturating_sub(recent));
+            }
+            room as usize
+        };
+        // The channel's arguments with ready jobs, after the cursor first.
+        let mut args: Vec<String> = self
+            .jobs
+            .values()
+            .filter(|job| job.state == JobState::Ready && job.channel.name == params.channel_name)
+            .map(|job| job.channel.args.clone())
+            .collect();
+        args.sort();
+        args.dedup();
+        let after = params.after.unwrap_or("");
+        let (before, later): (Vec<String>, Vec<String>) =
+            args.into_iter().partition(|args| args.as_str() <= after);
+        let mut total = if limit.per_args() {
+            params.limit as usize
+        } else {
+            room("")
+        };
+        let mut picked = Vec::new();
+        for args in later.into_iter().chain(before) {
+            if total == 0 {
+                break;
+            }
+            let channel = ChannelKey {
+                name: params.channel_name.to_owned(),
+                args,
+            };
+            let mut take = total;
+            if limit.per_args() {
+                take = take.min(room(&channel.args));
+            }
+            let jobs: Vec<Uuid> = self
+                .ready_in(&channel, None)
+                .into_iter()
+                .take(take)
+                .collect();
+            total -= jobs.len();
+            picked.extend(jobs);
+        }
+        let claimed = self.start(picked, now + params.lease);
+        for job in &claimed {
+            self.limited_claims.push(LimitedClaim {
+                job: job.id,
+                lease_token: job.lease_token,
+                channel: job.channel(),
+                at: now,
+            });
+        }
+        // Forget the claims that count for nothing any more.
+        let period = limit.rate().map(|rate| rate.period).unwrap_or_default();
+        let jobs = &self.jobs;
+        self.limited_claims.retain(|claim| {
+            claim.channel.name != limit.channel_name()
+                || claim.at > now - period
+                || jobs.get(&claim.job).is_some_and(|job| {
+                    job.state == JobState::Running
+                        && job.lease_token == claim.lease_token
+                        && job.run_at > now
+                })
+        });
+        claimed
+    }
+}

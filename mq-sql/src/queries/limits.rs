@@ -1,0 +1,136 @@
+//! The channel limit operations of [`Backend`](mq_core::Backend): setting
+//! and listing limits, and the claim of a limited channel.
+
+use mq_core::backend::{
+    ChannelLimitParams, ChannelLimitsParams, ClaimedJob, JobClaimLimitedParams, LimitAction,
+    LimitInfo,
+};
+use mq_core::limits::ChannelLimit;
+use mq_core::{Error, Result};
+
+use super::{claimed_job, get, notify};
+use crate::connection::{Connection, Param};
+use crate::{from_micros, micros, ready_notifications, statements};
+
+/// `Backend::channel_limit`.
+pub async fn channel_limit(
+    conn: &mut dyn Connection,
+    params: ChannelLimitParams<'_>,
+) -> Result<bool> {
+    let op = "channel_limit";
+    let name = Param::Text(params.channel_name);
+    match params.action {
+        LimitAction::Set(limit) => {
+            limit.validate()?;
+            if limit.channel_name() != params.channel_name {
+                return Err(Error::invalid(
+                    "limit",
+                    "the limit is for another channel name than the one given",
+                ));
+            }
+            let rate = limit.rate();
+            let rows = conn
+                .query(
+                    op,
+                    statements::CHANNEL_LIMIT_SET,
+                    &[
+                        name,
+                        Param::Bool(limit.per_args()),
+                        Param::OptI64(limit.concurrency().map(i64::from)),
+                        Param::OptI64(rate.map(|rate| i64::from(rate.count))),
+                        Param::OptI64(rate.map(|rate| micros(rate.period))),
+                    ],
+                )
+                .await?;
+            Ok(!rows.is_empty())
+        }
+        LimitAction::Remove => {
+            let removed = !conn
+                .query(op, statements::CHANNEL_LIMIT_REMOVE, &[name])
+                .await?
+                .is_empty();
+            if removed {
+                // Its jobs are the ordinary claims' again.
+                notify(conn, &ready_notifications([params.channel_name])).await?;
+            }
+            Ok(removed)
+        }
+    }
+}
+
+/// `Backend::channel_limits`.
+pub async fn channel_limits(
+    conn: &mut dyn Connection,
+    params: ChannelLimitsParams,
+) -> Result<Vec<LimitInfo>> {
+    let op = "channel_limits";
+    let sql = if params.with_use {
+        statements::CHANNEL_LIMITS
+    } else {
+        statements::CHANNEL_LIMITS_PLAIN
+    };
+    let rows = conn
+        .query(op, sql, &[Param::OptTimestamp(params.now)])
+        .await?;
+    rows.into_iter()
+        .map(|mut row| {
+            let name: String = get(&mut row, op, "channel_name")?;
+            let mut limit = ChannelLimit::new(name).set_per_args(get(&mut row, op, "per_args")?);
+            if let Some(concurrency) = get::<Option<i64>>(&mut row, op, "concurrency")? {
+                limit = limit.set_concurrency(u32::try_from(concurrency).unwrap_or(0))?;
+            }
+            let count: Option<i64> = get(&mut row, op, "rate_count")?;
+            let period: Option<i64> = get(&mut row, op, "rate_period_us")?;
+            if let (Some(count), Some(period)) = (count, period) {
+                limit = limit.set_rate(u32::try_from(count).unwrap_or(0), from_micros(period))?;
+            }
+            let count = |row: &mut crate::connection::Row, name: &str| -> Result<u64> {
+                Ok(u64::try_from(get::<i64>(row, op, name)?).unwrap_or(0))
+            };
+            Ok(LimitInfo::new(
+                limit,
+                count(&mut row, "running")?,
+                count(&mut row, "recent_starts")?,
+                count(&mut row, "waiting")?,
+                get(&mut row, op, "updated_at")?,
+            ))
+        })
+        .collect()
+}
+
+/// `Backend::job_claim_limited`: in one transaction, the channel's limit
+/// locked, then the claim, whose snapshot sees every claim before it.
+pub async fn job_claim_limited(
+    conn: &mut dyn Connection,
+    params: JobClaimLimitedParams<'_>,
+) -> Result<Vec<ClaimedJob>> {
+    let op = "job_claim_limited";
+    let name = Param::Text(params.channel_name);
+    let mut tx = conn.begin(op).await?;
+    let locked = tx
+        .query(op, statements::JOB_CLAIM_LIMITED_LOCK, &[name])
+        .await?;
+    if locked.is_empty() {
+        tx.rollback(op).await?;
+        return Ok(Vec::new());
+    }
+    let mut rows = tx
+        .query(
+            op,
+            crate::job_claim_limited(),
+            &[
+                Param::I64(i64::from(params.limit)),
+                Param::I64(micros(params.lease)),
+                name,
+                Param::Text(params.after.unwrap_or("")),
+                Param::OptTimestamp(params.now),
+            ],
+        )
+        .await?;
+    let jobs = rows
+        .iter_mut()
+        .map(claimed_job)
+        .collect::<Result<Vec<_>>>()?;
+    tx.commit(op).await?;
+    Ok(jobs)
+}

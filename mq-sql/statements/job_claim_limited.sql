@@ -1,0 +1,102 @@
+-- Claims up to $1 ready jobs of the limited channel name $3, as many as
+-- its limit leaves room for, holding them for $2 µs; its arguments are
+-- served in turn after $4 (the cursor, '' for none). $5: now (NULL for the
+-- statement's time). Runs after job_claim_limited_lock.sql, in the same
+-- transaction: its snapshot sees every claim of this channel before it, so
+-- what it counts is exact (completions since then only leave more room).
+-- Ends with job_claim_update.sql (as `claimed`) and
+-- job_claim_limited_record.sql.
+--
+-- What the channel holds comes from mq_limit_claims (see
+-- 0013_channel_limits.sql): claims whose job still runs under their lease,
+-- and claims younger than the rate period. Each key (the channel, or each
+-- of its arguments with per_args) gets room for the least of $1, the
+-- concurrency left and the starts left.
+WITH RECURSIVE clock AS (
+    SELECT coalesce($5::timestamptz, statement_timestamp()) AS now
+),
+lim AS (
+    SELECT l.*
+    FROM mq_channel_limits l
+    WHERE l.channel_name = $3::text
+      AND NOT EXISTS (SELECT 1 FROM mq_channel_pauses paused
+                      WHERE paused.channel_name = $3::text)
+),
+used AS (
+    SELECT CASE WHEN lim.per_args THEN r.channel_args ELSE '' END AS key,
+           count(j.id) AS running,
+           count(*) FILTER (WHERE r.claimed_at > clock.now - lim.rate_period) AS recent
+    FROM lim
+    CROSS JOIN clock
+    JOIN mq_limit_claims r ON r.channel_name = $3::text
+    LEFT JOIN mq_jobs j ON j.id = r.job_id AND j.lease_token = r.lease_token
+                       AND j.state::text = 'running' AND j.run_at > clock.now
+    GROUP BY 1
+),
+-- The channel's arguments with ready jobs, after the cursor, wrapping
+-- around: a skip scan, as in job_claim.sql.
+arg(channel_args, wrapped) AS (
+    (SELECT * FROM (
+        (SELECT j.channel_args, false
+         FROM mq_jobs j
+         WHERE j.state = 'ready' AND j.channel_name = $3::text AND j.channel_args > $4::text
+         ORDER BY j.channel_args
+         LIMIT 1)
+        UNION ALL
+        (SELECT j.channel_args, true
+         FROM mq_jobs j
+         WHERE j.state = 'ready' AND j.channel_name = $3::text
+         ORDER BY j.channel_args
+         LIMIT 1)
+    ) first_arg LIMIT 1)
+    UNION ALL
+    SELECT next_arg.*
+    FROM arg a
+    CROSS JOIN LATERAL (
+        SELECT * FROM (
+            (SELECT j.channel_args, a.wrapped
+             FROM mq_jobs j
+             WHERE j.state = 'ready' AND j.channel_name = $3::text
+               AND j.channel_args > a.channel_args
+             ORDER BY j.channel_args
+             LIMIT 1)
+            UNION ALL
+            (SELECT j.channel_args, true
+             FROM mq_jobs j
+             WHERE NOT a.wrapped AND j.state = 'ready' AND j.channel_name = $3::text
+             ORDER BY j.channel_args
+             LIMIT 1)
+        ) n LIMIT 1
+    ) next_arg
+    WHERE NOT (next_arg.wrapped AND next_arg.channel_args > $4::text)
+),
+picked AS (
+    SELECT p.id
+    FROM arg a
+    CROSS JOIN lim
+    CROSS JOIN LATERAL (
+        SELECT greatest(0, least($1::bigint,
+                                 lim.concurrency - coalesce(used.running, 0),
+                                 lim.rate_count - coalesce(used.recent, 0))) AS n
+        FROM (SELECT CASE WHEN lim.per_args THEN a.channel_args ELSE '' END AS key) k
+        LEFT JOIN used ON used.key = k.key
+    ) room
+    CROSS JOIN LATERAL (
+        SELECT j.id
+        FROM mq_jobs j
+        WHERE j.state = 'ready'
+          AND j.channel_name = $3::text
+          AND j.channel_args = a.channel_args
+        ORDER BY j.ready_seq
+        LIMIT room.n
+        FOR UPDATE SKIP LOCKED
+    ) p
+    -- Over the whole channel, the room is shared by its arguments.
+    LIMIT (SELECT CASE WHEN lim.per_args THEN $1::bigint
+                       ELSE greatest(0, least($1::bigint,
+                                              lim.concurrency - coalesce(used.running, 0),
+                                              lim.rate_count - coalesce(used.recent, 0)))
+                  END
+           FROM lim LEFT JOIN used ON used.key = '')
+),
+claimed AS (
