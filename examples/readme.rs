@@ -211,6 +211,32 @@ async fn periodic_jobs(pool: sqlx::PgPool) -> Result<(), Box<dyn Error>> {
 }
 
 #[allow(dead_code)]
+async fn channel_limits(pool: sqlx::PgPool) -> Result<(), Box<dyn Error>> {
+    use mq::admin::{self, ChannelLimit};
+
+    // README: channel limits
+    // The partner's API takes 40 calls at once and 100 a second, from all
+    // our processes together.
+    let partner = ChannelLimit::new("partner_api")
+        .set_concurrency(40)?
+        .set_rate(100, Duration::from_secs(1))?;
+    admin::set_limit(&pool, &partner).await?;
+    // Each customer's exports run one at a time (the channel's arguments
+    // name the customer).
+    let exports = ChannelLimit::new("exports").set_concurrency(1)?.set_per_args(true);
+    admin::set_limit(&pool, &exports).await?;
+    for limit in admin::limits(&pool).await? {
+        println!(
+            "{}: {} running, {} waiting",
+            limit.limit.channel_name(),
+            limit.running,
+            limit.waiting
+        );
+    }
+    Ok(())
+}
+
+#[allow(dead_code)]
 async fn cancelling_a_job(pool: sqlx::PgPool, id: mq::Uuid) -> Result<(), Box<dyn Error>> {
     use mq::CancelOutcome;
 
