@@ -3,7 +3,8 @@
 //! SQL, on one PostgreSQL, in these scenarios: enqueue-single,
 //! enqueue-batch, drain, backlog, latency, ordered and multiprocess; and,
 //! for mq alone, blocked (a drain beside ordered channels held by failed
-//! jobs, compared with mq's own drain); and, run only when named, for mq
+//! jobs, compared with mq's own drain), priority, unique and limits
+//! (channel limits across processes); and, run only when named, for mq
 //! beside the raw floor, held-xmin (a steady load while a long transaction
 //! holds the xmin horizon, minute by minute).
 //!
@@ -68,7 +69,7 @@ struct Cli {
     /// Scenarios to run, comma-separated (default: all but held-xmin;
     /// --quick runs all): enqueue-single, enqueue-batch, drain, backlog,
     /// latency, ordered, blocked (mq only; compared with drain when drain
-    /// runs first), multiprocess, priority and unique (mq only), held-xmin (mq and raw only, 21 minutes
+    /// runs first), multiprocess, priority, unique and limits (mq only), held-xmin (mq and raw only, 21 minutes
     /// per system; never in the default list).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<Scenario>,
@@ -155,7 +156,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// (Internal) one runner process of scenario 7, driven over stdin/stdout.
+    /// (Internal) one runner process of scenarios 7 and 11, driven over
+    /// stdin/stdout.
     #[command(hide = true)]
     Worker {
         /// The system to run.
@@ -164,6 +166,10 @@ enum Command {
         /// Jobs in the queue (numbered 0..jobs).
         #[arg(long)]
         jobs: usize,
+        /// Milliseconds each job's handler takes before completing it (0:
+        /// jobs that do nothing; scenario 11's hold their slots a while).
+        #[arg(long, default_value_t = 0)]
+        job_ms: u64,
     },
 }
 
@@ -183,8 +189,14 @@ async fn run(cli: Cli) -> Result<()> {
         pool_ping: !cli.no_pool_ping,
         raw_batch: cli.raw_batch,
     };
-    if let Some(Command::Worker { system, jobs }) = cli.command {
-        return scenarios::multiprocess::worker(system, config, jobs).await;
+    if let Some(Command::Worker {
+        system,
+        jobs,
+        job_ms,
+    }) = cli.command
+    {
+        let job_duration = (job_ms > 0).then(|| std::time::Duration::from_millis(job_ms));
+        return scenarios::multiprocess::worker(system, config, jobs, job_duration).await;
     }
 
     let mut sizes = if cli.quick {

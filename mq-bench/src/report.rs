@@ -24,6 +24,12 @@ pub enum Unit {
     Count,
     /// CPU in use, in cores (1.0: one core kept busy).
     Cores,
+    /// A mean of counts (one decimal: 39.6 of a limit of 40 is not 40).
+    Mean,
+    /// A ratio of two figures of the same run, printed as `0.95×`: for
+    /// a scenario whose target is a ratio (to its own reference, not to
+    /// the peers).
+    Ratio,
 }
 
 impl Unit {
@@ -36,6 +42,8 @@ impl Unit {
             Unit::Seconds => format!("{value:.1}"),
             Unit::MiB => format!("{value:.1}"),
             Unit::Cores => format!("{value:.2}"),
+            Unit::Mean => format!("{value:.1}"),
+            Unit::Ratio => format!("{}×", ratio(value)),
         }
     }
 
@@ -362,6 +370,27 @@ mod tests {
         assert_eq!(ratio(0.5), "0.50");
         assert_eq!(ratio(0.05), "0.050");
         assert_eq!(ratio(0.000136), "0.00014");
+    }
+
+    #[test]
+    fn means_and_ratio_columns() {
+        let mut t = Table::new(
+            "t",
+            vec![
+                Column::new("running mean", Unit::Mean),
+                Column::new("ratio", Unit::Ratio),
+            ],
+        );
+        t.add(SystemKind::MqSqlx, "default", &[Some(39.64), Some(0.9512)]);
+        t.add(SystemKind::MqSqlx, "default", &[Some(38.0), Some(0.05)]);
+        let md = t.to_markdown();
+        assert!(
+            md.contains("| mq-sqlx | default | 38.8 (38.0–39.6) | 0.50× (0.050×–0.95×) |"),
+            "{md}"
+        );
+        // Neither is compared with the peers.
+        t.add(SystemKind::Sqlxmq, "default", &[Some(20.0), Some(0.5)]);
+        assert!(!t.to_markdown().contains("÷"));
     }
 
     #[test]

@@ -1132,7 +1132,9 @@ pub trait Backend: Send + Sync + 'static {
     /// them for `lease`. Within a channel, jobs come in spawn order; an
     /// ordered job only when no ordered job spawned before it on its channel
     /// remains. Blocked ordered jobs cost a claim nothing: however many
-    /// channels are blocked, a ready job anywhere is found.
+    /// channels are blocked, a ready job anywhere is found. Paused channels
+    /// and limited ones (see [`job_claim_limited`](Self::job_claim_limited))
+    /// are passed over.
     async fn job_claim(&self, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>>;
 
     /// Deletes completed jobs, or with `keep_completed` marks them

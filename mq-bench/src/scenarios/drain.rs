@@ -74,6 +74,7 @@ pub(super) async fn timed_drain(
                 profile,
                 ordered_channels: None,
                 claim_times: None,
+                job_duration: None,
             },
             recorder.clone(),
         )

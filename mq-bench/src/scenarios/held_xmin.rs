@@ -209,6 +209,7 @@ pub async fn run(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> Resu
                 profile: Profile::Default,
                 ordered_channels: None,
                 claim_times: Some(claims.clone()),
+                job_duration: None,
             },
             recorder.clone(),
         )

@@ -1,4 +1,4 @@
-//! The scenarios of issue 5, and two of mq's own, each runnable by name.
+//! The scenarios of issue 5, and mq's own, each runnable by name.
 //!
 //! A scenario builds one [`Table`]; [`Scenario::run_once`] runs one
 //! repetition of it for one system and adds that system's rows.
@@ -8,6 +8,7 @@ pub mod drain;
 pub mod enqueue;
 pub mod held_xmin;
 pub mod latency;
+pub mod limits;
 pub mod multiprocess;
 pub mod ordered;
 pub mod priority;
@@ -56,13 +57,17 @@ pub enum Scenario {
     /// 10 (not in issue 5): spawning with unique keys, none, half or all
     /// of them already held.
     Unique,
+    /// 11 (not in issue 5): channel limits across processes: a limited
+    /// channel's slots kept busy and never exceeded, and what a limit that
+    /// does not bind costs a drain.
+    Limits,
 }
 
 impl Scenario {
     /// Every scenario, in issue 5's order, with `blocked` after the
     /// ordered channels it builds on (and after `drain`, which its figures
     /// are compared with), and `held-xmin` last: what `--quick` runs.
-    pub const ALL: [Scenario; 11] = [
+    pub const ALL: [Scenario; 12] = [
         Scenario::EnqueueSingle,
         Scenario::EnqueueBatch,
         Scenario::Drain,
@@ -73,12 +78,13 @@ impl Scenario {
         Scenario::Multiprocess,
         Scenario::Priority,
         Scenario::Unique,
+        Scenario::Limits,
         Scenario::HeldXmin,
     ];
 
     /// What a run without `--scenarios` runs: [`ALL`](Self::ALL) but
     /// `held-xmin`, which takes 21 minutes per system at its full sizes.
-    pub const DEFAULT: [Scenario; 10] = [
+    pub const DEFAULT: [Scenario; 11] = [
         Scenario::EnqueueSingle,
         Scenario::EnqueueBatch,
         Scenario::Drain,
@@ -89,6 +95,7 @@ impl Scenario {
         Scenario::Multiprocess,
         Scenario::Priority,
         Scenario::Unique,
+        Scenario::Limits,
     ];
 
     /// The name on the command line.
@@ -105,6 +112,7 @@ impl Scenario {
             Scenario::HeldXmin => "held-xmin",
             Scenario::Priority => "priority",
             Scenario::Unique => "unique",
+            Scenario::Limits => "limits",
         }
     }
 
@@ -112,7 +120,9 @@ impl Scenario {
     /// why a system does not).
     pub fn runs(self, kind: SystemKind) -> bool {
         match self {
-            Scenario::Blocked | Scenario::Priority | Scenario::Unique => kind.is_mq(),
+            Scenario::Blocked | Scenario::Priority | Scenario::Unique | Scenario::Limits => {
+                kind.is_mq()
+            }
             Scenario::HeldXmin => kind.is_mq() || kind == SystemKind::Raw,
             _ => true,
         }
@@ -132,6 +142,7 @@ impl Scenario {
             Scenario::HeldXmin => held_xmin::table(ctx),
             Scenario::Priority => priority::table(ctx),
             Scenario::Unique => unique::table(ctx),
+            Scenario::Limits => limits::table(ctx),
         }
     }
 
@@ -163,6 +174,7 @@ impl Scenario {
             Scenario::HeldXmin => held_xmin::run(ctx, system, table).await,
             Scenario::Priority => priority::run(ctx, system, table).await,
             Scenario::Unique => unique::run(ctx, system, table).await,
+            Scenario::Limits => limits::run(ctx, system, table).await,
         }
     }
 }
@@ -243,6 +255,18 @@ pub struct Sizes {
     pub unique_single: usize,
     /// Scenario 10: jobs spawned in batches.
     pub unique_batch: usize,
+    /// Scenario 11: the concurrency limit of the channel whose jobs take
+    /// a while (its backlog is worked through by `processes` processes).
+    pub limit_concurrency: u32,
+    /// Scenario 11: how long each of those jobs takes, in milliseconds.
+    pub limit_job_ms: u64,
+    /// Scenario 11: seconds of ramp-up left out of the measurement (the
+    /// runners start, learn of the limit and fill its slots).
+    pub limit_warmup_secs: f64,
+    /// Scenario 11: seconds measured after the ramp-up.
+    pub limit_steady_secs: f64,
+    /// Scenario 11: jobs in each drain, limited or not.
+    pub limit_drain: usize,
 }
 
 impl Sizes {
@@ -292,6 +316,15 @@ impl Sizes {
             priority_interval_ms: 10,
             unique_single: 20_000,
             unique_batch: 100_000,
+            // The issue's figure: 40 at a time, 1 s each, about 40 jobs/s,
+            // over a window long enough (some 1,600 jobs) that the
+            // sampling's and the ramp's edges are not the figure.
+            limit_concurrency: 40,
+            limit_job_ms: 1_000,
+            limit_warmup_secs: 2.0,
+            limit_steady_secs: 40.0,
+            // Seconds per drain, as in scenario 7.
+            limit_drain: 100_000,
         }
     }
 
@@ -327,6 +360,12 @@ impl Sizes {
             priority_interval_ms: 5,
             unique_single: 200,
             unique_batch: 2_000,
+            // Also 40 jobs/s at most, in a few seconds.
+            limit_concurrency: 8,
+            limit_job_ms: 200,
+            limit_warmup_secs: 1.5,
+            limit_steady_secs: 3.0,
+            limit_drain: 1_000,
         }
     }
 }

@@ -1,13 +1,15 @@
 //! Scenario 7: several runner processes on one queue. The benchmark starts
 //! copies of itself (`mq-bench worker`), each with one runner; they report
 //! which jobs they ran, and the parent checks that every job ran exactly
-//! once.
+//! once. Scenario 11 (channel limits) starts the same workers, with jobs
+//! that take a while (`--job-ms`).
 //!
 //! The protocol, one line each, on the worker's stdin and stdout: the
 //! worker prints `ready` once connected; the parent writes `go`; the worker
 //! starts its runner and prints `progress <completed>` every 50 ms; the
-//! parent writes `stop` once all jobs are done; the worker stops its runner
-//! and prints `ran <n>,<n>,...` and `end`.
+//! parent writes `stop` once all jobs are done (or, in scenario 11, once it
+//! has measured enough); the worker stops its runner and prints
+//! `ran <n>,<n>,...` and `end`.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -42,6 +44,16 @@ pub fn table(ctx: &Ctx) -> Table {
     table
 }
 
+/// Runner processes (`mq-bench worker`), each with one runner, started
+/// and spoken to over the protocol of the module docs: scenario 7's, and
+/// scenario 11's (whose jobs take a while).
+pub(super) struct Workers {
+    workers: Vec<Worker>,
+    reports: mpsc::UnboundedReceiver<Report>,
+    /// Jobs completed so far, per process, as last reported.
+    progress: Vec<usize>,
+}
+
 struct Worker {
     child: Child,
     stdin: ChildStdin,
@@ -54,105 +66,131 @@ enum Report {
     Failed(usize, String),
 }
 
-/// Pre-fills the queue, starts the workers, and times them from `go` to
-/// the last completion.
+impl Workers {
+    /// Starts `processes` workers of `system`'s kind for jobs numbered
+    /// `0..jobs`, each job's handler taking `job_duration` (none: jobs
+    /// that do nothing), and waits until each has connected.
+    pub async fn start(
+        ctx: &Ctx,
+        system: &Arc<dyn System>,
+        processes: usize,
+        jobs: usize,
+        job_duration: Option<Duration>,
+    ) -> Result<Self> {
+        let exe = std::env::current_exe()?;
+        let job_ms = job_duration.map_or(0, |d| d.as_millis());
+        let (tx, reports) = mpsc::unbounded_channel();
+        let mut workers = Vec::new();
+        for index in 0..processes {
+            let mut child = Command::new(&exe)
+                .arg("worker")
+                .args(["--system", system.kind().name()])
+                .args(["--database-url", &ctx.config.server_url])
+                .args(["--jobs", &jobs.to_string()])
+                .args(["--job-ms", &job_ms.to_string()])
+                .args(["--pool-size", &ctx.config.pool_size.to_string()])
+                .args(["--raw-batch", &ctx.config.raw_batch.to_string()])
+                .args((!ctx.config.pool_ping).then_some("--no-pool-ping"))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true)
+                .spawn()
+                .context("starting a worker process")?;
+            let stdin = child.stdin.take().context("no stdin")?;
+            let stdout = child.stdout.take().context("no stdout")?;
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stdout).lines();
+                loop {
+                    let report = match lines.next_line().await {
+                        Ok(Some(line)) => parse(index, &line),
+                        Ok(None) => Report::Failed(index, "exited early".into()),
+                        Err(e) => Report::Failed(index, e.to_string()),
+                    };
+                    let last = matches!(report, Report::Ran(..) | Report::Failed(..));
+                    if tx.send(report).is_err() || last {
+                        return;
+                    }
+                }
+            });
+            workers.push(Worker { child, stdin });
+        }
+        drop(tx);
+        let mut fleet = Workers {
+            workers,
+            reports,
+            progress: vec![0; processes],
+        };
+        let mut ready = 0;
+        while ready < processes {
+            if let Report::Ready = fleet.next().await? {
+                ready += 1;
+            }
+        }
+        Ok(fleet)
+    }
+
+    /// Tells every worker to start its runner.
+    pub async fn go(&mut self) -> Result<()> {
+        for worker in &mut self.workers {
+            worker.stdin.write_all(b"go\n").await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the next report (a worker reports its progress every
+    /// 50 ms); returns the jobs completed so far across the workers. Fails
+    /// if a worker did.
+    pub async fn progress(&mut self) -> Result<usize> {
+        self.next().await?;
+        Ok(self.progress.iter().sum())
+    }
+
+    /// Tells every worker to stop its runner (which waits for the jobs it
+    /// runs to finish), and returns the jobs each one ran, once for each
+    /// time it ran them.
+    pub async fn stop(mut self) -> Result<Vec<Vec<u32>>> {
+        for worker in &mut self.workers {
+            worker.stdin.write_all(b"stop\n").await?;
+        }
+        let mut ran = vec![None; self.workers.len()];
+        while ran.iter().any(Option::is_none) {
+            if let Report::Ran(i, jobs) = self.next().await? {
+                ran[i] = Some(jobs);
+            }
+        }
+        for worker in &mut self.workers {
+            worker.child.wait().await?;
+        }
+        Ok(ran.into_iter().flatten().collect())
+    }
+
+    /// The next report, having noted the progress it carries; a failure
+    /// is an error.
+    async fn next(&mut self) -> Result<Report> {
+        let report = match tokio::time::timeout(Duration::from_secs(120), self.reports.recv()).await
+        {
+            Ok(Some(report)) => report,
+            Ok(None) => bail!("every worker's output closed"),
+            Err(_) => bail!("no word from any worker for 120 s"),
+        };
+        match &report {
+            Report::Progress(i, done) => self.progress[*i] = *done,
+            Report::Failed(i, e) => bail!("worker {i}: {e}"),
+            _ => {}
+        }
+        Ok(report)
+    }
+}
+
+/// Pre-fills the queue, then drains it with the workers.
 pub async fn run(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> Result<()> {
     let jobs = ctx.sizes.multiprocess_jobs;
     let processes = ctx.sizes.processes.max(1);
     reset(system).await?;
     prefill(ctx, system, &payloads(jobs)).await?;
-
-    let exe = std::env::current_exe()?;
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut workers = Vec::new();
-    for index in 0..processes {
-        let mut child = Command::new(&exe)
-            .arg("worker")
-            .args(["--system", system.kind().name()])
-            .args(["--database-url", &ctx.config.server_url])
-            .args(["--jobs", &jobs.to_string()])
-            .args(["--pool-size", &ctx.config.pool_size.to_string()])
-            .args(["--raw-batch", &ctx.config.raw_batch.to_string()])
-            .args((!ctx.config.pool_ping).then_some("--no-pool-ping"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting a worker process")?;
-        let stdin = child.stdin.take().context("no stdin")?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stdout).lines();
-            loop {
-                let report = match lines.next_line().await {
-                    Ok(Some(line)) => parse(index, &line),
-                    Ok(None) => Report::Failed(index, "exited early".into()),
-                    Err(e) => Report::Failed(index, e.to_string()),
-                };
-                let last = matches!(report, Report::Ran(..) | Report::Failed(..));
-                if tx.send(report).is_err() || last {
-                    return;
-                }
-            }
-        });
-        workers.push(Worker { child, stdin });
-    }
-    drop(tx);
-
-    let mut ready = 0;
-    while ready < processes {
-        match next(&mut rx).await? {
-            Report::Ready => ready += 1,
-            Report::Failed(i, e) => bail!("worker {i}: {e}"),
-            _ => {}
-        }
-    }
-    for worker in &mut workers {
-        worker.stdin.write_all(b"go\n").await?;
-    }
-    let start = Instant::now();
-    let mut progress = vec![0; processes];
-    while progress.iter().sum::<usize>() < jobs {
-        match next(&mut rx).await? {
-            Report::Progress(i, done) => progress[i] = done,
-            Report::Failed(i, e) => bail!("worker {i}: {e}"),
-            _ => {}
-        }
-    }
-    let seconds = start.elapsed().as_secs_f64();
-    for worker in &mut workers {
-        worker.stdin.write_all(b"stop\n").await?;
-    }
-
-    let mut runs = vec![0u32; jobs];
-    let mut per_process = vec![0usize; processes];
-    let mut finished = 0;
-    while finished < processes {
-        match next(&mut rx).await? {
-            Report::Ran(i, ran) => {
-                per_process[i] = ran.len();
-                for n in ran {
-                    match runs.get_mut(n as usize) {
-                        Some(count) => *count += 1,
-                        None => bail!("worker {i} ran job {n}, which is not one of this run's"),
-                    }
-                }
-                finished += 1;
-            }
-            Report::Failed(i, e) => bail!("worker {i}: {e}"),
-            _ => {}
-        }
-    }
-    for worker in &mut workers {
-        worker.child.wait().await?;
-    }
-    let lost = runs.iter().filter(|&&c| c == 0).count();
-    let twice = runs.iter().filter(|&&c| c > 1).count();
-    if lost > 0 || twice > 0 {
-        bail!("{lost} jobs never ran, {twice} ran more than once");
-    }
+    let (seconds, per_process) = drain(ctx, system, processes, jobs).await?;
     table.add(
         system.kind(),
         &format!("{processes} processes"),
@@ -165,12 +203,45 @@ pub async fn run(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> Resu
     Ok(())
 }
 
-async fn next(rx: &mut mpsc::UnboundedReceiver<Report>) -> Result<Report> {
-    match tokio::time::timeout(Duration::from_secs(120), rx.recv()).await {
-        Ok(Some(report)) => Ok(report),
-        Ok(None) => bail!("every worker's output closed"),
-        Err(_) => bail!("no word from any worker for 120 s"),
+/// Starts `processes` workers (default settings each) on a queue
+/// pre-filled with `jobs` jobs numbered `0..jobs`, and times them from
+/// `go` to the last completion. Checks that every job ran exactly once
+/// across the processes; returns the seconds, and how many jobs each
+/// process ran.
+pub(super) async fn drain(
+    ctx: &Ctx,
+    system: &Arc<dyn System>,
+    processes: usize,
+    jobs: usize,
+) -> Result<(f64, Vec<usize>)> {
+    let mut workers = Workers::start(ctx, system, processes, jobs, None).await?;
+    workers.go().await?;
+    let start = Instant::now();
+    while workers.progress().await? < jobs {}
+    let seconds = start.elapsed().as_secs_f64();
+    let ran = workers.stop().await?;
+    let runs = run_counts(jobs, &ran)?;
+    let lost = runs.iter().filter(|&&c| c == 0).count();
+    let twice = runs.iter().filter(|&&c| c > 1).count();
+    if lost > 0 || twice > 0 {
+        bail!("{lost} jobs never ran, {twice} ran more than once");
     }
+    Ok((seconds, ran.iter().map(Vec::len).collect()))
+}
+
+/// How many times each of the jobs numbered `0..jobs` ran, from what each
+/// worker reported it ran.
+pub(super) fn run_counts(jobs: usize, ran: &[Vec<u32>]) -> Result<Vec<u32>> {
+    let mut runs = vec![0u32; jobs];
+    for (i, ran) in ran.iter().enumerate() {
+        for &n in ran {
+            match runs.get_mut(n as usize) {
+                Some(count) => *count += 1,
+                None => bail!("worker {i} ran job {n}, which is not one of this run's"),
+            }
+        }
+    }
+    Ok(runs)
 }
 
 fn parse(index: usize, line: &str) -> Report {
@@ -194,9 +265,15 @@ fn parse(index: usize, line: &str) -> Report {
     }
 }
 
-/// The worker side: runs one runner of `kind` until told to stop, and
-/// reports on stdout (see the module docs).
-pub async fn worker(kind: SystemKind, config: Config, jobs: usize) -> Result<()> {
+/// The worker side: runs one runner of `kind`, whose jobs' handlers each
+/// take `job_duration` (none: jobs that do nothing), until told to stop,
+/// and reports on stdout (see the module docs).
+pub async fn worker(
+    kind: SystemKind,
+    config: Config,
+    jobs: usize,
+    job_duration: Option<Duration>,
+) -> Result<()> {
     let system = systems::connect(kind, &config).await?;
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let mut stdout = tokio::io::stdout();
@@ -207,9 +284,11 @@ pub async fn worker(kind: SystemKind, config: Config, jobs: usize) -> Result<()>
         other => bail!("expected go, got {other:?}"),
     }
     let recorder = Arc::new(Recorder::new(jobs));
-    let runner = system
-        .start_runner(RunnerOptions::default_settings(), recorder.clone())
-        .await?;
+    let options = RunnerOptions {
+        job_duration,
+        ..RunnerOptions::default_settings()
+    };
+    let runner = system.start_runner(options, recorder.clone()).await?;
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     loop {
         tokio::select! {

@@ -55,6 +55,7 @@ pub async fn run(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> Resu
                 profile: Profile::Default,
                 ordered_channels: Some(channels),
                 claim_times: None,
+                job_duration: None,
             },
             recorder.clone(),
         )

@@ -12,6 +12,7 @@ pub mod sqlxmq;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Result, bail};
 use async_trait::async_trait;
@@ -138,15 +139,22 @@ pub struct RunnerOptions {
     /// takes here (mq and raw do; sqlxmq, River and graphile-worker, which
     /// no scenario asks this of, ignore it).
     pub claim_times: Option<Arc<ClaimTimes>>,
+    /// If set, each job's handler takes this long (sleeping) before it
+    /// completes the job, so that jobs hold their slots, as in a scenario
+    /// of limits on how many run at once; by default jobs do nothing (mq
+    /// honors it; sqlxmq, River, graphile-worker and raw, which no scenario
+    /// asks it of, ignore it).
+    pub job_duration: Option<Duration>,
 }
 
 impl RunnerOptions {
-    /// Default settings, unordered jobs, no claim times.
+    /// Default settings, unordered jobs that do nothing, no claim times.
     pub fn default_settings() -> Self {
         RunnerOptions {
             profile: Profile::Default,
             ordered_channels: None,
             claim_times: None,
+            job_duration: None,
         }
     }
 }
@@ -202,7 +210,8 @@ pub trait System: Send + Sync {
     async fn pending(&self) -> Result<i64>;
 
     /// Starts a runner that reports to `recorder`; each job completes as
-    /// soon as it starts.
+    /// soon as it starts (or, where the system honors
+    /// [`RunnerOptions::job_duration`], once that has passed).
     async fn start_runner(
         &self,
         options: RunnerOptions,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use async_trait::async_trait;
-use mq::admin::QueueStats;
+use mq::admin::{ChannelLimit, QueueStats};
 use mq::{CurrentJob, JobBuilder, JobRunnerHandle, JobRunnerOptions};
 use mq_tokio_postgres::TokioPostgresBackend;
 
@@ -124,6 +124,29 @@ impl MqSystem {
         })
     }
 
+    /// Sets (or replaces) a channel's limit ([`mq::admin::set_limit`]),
+    /// through this system's driver: runners started afterwards claim its
+    /// jobs only as the limit allows.
+    pub async fn set_limit(&self, limit: &ChannelLimit) -> Result<()> {
+        match &self.driver {
+            Driver::Sqlx(pool) => mq::admin::set_limit(pool, limit).await?,
+            Driver::TokioPostgres { pool, .. } => mq::admin::set_limit(pool, limit).await?,
+        };
+        Ok(())
+    }
+
+    /// Removes a channel's limit ([`mq::admin::remove_limit`]), through
+    /// this system's driver.
+    pub async fn remove_limit(&self, channel_name: &str) -> Result<()> {
+        match &self.driver {
+            Driver::Sqlx(pool) => mq::admin::remove_limit(pool, channel_name).await?,
+            Driver::TokioPostgres { pool, .. } => {
+                mq::admin::remove_limit(pool, channel_name).await?
+            }
+        };
+        Ok(())
+    }
+
     /// Default runner options on this system's driver, handing each
     /// claimed job to `run`.
     pub fn runner(&self, run: impl Fn(CurrentJob) + Send + Sync + 'static) -> JobRunnerOptions {
@@ -134,9 +157,9 @@ impl MqSystem {
     }
 }
 
-/// Runs one benchmark job: records its start, completes it, records the
-/// completion.
-async fn run_job(mut job: CurrentJob, recorder: Arc<Recorder>) {
+/// Runs one benchmark job: records its start, sleeps `duration` if given,
+/// completes it, records the completion.
+async fn run_job(mut job: CurrentJob, recorder: Arc<Recorder>, duration: Option<Duration>) {
     let payload: Payload = match job.json() {
         Ok(Some(payload)) => payload,
         other => {
@@ -145,6 +168,9 @@ async fn run_job(mut job: CurrentJob, recorder: Arc<Recorder>) {
         }
     };
     recorder.started(&payload);
+    if let Some(duration) = duration {
+        tokio::time::sleep(duration).await;
+    }
     recorder.body_done(&payload);
     match job.complete().await {
         Ok(()) => recorder.completed(&payload),
@@ -185,8 +211,11 @@ impl System for MqSystem {
         self.kind
     }
 
+    /// Also removes the channel limits and the claims they count (no
+    /// other scenario sets one, and one left behind would limit the next
+    /// repetition's runners).
     async fn reset(&self) -> Result<()> {
-        sqlx::raw_sql("TRUNCATE mq_jobs")
+        sqlx::raw_sql("TRUNCATE mq_jobs, mq_channel_limits, mq_limit_claims")
             .execute(&self.admin)
             .await?;
         Ok(())
@@ -221,8 +250,9 @@ impl System for MqSystem {
         options: RunnerOptions,
         recorder: Arc<Recorder>,
     ) -> Result<Box<dyn RunnerHandle>> {
+        let duration = options.job_duration;
         let run = move |job: CurrentJob| {
-            tokio::spawn(run_job(job, recorder.clone()));
+            tokio::spawn(run_job(job, recorder.clone(), duration));
         };
         let mut runner = self.runner(run);
         if options.profile == Profile::Tuned {
