@@ -223,7 +223,9 @@ async fn channel_limits(pool: sqlx::PgPool) -> Result<(), Box<dyn Error>> {
     admin::set_limit(&pool, &partner).await?;
     // Each customer's exports run one at a time (the channel's arguments
     // name the customer).
-    let exports = ChannelLimit::new("exports").set_concurrency(1)?.set_per_args(true);
+    let exports = ChannelLimit::new("exports")
+        .set_concurrency(1)?
+        .set_per_args(true);
     admin::set_limit(&pool, &exports).await?;
     for limit in admin::limits(&pool).await? {
         println!(

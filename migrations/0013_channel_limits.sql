@@ -12,8 +12,9 @@
 -- claim before it, counts what the channel holds and claims no more than
 -- the limit leaves. What it holds is read from mq_limit_claims, one row
 -- per job a limited claim started: a row counts as running while its job
--- runs under that claim's lease (an expired lease frees its slot), and as
--- a start while it is younger than rate_period. Rows are pruned by the
+-- runs under that claim's lease token (a job whose lease expired frees its
+-- slot when it is made ready again), and as a start while it is younger
+-- than rate_period. Rows are pruned by the
 -- claims themselves. Only limited channels write or read them: the claims
 -- of other channels pay the probe and nothing else.
 --

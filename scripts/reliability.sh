@@ -3,7 +3,7 @@
 # and immediate), terminated LISTEN connections, pool exhaustion, ordered
 # channels under crashes, bad input, concurrent migrations, a soak, and a
 # one-second schedule whose leader is killed again and again (periodic
-# jobs), on real worker processes and a real PostgreSQL; each scenario ends
+# jobs) and channel limits, on real worker processes and a real PostgreSQL; each scenario ends
 # with a verdict (issue 6).
 #
 #   scripts/reliability.sh                    # the full run, about 50 minutes; writes RELIABILITY.md

@@ -1234,8 +1234,9 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Claims up to `limit` ready jobs of a limited channel, as many as its
     /// limit leaves room for, and holds them for `lease`: no more than the
-    /// concurrency run at once under claims (a job whose lease expired no
-    /// longer counts), and no more than the rate's count start in any
+    /// concurrency run at once under claims (a job whose lease expired
+    /// counts until [`job_schedule`](Self::job_schedule) makes it ready
+    /// again), and no more than the rate's count start in any
     /// window of its period; over the channel, or over each of its
     /// arguments apart. Claims of one channel see each other: concurrent
     /// ones never claim more than the limit together. Jobs come in the

@@ -7,8 +7,10 @@
 //! as a runner starts), and enforced by the statement that claims jobs:
 //! a runner never claims a job the limit does not leave room for. Claims
 //! of a limited channel are made one at a time, each seeing the claims
-//! before it, so the limit is exact; a job whose lease expired (its runner
-//! died) frees its slot.
+//! before it, so the limit is exact. A job whose lease expired (its runner
+//! died) frees its slot when it is made ready again, which any runner does
+//! within a poll interval of the expiry: until then its runner, if alive
+//! but late, may still renew the lease, and the job would run on.
 
 use std::time::Duration;
 

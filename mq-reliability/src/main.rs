@@ -1,9 +1,9 @@
 //! mq's reliability suite: real worker processes and a real PostgreSQL,
 //! faults injected on purpose (SIGKILL, server restarts, terminated LISTEN
 //! connections, starved pools, bad input, a periodic schedule's leader
-//! killed), and a soak. Every scenario ends with a verdict; the report goes
-//! to stdout and, with `--output`, to a file (scripts/reliability.sh writes
-//! RELIABILITY.md).
+//! killed), a soak, and channel limits across processes. Every scenario
+//! ends with a verdict; the report goes to stdout and, with `--output`, to
+//! a file (scripts/reliability.sh writes RELIABILITY.md).
 //!
 //! `mq-reliability --short` runs the short variant of every scenario (CI);
 //! without it, the full one. `worker` and `migrate` are what the harness

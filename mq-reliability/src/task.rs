@@ -16,6 +16,12 @@ pub const ORDERED_CHANNEL: &str = "ordered";
 pub const PERIODIC_JOB: &str = "periodic";
 /// The channel of the periodic job.
 pub const PERIODIC_CHANNEL: &str = "periodic";
+/// The limits scenario's channel limited as a whole.
+pub const LIMITED_CHANNEL: &str = "limited";
+/// The limits scenario's channel limited per argument.
+pub const PER_ARGS_CHANNEL: &str = "limited-per-args";
+/// The limits scenario's channel without a limit, beside the limited ones.
+pub const UNLIMITED_CHANNEL: &str = "unlimited";
 /// Attempts allowed after the first: a job killed with its worker uses one
 /// up, and no job may fail for good because its workers kept dying.
 pub const RETRIES: u32 = 10_000;

@@ -4,7 +4,9 @@
 //! The job writes what the harness checks: a `rel_started` row when an
 //! attempt starts (outside any transaction, so a killed attempt leaves it
 //! behind), then its side effect, a `rel_effects` row, in the transaction
-//! that completes the job.
+//! that completes the job. It takes that job from every channel a scenario
+//! spawns on (the limits scenario's limited ones included: the limits
+//! themselves live in the database, not in the worker's options).
 //!
 //! With `--schedule-lease-ms`, the worker also declares the periodic
 //! scenario's schedule, a job every second, and runs that job, which only
@@ -24,7 +26,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::client::Driver;
 use crate::task::{
-    ORDERED_CHANNEL, PERIODIC_CHANNEL, PERIODIC_JOB, Task, WORK_CHANNEL, now_us, probe_channel,
+    LIMITED_CHANNEL, ORDERED_CHANNEL, PER_ARGS_CHANNEL, PERIODIC_CHANNEL, PERIODIC_JOB, Task,
+    UNLIMITED_CHANNEL, WORK_CHANNEL, now_us, probe_channel,
 };
 
 /// How a worker process runs.
@@ -244,6 +247,9 @@ fn configure(runner: &mut JobRunnerOptions, args: &WorkerArgs) {
             WORK_CHANNEL.to_owned(),
             ORDERED_CHANNEL.to_owned(),
             PERIODIC_CHANNEL.to_owned(),
+            LIMITED_CHANNEL.to_owned(),
+            PER_ARGS_CHANNEL.to_owned(),
+            UNLIMITED_CHANNEL.to_owned(),
             probe_channel(args.incarnation),
         ])
         .set_concurrency(args.min, args.max)

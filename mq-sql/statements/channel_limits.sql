@@ -1,5 +1,5 @@
 -- Every channel limit, by name, with its use at $1 (NULL for the server
--- clock): the jobs running under a limited claim's current lease and the
+-- clock): the jobs running under a limited claim's lease token and the
 -- claims younger than the rate period (for a limit per argument, the most
 -- of any one argument), and the ready jobs waiting.
 WITH clock AS (SELECT coalesce($1::timestamptz, now()) AS now)
@@ -20,7 +20,7 @@ LEFT JOIN LATERAL (
                count(*) FILTER (WHERE r.claimed_at > clock.now - l.rate_period) AS recent
         FROM mq_limit_claims r
         LEFT JOIN mq_jobs j ON j.id = r.job_id AND j.lease_token = r.lease_token
-                           AND j.state::text = 'running' AND j.run_at > clock.now
+                           AND j.state::text = 'running'
         WHERE r.channel_name = l.channel_name
         GROUP BY CASE WHEN l.per_args THEN r.channel_args END
     ) per_key

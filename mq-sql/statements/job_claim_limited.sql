@@ -8,8 +8,11 @@
 -- job_claim_limited_record.sql.
 --
 -- What the channel holds comes from mq_limit_claims (see
--- 0013_channel_limits.sql): claims whose job still runs under their lease,
--- and claims younger than the rate period. Each key (the channel, or each
+-- 0013_channel_limits.sql): claims whose job still runs under their lease
+-- token, and claims younger than the rate period. A job whose lease
+-- expired still holds its slot until it is made ready again (any runner's
+-- job_schedule.sql does that within a poll interval): until then its
+-- runner may renew the lease and run on, and the slot must stay counted. Each key (the channel, or each
 -- of its arguments with per_args) gets room for the least of $1, the
 -- concurrency left and the starts left.
 WITH RECURSIVE clock AS (
@@ -22,16 +25,27 @@ lim AS (
       AND NOT EXISTS (SELECT 1 FROM mq_channel_pauses paused
                       WHERE paused.channel_name = $3::text)
 ),
-used AS (
-    SELECT CASE WHEN lim.per_args THEN r.channel_args ELSE '' END AS key,
-           count(j.id) AS running,
-           count(*) FILTER (WHERE r.claimed_at > clock.now - lim.rate_period) AS recent
+-- The channel's claims, each once: which key it counts under, whether its
+-- job still runs under it. Read once, for the room below and the pruning
+-- in job_claim_limited_record.sql.
+held AS (
+    SELECT r.job_id, r.lease_token, r.claimed_at,
+           CASE WHEN lim.per_args THEN r.channel_args ELSE '' END AS key,
+           j.id IS NOT NULL AS running
     FROM lim
     CROSS JOIN clock
     JOIN mq_limit_claims r ON r.channel_name = $3::text
     LEFT JOIN mq_jobs j ON j.id = r.job_id AND j.lease_token = r.lease_token
-                       AND j.state::text = 'running' AND j.run_at > clock.now
-    GROUP BY 1
+                       AND j.state::text = 'running'
+),
+used AS (
+    SELECT h.key,
+           count(*) FILTER (WHERE h.running) AS running,
+           count(*) FILTER (WHERE h.claimed_at > clock.now - lim.rate_period) AS recent
+    FROM held h
+    CROSS JOIN lim
+    CROSS JOIN clock
+    GROUP BY h.key
 ),
 -- The channel's arguments with ready jobs, after the cursor, wrapping
 -- around: a skip scan, as in job_claim.sql.

@@ -9,11 +9,9 @@ recorded AS (
 ),
 pruned AS (
     DELETE FROM mq_limit_claims r
-    USING clock, lim
-    WHERE r.channel_name = $3::text
-      AND r.claimed_at <= clock.now - coalesce(lim.rate_period, interval '0')
-      AND NOT EXISTS (SELECT 1 FROM mq_jobs j
-                      WHERE j.id = r.job_id AND j.lease_token = r.lease_token
-                        AND j.state::text = 'running' AND j.run_at > clock.now)
+    USING held h, clock, lim
+    WHERE r.job_id = h.job_id AND r.lease_token = h.lease_token
+      AND NOT h.running
+      AND h.claimed_at <= clock.now - coalesce(lim.rate_period, interval '0')
 )
 SELECT * FROM claimed

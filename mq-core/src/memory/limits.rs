@@ -77,10 +77,10 @@ impl Store {
             let entry = used
                 .entry(Self::limit_key(limit, &claim.channel))
                 .or_default();
+            // Past its lease's end too, until it is made ready again: a
+            // late runner may still renew the lease and run on.
             let running = self.jobs.get(&claim.job).is_some_and(|job| {
-                job.state == JobState::Running
-                    && job.lease_token == claim.lease_token
-                    && job.run_at > now
+                job.state == JobState::Running && job.lease_token == claim.lease_token
             });
             entry.0 += u64::from(running);
             let recent = limit
@@ -201,9 +201,7 @@ impl Store {
             claim.channel.name != limit.channel_name()
                 || claim.at > now - period
                 || jobs.get(&claim.job).is_some_and(|job| {
-                    job.state == JobState::Running
-                        && job.lease_token == claim.lease_token
-                        && job.run_at > now
+                    job.state == JobState::Running && job.lease_token == claim.lease_token
                 })
         });
         claimed

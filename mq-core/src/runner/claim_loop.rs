@@ -297,20 +297,20 @@ impl ClaimLoop {
         self.schedule_due = self.schedule_due.min(now + next);
     }
 
-    /// Claims when slots are free and work may be waiting: the ordinary
-    /// claims ([`claim_unlimited`](Self::claim_unlimited)), then the
-    /// limited channels worth a claim ([`claim_limited`](Self::claim_limited)).
+    /// Claims when slots are free and work may be waiting: the limited
+    /// channels worth a claim ([`claim_limited`](Self::claim_limited)),
+    /// then the ordinary claims ([`claim_unlimited`](Self::claim_unlimited)).
     /// Returns how long to wait before the next turn at most: zero to go
     /// again at once (a full batch suggests more is ready), `None` for the
     /// poll interval.
     async fn claim(&mut self) -> Option<Duration> {
         self.refresh_limits().await;
+        // Limited channels first: they are claimed only when something
+        // says they may have room, and the ordinary claims would otherwise
+        // fill the runner from an unlimited backlog and leave them none.
+        let more = self.claim_limited().await;
         let wait = self.claim_unlimited().await;
-        if self.claim_limited().await {
-            Some(Duration::ZERO)
-        } else {
-            wait
-        }
+        if more { Some(Duration::ZERO) } else { wait }
     }
 
     /// Reads which channels are limited, every poll interval.
@@ -342,7 +342,7 @@ impl ClaimLoop {
     }
 
     /// Claims from each limited channel worth it (see [`LimitedChannels`]),
-    /// while slots are free. Returns whether one took all it asked for:
+    /// while any slot is free. Returns whether one took all it asked for:
     /// more may be waiting.
     async fn claim_limited(&mut self) -> bool {
         let shared = self.shared.clone();
@@ -350,10 +350,10 @@ impl ClaimLoop {
         let names = config.channel_names.as_deref();
         let mut more = false;
         for (channel_name, after) in self.limited.to_claim(|name| wants(names, Some(name))) {
+            // Any free slot, not only below the minimum: a limited channel
+            // is claimed when it may have room, which the next turn may
+            // not find again, and its limit bounds the batch anyway.
             let taken = shared.slots_taken() + self.full_in_flight.unwrap_or(0);
-            if shared.slots_taken() >= config.min_concurrency {
-                break;
-            }
             let free = config.max_concurrency.saturating_sub(taken);
             if free == 0 {
                 break;
