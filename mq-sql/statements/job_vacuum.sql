@@ -5,5 +5,7 @@
 -- the table at most once a minute, which lets a busy queue pile up
 -- hundreds of thousands of them. Runs with the simple protocol, outside any
 -- transaction. Without ownership of mq_jobs PostgreSQL skips it with a
--- warning, which changes nothing.
-VACUUM (SKIP_LOCKED) mq_jobs
+-- warning, which changes nothing. mq_limit_claims churns the same way
+-- (a row per job a limited claim starts, deleted once it settles), and
+-- every limited claim reads its channel's range of it.
+VACUUM (SKIP_LOCKED) mq_jobs, mq_limit_claims
