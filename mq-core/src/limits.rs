@@ -198,6 +198,24 @@ pub struct ChannelLimitParams<'a> {
     pub action: LimitAction<'a>,
 }
 
+impl ChannelLimitParams<'_> {
+    /// Checks that a limit to set can be stored, and is the named
+    /// channel's: what every backend checks before it writes anything.
+    pub fn validate(&self) -> Result<()> {
+        let LimitAction::Set(limit) = self.action else {
+            return Ok(());
+        };
+        limit.validate()?;
+        if limit.channel_name() != self.channel_name {
+            return Err(Error::invalid(
+                "limit",
+                "the limit is for another channel name than the one given",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Parameters of [`Backend::channel_limits`](crate::Backend::channel_limits).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ChannelLimitsParams {

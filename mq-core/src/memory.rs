@@ -527,15 +527,7 @@ impl Backend for MemoryBackend {
     }
 
     async fn channel_limit(&self, params: ChannelLimitParams<'_>) -> Result<bool> {
-        if let LimitAction::Set(limit) = params.action {
-            limit.validate()?;
-            if limit.channel_name() != params.channel_name {
-                return Err(Error::invalid(
-                    "limit",
-                    "the limit is for another channel name than the one given",
-                ));
-            }
-        }
+        params.validate()?;
         let mut store = self.store();
         let changed = store.channel_limit(params.channel_name, params.action, resolve(None));
         if changed && matches!(params.action, LimitAction::Remove) {

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::builder::MAX_UNIQUE_KEY;
+use crate::builder::{MAX_UNIQUE_KEY, no_nul};
 use crate::error::{Error, Result};
 
 pub(crate) use cadence::Cadence;
@@ -249,10 +249,7 @@ fn check_name(field: &'static str, name: &str) -> Result<()> {
             ),
         ));
     }
-    if name.contains('\0') {
-        return Err(Error::invalid(field, "contains a NUL character"));
-    }
-    Ok(())
+    no_nul(field, name)
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! The channel limit operations of [`Backend`](mq_core::Backend): setting
 //! and listing limits, and the claim of a limited channel.
 
+use mq_core::Result;
 use mq_core::backend::{
     ChannelLimitParams, ChannelLimitsParams, ClaimedJob, JobClaimLimitedParams, LimitAction,
     LimitInfo,
 };
 use mq_core::limits::ChannelLimit;
-use mq_core::{Error, Result};
 
 use super::{claimed_job, get, notify};
 use crate::connection::{Connection, Param};
@@ -18,16 +18,10 @@ pub async fn channel_limit(
     params: ChannelLimitParams<'_>,
 ) -> Result<bool> {
     let op = "channel_limit";
+    params.validate()?;
     let name = Param::Text(params.channel_name);
     match params.action {
         LimitAction::Set(limit) => {
-            limit.validate()?;
-            if limit.channel_name() != params.channel_name {
-                return Err(Error::invalid(
-                    "limit",
-                    "the limit is for another channel name than the one given",
-                ));
-            }
             let rate = limit.rate();
             let rows = conn
                 .query(
