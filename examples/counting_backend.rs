@@ -174,6 +174,21 @@ impl<B: Backend> Backend for CountingBackend<B> {
         self.inner.schedule_list(params).await
     }
 
+    async fn activity_record(&self, params: ActivityRecordParams<'_>) -> Result<()> {
+        self.count("activity_record");
+        self.inner.activity_record(params).await
+    }
+
+    async fn throughput_list(&self, params: ThroughputListParams) -> Result<Vec<MinuteCount>> {
+        self.count("throughput_list");
+        self.inner.throughput_list(params).await
+    }
+
+    async fn runner_list(&self, params: RunnerListParams) -> Result<Vec<RunnerInfo>> {
+        self.count("runner_list");
+        self.inner.runner_list(params).await
+    }
+
     // The three methods with defaults: a wrapper must pass them on too, or
     // it would lose the wrapped backend's storage setup, vacuuming and
     // wake-ups.

@@ -59,6 +59,8 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+pub use crate::activity::{MinuteCount, RunnerInfo};
+use crate::activity::{RunnerListParams, ThroughputListParams};
 pub use crate::backend::{
     ChannelPause, FailedAttempt, JobInfo, JobState, JobStateCount, JobSummary, QueueStats,
     ScheduleInfo,
@@ -84,6 +86,7 @@ pub async fn get<D, E: Executor<D>>(executor: E, id: Uuid) -> Result<Option<JobI
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobQuery {
     channel_name: Option<String>,
+    name: Option<String>,
     state: Option<JobState>,
     limit: u32,
     after: Option<JobCursor>,
@@ -103,6 +106,7 @@ impl JobQuery {
     pub fn new() -> Self {
         Self {
             channel_name: None,
+            name: None,
             state: None,
             limit: Self::DEFAULT_LIMIT,
             after: None,
@@ -112,6 +116,12 @@ impl JobQuery {
     /// Only jobs of this channel name (with any channel arguments).
     pub fn set_channel_name(&mut self, channel_name: impl Into<String>) -> &mut Self {
         self.channel_name = Some(channel_name.into());
+        self
+    }
+
+    /// Only jobs of this name.
+    pub fn set_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.name = Some(name.into());
         self
     }
 
@@ -184,14 +194,19 @@ pub async fn list<D, E: Executor<D>>(executor: E, query: &JobQuery) -> Result<Jo
     if let Some(name) = &query.channel_name {
         no_nul("channel_name", name)?;
     }
+    if let Some(name) = &query.name {
+        no_nul("name", name)?;
+    }
     let limit = query.limit.max(1);
     let channel_names = query.channel_name.clone().map(|name| vec![name]);
+    let names = query.name.clone().map(|name| vec![name]);
     let states = query.state.map(|state| [state]);
     // One more than asked for tells whether a next page exists.
     let mut jobs = executor
         .job_list(JobListParams {
             filter: JobFilter {
                 channel_names: channel_names.as_deref(),
+                names: names.as_deref(),
                 states: states.as_ref().map(|s| &s[..]),
                 ..JobFilter::default()
             },
@@ -325,6 +340,35 @@ pub async fn schedules<D, E: Executor<D>>(executor: E) -> Result<Vec<ScheduleInf
     executor
         .schedule_list(ScheduleListParams { now: None })
         .await
+}
+
+/// How many attempts ended in each minute of the last `since`, per
+/// channel name: jobs completed, retried and failed, as runners report
+/// them every few seconds
+/// ([`JobRunnerOptions::set_activity_interval`](crate::JobRunnerOptions::set_activity_interval)).
+/// Minutes without any are left out. Reads a few rows per minute and
+/// channel, whatever the number of jobs.
+pub async fn throughput<D, E: Executor<D>>(
+    executor: E,
+    since: Duration,
+) -> Result<Vec<MinuteCount>> {
+    if since > MAX_DURATION {
+        return Err(Error::invalid(
+            "since",
+            format!("{since:?} is longer than the maximum of 1000 years"),
+        ));
+    }
+    executor
+        .throughput_list(ThroughputListParams { since, now: None })
+        .await
+}
+
+/// The runners of every process, as each last reported itself: its name,
+/// when it started and last reported, and how many jobs it runs. A runner
+/// leaves the list when it stops, or a while after it last reported if it
+/// was killed.
+pub async fn runners<D, E: Executor<D>>(executor: E) -> Result<Vec<RunnerInfo>> {
+    executor.runner_list(RunnerListParams {}).await
 }
 
 /// Sets (or replaces) the limit of a channel name, for every runner of

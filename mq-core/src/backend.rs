@@ -24,6 +24,9 @@ use futures::stream::BoxStream;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use crate::activity::{
+    ActivityRecordParams, MinuteCount, RunnerInfo, RunnerListParams, ThroughputListParams,
+};
 use crate::builder::NewJob;
 use crate::error::Result;
 pub use crate::limits::{
@@ -703,6 +706,8 @@ pub struct JobFilter<'a> {
     pub ids: Option<&'a [Uuid]>,
     /// Only jobs of these channel names (with any arguments).
     pub channel_names: Option<&'a [String]>,
+    /// Only jobs of these names.
+    pub names: Option<&'a [String]>,
     /// Only jobs in these states.
     pub states: Option<&'a [JobState]>,
     /// Only failed and completed jobs that failed or completed at least
@@ -720,6 +725,7 @@ impl JobFilter<'_> {
     pub fn matches(
         &self,
         id: Uuid,
+        name: &str,
         channel_name: &str,
         state: JobState,
         run_at: OffsetDateTime,
@@ -728,7 +734,10 @@ impl JobFilter<'_> {
         self.ids.is_none_or(|ids| ids.contains(&id))
             && self
                 .channel_names
-                .is_none_or(|names| names.iter().any(|name| name == channel_name))
+                .is_none_or(|names| names.iter().any(|n| n == channel_name))
+            && self
+                .names
+                .is_none_or(|names| names.iter().any(|n| n == name))
             && self.states.is_none_or(|states| states.contains(&state))
             && self.finished_before.is_none_or(|age| {
                 matches!(
@@ -1273,6 +1282,21 @@ pub trait Backend: Send + Sync + 'static {
     /// Every stored schedule, by name. A leader whose lease ended is shown
     /// as none.
     async fn schedule_list(&self, params: ScheduleListParams) -> Result<Vec<ScheduleInfo>>;
+
+    /// Records a runner's report (see [`activity`](crate::activity)): adds
+    /// its counts to those of their minute and channel name, and stores
+    /// the runner as seen at `now` with what it runs, or, when it is
+    /// stopping, forgets it. Prunes minutes older than the retention and
+    /// runners not seen for [`RUNNER_PRUNE_AFTER`](crate::activity::RUNNER_PRUNE_AFTER).
+    async fn activity_record(&self, params: ActivityRecordParams<'_>) -> Result<()>;
+
+    /// The counts of the minutes that end after `now - since`, by minute
+    /// then channel name.
+    async fn throughput_list(&self, params: ThroughputListParams) -> Result<Vec<MinuteCount>>;
+
+    /// Every runner listed (see [`activity_record`](Self::activity_record)),
+    /// by name then id.
+    async fn runner_list(&self, params: RunnerListParams) -> Result<Vec<RunnerInfo>>;
 
     /// Creates or upgrades the backend's storage. Safe to call from many
     /// processes at once. Storage that needs nothing created keeps the

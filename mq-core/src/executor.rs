@@ -23,8 +23,9 @@ use crate::backend::{
     Backend, CancelOutcome, ChannelLimitParams, ChannelLimitsParams, ChannelPauseParams,
     JobCancelParams, JobCheckpointParams, JobCommitParams, JobCompleteParams, JobDeleteParams,
     JobGetParams, JobInfo, JobInsertParams, JobLease, JobListParams, JobReleaseParams,
-    JobRetryParams, JobStatsParams, JobSummary, LeaseOutcome, LimitInfo, MigrateParams, QueueStats,
-    ScheduleInfo, ScheduleListParams, Spawned,
+    JobRetryParams, JobStatsParams, JobSummary, LeaseOutcome, LimitInfo, MigrateParams,
+    MinuteCount, QueueStats, RunnerInfo, RunnerListParams, ScheduleInfo, ScheduleListParams,
+    Spawned, ThroughputListParams,
 };
 use crate::error::Result;
 use crate::spawner::Spawner;
@@ -62,6 +63,10 @@ pub trait Executor<D>: Send + Sized {
     async fn job_stats(self, params: JobStatsParams) -> Result<QueueStats>;
     /// See [`Backend::schedule_list`].
     async fn schedule_list(self, params: ScheduleListParams) -> Result<Vec<ScheduleInfo>>;
+    /// See [`Backend::throughput_list`].
+    async fn throughput_list(self, params: ThroughputListParams) -> Result<Vec<MinuteCount>>;
+    /// See [`Backend::runner_list`].
+    async fn runner_list(self, params: RunnerListParams) -> Result<Vec<RunnerInfo>>;
     /// See [`Backend::channel_limit`].
     async fn channel_limit(self, params: ChannelLimitParams<'_>) -> Result<bool>;
     /// See [`Backend::channel_limits`].
@@ -132,6 +137,12 @@ impl<B: Backend + ?Sized> Executor<Direct> for &B {
     }
     async fn schedule_list(self, params: ScheduleListParams) -> Result<Vec<ScheduleInfo>> {
         Backend::schedule_list(self, params).await
+    }
+    async fn throughput_list(self, params: ThroughputListParams) -> Result<Vec<MinuteCount>> {
+        Backend::throughput_list(self, params).await
+    }
+    async fn runner_list(self, params: RunnerListParams) -> Result<Vec<RunnerInfo>> {
+        Backend::runner_list(self, params).await
     }
     async fn channel_limit(self, params: ChannelLimitParams<'_>) -> Result<bool> {
         Backend::channel_limit(self, params).await

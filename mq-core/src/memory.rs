@@ -50,6 +50,9 @@ use futures::stream::BoxStream;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::activity::{
+    ActivityRecordParams, MinuteCount, RunnerInfo, RunnerListParams, ThroughputListParams,
+};
 use crate::backend::{
     Backend, CancelOutcome, ChannelKey, ChannelPause, ChannelPauseParams, ClaimTarget, ClaimedJob,
     FailedAttempt, JobCancelParams, JobCheckpointParams, JobClaimParams, JobCommitParams,
@@ -69,6 +72,7 @@ use crate::periodic::storage::{
     ScheduleReleaseParams,
 };
 
+mod activity;
 mod limits;
 mod schedules;
 
@@ -93,6 +97,8 @@ struct Store {
     limits: BTreeMap<String, limits::StoredLimit>,
     /// The jobs started by limited claims, oldest first.
     limited_claims: Vec<limits::LimitedClaim>,
+    /// Runners' reports.
+    activity: activity::Activity,
 }
 
 #[derive(Clone, Debug)]
@@ -479,7 +485,14 @@ impl Store {
 impl StoredJob {
     /// Whether this job passes `filter` (at `now`).
     fn passes(&self, id: Uuid, filter: &JobFilter<'_>, now: OffsetDateTime) -> bool {
-        filter.matches(id, &self.channel.name, self.state, self.run_at, now)
+        filter.matches(
+            id,
+            &self.name,
+            &self.channel.name,
+            self.state,
+            self.run_at,
+            now,
+        )
     }
 
     /// Whether this job holds `channel`: ordered on it, and neither
@@ -570,6 +583,19 @@ impl Backend for MemoryBackend {
 
     async fn schedule_list(&self, params: ScheduleListParams) -> Result<Vec<ScheduleInfo>> {
         Ok(self.store().schedule_list(resolve(params.now)))
+    }
+
+    async fn activity_record(&self, params: ActivityRecordParams<'_>) -> Result<()> {
+        self.store().activity_record(&params, resolve(params.now));
+        Ok(())
+    }
+
+    async fn throughput_list(&self, params: ThroughputListParams) -> Result<Vec<MinuteCount>> {
+        Ok(self.store().throughput_list(&params, resolve(params.now)))
+    }
+
+    async fn runner_list(&self, _params: RunnerListParams) -> Result<Vec<RunnerInfo>> {
+        Ok(self.store().runner_list())
     }
 
     async fn job_claim(&self, params: JobClaimParams<'_>) -> Result<Vec<ClaimedJob>> {

@@ -233,6 +233,30 @@ macro_rules! sql_backend {
                 $crate::queries::schedule_list(&mut *conn, params).await
             }
 
+            async fn activity_record(
+                &self,
+                params: $crate::__private::ActivityRecordParams<'_>,
+            ) -> $crate::__private::Result<()> {
+                let mut conn = $crate::Database::connection(self, "activity_record").await?;
+                $crate::queries::activity_record(&mut *conn, params).await
+            }
+
+            async fn throughput_list(
+                &self,
+                params: $crate::__private::ThroughputListParams,
+            ) -> $crate::__private::Result<Vec<$crate::__private::MinuteCount>> {
+                let mut conn = $crate::Database::connection(self, "throughput_list").await?;
+                $crate::queries::throughput_list(&mut *conn, params).await
+            }
+
+            async fn runner_list(
+                &self,
+                params: $crate::__private::RunnerListParams,
+            ) -> $crate::__private::Result<Vec<$crate::__private::RunnerInfo>> {
+                let mut conn = $crate::Database::connection(self, "runner_list").await?;
+                $crate::queries::runner_list(&mut *conn, params).await
+            }
+
             async fn migrate(
                 &self,
                 _params: $crate::__private::MigrateParams,

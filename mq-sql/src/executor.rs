@@ -145,6 +145,24 @@ macro_rules! sql_executor {
                 session.finish().await?;
                 Ok(schedules)
             }
+            async fn throughput_list(
+                self,
+                params: $crate::__private::ThroughputListParams,
+            ) -> $crate::__private::Result<Vec<$crate::__private::MinuteCount>> {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                let counts = $crate::queries::throughput_list(&mut *session, params).await?;
+                session.finish().await?;
+                Ok(counts)
+            }
+            async fn runner_list(
+                self,
+                params: $crate::__private::RunnerListParams,
+            ) -> $crate::__private::Result<Vec<$crate::__private::RunnerInfo>> {
+                let mut session = $crate::IntoSession::<'_, $marker>::into_session(self).await?;
+                let runners = $crate::queries::runner_list(&mut *session, params).await?;
+                session.finish().await?;
+                Ok(runners)
+            }
             async fn channel_limit(
                 self,
                 params: $crate::__private::ChannelLimitParams<'_>,

@@ -6,7 +6,7 @@
 //! condition, which PostgreSQL plans once for all combinations (and so
 //! without the indexes any one of them could use), each combination gets a
 //! text of its own with exactly its conditions, prepared and cached like
-//! any statement: at most sixteen per statement.
+//! any statement: at most thirty-two per statement.
 
 use std::sync::LazyLock;
 
@@ -20,6 +20,9 @@ const IDS: usize = 1;
 const CHANNEL_NAMES: usize = 2;
 const STATES: usize = 4;
 const FINISHED_BEFORE: usize = 8;
+const NAMES: usize = 16;
+/// How many combinations there are.
+const SHAPES: usize = 32;
 
 fn shape(filter: &JobFilter<'_>) -> usize {
     (if filter.ids.is_some() { IDS } else { 0 })
@@ -34,6 +37,7 @@ fn shape(filter: &JobFilter<'_>) -> usize {
         } else {
             0
         })
+        | (if filter.names.is_some() { NAMES } else { 0 })
 }
 
 /// The conditions of a filter of `shape`, its parameters numbered from
@@ -47,6 +51,10 @@ fn conditions(shape: usize, first: usize, now: usize) -> String {
     }
     if shape & CHANNEL_NAMES != 0 {
         conditions.push(format!("channel_name = ANY(${n}::text[])"));
+        n += 1;
+    }
+    if shape & NAMES != 0 {
+        conditions.push(format!("name = ANY(${n}::text[])"));
         n += 1;
     }
     if shape & STATES != 0 {
@@ -85,7 +93,7 @@ impl Filtered {
 }
 
 fn texts(template: &str, first: usize, now: usize) -> Vec<String> {
-    (0..16)
+    (0..SHAPES)
         .map(|shape| template.replace("/*filter*/", &conditions(shape, first, now)))
         .collect()
 }
@@ -113,6 +121,9 @@ pub(crate) fn bind<'a>(
         params.push(Param::Uuids(ids));
     }
     if let Some(names) = filter.channel_names {
+        params.push(Param::Texts(names));
+    }
+    if let Some(names) = filter.names {
         params.push(Param::Texts(names));
     }
     if filter.states.is_some() {
@@ -147,6 +158,11 @@ mod tests {
         assert_eq!(
             conditions(CHANNEL_NAMES, 4, 3),
             "TRUE AND channel_name = ANY($4::text[])"
+        );
+        assert_eq!(
+            conditions(CHANNEL_NAMES | NAMES | STATES, 4, 3),
+            "TRUE AND channel_name = ANY($4::text[]) AND name = ANY($5::text[]) \
+             AND state = ANY($6::text[]::mq_job_state[])"
         );
         assert!(
             !JOB_DELETE

@@ -31,14 +31,15 @@ pub mod __private {
     pub use async_trait::async_trait;
     pub use futures::stream::BoxStream;
     pub use mq_core::backend::{
-        Backend, CancelOutcome, ChannelLimitParams, ChannelLimitsParams, ChannelPauseParams,
-        ClaimedJob, JobCancelParams, JobCheckpointParams, JobClaimLimitedParams, JobClaimParams,
-        JobCommitParams, JobCompleteParams, JobDeleteParams, JobFailOutcome, JobFailParams,
-        JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams, JobLease, JobListParams,
-        JobReleaseParams, JobRetryParams, JobScheduleParams, JobScheduleResult, JobStatsParams,
-        JobSummary, JobVacuumParams, LeaseOutcome, LimitInfo, ListenParams, MigrateParams,
-        QueueStats, ScheduleDeclareParams, ScheduleDeclared, ScheduleFireParams, ScheduleInfo,
-        ScheduleListParams, ScheduleReleaseParams, Spawned, Wakeup,
+        ActivityRecordParams, Backend, CancelOutcome, ChannelLimitParams, ChannelLimitsParams,
+        ChannelPauseParams, ClaimedJob, JobCancelParams, JobCheckpointParams,
+        JobClaimLimitedParams, JobClaimParams, JobCommitParams, JobCompleteParams, JobDeleteParams,
+        JobFailOutcome, JobFailParams, JobGetParams, JobInfo, JobInsertParams, JobKeepAliveParams,
+        JobLease, JobListParams, JobReleaseParams, JobRetryParams, JobScheduleParams,
+        JobScheduleResult, JobStatsParams, JobSummary, JobVacuumParams, LeaseOutcome, LimitInfo,
+        ListenParams, MigrateParams, MinuteCount, QueueStats, RunnerInfo, RunnerListParams,
+        ScheduleDeclareParams, ScheduleDeclared, ScheduleFireParams, ScheduleInfo,
+        ScheduleListParams, ScheduleReleaseParams, Spawned, ThroughputListParams, Wakeup,
     };
     pub use mq_core::{Executor, Result, Uuid};
 }
@@ -151,6 +152,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "channel_limits",
         sql: include_str!("../../migrations/0013_channel_limits.sql"),
     },
+    Migration {
+        version: 14,
+        name: "activity",
+        sql: include_str!("../../migrations/0014_activity.sql"),
+    },
 ];
 
 /// The newest schema version this library knows.
@@ -226,6 +232,12 @@ pub mod statements {
     pub const SCHEDULE_RELEASE: &str = include_str!("../statements/schedule_release.sql");
     /// Every schedule.
     pub const SCHEDULE_LIST: &str = include_str!("../statements/schedule_list.sql");
+    /// Records a runner's report, and prunes old ones.
+    pub const ACTIVITY_RECORD: &str = include_str!("../statements/activity_record.sql");
+    /// The counts of recent minutes.
+    pub const THROUGHPUT_LIST: &str = include_str!("../statements/throughput_list.sql");
+    /// Every runner.
+    pub const RUNNER_LIST: &str = include_str!("../statements/runner_list.sql");
     /// Sets a channel's limit.
     pub const CHANNEL_LIMIT_SET: &str = include_str!("../statements/channel_limit_set.sql");
     /// Removes a channel's limit.

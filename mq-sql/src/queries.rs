@@ -21,6 +21,7 @@ use time::OffsetDateTime;
 
 use crate::connection::{Connection, FromValue, Param, Pooling, Row};
 
+mod activity;
 mod limits;
 mod schedules;
 use crate::filter;
@@ -30,6 +31,7 @@ use crate::{
     fail_outcome, from_micros, insert_notifications, latest_version, lease_columns, lease_outcome,
     micros, notification, parse_error, parse_errors, ready_notifications, statements,
 };
+pub use activity::{activity_record, runner_list, throughput_list};
 pub use limits::{channel_limit, channel_limits, job_claim_limited};
 pub use schedules::{schedule_declare, schedule_fire, schedule_list, schedule_release};
 

@@ -136,6 +136,15 @@
 //! #   async fn schedule_list(&self, params: ScheduleListParams) -> Result<Vec<ScheduleInfo>> {
 //! #       self.inner.schedule_list(params).await
 //! #   }
+//! #   async fn activity_record(&self, params: ActivityRecordParams<'_>) -> Result<()> {
+//! #       self.inner.activity_record(params).await
+//! #   }
+//! #   async fn throughput_list(&self, params: ThroughputListParams) -> Result<Vec<MinuteCount>> {
+//! #       self.inner.throughput_list(params).await
+//! #   }
+//! #   async fn runner_list(&self, params: RunnerListParams) -> Result<Vec<RunnerInfo>> {
+//! #       self.inner.runner_list(params).await
+//! #   }
 //! }
 //!
 //! // Runners can be built on `&Unreliable`.

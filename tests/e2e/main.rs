@@ -5,6 +5,7 @@
 //! [`e2e_tests!`] instantiates every body once per driver and runtime, so
 //! all four combinations are held to the same behaviour by the same code.
 
+mod activity;
 mod admin;
 mod bad_input;
 mod cancel;
@@ -69,6 +70,7 @@ macro_rules! all_cases {
             cancel::cancelled_jobs_stop_and_stay_cancelled,
             periodic::periodic_jobs_run_once_per_tick_across_runners,
             limits::limits_hold_across_runners,
+            activity::runners_report_their_work,
             runners::idle_runner_wakes_on_spawn,
             runners::concurrent_spawns_all_wake_an_idle_runner,
             runners::competing_runners_run_each_job_once,
@@ -96,6 +98,7 @@ macro_rules! all_cases {
             migrations::upgrades_a_version_10_database_with_its_jobs,
             migrations::upgrades_a_version_11_database_with_its_jobs,
             migrations::upgrades_a_version_12_database_with_its_jobs,
+            migrations::upgrades_a_version_13_database_with_its_jobs,
             storage::vacuum_rebuilds_bloated_indexes,
             admin::failed_jobs_are_inspected_and_retried,
             admin::kept_completed_jobs_are_inspected_and_pruned,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use mq::{Error, JobState, Uuid, admin};
 use mq_test_db::TestDb;
 
-use crate::support::{Db, Driver, Runtime, recording_runner};
+use crate::support::{Db, Driver, Runtime, recording_runner, wait_for};
 
 /// Eight processes' worth of pools migrating one empty database at once
 /// all succeed, and the schema is applied once.
@@ -663,6 +663,60 @@ pub async fn upgrades_a_version_12_database_with_its_jobs<D: Driver>(_db: &Db<D>
     assert_eq!(ran, ["a", "b"]);
 }
 
+const VERSION_13: &str = include_str!("../../migrations/0013_channel_limits.sql");
+const VERSION_13_JOBS: &str = "
+INSERT INTO mq_migrations (version, name) VALUES (13, 'channel_limits');
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff)
+VALUES
+    ('00000000-0000-7000-8000-0000000000a1', 'ready', 'old', 'v13', 'a', false, now(), NULL,
+     0, 0, 3, '10ms'),
+    ('00000000-0000-7000-8000-0000000000a2', 'ready', 'old', 'v13', 'b', false, now(), NULL,
+     0, 0, 3, '10ms');
+INSERT INTO mq_channel_limits (channel_name, per_args, concurrency) VALUES ('v13', false, 1);
+";
+
+/// A database of schema version 13, with its jobs and a limit, migrates in
+/// place to version 14 (runners' reports): its jobs run under their limit,
+/// and the runner reports itself and counts them.
+pub async fn upgrades_a_version_13_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    let db = migrated_from_version::<D>(13).await;
+    assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 14);
+    assert!(admin::runners(db.ex()).await.unwrap().is_empty());
+    let (_runner, log) = recording_runner(
+        &db,
+        |options| {
+            options
+                .set_channel_names(&["v13"])
+                .set_name("upgraded")
+                .set_activity_interval(Some(Duration::from_millis(20)));
+        },
+        |job| job.channel_args().to_owned(),
+    )
+    .await;
+    for id in [0xa1, 0xa2] {
+        db.wait_gone(Uuid::from_u128(
+            0x0000_0000_0000_7000_8000_0000_0000_0000 | id,
+        ))
+        .await;
+    }
+    let mut ran = log.items();
+    ran.sort();
+    assert_eq!(ran, ["a", "b"]);
+    wait_for("the runner to report both jobs", || async {
+        let counted: u64 = admin::throughput(db.ex(), Duration::from_secs(600))
+            .await
+            .unwrap()
+            .iter()
+            .filter(|c| c.channel_name == "v13")
+            .map(|c| c.completed)
+            .sum();
+        let runners = admin::runners(db.ex()).await.unwrap();
+        counted == 2 && runners.len() == 1 && runners[0].name == "upgraded"
+    })
+    .await;
+}
+
 /// The schema's history as the upgrade tests replay it: each version's
 /// migration, then the jobs spawned under it. (Version 1's jobs are its own
 /// test's: the later versions' jobs create the migrations table.)
@@ -689,6 +743,8 @@ const HISTORY: &[(u32, &str)] = &[
     (11, VERSION_11_JOBS),
     (12, VERSION_12),
     (12, VERSION_12_JOBS),
+    (13, VERSION_13),
+    (13, VERSION_13_JOBS),
 ];
 
 /// A fresh database at schema `version`, with the jobs of every version up

@@ -91,3 +91,41 @@ pub async fn reports_the_state_through_a_jobs_life(backend: &dyn Backend) {
     complete(backend, &[claimed[0].lease()]).await;
     assert_eq!(state(backend, b.id()).await, None);
 }
+
+/// A filter by job name keeps only jobs of those names, alone and with
+/// the other conditions.
+pub async fn filters_by_job_name(backend: &dyn Backend) {
+    let t = Clock::new();
+    let list = |names: &'static [&'static str], channel: Option<&'static str>| async move {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let channels = channel.map(|c| vec![c.to_owned()]);
+        backend
+            .job_list(JobListParams {
+                filter: JobFilter {
+                    names: Some(&names),
+                    channel_names: channels.as_deref(),
+                    ..JobFilter::default()
+                },
+                after_seq: None,
+                limit: 100,
+            })
+            .await
+            .expect("job_list")
+            .into_iter()
+            .map(|j| j.id)
+            .collect::<Vec<_>>()
+    };
+    let ids = insert(
+        backend,
+        t.at(0.0),
+        &[&job("mail", "a"), &job("pdf", "a"), &job("mail", "b")],
+    )
+    .await;
+    assert_eq!(list(&["mail"], None).await, vec![ids[0], ids[2]]);
+    assert_eq!(list(&["mail"], Some("b")).await, vec![ids[2]]);
+    assert_eq!(
+        list(&["pdf", "mail"], Some("a")).await,
+        vec![ids[0], ids[1]]
+    );
+    assert!(list(&["nothing"], None).await.is_empty());
+}

@@ -136,6 +136,7 @@ macro_rules! conformance_tests {
             job_list {
                 filters_and_pages_in_spawn_order,
                 reports_the_state_through_a_jobs_life,
+                filters_by_job_name,
             },
             job_retry {
                 makes_failed_jobs_ready_with_fresh_attempts,
@@ -195,6 +196,11 @@ macro_rules! conformance_tests {
             },
             schedule_list {
                 lists_schedules_by_name_with_their_leader,
+            },
+            activity_record {
+                adds_counts_across_reports_and_runners,
+                lists_runners_until_they_stop_or_go_unseen,
+                prunes_minutes_past_the_retention,
             },
             model {
                 random_operations_keep_every_invariant,
@@ -288,6 +294,7 @@ impl Default for Clock {
     }
 }
 
+pub mod activity_record;
 pub mod channel_limit;
 pub mod channel_pause;
 pub mod job_cancel;

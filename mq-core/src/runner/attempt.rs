@@ -470,6 +470,7 @@ impl Attempt {
             }
             (outcome, _) => tracing::debug!(%outcome, "job finished"),
         }
+        self.shared.tally(&self.channel_name, outcome);
         if let Some(metrics) = &self.shared.metrics {
             metrics.job_finished(&JobReport {
                 id: self.lease.id,

@@ -9,13 +9,16 @@
 //! - the keep-alive task (`keep_alive.rs`): extends the leases of all
 //!   running jobs in one statement every third of the lease;
 //! - with a registry, the scheduler (`scheduler.rs`): declares the
-//!   registry's schedules and fires those this runner leads.
+//!   registry's schedules and fires those this runner leads;
+//! - the activity task (`activity.rs`): reports the runner and the
+//!   attempts that ended, every few seconds, for dashboards.
 //!
 //! Each claimed job is an attempt (`attempt.rs`) with one explicit state.
 //! Stopping a runner stops the claim loop; the other two tasks go on until
 //! every attempt in hand has its outcome written, and a claim that returns
 //! after the stop gives its jobs back at once.
 
+pub(crate) mod activity;
 pub(crate) mod attempt;
 pub(crate) mod cancel;
 pub(crate) mod claim_loop;
@@ -43,6 +46,9 @@ use crate::registry::RegistryDispatch;
 use crate::spawner::{Spawner, spawn_with_handle, timeout};
 use report::RunnerMetrics;
 use shared::{Dispatch, RunnerConfig, RunnerShared};
+
+/// The default of [`JobRunnerOptions::set_activity_interval`].
+pub const DEFAULT_ACTIVITY_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The default of [`JobRunnerOptions::set_schedule_lease`].
 pub const DEFAULT_SCHEDULE_LEASE: Duration = Duration::from_secs(15);
@@ -109,6 +115,9 @@ impl JobRunnerOptions {
                 schedule_prune_after: Duration::from_secs(3600),
                 run_schedules: true,
                 channel_limits: Vec::new(),
+                name: activity::default_name(),
+                activity_interval: Some(DEFAULT_ACTIVITY_INTERVAL),
+                activity_retention: crate::activity::DEFAULT_RETENTION,
             },
         }
     }
@@ -240,6 +249,33 @@ impl JobRunnerOptions {
         self
     }
 
+    /// The runner's name in [`admin::runners`](crate::admin::runners)
+    /// (default: the host's name and the process id, `host:1234`).
+    pub fn set_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.config.name = name.into();
+        self
+    }
+
+    /// How often the runner reports what it does to the database
+    /// (default [`DEFAULT_ACTIVITY_INTERVAL`], 5 s), for dashboards: its
+    /// row in [`admin::runners`](crate::admin::runners), and the attempts
+    /// that ended since its last report, added to the counts per minute
+    /// and channel name of [`admin::throughput`](crate::admin::throughput).
+    /// One short statement per report; `None` never reports. A runner
+    /// that stops reports once more as its last job ends, and leaves the
+    /// list.
+    pub fn set_activity_interval(&mut self, interval: Option<Duration>) -> &mut Self {
+        self.config.activity_interval = interval.map(|i| i.max(Duration::from_millis(10)));
+        self
+    }
+
+    /// How long the counts per minute are kept (default a day); each
+    /// report deletes older ones.
+    pub fn set_activity_retention(&mut self, retention: Duration) -> &mut Self {
+        self.config.activity_retention = retention.min(crate::builder::MAX_DURATION);
+        self
+    }
+
     /// Reports the runner's measurements to `metrics`: claims and their
     /// latency, each attempt's outcome and run time, the running count.
     /// See [`report`] (and the `mq` crate's `metrics` feature).
@@ -294,6 +330,7 @@ impl JobRunnerOptions {
         if self.config.keep_alive {
             spawner.spawn(keep_alive::run(shared.clone()).boxed());
         }
+        spawner.spawn(activity::run(shared.clone()).boxed());
         let scheduler = match &self.dispatch {
             Dispatch::Registry(registry) if self.config.run_schedules => {
                 let task = scheduler::run(shared.clone(), registry.registry().clone());

@@ -6,15 +6,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::channel::{mpsc, oneshot};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::attempt::Attempt;
 use crate::CurrentJob;
+use crate::activity::{ActivityTally, MinuteCount};
 use crate::backend::{Backend, ClaimTarget, ClaimedJob, JobLease};
 use crate::error::Result;
 use crate::registry::RegistryDispatch;
 use crate::retry::RetryPolicy;
-use crate::runner::report::RunnerMetrics;
+use crate::runner::report::{JobOutcome, RunnerMetrics};
 use crate::spawner::Spawner;
 
 /// How a runner hands claimed jobs to user code.
@@ -50,6 +52,12 @@ pub(crate) struct RunnerConfig {
     pub vacuum_every: Option<u64>,
     /// Completed jobs are kept (state completed) instead of deleted.
     pub keep_completed: bool,
+    /// The runner's name in its reports.
+    pub name: String,
+    /// How often the runner reports; `None` for never.
+    pub activity_interval: Option<Duration>,
+    /// How long reported minutes are kept.
+    pub activity_retention: Duration,
 }
 
 /// The least time between two vacuums started by one runner.
@@ -116,6 +124,8 @@ pub(crate) struct RunnerShared {
     slots: AtomicUsize,
     /// A vacuum started by this runner is running.
     pub vacuuming: AtomicBool,
+    /// The attempts that ended since the last report (`activity.rs`).
+    tally: Mutex<ActivityTally>,
     idle_waiters: Mutex<Vec<oneshot::Sender<()>>>,
     stop_waiters: Mutex<Vec<oneshot::Sender<()>>>,
     stopping: AtomicBool,
@@ -151,6 +161,7 @@ impl RunnerShared {
             attempts: Mutex::new(HashMap::new()),
             slots: AtomicUsize::new(0),
             vacuuming: AtomicBool::new(false),
+            tally: Mutex::new(ActivityTally::default()),
             idle_waiters: Mutex::new(Vec::new()),
             stop_waiters: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
@@ -197,6 +208,23 @@ impl RunnerShared {
             tracing::debug!(job = %id, "the running job was cancelled");
             attempt.cancel.fire();
         }
+    }
+
+    /// Counts an attempt's end for the next report.
+    pub fn tally(&self, channel_name: &str, outcome: JobOutcome) {
+        if self.config.activity_interval.is_some() {
+            lock(&self.tally).record(OffsetDateTime::now_utc(), channel_name, outcome);
+        }
+    }
+
+    /// Takes the counts for a report.
+    pub fn take_tally(&self) -> Vec<MinuteCount> {
+        lock(&self.tally).take()
+    }
+
+    /// Puts back the counts of a report that failed.
+    pub fn restore_tally(&self, counts: Vec<MinuteCount>, oldest: OffsetDateTime) {
+        lock(&self.tally).restore(counts, oldest);
     }
 
     /// The attempts whose leases the keep-alive task renews.
