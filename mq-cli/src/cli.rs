@@ -90,6 +90,10 @@ pub enum Command {
     /// Lists the periodic jobs' schedules: name, cadence, next and last
     /// run, and the runner leading each.
     Schedules,
+    /// Lists the runners of every process as they last reported (name,
+    /// start, last report, jobs running), and the jobs completed, retried
+    /// and failed in the last hour.
+    Runners,
     /// Lists the channel limits, with their use: jobs running under each,
     /// jobs started in its rate period, ready jobs waiting.
     Limits,

@@ -103,6 +103,7 @@ pub async fn run(cli: Cli) -> Result<Done, CliError> {
         Command::Resume { channel } => resume(conn, &channel).await.map(Done::from),
         Command::Prune(args) => prune(conn, args).await.map(Done::from),
         Command::Schedules => schedules(conn).await.map(Done::from),
+        Command::Runners => runners(conn).await.map(Done::from),
         Command::Limits => limits(conn).await.map(Done::from),
         Command::Limit(args) => limit(conn, args).await.map(Done::from),
         Command::Bench { .. } => unreachable!("handled above"),
@@ -442,6 +443,56 @@ async fn schedules(conn: &mut PgConnection) -> Result<Report, CliError> {
         .await
         .map_err(failed("schedules"))?;
     Ok(schedules_report(&schedules))
+}
+
+async fn runners(conn: &mut PgConnection) -> Result<Report, CliError> {
+    let runners = admin::runners(pooled(conn))
+        .await
+        .map_err(failed("runners"))?;
+    let hour = admin::throughput(pooled(conn), Duration::from_secs(3600))
+        .await
+        .map_err(failed("runners"))?;
+    Ok(runners_report(&runners, &hour))
+}
+
+fn runners_report(runners: &[admin::RunnerInfo], hour: &[admin::MinuteCount]) -> Report {
+    let (completed, retried, failed) = hour.iter().fold((0, 0, 0), |(c, r, f), count| {
+        (c + count.completed, r + count.retried, f + count.failed)
+    });
+    let json = json!({
+        "runners": runners.iter().map(|r| json!({
+            "id": r.id,
+            "name": r.name,
+            "started_at": output::time_json(r.started_at),
+            "seen_at": output::time_json(r.seen_at),
+            "running": r.running,
+            "max_concurrency": r.max_concurrency,
+        })).collect::<Vec<_>>(),
+        "last_hour": { "completed": completed, "retried": retried, "failed": failed },
+    });
+    let totals = format!("last hour: {completed} completed, {retried} retried, {failed} failed\n");
+    if runners.is_empty() {
+        return Report {
+            text: format!("no runners\n{totals}"),
+            json,
+        };
+    }
+    let rows: Vec<Vec<String>> = runners
+        .iter()
+        .map(|r| {
+            vec![
+                cell(&r.name, 40),
+                r.id.to_string(),
+                output::time(r.started_at),
+                output::time(r.seen_at),
+                format!("{}/{}", r.running, r.max_concurrency),
+            ]
+        })
+        .collect();
+    Report {
+        text: table(&["RUNNER", "ID", "STARTED", "LAST SEEN", "RUNNING"], &rows) + &totals,
+        json,
+    }
 }
 
 fn schedules_report(schedules: &[admin::ScheduleInfo]) -> Report {

@@ -1256,3 +1256,58 @@ async fn limits_are_set_listed_shown_and_removed() {
     );
     assert_eq!(fx.mq(&["limits"]).ok(), "no limits\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runners_lists_the_runners_and_the_last_hours_counts() {
+    let fx = Fixture::new().await;
+    assert_eq!(
+        fx.mq(&["runners"]).ok(),
+        "no runners\nlast hour: 0 completed, 0 retried, 0 failed\n"
+    );
+    let mut runner = JobRunnerOptions::new(&fx.pool, |job| {
+        tokio::spawn(async move {
+            let mut job = job;
+            job.complete().await.unwrap();
+        });
+    })
+    .set_name("worker <1>")
+    .set_activity_interval(Some(Duration::from_millis(20)))
+    .run()
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        fx.spawn(&mut job("quick", "c")).await;
+    }
+    let start = Instant::now();
+    let json = loop {
+        let json = fx.mq(&["--json", "runners"]).json();
+        if json["last_hour"]["completed"] == 3 {
+            break json;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{json}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(json["runners"][0]["name"], "worker <1>");
+    assert_eq!(json["runners"][0]["max_concurrency"], 128);
+    let text = fx.mq(&["runners"]).ok().to_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("RUNNER") && lines[0].contains("RUNNING"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("worker <1>") && lines[1].ends_with("/128"),
+        "{text}"
+    );
+    assert_eq!(lines[2], "last hour: 3 completed, 0 retried, 0 failed");
+
+    runner.stop().await;
+    let start = Instant::now();
+    while fx.mq(&["runners"]).ok().starts_with("RUNNER") {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the runner stays listed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
