@@ -81,6 +81,13 @@ pub(crate) fn state_badge(state: JobState) -> Markup {
     html! { span class={ "badge s-" (state.as_str()) } { (state.as_str()) } }
 }
 
+/// A channel name; the default channel's, which is empty, said so.
+pub(crate) fn channel_name(name: &str) -> Markup {
+    html! {
+        @if name.is_empty() { em.muted { "(default)" } } @else { (name) }
+    }
+}
+
 /// What each state means, in its colour.
 pub(crate) fn legend() -> Markup {
     html! {

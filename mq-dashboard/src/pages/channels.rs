@@ -71,7 +71,7 @@ fn table(ctx: &Ctx, stats: &mq::admin::QueueStats, limits: &[LimitInfo]) -> Mark
                         @let failed = column(JobState::Failed).map_or(0, |i| row[i]);
                         @let pause = stats.paused.iter().find(|p| p.channel_name == *name);
                         tr {
-                            td { a href=(ctx.href(&format!("/jobs{}", format::query(&[("channel", name)])))) { (name) } }
+                            td { a href=(ctx.href(&format!("/jobs{}", format::query(&[("channel", name)])))) { (layout::channel_name(name)) } }
                             @for state in COLUMNS {
                                 @let n = column(state).map_or(0, |i| row[i]);
                                 @if n == 0 {

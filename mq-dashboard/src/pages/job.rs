@@ -51,7 +51,7 @@ pub(crate) async fn page(
             dt { "Name" } dd { (job.name) }
             dt { "Channel" }
             dd {
-                a href=(ctx.href(&format!("/jobs{}", format::query(&[("channel", &job.channel_name)])))) { (job.channel_name) }
+                a href=(ctx.href(&format!("/jobs{}", format::query(&[("channel", &job.channel_name)])))) { (layout::channel_name(&job.channel_name)) }
                 @if !job.channel_args.is_empty() { " with arguments " code { (job.channel_args) } }
             }
             dt { "State" } dd { (layout::state_badge(job.state)) }

@@ -132,7 +132,7 @@ pub(crate) async fn page(
                                 br; span.mono.muted { (job.id) }
                             }
                             td {
-                                (job.channel_name)
+                                (layout::channel_name(&job.channel_name))
                                 @if !job.channel_args.is_empty() { br; span.muted { (job.channel_args) } }
                                 @if job.ordered { br; span.muted { "ordered" } }
                             }

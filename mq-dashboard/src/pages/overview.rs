@@ -80,7 +80,7 @@ pub(crate) fn fragment(ctx: &Ctx, snapshot: Option<&Snapshot>) -> Markup {
                     (stats.blocked_ordered_channels()) ", held by failed jobs: "
                     @for (i, (channel, held)) in blocked.iter().enumerate() {
                         @if i > 0 { ", " }
-                        a href=(jobs_in(JobState::Failed, channel)) { (channel) }
+                        a href=(jobs_in(JobState::Failed, channel)) { (layout::channel_name(channel)) }
                         " (" (held) ")"
                     }
                 }
@@ -92,7 +92,7 @@ pub(crate) fn fragment(ctx: &Ctx, snapshot: Option<&Snapshot>) -> Markup {
                 } @else {
                     @for (i, pause) in stats.paused.iter().enumerate() {
                         @if i > 0 { ", " }
-                        (pause.channel_name)
+                        (layout::channel_name(&pause.channel_name))
                     }
                 }
             }
@@ -113,7 +113,7 @@ pub(crate) fn fragment(ctx: &Ctx, snapshot: Option<&Snapshot>) -> Markup {
                 tbody {
                     @for (channel, counts) in &channels {
                         tr {
-                            td { a href=(ctx.href(&format!("/jobs{}", format::query(&[("channel", channel)])))) { (channel) } }
+                            td { a href=(ctx.href(&format!("/jobs{}", format::query(&[("channel", channel)])))) { (layout::channel_name(channel)) } }
                             @for (state, count) in JobState::ALL.iter().zip(counts) {
                                 @if *count == 0 {
                                     td.n.zero { "·" }
