@@ -91,7 +91,7 @@ pub(crate) fn throughput_chart(minutes: &[MinuteCount], now: OffsetDateTime) -> 
                         text x=(px(x)) y=(px(TOP + plot_h + 18.0)) text-anchor="middle" { (hh_mm(at)) }
                     }
                 }
-                text x=(WIDTH - RIGHT) y=(HEIGHT - 2.0) text-anchor="end" { "UTC" }
+                text x=(LEFT - 6.0) y=(px(TOP + plot_h + 18.0)) text-anchor="end" { "UTC" }
                 @if total == 0 {
                     text x=(px(LEFT + plot_w / 2.0)) y=(px(TOP + plot_h / 2.0)) text-anchor="middle" {
                         "No job finished in the last hour"

@@ -14,11 +14,16 @@ pub(crate) fn duration(d: Duration) -> String {
         return format!("{} ms", d.as_millis());
     }
     let (days, hours, mins, secs) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    match (days, hours, mins) {
-        (0, 0, 0) => format!("{secs} s"),
-        (0, 0, _) => format!("{mins} min {secs} s"),
-        (0, _, _) => format!("{hours} h {mins} min"),
-        _ => format!("{days} d {hours} h"),
+    // The larger unit, and the smaller one when it is not zero.
+    let (major, minor) = match (days, hours, mins) {
+        (0, 0, 0) => return format!("{secs} s"),
+        (0, 0, _) => (format!("{mins} min"), (secs, "s")),
+        (0, _, _) => (format!("{hours} h"), (mins, "min")),
+        _ => (format!("{days} d"), (hours, "h")),
+    };
+    match minor {
+        (0, _) => major,
+        (n, unit) => format!("{major} {n} {unit}"),
     }
 }
 
@@ -124,6 +129,8 @@ mod tests {
             duration(Duration::from_secs(2 * 86_400 + 3 * 3600)),
             "2 d 3 h"
         );
+        assert_eq!(duration(Duration::from_secs(60)), "1 min");
+        assert_eq!(duration(Duration::from_secs(3 * 3600 + 59)), "3 h");
     }
 
     #[test]

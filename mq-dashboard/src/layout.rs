@@ -205,6 +205,7 @@ details.legend dd { margin: 0; }
 .flash.error, .alert { background: #fdecea; border: 1px solid #f5c2bd; padding: 0.5rem 0.8rem; border-radius: 4px; }
 .freshness { color: var(--muted); font-size: 0.85rem; }
 form.action { display: inline; margin: 0 0.3rem 0 0; }
+td.actions { white-space: nowrap; }
 button { font: inherit; padding: 0.2rem 0.7rem; border: 1px solid #c9ced8; border-radius: 4px; background: #fff; cursor: pointer; }
 button:hover { background: #f0f3fa; }
 button.danger { color: var(--danger); border-color: #e7b3ad; }
@@ -212,7 +213,7 @@ form.filters { display: flex; flex-wrap: wrap; gap: 0.6rem; align-items: end; ma
 form.filters label { display: flex; flex-direction: column; font-size: 0.8rem; color: var(--muted); }
 form.filters input, form.filters select { font: inherit; padding: 0.2rem 0.4rem; }
 .pager { margin: 0.8rem 0; display: flex; gap: 1rem; }
-.chart { background: var(--card); border: 1px solid var(--line); padding: 0.4rem; }
+.chart { background: var(--card); border: 1px solid var(--line); padding: 0.4rem; margin: 0; }
 .chart svg { width: 100%; height: auto; display: block; }
 .chart .axis { stroke: #9aa1ad; stroke-width: 1; }
 .chart .grid { stroke: #eceef2; stroke-width: 1; }

@@ -7,6 +7,7 @@ use axum::extract::State;
 use maud::{Markup, html};
 use mq::JobState;
 use mq::admin::LimitInfo;
+use time::OffsetDateTime;
 
 use crate::Shared;
 use crate::context::Ctx;
@@ -47,6 +48,7 @@ fn table(ctx: &Ctx, stats: &mq::admin::QueueStats, limits: &[LimitInfo]) -> Mark
         .chain(stats.paused.iter().map(|p| p.channel_name.as_str()))
         .chain(limits.iter().map(|l| l.limit.channel_name()))
         .collect();
+    let now = OffsetDateTime::now_utc();
     let column = |state: JobState| JobState::ALL.iter().position(|s| *s == state);
     html! {
         @if names.is_empty() {
@@ -84,11 +86,11 @@ fn table(ctx: &Ctx, stats: &mq::admin::QueueStats, limits: &[LimitInfo]) -> Mark
                                     }
                                 }
                             }
-                            td.n class=[(other == 0).then_some("zero")] { (format::count(other)) }
+                            @if other == 0 { td.n.zero { "·" } } @else { td.n { (format::count(other)) } }
                             td {
                                 @if let Some(pause) = pause {
                                     span.badge.s-cancelled { "paused" }
-                                    " " span.muted title=(format::timestamp(pause.paused_at)) { "since " (format::timestamp(pause.paused_at)) }
+                                    " " span.muted title=(format::timestamp(pause.paused_at)) { (format::relative(pause.paused_at, now)) }
                                 }
                             }
                             td {
@@ -96,7 +98,7 @@ fn table(ctx: &Ctx, stats: &mq::admin::QueueStats, limits: &[LimitInfo]) -> Mark
                                     (limit_text(limit))
                                 }
                             }
-                            td {
+                            td.actions {
                                 @if pause.is_some() {
                                     (layout::action(ctx, "/channels/resume", &[("channel", name)], "Resume", ""))
                                 } @else {
@@ -137,7 +139,6 @@ mod tests {
 
     use super::*;
     use mq::admin::ChannelLimit;
-    use time::OffsetDateTime;
 
     #[test]
     fn limits_read_as_use_against_limit() {

@@ -153,7 +153,9 @@ fn counting() -> Markup {
 pub(crate) fn freshness(snapshot: &Snapshot) -> Markup {
     html! {
         p.freshness {
-            "Counts as of " (format::duration(snapshot.read_at.elapsed())) " ago"
+            @let age = snapshot.read_at.elapsed();
+            "Counts as of "
+            @if age.as_secs() == 0 { "just now" } @else { (format::duration(age)) " ago" }
             " (counting took " (format::duration(snapshot.took)) ")."
         }
         @if let Some(error) = &snapshot.error {
