@@ -76,6 +76,9 @@ pub(crate) struct Snapshot {
     /// Why the latest refresh failed, when it did: the numbers are then
     /// the last ones read successfully.
     pub(crate) error: Option<String>,
+    /// Whether any refresh succeeded: when none did, there are no numbers
+    /// at all, only the error.
+    pub(crate) counted: bool,
 }
 
 /// The numbers and the task that keeps them fresh; see the module docs.
@@ -172,6 +175,7 @@ async fn refresh(shared: Weak<Shared>) {
                 read_at_utc: OffsetDateTime::now_utc(),
                 took,
                 error: None,
+                counted: true,
             },
             Err(error) => {
                 let error = Some(crate::error::chain(&error));
@@ -186,6 +190,7 @@ async fn refresh(shared: Weak<Shared>) {
                         read_at_utc: previous.read_at_utc,
                         took: previous.took,
                         error,
+                        counted: previous.counted,
                     },
                     None => Snapshot {
                         stats: QueueStats::default(),
@@ -196,6 +201,7 @@ async fn refresh(shared: Weak<Shared>) {
                         read_at_utc: OffsetDateTime::now_utc(),
                         took,
                         error,
+                        counted: false,
                     },
                 }
             }

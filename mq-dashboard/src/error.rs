@@ -19,7 +19,7 @@ pub(crate) enum DashboardError {
     #[error("{0}")]
     Forbidden(&'static str),
     /// The queue refused or failed.
-    #[error("the queue could not be read or changed: {}", chain(.0))]
+    #[error("{}", chain(.0))]
     Queue(#[from] mq::Error),
 }
 

@@ -646,6 +646,30 @@ mod postgres {
 
     cases!(Queue::postgres());
 
+    /// A count that fails is shown as such, not as an empty queue; the
+    /// pages that read the database directly say what went wrong.
+    #[tokio::test]
+    async fn a_failing_count_is_shown() {
+        let queue = Queue::postgres().await;
+        let pool = queue.pool.clone().unwrap();
+        sqlx::query("DROP TABLE mq_jobs CASCADE")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let mut client = client(&queue);
+        let live = client.live("/live").await;
+        assert!(live.contains("Nothing could be counted yet."), "{live}");
+        assert!(live.contains("The latest count failed: "), "{live}");
+        assert!(!live.contains("class=\"cards\""), "no numbers: {live}");
+        let overview = client.page("/").await;
+        assert!(overview.body.contains("The latest count failed: "));
+        let channels = client.page("/channels").await;
+        assert!(channels.body.contains("The latest count failed: "));
+        let list = client.get("/jobs").await;
+        assert_eq!(list.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(list.body.contains("mq_jobs"), "{}", list.body);
+    }
+
     /// The shortcut takes a pool, as a host passes it.
     #[tokio::test]
     async fn the_shortcut_takes_a_pool() {

@@ -33,7 +33,9 @@ pub(crate) async fn page(State(app): State<Shared>, ctx: Ctx) -> Markup {
             None => p.freshness { "Counting… the channels appear in a moment: reload the page." },
             Some(snapshot) => {
                 (freshness(snapshot))
-                (table(&ctx, &snapshot.stats, &snapshot.limits))
+                @if snapshot.counted {
+                    (table(&ctx, &snapshot.stats, &snapshot.limits))
+                }
             }
         }
     };

@@ -38,9 +38,10 @@ pub(crate) async fn page(
             "no job {id}: it completed (and was not kept), was deleted, or never existed"
         ))
     })?;
-    let position = match job.ordered && !is_finished(job.state) {
-        true => Some(ordered_position(&app, &job).await?),
-        false => None,
+    let position = if job.ordered && !is_finished(job.state) {
+        Some(ordered_position(&app, &job).await?)
+    } else {
+        None
     };
     let now = OffsetDateTime::now_utc();
     let body = html! {

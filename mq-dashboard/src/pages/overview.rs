@@ -40,6 +40,9 @@ pub(crate) fn fragment(ctx: &Ctx, snapshot: Option<&Snapshot>) -> Markup {
     let Some(snapshot) = snapshot else {
         return counting();
     };
+    if !snapshot.counted {
+        return freshness(snapshot);
+    }
     let stats = &snapshot.stats;
     let channels = channel_counts(stats);
     let blocked: Vec<(&str, u64)> = stats
@@ -152,11 +155,15 @@ fn counting() -> Markup {
 /// How old the numbers are, and whether the latest count failed.
 pub(crate) fn freshness(snapshot: &Snapshot) -> Markup {
     html! {
-        p.freshness {
-            @let age = snapshot.read_at.elapsed();
-            "Counts as of "
-            @if age.as_secs() == 0 { "just now" } @else { (format::duration(age)) " ago" }
-            " (counting took " (format::duration(snapshot.took)) ")."
+        @if !snapshot.counted {
+            p.freshness { "Nothing could be counted yet." }
+        } @else {
+            p.freshness {
+                @let age = snapshot.read_at.elapsed();
+                "Counts as of "
+                @if age.as_secs() == 0 { "just now" } @else { (format::duration(age)) " ago" }
+                " (counting took " (format::duration(snapshot.took)) ")."
+            }
         }
         @if let Some(error) = &snapshot.error {
             p.alert { "The latest count failed: " (error) }
