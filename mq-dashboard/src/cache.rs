@@ -36,7 +36,7 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::wire::{self, MinuteCount, RunnerInfo};
+use mq::admin::{MinuteCount, RunnerInfo};
 
 /// The least time between the starts of two refreshes.
 pub(crate) const MIN_SPACING: Duration = Duration::from_secs(2);
@@ -62,11 +62,11 @@ pub(crate) struct Snapshot {
     pub(crate) stats: QueueStats,
     /// Every channel limit with its use.
     pub(crate) limits: Vec<LimitInfo>,
-    /// Jobs finished per minute over the last hour; `None` when the core
-    /// does not record them.
-    pub(crate) throughput: Option<Vec<MinuteCount>>,
-    /// The runners; `None` when the core does not record them.
-    pub(crate) runners: Option<Vec<RunnerInfo>>,
+    /// Jobs finished per minute over the last hour, as runners report
+    /// them.
+    pub(crate) throughput: Vec<MinuteCount>,
+    /// The runners, as they last reported.
+    pub(crate) runners: Vec<RunnerInfo>,
     /// When the numbers were read (for their age).
     pub(crate) read_at: Instant,
     /// The same, on the wall clock (for the chart's minutes).
@@ -195,8 +195,8 @@ async fn refresh(shared: Weak<Shared>) {
                     None => Snapshot {
                         stats: QueueStats::default(),
                         limits: Vec::new(),
-                        throughput: None,
-                        runners: None,
+                        throughput: Vec::new(),
+                        runners: Vec::new(),
                         read_at: Instant::now(),
                         read_at_utc: OffsetDateTime::now_utc(),
                         took,
@@ -227,15 +227,15 @@ async fn refresh(shared: Weak<Shared>) {
 type Read = (
     QueueStats,
     Vec<LimitInfo>,
-    Option<Vec<MinuteCount>>,
-    Option<Vec<RunnerInfo>>,
+    Vec<MinuteCount>,
+    Vec<RunnerInfo>,
 );
 
 async fn read(backend: &dyn Backend) -> mq::Result<Read> {
     let stats = mq::admin::stats(backend).await?;
     let limits = mq::admin::limits(backend).await?;
-    let throughput = wire::throughput(backend, CHART_WINDOW).await?;
-    let runners = wire::runners(backend).await?;
+    let throughput = mq::admin::throughput(backend, CHART_WINDOW).await?;
+    let runners = mq::admin::runners(backend).await?;
     Ok((stats, limits, throughput, runners))
 }
 

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use maud::{Markup, html};
 use time::{Duration, OffsetDateTime};
 
-use crate::wire::MinuteCount;
+use mq::admin::MinuteCount;
 
 /// Minutes on the chart.
 const MINUTES: usize = 60;
@@ -158,13 +158,7 @@ mod tests {
     use super::*;
 
     fn row(minute: OffsetDateTime, channel: &str, counts: (u64, u64, u64)) -> MinuteCount {
-        MinuteCount {
-            minute,
-            channel_name: channel.to_owned(),
-            completed: counts.0,
-            retried: counts.1,
-            failed: counts.2,
-        }
+        MinuteCount::new(minute, channel.to_owned(), counts.0, counts.1, counts.2)
     }
 
     // 2026-11-30 14:05:56 UTC.

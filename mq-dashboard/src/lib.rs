@@ -69,7 +69,6 @@ mod format;
 mod layout;
 mod live;
 mod pages;
-mod wire;
 
 use std::sync::Arc;
 

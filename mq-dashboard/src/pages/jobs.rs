@@ -12,7 +12,6 @@ use crate::context::Ctx;
 use crate::error::DashboardError;
 use crate::format;
 use crate::layout::{self, Nav};
-use crate::wire;
 
 /// The most jobs a page may be asked for.
 const MAX_LIMIT: u32 = 1000;
@@ -100,20 +99,15 @@ pub(crate) async fn page(
     if let Some(after) = filters.after {
         query.set_after(after);
     }
-    let by_core = filters.name.is_empty() || wire::set_name(&mut query, &filters.name);
-    let mut page = admin::list(&*app.backend, &query).await?;
-    if !by_core {
-        page.jobs
-            .retain(|job| wire::name_matches(job, &filters.name));
+    if !filters.name.is_empty() {
+        query.set_name(filters.name.clone());
     }
+    let page = admin::list(&*app.backend, &query).await?;
 
     let now = OffsetDateTime::now_utc();
     let body = html! {
         h1 { "Jobs" }
         (filter_form(&ctx, &filters))
-        @if !by_core {
-            p.muted { "Names are matched within each page of the other filters: a page may hold fewer jobs than its size, or none." }
-        }
         @if page.jobs.is_empty() {
             p.muted { "No job on this page." }
         } @else {

@@ -16,7 +16,7 @@ use crate::chart::throughput_chart;
 use crate::context::Ctx;
 use crate::format;
 use crate::layout::{self, Nav};
-use crate::wire::RunnerInfo;
+use mq::admin::RunnerInfo;
 
 /// A runner not seen for this long is shown as gone quiet.
 const RUNNER_QUIET: time::Duration = time::Duration::minutes(1);
@@ -132,16 +132,10 @@ pub(crate) fn fragment(ctx: &Ctx, snapshot: Option<&Snapshot>) -> Markup {
         }
 
         h2 { "Jobs finished per minute, last hour" }
-        @match &snapshot.throughput {
-            Some(minutes) => (throughput_chart(minutes, snapshot.read_at_utc)),
-            None => p.muted { "This version of mq does not record jobs finished per minute yet." },
-        }
+        (throughput_chart(&snapshot.throughput, snapshot.read_at_utc))
 
         h2 { "Runners" }
-        @match &snapshot.runners {
-            Some(runners) => (runner_table(runners, snapshot.read_at_utc)),
-            None => p.muted { "This version of mq does not record its runners yet." },
-        }
+        (runner_table(&snapshot.runners, snapshot.read_at_utc))
     }
 }
 
@@ -235,13 +229,15 @@ mod tests {
     #[test]
     fn runners_show_their_load_and_quiet_ones_stand_out() {
         let now = OffsetDateTime::from_unix_timestamp(1_796_047_556).unwrap();
-        let runner = |name: &str, seen_secs_ago: i64, running| RunnerInfo {
-            id: Uuid::nil(),
-            name: name.to_owned(),
-            started_at: now - time::Duration::hours(2),
-            seen_at: now - time::Duration::seconds(seen_secs_ago),
-            running,
-            max_concurrency: 20,
+        let runner = |name: &str, seen_secs_ago: i64, running| {
+            RunnerInfo::new(
+                Uuid::nil(),
+                name.to_owned(),
+                now - time::Duration::hours(2),
+                now - time::Duration::seconds(seen_secs_ago),
+                running,
+                20,
+            )
         };
         let html =
             runner_table(&[runner("web-1", 3, 5), runner("<b>old</b>", 600, 0)], now).into_string();

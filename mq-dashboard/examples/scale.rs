@@ -1,9 +1,12 @@
-//! The overview over a million jobs answers in under 100 ms: it renders
-//! the background count, and never counts in the request. Ignored by
-//! default (inserting the jobs takes a minute or two); run it with
+//! Measures the overview over a million jobs, which must answer in under
+//! 100 ms: it renders the background count, and never counts in the
+//! request. Inserting the jobs takes a minute or two, so this is an
+//! example rather than a test; its results are in the README's dashboard
+//! section. It makes a database of its own on the server of
+//! `DATABASE_URL`:
 //!
 //! ```sh
-//! cargo test -p mq-dashboard --release --test scale -- --ignored --nocapture
+//! cargo run -p mq-dashboard --release --example scale
 //! ```
 
 use std::time::{Duration, Instant};
@@ -32,9 +35,8 @@ async fn get(router: &axum::Router, uri: &str) -> (Duration, String) {
     (started.elapsed(), String::from_utf8(body.to_vec()).unwrap())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "inserts a million jobs"]
-async fn the_overview_answers_at_once_over_a_million_jobs() {
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
     let db = TestDb::create();
     let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
     mq::migrate(&pool).await.unwrap();
