@@ -100,6 +100,10 @@ pub enum Command {
     /// Sets a channel's limit for every runner of every process, or
     /// removes it (`--remove`).
     Limit(LimitArgs),
+    /// Serves the web dashboard (overview, channels, jobs, and the actions
+    /// of this command line) until interrupted. On an address other than
+    /// a loopback one it needs `--auth` or `--read-only`.
+    Dashboard(DashboardArgs),
     /// Runs the benchmark (the `mq-bench` binary, if installed beside `mq`
     /// or on the PATH), or tells how to run it. Every argument goes to
     /// mq-bench, `--help` too; it needs its server named and `--yes`.
@@ -111,6 +115,28 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+/// `mq dashboard`.
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// The address to listen on (port 0 picks a free one; the address
+    /// served is printed).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Shows the queue without any action: no retry, delete, cancel,
+    /// pause or resume.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Requires HTTP basic authentication with these credentials
+    /// [env: MQ_DASHBOARD_AUTH].
+    #[arg(
+        long,
+        env = "MQ_DASHBOARD_AUTH",
+        hide_env_values = true,
+        value_name = "USER:PASSWORD"
+    )]
+    pub auth: Option<String>,
 }
 
 /// `mq list`.

@@ -41,7 +41,7 @@ fn pooled(conn: &mut PgConnection) -> mq::TransactionPooled<&mut PgConnection> {
 }
 
 /// How long to wait for the database to answer a connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How an mq call's error is told: as a failure of `command`, the command
 /// the user ran.
@@ -79,6 +79,9 @@ pub async fn run(cli: Cli) -> Result<Done, CliError> {
         return bench(args, cli.database_url.as_deref());
     }
     let url = database_url(cli.database_url)?;
+    if let Command::Dashboard(args) = cli.command {
+        return crate::dashboard::serve(&url, args).await.map(Done::from);
+    }
     let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect(&url))
         .await
         .map_err(|_| CliError::ConnectTimeout {
@@ -106,7 +109,7 @@ pub async fn run(cli: Cli) -> Result<Done, CliError> {
         Command::Runners => runners(conn).await.map(Done::from),
         Command::Limits => limits(conn).await.map(Done::from),
         Command::Limit(args) => limit(conn, args).await.map(Done::from),
-        Command::Bench { .. } => unreachable!("handled above"),
+        Command::Bench { .. } | Command::Dashboard(_) => unreachable!("handled above"),
     }
 }
 

@@ -94,6 +94,29 @@ pub enum CliError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
+
+    /// `mq dashboard` would serve its actions to a network without
+    /// authentication.
+    #[error(
+        "refusing to serve the dashboard's actions on {listen} without --auth: pass --auth USER:PASSWORD, or --read-only"
+    )]
+    Unprotected {
+        /// The address asked for.
+        listen: std::net::SocketAddr,
+    },
+
+    /// `--auth` is not `USER:PASSWORD`.
+    #[error("--auth must be USER:PASSWORD, with a user name and a password")]
+    BadAuth,
+
+    /// The dashboard's address could not be listened on, or serving failed.
+    #[error("cannot serve the dashboard on {listen}")]
+    Serve {
+        /// The address.
+        listen: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Where the database URL came from, named as the user gave it.
@@ -219,13 +242,16 @@ impl CliError {
             Self::Unconfirmed => "unconfirmed",
             Self::Bench { .. } => "bench",
             Self::Runtime(_) => "runtime",
+            Self::Unprotected { .. } => "unprotected",
+            Self::BadAuth => "bad_auth",
+            Self::Serve { .. } => "serve",
         }
     }
 
     /// The exit status: 2 for bad usage, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Usage { .. } => 2,
+            Self::Usage { .. } | Self::Unprotected { .. } | Self::BadAuth => 2,
             _ => 1,
         }
     }

@@ -9,6 +9,7 @@
 //! mq delete ID...
 //! mq clear --channel NAME... | --all --yes
 //! mq prune --older-than 7d [--state failed|completed]
+//! mq dashboard [--listen 127.0.0.1:8080] [--read-only] [--auth USER:PASSWORD]
 //! mq bench [ARGS...]
 //! ```
 //!
@@ -20,6 +21,7 @@
 
 mod cli;
 mod commands;
+mod dashboard;
 mod error;
 mod output;
 

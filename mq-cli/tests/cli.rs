@@ -1311,3 +1311,77 @@ async fn runners_lists_the_runners_and_the_last_hours_counts() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Sends a GET for `path` to `address`, with an `Authorization` header if
+/// given; returns the status line and the body.
+fn http_get(address: &str, path: &str, authorization: Option<&str>) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let auth =
+        authorization.map_or_else(String::new, |value| format!("Authorization: {value}\r\n"));
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{auth}\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_is_served_behind_its_credentials_until_interrupted() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let fx = Fixture::new().await;
+    fx.spawn(&mut job("greet", "mail <i>")).await;
+
+    // No action on the network without credentials, and credentials are
+    // a user and a password.
+    let open = fx.mq(&["dashboard", "--listen", "0.0.0.0:0"]);
+    assert!(open.fails(2).contains("without --auth"), "{}", open.stderr);
+    let bad = fx.mq(&["dashboard", "--auth", "admin"]);
+    assert!(bad.fails(2).contains("USER:PASSWORD"), "{}", bad.stderr);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mq"))
+        .args(["dashboard", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", fx.db.url())
+        .env("MQ_DASHBOARD_AUTH", "admin:s3cret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let address = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+
+    let (status, _) = http_get(&address, "/channels", None);
+    assert!(status.contains(" 401 "), "{status}");
+    // base64("admin:s3cret")
+    let (status, body) = http_get(&address, "/jobs", Some("Basic YWRtaW46czNjcmV0"));
+    assert!(status.contains(" 200 "), "{status}");
+    assert!(body.contains("mail &lt;i&gt;"), "{body}");
+
+    // Ctrl-C stops it cleanly.
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(rest, "dashboard stopped\n");
+}

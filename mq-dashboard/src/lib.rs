@@ -36,8 +36,8 @@
 //! - **Authorization is yours.** The router checks nobody: put your own
 //!   authentication in front of it as a tower layer, on the nested router
 //!   (`.nest("/jobs", mq_dashboard::router(&pool).layer(your_auth))`) or on
-//!   your whole app. `examples/basic_auth.rs` does it with HTTP basic
-//!   authentication in a few lines of `axum::middleware::from_fn`.
+//!   your whole app. [`BasicAuth`] is such a layer, for HTTP basic
+//!   authentication (`examples/basic_auth.rs` nests the dashboard behind it).
 //! - **Read-only mode.** [`Dashboard::read_only`] hides every action, and
 //!   every request other than `GET` and `HEAD` is refused with 403.
 //! - **Actions are POST forms with CSRF protection.** Each form carries a
@@ -60,6 +60,7 @@
 #![warn(missing_docs)]
 
 mod actions;
+mod basic_auth;
 mod cache;
 mod chart;
 mod context;
@@ -77,6 +78,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 use mq::{Backend, IntoBackend};
 
+pub use crate::basic_auth::BasicAuth;
 use crate::cache::StatsCache;
 
 /// A dashboard over one queue, to be turned into a [`Router`] with
