@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/throwaway-pg.sh
 source scripts/pgbouncer.sh
+source scripts/browser.sh
 # One build of each combination, no incremental caches: CI builds from
 # scratch, and incremental data would double the disk it needs.
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
@@ -57,6 +58,8 @@ for driver in mq-sqlx mq-tokio-postgres; do
 done
 echo "ok: mq-sqlx and mq-tokio-postgres depend on no mq-runtime crate"
 
+# The dashboard's browser tests drive headless Chromium.
+find_or_install_chromedriver
 start_throwaway_pg
 # The end-to-end and CLI tests run again through PgBouncer in transaction
 # pooling mode.

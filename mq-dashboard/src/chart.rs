@@ -86,7 +86,8 @@ pub(crate) fn throughput_chart(minutes: &[MinuteCount], now: OffsetDateTime) -> 
                 @for i in 0..MINUTES {
                     @let at = first + Duration::minutes(i as i64);
                     @let x = LEFT + slot * (i as f64 + 0.5);
-                    @if at.minute().is_multiple_of(10) {
+                    // Not under the axis's own "UTC" label.
+                    @if at.minute().is_multiple_of(10) && i >= 3 {
                         line.axis x1=(px(x)) x2=(px(x)) y1=(px(TOP + plot_h)) y2=(px(TOP + plot_h + 5.0)) {}
                         text x=(px(x)) y=(px(TOP + plot_h + 18.0)) text-anchor="middle" { (hh_mm(at)) }
                     }
