@@ -19,6 +19,11 @@ pub const MAX_DURATION: Duration = Duration::from_secs(1000 * 366 * 24 * 3600);
 /// index with the job's name, whose entries must fit a third of a page.
 pub const MAX_UNIQUE_KEY: usize = 512;
 
+/// The longest trace context mq accepts, in bytes. A W3C `traceparent` is
+/// 55 bytes; the rest is room for a `tracestate`, which W3C asks systems to
+/// carry up to 512 bytes of.
+pub const MAX_TRACE_CONTEXT: usize = 1024;
+
 /// A job as it will be inserted: the plain data a [`JobBuilder`] collects.
 ///
 /// Backends read this; users build it through [`JobBuilder`].
@@ -65,6 +70,9 @@ pub struct NewJob {
     /// With two-phase commit: how long the job waits for
     /// [`commit`](crate::commit) before it is discarded.
     pub commit_interval: Option<Duration>,
+    /// The trace the job was spawned in, as W3C Trace Context text
+    /// ([`JobBuilder::set_trace_context`]); `None` outside a trace.
+    pub trace_context: Option<String>,
     /// Whether `payload_json` is known to be JSON (serialized by mq), or
     /// is the caller's text, to be checked before it is stored.
     pub(crate) json_checked: bool,
@@ -119,6 +127,21 @@ impl NewJob {
         }
         if let Some(interval) = self.commit_interval {
             bounded("commit_interval", interval)?;
+        }
+        if let Some(context) = &self.trace_context {
+            no_nul("trace_context", context)?;
+            if context.is_empty() {
+                return Err(Error::invalid("trace_context", "is empty"));
+            }
+            if context.len() > MAX_TRACE_CONTEXT {
+                return Err(Error::invalid(
+                    "trace_context",
+                    format!(
+                        "is {} bytes, more than the maximum of {MAX_TRACE_CONTEXT}",
+                        context.len()
+                    ),
+                ));
+            }
         }
         if i32::try_from(self.retries).is_err() {
             return Err(Error::invalid(
@@ -201,6 +224,7 @@ impl JobBuilder {
                 unique_for: None,
                 ordered: false,
                 commit_interval: None,
+                trace_context: None,
                 json_checked: true,
             },
         }
@@ -334,6 +358,18 @@ impl JobBuilder {
         self
     }
 
+    /// Sets the trace the job belongs to, as W3C Trace Context text: a
+    /// `traceparent` value, then, if there is a trace state, `;` and the
+    /// `tracestate` value (`00-<trace id>-<span id>-<flags>[;<tracestate>]`).
+    /// mq stores it with the job and hands it to every attempt
+    /// ([`CurrentJob::trace_context`](crate::CurrentJob::trace_context)).
+    /// At most [`MAX_TRACE_CONTEXT`] bytes, not empty: anything else is refused
+    /// when the job is spawned, with [`Error::InvalidInput`].
+    pub fn set_trace_context(&mut self, context: Option<String>) -> &mut Self {
+        self.job.trace_context = context;
+        self
+    }
+
     /// Serializes `value` as the JSON payload.
     pub fn set_json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<&mut Self> {
         let json = serde_json::to_string(value).map_err(Error::PayloadEncode)?;
@@ -443,4 +479,34 @@ pub async fn spawn_many_deduplicated<D, E: Executor<D>>(
         "spawned jobs"
     );
     Ok(spawned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused_field(builder: &JobBuilder) -> &'static str {
+        match builder.job().validate() {
+            Err(Error::InvalidInput { field, .. }) => field,
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_trace_context_must_be_storable() {
+        let mut builder = JobBuilder::new("j");
+        let longest = format!("00-{}", "a".repeat(MAX_TRACE_CONTEXT - 3));
+        builder.set_trace_context(Some(longest));
+        assert!(builder.job().validate().is_ok());
+        for bad in [
+            String::new(),
+            "a\0b".to_owned(),
+            format!("00-{}", "a".repeat(MAX_TRACE_CONTEXT - 2)),
+        ] {
+            builder.set_trace_context(Some(bad.clone()));
+            assert_eq!(refused_field(&builder), "trace_context", "{bad:?}");
+        }
+        builder.set_trace_context(None);
+        assert!(builder.job().validate().is_ok());
+    }
 }
