@@ -1,5 +1,6 @@
 //! Describing a job before it is spawned.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -193,6 +194,9 @@ pub(crate) fn bounded(field: &'static str, value: Duration) -> Result<()> {
 #[derive(Debug, Clone)]
 pub struct JobBuilder {
     job: NewJob,
+    /// Whether spawning stores the current span's trace context (feature
+    /// `otel`): until [`JobBuilder::set_trace_context`] says otherwise.
+    capture_trace: bool,
 }
 
 impl JobBuilder {
@@ -227,6 +231,7 @@ impl JobBuilder {
                 trace_context: None,
                 json_checked: true,
             },
+            capture_trace: true,
         }
     }
 
@@ -363,10 +368,16 @@ impl JobBuilder {
     /// `tracestate` value (`00-<trace id>-<span id>-<flags>[;<tracestate>]`).
     /// mq stores it with the job and hands it to every attempt
     /// ([`CurrentJob::trace_context`](crate::CurrentJob::trace_context)).
-    /// At most [`MAX_TRACE_CONTEXT`] bytes, not empty: anything else is refused
+    ///
+    /// With the feature `otel`, a job spawned without this call stores the
+    /// context of the current `tracing` span, and each attempt's `mq.job`
+    /// span continues that trace; calling it, even with `None`, replaces
+    /// that capture (`None`: the job starts traces of its own). At most
+    /// [`MAX_TRACE_CONTEXT`] bytes, not empty: anything else is refused
     /// when the job is spawned, with [`Error::InvalidInput`].
     pub fn set_trace_context(&mut self, context: Option<String>) -> &mut Self {
         self.job.trace_context = context;
+        self.capture_trace = false;
         self
     }
 
@@ -407,12 +418,20 @@ impl JobBuilder {
     /// another job holds its unique key.
     pub async fn spawn_deduplicated<D, E: Executor<D>>(&self, executor: E) -> Result<Spawned> {
         self.job.validate()?;
-        let spawned = executor
-            .job_insert(JobInsertParams {
-                jobs: vec![&self.job],
-                now: None,
-            })
-            .await?;
+        let trace = Trace::capture(std::slice::from_ref(self), || {
+            tracing::info_span!(
+                "mq.spawn",
+                job.id = %self.job.id,
+                job.name = %self.job.name,
+                job.channel = %self.job.channel_name,
+            )
+        });
+        let job = self.traced(&trace);
+        let insert = executor.job_insert(JobInsertParams {
+            jobs: vec![&job],
+            now: None,
+        });
+        let spawned = trace.instrument(insert).await?;
         let spawned = match spawned.as_slice() {
             [one] => *one,
             other => {
@@ -455,14 +474,19 @@ pub async fn spawn_many_deduplicated<D, E: Executor<D>>(
     if builders.is_empty() {
         return Ok(Vec::new());
     }
-    let jobs: Vec<&NewJob> = builders.iter().map(JobBuilder::job).collect();
-    for job in &jobs {
-        job.validate()?;
+    for builder in builders {
+        builder.job.validate()?;
     }
-    let count = jobs.len();
-    let spawned = executor
-        .job_insert(JobInsertParams { jobs, now: None })
-        .await?;
+    let count = builders.len();
+    let trace = Trace::capture(builders, || {
+        // As i64: OpenTelemetry attributes have no unsigned integers.
+        let jobs = i64::try_from(count).unwrap_or(i64::MAX);
+        tracing::info_span!("mq.spawn", jobs)
+    });
+    let traced: Vec<Cow<'_, NewJob>> = builders.iter().map(|b| b.traced(&trace)).collect();
+    let jobs: Vec<&NewJob> = traced.iter().map(|job| &**job).collect();
+    let insert = executor.job_insert(JobInsertParams { jobs, now: None });
+    let spawned = trace.instrument(insert).await?;
     if spawned.len() != count {
         return Err(Error::backend(
             "job_insert",
@@ -479,6 +503,62 @@ pub async fn spawn_many_deduplicated<D, E: Executor<D>>(
         "spawned jobs"
     );
     Ok(spawned)
+}
+
+impl JobBuilder {
+    /// The job to insert: with the trace of its spawn, unless the builder
+    /// set a trace context of its own.
+    fn traced(&self, trace: &Trace) -> Cow<'_, NewJob> {
+        match trace.context() {
+            Some(context) if self.capture_trace => {
+                let mut job = self.job.clone();
+                job.trace_context = Some(context.to_owned());
+                Cow::Owned(job)
+            }
+            _ => Cow::Borrowed(&self.job),
+        }
+    }
+}
+
+/// The trace a spawn happens in (feature `otel`): the `mq.spawn` span and
+/// its context, which the jobs store. Without the feature, nothing.
+struct Trace {
+    #[cfg(feature = "otel")]
+    spawn: Option<crate::otel::Spawn>,
+}
+
+impl Trace {
+    /// Inside a traced span, and when some of `builders` take the current
+    /// trace: a `mq.spawn` span (made by `span`) under the current one.
+    #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
+    fn capture(builders: &[JobBuilder], span: impl FnOnce() -> tracing::Span) -> Self {
+        Self {
+            #[cfg(feature = "otel")]
+            spawn: if builders.iter().any(|b| b.capture_trace) {
+                crate::otel::Spawn::capture(span)
+            } else {
+                None
+            },
+        }
+    }
+
+    /// The context the jobs store.
+    fn context(&self) -> Option<&str> {
+        #[cfg(feature = "otel")]
+        if let Some(spawn) = &self.spawn {
+            return Some(&spawn.context);
+        }
+        None
+    }
+
+    /// Runs `future` inside the `mq.spawn` span, if there is one.
+    async fn instrument<F: std::future::Future>(self, future: F) -> F::Output {
+        #[cfg(feature = "otel")]
+        if let Some(spawn) = self.spawn {
+            return tracing::Instrument::instrument(future, spawn.span).await;
+        }
+        future.await
+    }
 }
 
 #[cfg(test)]
@@ -508,5 +588,14 @@ mod tests {
         }
         builder.set_trace_context(None);
         assert!(builder.job().validate().is_ok());
+    }
+
+    #[test]
+    fn an_explicit_trace_context_replaces_the_capture() {
+        let mut builder = JobBuilder::new("j");
+        assert!(builder.capture_trace);
+        builder.set_trace_context(None);
+        assert!(!builder.capture_trace);
+        assert_eq!(builder.job().trace_context, None);
     }
 }

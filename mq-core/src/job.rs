@@ -212,14 +212,17 @@ impl CurrentJob {
     /// The `mq.job` span of this attempt (fields `job.id`, `job.name`,
     /// `job.channel`, `job.attempt`). Registry jobs run inside it; a
     /// callback runner's tasks can enter it with
-    /// `tracing::Instrument::instrument(future, job.span().clone())`.
+    /// `tracing::Instrument::instrument(future, job.span().clone())`. With
+    /// the feature `otel`, its OpenTelemetry parent is the span the job was
+    /// spawned in, if it was spawned inside a trace.
     pub fn span(&self) -> &tracing::Span {
         &self.attempt.span
     }
 
     /// The trace the job was spawned in, as W3C Trace Context text
     /// ([`JobBuilder::set_trace_context`](crate::JobBuilder::set_trace_context));
-    /// `None` if it was spawned outside a trace.
+    /// `None` if it was spawned outside a trace. With the feature `otel`,
+    /// [`span`](Self::span) already continues that trace.
     pub fn trace_context(&self) -> Option<&str> {
         self.trace_context.as_deref()
     }
