@@ -3,7 +3,11 @@
 //! whole): the README's code compiles.
 
 /// The examples the README's snippets are taken from.
-const SOURCES: [&str; 2] = ["examples/readme.rs", "examples/counting_backend.rs"];
+const SOURCES: [&str; 3] = [
+    "examples/readme.rs",
+    "examples/counting_backend.rs",
+    "examples/otel.rs",
+];
 
 fn rust_blocks(markdown: &str) -> Vec<Vec<String>> {
     let mut blocks = Vec::new();
