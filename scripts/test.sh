@@ -24,6 +24,7 @@ cargo clippy -p mq --all-targets --no-default-features -- -D warnings
 cargo clippy -p mq --all-targets --no-default-features --features driver-tokio-postgres,runtime-tokio,macros -- -D warnings
 cargo clippy -p mq --all-targets --no-default-features --features driver-sqlx,runtime-async-std,macros -- -D warnings
 cargo clippy -p mq --all-targets --no-default-features --features driver-tokio-postgres,runtime-async-std,macros -- -D warnings
+# --all-features includes otel (its test, tests/otel.rs, needs it).
 cargo clippy -p mq --all-targets --all-features -- -D warnings
 
 step "docs: no rustdoc warning (broken or private links...) in any feature combination CI builds"
@@ -35,17 +36,20 @@ RUSTDOCFLAGS="-D warnings" cargo doc -p mq --no-deps --no-default-features --fea
 RUSTDOCFLAGS="-D warnings" cargo doc -p mq --no-deps --all-features
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 
-step "mq-core depends on no runtime and no database crate"
-deps=$(cargo tree -p mq-core -e normal --prefix none --format '{p}' | cut -d' ' -f1 | sort -u)
-# Runtimes (tokio and its crates; async-std and the executors, reactor and
-# task crates under it; smol), database clients, and mq's own drivers and
-# runtimes.
-bad=$(echo "$deps" | grep -E '^(tokio.*|async-std|async-global-executor|async-executor|async-io|async-task|blocking|smol|sqlx.*|postgres.*|deadpool.*|mq-(sqlx|tokio-postgres|runtime-.*))$' || true)
-if [ -n "$bad" ]; then
-    echo "error: mq-core depends on: $bad" >&2
-    exit 1
-fi
-echo "ok: $(echo "$deps" | wc -l) crates, none of them a runtime or a database driver"
+step "mq-core depends on no runtime and no database crate (with and without its otel feature)"
+for features in "" "--features otel"; do
+    # shellcheck disable=SC2086 # no features is no argument
+    deps=$(cargo tree -p mq-core $features -e normal --prefix none --format '{p}' | cut -d' ' -f1 | sort -u)
+    # Runtimes (tokio and its crates; async-std and the executors, reactor and
+    # task crates under it; smol), database clients, and mq's own drivers and
+    # runtimes.
+    bad=$(echo "$deps" | grep -E '^(tokio.*|async-std|async-global-executor|async-executor|async-io|async-task|blocking|smol|sqlx.*|postgres.*|deadpool.*|mq-(sqlx|tokio-postgres|runtime-.*))$' || true)
+    if [ -n "$bad" ]; then
+        echo "error: mq-core ${features:-without features} depends on: $bad" >&2
+        exit 1
+    fi
+    echo "ok: mq-core ${features:-without features}: $(echo "$deps" | wc -l) crates, none of them a runtime or a database driver"
+done
 
 step "the drivers depend on no mq runtime: the mq crate pairs a driver with one"
 for driver in mq-sqlx mq-tokio-postgres; do

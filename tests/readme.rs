@@ -4,9 +4,10 @@
 
 /// The examples the README's snippets are taken from (the dashboard's is
 /// in its own crate, which depends on this one).
-const SOURCES: [&str; 3] = [
+const SOURCES: [&str; 4] = [
     "examples/readme.rs",
     "examples/counting_backend.rs",
+    "examples/otel.rs",
     "mq-dashboard/examples/basic_auth.rs",
 ];
 

@@ -268,6 +268,8 @@ pub struct JobInfo {
     pub unique_key: Option<String>,
     /// How long after completing it holds its key ([`NewJob::unique_for`]).
     pub unique_for: Option<Duration>,
+    /// The trace it was spawned in ([`NewJob::trace_context`]).
+    pub trace_context: Option<String>,
     /// Depends on the state: when a scheduled job becomes ready, when a
     /// ready job became ready, when a running job's lease lapses, when a
     /// failed job failed, when a completed job completed.
@@ -307,6 +309,7 @@ impl JobInfo {
             priority: 0,
             unique_key: None,
             unique_for: None,
+            trace_context: None,
             run_at: OffsetDateTime::UNIX_EPOCH,
             commit_deadline: None,
             created_at: OffsetDateTime::UNIX_EPOCH,
@@ -483,6 +486,9 @@ pub struct ClaimedJob {
     /// [`ready_queue`](crate::ready_queue)). 0 from backends that do not
     /// number ready jobs. See [`ClaimTarget`].
     pub ready_seq: i64,
+    /// The trace the job was spawned in ([`NewJob::trace_context`]), the
+    /// same for every attempt.
+    pub trace_context: Option<String>,
 }
 
 impl ClaimedJob {
@@ -517,6 +523,7 @@ impl ClaimedJob {
             payload_json,
             payload_bytes,
             ready_seq: 0,
+            trace_context: None,
         }
     }
 
@@ -538,6 +545,13 @@ impl ClaimedJob {
     /// Sets the job's place in the ready queue ([`ClaimedJob::ready_seq`]).
     pub fn with_ready_seq(mut self, ready_seq: i64) -> Self {
         self.ready_seq = ready_seq;
+        self
+    }
+
+    /// Sets the trace the job was spawned in
+    /// ([`ClaimedJob::trace_context`]).
+    pub fn with_trace_context(mut self, trace_context: Option<String>) -> Self {
+        self.trace_context = trace_context;
         self
     }
 

@@ -1,5 +1,6 @@
 //! Describing a job before it is spawned.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -18,6 +19,11 @@ pub const MAX_DURATION: Duration = Duration::from_secs(1000 * 366 * 24 * 3600);
 /// The longest unique key mq accepts, in bytes: keys live in a B-tree
 /// index with the job's name, whose entries must fit a third of a page.
 pub const MAX_UNIQUE_KEY: usize = 512;
+
+/// The longest trace context mq accepts, in bytes. A W3C `traceparent` is
+/// 55 bytes; the rest is room for a `tracestate`, which W3C asks systems to
+/// carry up to 512 bytes of.
+pub const MAX_TRACE_CONTEXT: usize = 1024;
 
 /// A job as it will be inserted: the plain data a [`JobBuilder`] collects.
 ///
@@ -65,6 +71,9 @@ pub struct NewJob {
     /// With two-phase commit: how long the job waits for
     /// [`commit`](crate::commit) before it is discarded.
     pub commit_interval: Option<Duration>,
+    /// The trace the job was spawned in, as W3C Trace Context text
+    /// ([`JobBuilder::set_trace_context`]); `None` outside a trace.
+    pub trace_context: Option<String>,
     /// Whether `payload_json` is known to be JSON (serialized by mq), or
     /// is the caller's text, to be checked before it is stored.
     pub(crate) json_checked: bool,
@@ -120,6 +129,21 @@ impl NewJob {
         if let Some(interval) = self.commit_interval {
             bounded("commit_interval", interval)?;
         }
+        if let Some(context) = &self.trace_context {
+            no_nul("trace_context", context)?;
+            if context.is_empty() {
+                return Err(Error::invalid("trace_context", "is empty"));
+            }
+            if context.len() > MAX_TRACE_CONTEXT {
+                return Err(Error::invalid(
+                    "trace_context",
+                    format!(
+                        "is {} bytes, more than the maximum of {MAX_TRACE_CONTEXT}",
+                        context.len()
+                    ),
+                ));
+            }
+        }
         if i32::try_from(self.retries).is_err() {
             return Err(Error::invalid(
                 "retries",
@@ -170,6 +194,9 @@ pub(crate) fn bounded(field: &'static str, value: Duration) -> Result<()> {
 #[derive(Debug, Clone)]
 pub struct JobBuilder {
     job: NewJob,
+    /// Whether spawning stores the current span's trace context (feature
+    /// `otel`): until [`JobBuilder::set_trace_context`] says otherwise.
+    capture_trace: bool,
 }
 
 impl JobBuilder {
@@ -201,8 +228,10 @@ impl JobBuilder {
                 unique_for: None,
                 ordered: false,
                 commit_interval: None,
+                trace_context: None,
                 json_checked: true,
             },
+            capture_trace: true,
         }
     }
 
@@ -334,6 +363,24 @@ impl JobBuilder {
         self
     }
 
+    /// Sets the trace the job belongs to, as W3C Trace Context text: a
+    /// `traceparent` value, then, if there is a trace state, `;` and the
+    /// `tracestate` value (`00-<trace id>-<span id>-<flags>[;<tracestate>]`).
+    /// mq stores it with the job and hands it to every attempt
+    /// ([`CurrentJob::trace_context`](crate::CurrentJob::trace_context)).
+    ///
+    /// With the feature `otel`, a job spawned without this call stores the
+    /// context of the current `tracing` span, and each attempt's `mq.job`
+    /// span continues that trace; calling it, even with `None`, replaces
+    /// that capture (`None`: the job starts traces of its own). At most
+    /// [`MAX_TRACE_CONTEXT`] bytes, not empty: anything else is refused
+    /// when the job is spawned, with [`Error::InvalidInput`].
+    pub fn set_trace_context(&mut self, context: Option<String>) -> &mut Self {
+        self.job.trace_context = context;
+        self.capture_trace = false;
+        self
+    }
+
     /// Serializes `value` as the JSON payload.
     pub fn set_json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<&mut Self> {
         let json = serde_json::to_string(value).map_err(Error::PayloadEncode)?;
@@ -371,12 +418,20 @@ impl JobBuilder {
     /// another job holds its unique key.
     pub async fn spawn_deduplicated<D, E: Executor<D>>(&self, executor: E) -> Result<Spawned> {
         self.job.validate()?;
-        let spawned = executor
-            .job_insert(JobInsertParams {
-                jobs: vec![&self.job],
-                now: None,
-            })
-            .await?;
+        let trace = Trace::capture(std::slice::from_ref(self), || {
+            tracing::info_span!(
+                "mq.spawn",
+                job.id = %self.job.id,
+                job.name = %self.job.name,
+                job.channel = %self.job.channel_name,
+            )
+        });
+        let job = self.traced(&trace);
+        let insert = executor.job_insert(JobInsertParams {
+            jobs: vec![&job],
+            now: None,
+        });
+        let spawned = trace.instrument(insert).await?;
         let spawned = match spawned.as_slice() {
             [one] => *one,
             other => {
@@ -419,14 +474,19 @@ pub async fn spawn_many_deduplicated<D, E: Executor<D>>(
     if builders.is_empty() {
         return Ok(Vec::new());
     }
-    let jobs: Vec<&NewJob> = builders.iter().map(JobBuilder::job).collect();
-    for job in &jobs {
-        job.validate()?;
+    for builder in builders {
+        builder.job.validate()?;
     }
-    let count = jobs.len();
-    let spawned = executor
-        .job_insert(JobInsertParams { jobs, now: None })
-        .await?;
+    let count = builders.len();
+    let trace = Trace::capture(builders, || {
+        // As i64: OpenTelemetry attributes have no unsigned integers.
+        let jobs = i64::try_from(count).unwrap_or(i64::MAX);
+        tracing::info_span!("mq.spawn", jobs)
+    });
+    let traced: Vec<Cow<'_, NewJob>> = builders.iter().map(|b| b.traced(&trace)).collect();
+    let jobs: Vec<&NewJob> = traced.iter().map(|job| &**job).collect();
+    let insert = executor.job_insert(JobInsertParams { jobs, now: None });
+    let spawned = trace.instrument(insert).await?;
     if spawned.len() != count {
         return Err(Error::backend(
             "job_insert",
@@ -443,4 +503,99 @@ pub async fn spawn_many_deduplicated<D, E: Executor<D>>(
         "spawned jobs"
     );
     Ok(spawned)
+}
+
+impl JobBuilder {
+    /// The job to insert: with the trace of its spawn, unless the builder
+    /// set a trace context of its own.
+    fn traced(&self, trace: &Trace) -> Cow<'_, NewJob> {
+        match trace.context() {
+            Some(context) if self.capture_trace => {
+                let mut job = self.job.clone();
+                job.trace_context = Some(context.to_owned());
+                Cow::Owned(job)
+            }
+            _ => Cow::Borrowed(&self.job),
+        }
+    }
+}
+
+/// The trace a spawn happens in (feature `otel`): the `mq.spawn` span and
+/// its context, which the jobs store. Without the feature, nothing.
+struct Trace {
+    #[cfg(feature = "otel")]
+    spawn: Option<crate::otel::Spawn>,
+}
+
+impl Trace {
+    /// Inside a traced span, and when some of `builders` take the current
+    /// trace: a `mq.spawn` span (made by `span`) under the current one.
+    #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
+    fn capture(builders: &[JobBuilder], span: impl FnOnce() -> tracing::Span) -> Self {
+        Self {
+            #[cfg(feature = "otel")]
+            spawn: if builders.iter().any(|b| b.capture_trace) {
+                crate::otel::Spawn::capture(span)
+            } else {
+                None
+            },
+        }
+    }
+
+    /// The context the jobs store.
+    fn context(&self) -> Option<&str> {
+        #[cfg(feature = "otel")]
+        if let Some(spawn) = &self.spawn {
+            return Some(&spawn.context);
+        }
+        None
+    }
+
+    /// Runs `future` inside the `mq.spawn` span, if there is one.
+    async fn instrument<F: std::future::Future>(self, future: F) -> F::Output {
+        #[cfg(feature = "otel")]
+        if let Some(spawn) = self.spawn {
+            return tracing::Instrument::instrument(future, spawn.span).await;
+        }
+        future.await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused_field(builder: &JobBuilder) -> &'static str {
+        match builder.job().validate() {
+            Err(Error::InvalidInput { field, .. }) => field,
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_trace_context_must_be_storable() {
+        let mut builder = JobBuilder::new("j");
+        let longest = format!("00-{}", "a".repeat(MAX_TRACE_CONTEXT - 3));
+        builder.set_trace_context(Some(longest));
+        assert!(builder.job().validate().is_ok());
+        for bad in [
+            String::new(),
+            "a\0b".to_owned(),
+            format!("00-{}", "a".repeat(MAX_TRACE_CONTEXT - 2)),
+        ] {
+            builder.set_trace_context(Some(bad.clone()));
+            assert_eq!(refused_field(&builder), "trace_context", "{bad:?}");
+        }
+        builder.set_trace_context(None);
+        assert!(builder.job().validate().is_ok());
+    }
+
+    #[test]
+    fn an_explicit_trace_context_replaces_the_capture() {
+        let mut builder = JobBuilder::new("j");
+        assert!(builder.capture_trace);
+        builder.set_trace_context(None);
+        assert!(!builder.capture_trace);
+        assert_eq!(builder.job().trace_context, None);
+    }
 }

@@ -120,6 +120,7 @@ pub struct CurrentJob {
     attempt: Arc<Attempt>,
     payload_json: Option<String>,
     payload_bytes: Option<Vec<u8>>,
+    trace_context: Option<String>,
     /// A supervisor (the registry's task) ends the attempt with the job's
     /// result; otherwise dropping this ends it.
     supervised: bool,
@@ -146,8 +147,14 @@ impl CurrentJob {
             attempt,
             payload_json,
             payload_bytes,
+            trace_context: None,
             supervised: false,
         }
+    }
+
+    pub(crate) fn with_trace_context(mut self, trace_context: Option<String>) -> Self {
+        self.trace_context = trace_context;
+        self
     }
 
     /// Hands the ending of the attempt to a supervisor, which calls
@@ -205,9 +212,19 @@ impl CurrentJob {
     /// The `mq.job` span of this attempt (fields `job.id`, `job.name`,
     /// `job.channel`, `job.attempt`). Registry jobs run inside it; a
     /// callback runner's tasks can enter it with
-    /// `tracing::Instrument::instrument(future, job.span().clone())`.
+    /// `tracing::Instrument::instrument(future, job.span().clone())`. With
+    /// the feature `otel`, its OpenTelemetry parent is the span the job was
+    /// spawned in, if it was spawned inside a trace.
     pub fn span(&self) -> &tracing::Span {
         &self.attempt.span
+    }
+
+    /// The trace the job was spawned in, as W3C Trace Context text
+    /// ([`JobBuilder::set_trace_context`](crate::JobBuilder::set_trace_context));
+    /// `None` if it was spawned outside a trace. With the feature `otel`,
+    /// [`span`](Self::span) already continues that trace.
+    pub fn trace_context(&self) -> Option<&str> {
+        self.trace_context.as_deref()
     }
 
     /// Decodes the JSON payload; `None` if the job has none.

@@ -36,6 +36,8 @@ pub mod spawner;
 pub mod conformance;
 #[cfg(feature = "testing")]
 pub mod memory;
+#[cfg(feature = "otel")]
+mod otel;
 
 pub use backend::{Backend, CancelOutcome, JobState, Spawned};
 pub use builder::{JobBuilder, NewJob, spawn_many, spawn_many_deduplicated};

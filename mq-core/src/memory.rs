@@ -112,6 +112,7 @@ struct StoredJob {
     priority: i16,
     unique_key: Option<String>,
     unique_for: Option<Duration>,
+    trace_context: Option<String>,
     state: JobState,
     name: String,
     channel: ChannelKey,
@@ -183,6 +184,7 @@ impl StoredJob {
             priority: self.priority,
             unique_key: self.unique_key.clone(),
             unique_for: self.unique_for,
+            trace_context: self.trace_context.clone(),
             run_at: self.run_at,
             commit_deadline: self.commit_deadline,
             created_at: self.created_at,
@@ -302,6 +304,7 @@ impl Store {
                     priority: job.priority,
                     unique_key: job.unique_key.clone(),
                     unique_for: job.unique_for,
+                    trace_context: job.trace_context.clone(),
                     state,
                     name: job.name.clone(),
                     channel: ChannelKey {
@@ -417,6 +420,7 @@ impl Store {
                 .with_retry_limits(job.retry_backoff_max, job.retry_jitter)
                 .with_timeout(job.timeout)
                 .with_ready_seq(ready_seq)
+                .with_trace_context(job.trace_context.clone())
             })
             .collect()
     }

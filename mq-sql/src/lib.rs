@@ -157,6 +157,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "activity",
         sql: include_str!("../../migrations/0014_activity.sql"),
     },
+    Migration {
+        version: 15,
+        name: "trace_context",
+        sql: include_str!("../../migrations/0015_trace_context.sql"),
+    },
 ];
 
 /// The newest schema version this library knows.
@@ -589,9 +594,11 @@ pub struct InsertColumns {
     pub timeouts_us: Vec<Option<i64>>,
     /// `priority` (as `int`; the statement narrows it).
     pub priorities: Vec<i32>,
-    /// `$17`
+    /// `$17`: `NewJob::trace_context`, NULL for none.
+    pub trace_contexts: Vec<Option<String>>,
+    /// `$18`
     pub unique_keys: Vec<Option<String>>,
-    /// `$18`, µs.
+    /// `$19`, µs.
     pub unique_fors_us: Vec<Option<i64>>,
 }
 
@@ -621,6 +628,7 @@ impl InsertColumns {
             columns.jitters.push(job.retry_jitter);
             columns.timeouts_us.push(job.timeout.map(micros));
             columns.priorities.push(i32::from(job.priority));
+            columns.trace_contexts.push(job.trace_context.clone());
             columns.unique_keys.push(job.unique_key.clone());
             columns.unique_fors_us.push(job.unique_for.map(micros));
         }

@@ -156,6 +156,7 @@ async fn insert_rows(
         Param::Bools(&columns.jitters),
         Param::OptI64s(&columns.timeouts_us),
         Param::I32s(&columns.priorities),
+        Param::OptTexts(&columns.trace_contexts),
     ];
     if unique {
         params.push(Param::OptTexts(&columns.unique_keys));
@@ -247,7 +248,8 @@ pub(crate) fn claimed_job(row: &mut Row) -> Result<ClaimedJob> {
         get(row, op, "retry_jitter")?,
     )
     .with_timeout(get::<Option<i64>>(row, op, "timeout_us")?.map(from_micros))
-    .with_ready_seq(get(row, op, "ready_seq")?))
+    .with_ready_seq(get(row, op, "ready_seq")?)
+    .with_trace_context(get(row, op, "trace_context")?))
 }
 
 /// `Backend::job_claim`.
@@ -581,6 +583,7 @@ fn job_info(row: &mut Row) -> Result<JobInfo> {
     job.created_at = get(row, op, "created_at")?;
     job.payload_json = get(row, op, "payload_json")?;
     job.payload_bytes = get(row, op, "payload_bytes")?;
+    job.trace_context = get(row, op, "trace_context")?;
     let errors: Option<String> = get(row, op, "errors")?;
     job.errors = parse_errors(errors.as_deref()).map_err(|e| corrupt(op, e))?;
     Ok(job)

@@ -10,6 +10,7 @@ SELECT id, seq, state::text AS state, name, channel_name, channel_args, ordered,
        (extract(epoch FROM unique_for) * 1000000)::bigint AS unique_for_us,
        run_at, commit_deadline, created_at,
        payload_json::text AS payload_json, payload_bytes,
+       trace_context,
        errors::text AS errors
 FROM mq_jobs
 WHERE id = $1

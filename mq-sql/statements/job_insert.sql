@@ -4,11 +4,11 @@
 -- $10 ordered, $11 commit_interval (µs, NULL without two-phase commit),
 -- $12 now (NULL for the server clock), $13 retry_backoff_max (µs, NULL
 -- for none), $14 retry_jitter, $15 timeout (µs, NULL for none), $16
--- priority, $17 unique_key (NULL for none), $18 unique_for (µs, NULL for
--- none).
+-- priority, $17 trace_context (NULL for none, see 0015_trace_context.sql),
+-- $18 unique_key (NULL for none), $19 unique_for (µs, NULL for none).
 --
 -- Two variants (mq-sql's `job_insert`): a batch without unique keys leaves
--- out the lines between `--unique{` and `--}` (and $17, $18), so that its
+-- out the lines between `--unique{` and `--}` (and $18, $19), so that its
 -- rows are inserted plainly, without the speculative insertion ON CONFLICT
 -- makes for every row (see 0011_unique_jobs.sql), and without the columns
 -- it has no use for: each costs a one-job spawn a few percent.
@@ -32,19 +32,19 @@ WITH
 -- The jobs' keys, by position in the batch.
 input AS (
     SELECT *
-    FROM unnest($1::uuid[], $2::text[], $17::text[])
+    FROM unnest($1::uuid[], $2::text[], $18::text[])
          WITH ORDINALITY AS j(id, name, unique_key, ord)
 ),
 -- The jobs holding the batch's keys; expired holds are released first
 -- (mq_unique_holders, 0011_unique_jobs.sql).
 holders AS (
-    SELECT * FROM mq_unique_holders($2::text[], $17::text[], coalesce($12::timestamptz, now()))
+    SELECT * FROM mq_unique_holders($2::text[], $18::text[], coalesce($12::timestamptz, now()))
 ),
 --}
 inserted AS (
 INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
                      commit_deadline, retries, retry_backoff, retry_backoff_max, retry_jitter,
-                     timeout, priority, ready_seq, payload_json, payload_bytes
+                     timeout, priority, ready_seq, payload_json, payload_bytes, trace_context
 --unique{
                      , unique_key, unique_for
 --}
@@ -66,21 +66,22 @@ SELECT j.id,
        -- Taken after the sort below, so in the batch's order.
        nextval('mq_jobs_ready_seq') - j.priority::bigint * 140737488355328,
        j.payload_json::json,
-       j.payload_bytes
+       j.payload_bytes,
+       j.trace_context
 --unique{
        , j.unique_key,
        j.unique_for_us * interval '1 microsecond'
 --}
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[],
             $7::bigint[], $8::int[], $9::bigint[], $10::bool[], $11::bigint[], $13::bigint[],
-            $14::bool[], $15::bigint[], $16::int[]
+            $14::bool[], $15::bigint[], $16::int[], $17::text[]
 --unique{
-            , $17::text[], $18::bigint[]
+            , $18::text[], $19::bigint[]
 --}
             )
          WITH ORDINALITY AS j(id, name, channel_name, channel_args, payload_json, payload_bytes,
                               delay_us, retries, backoff_us, ordered, commit_us, backoff_max_us,
-                              jitter, timeout_us, priority,
+                              jitter, timeout_us, priority, trace_context,
 --unique{
                               unique_key, unique_for_us,
 --}

@@ -74,6 +74,15 @@ pub async fn unstorable_values_are_refused_with_typed_errors<D: Driver>(db: &Db<
             "unique_key"
         );
     }
+    for context in [String::new(), "t".repeat(10_000), "a\0b".to_owned()] {
+        let traced = JobBuilder::new("j")
+            .set_trace_context(Some(context))
+            .clone();
+        assert_eq!(
+            invalid_field(&traced.spawn(db.ex()).await.unwrap_err()),
+            "trace_context"
+        );
+    }
     let held_without_key = JobBuilder::new("j")
         .set_unique_for(Duration::from_secs(60))
         .clone();

@@ -717,6 +717,74 @@ pub async fn upgrades_a_version_13_database_with_its_jobs<D: Driver>(_db: &Db<D>
     .await;
 }
 
+const VERSION_14: &str = include_str!("../../migrations/0014_activity.sql");
+const VERSION_14_JOBS: &str = "
+INSERT INTO mq_migrations (version, name) VALUES (14, 'activity');
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff)
+VALUES
+    ('00000000-0000-7000-8000-0000000000b1', 'ready', 'old', 'v14', 'a', false, now(), NULL,
+     0, 0, 3, '10ms'),
+    ('00000000-0000-7000-8000-0000000000b2', 'scheduled', 'old', 'v14', 'b', false,
+     now() + interval '1 hour', NULL, 0, 0, 3, '10ms');
+";
+
+/// A database of schema version 14, with its jobs, migrates in place to
+/// version 15 (trace contexts): its jobs have none and run without one,
+/// and a job spawned afterwards stores its trace context and hands it to
+/// its attempt.
+pub async fn upgrades_a_version_14_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    let db = migrated_from_version::<D>(14).await;
+    assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 15);
+    let old = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 | n);
+    let waiting = admin::get(db.ex(), old(0xb2)).await.unwrap().unwrap();
+    assert_eq!(waiting.state, JobState::Scheduled);
+    assert_eq!(waiting.trace_context, None);
+
+    const CONTEXT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let traced = mq::JobBuilder::new("new")
+        .set_channel_name("v14")
+        .set_channel_args("c")
+        .set_trace_context(Some(CONTEXT.to_owned()))
+        .spawn(db.ex())
+        .await
+        .unwrap();
+    assert_eq!(
+        admin::get(db.ex(), traced)
+            .await
+            .unwrap()
+            .unwrap()
+            .trace_context
+            .as_deref(),
+        Some(CONTEXT)
+    );
+
+    let (_runner, log) = recording_runner(
+        &db,
+        |options| {
+            options.set_channel_names(&["v14"]);
+        },
+        |job| {
+            (
+                job.channel_args().to_owned(),
+                job.trace_context().map(str::to_owned),
+            )
+        },
+    )
+    .await;
+    db.wait_gone(old(0xb1)).await;
+    db.wait_gone(traced).await;
+    let mut ran = log.items();
+    ran.sort();
+    assert_eq!(
+        ran,
+        [
+            ("a".to_owned(), None),
+            ("c".to_owned(), Some(CONTEXT.to_owned()))
+        ]
+    );
+}
+
 /// The schema's history as the upgrade tests replay it: each version's
 /// migration, then the jobs spawned under it. (Version 1's jobs are its own
 /// test's: the later versions' jobs create the migrations table.)
@@ -745,6 +813,8 @@ const HISTORY: &[(u32, &str)] = &[
     (12, VERSION_12_JOBS),
     (13, VERSION_13),
     (13, VERSION_13_JOBS),
+    (14, VERSION_14),
+    (14, VERSION_14_JOBS),
 ];
 
 /// A fresh database at schema `version`, with the jobs of every version up

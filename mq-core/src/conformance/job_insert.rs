@@ -294,3 +294,74 @@ pub async fn retried_jobs_run_without_their_key(backend: &dyn Backend) {
         [Spawned::Duplicate(newer.id())]
     );
 }
+
+/// The trace context given at insert comes back with every claim (the
+/// first, a retry's, a targeted one, one after a manual retry) and from
+/// `job_get`, through both variants of the insert (with and without
+/// unique keys); a job without one has none.
+pub async fn carries_the_trace_context(backend: &dyn Backend) {
+    const A: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01;vendor=a;b,other=c";
+    const B: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+    let t = Clock::new();
+    let mut traced = job("traced", "t");
+    traced.set_trace_context(Some(A.to_owned())).set_retries(1);
+    let untraced = job("untraced", "t");
+    let mut keyed = unique("keyed", "k");
+    keyed.set_trace_context(Some(B.to_owned()));
+    insert(backend, t.at(0.0), &[&traced, &untraced]).await;
+    insert(backend, t.at(0.0), &[&keyed]).await;
+
+    let context_of = |jobs: &[ClaimedJob], id: Uuid| {
+        let job = jobs.iter().find(|job| job.id == id).expect("claimed");
+        job.trace_context.clone()
+    };
+    let claimed = claim(backend, t.at(0.0), 10).await;
+    assert_eq!(claimed.len(), 3);
+    assert_eq!(context_of(&claimed, traced.id()).as_deref(), Some(A));
+    assert_eq!(context_of(&claimed, untraced.id()), None);
+    assert_eq!(context_of(&claimed, keyed.id()).as_deref(), Some(B));
+    for (id, context) in [
+        (traced.id(), Some(A)),
+        (untraced.id(), None),
+        (keyed.id(), Some(B)),
+    ] {
+        let info = get(backend, id).await.expect("stored");
+        assert_eq!(info.trace_context.as_deref(), context, "job_get of {id}");
+    }
+
+    // Retried after a failure: the second attempt is in the same trace.
+    let lease = claimed
+        .iter()
+        .find(|job| job.id == traced.id())
+        .unwrap()
+        .lease();
+    assert_eq!(
+        fail(backend, t.at(1.0), lease, Duration::ZERO).await,
+        JobFailOutcome::Retrying
+    );
+    let again = claim_targets(backend, t.at(1.0), 10, &[target("t", 0)]).await;
+    assert_eq!(ids(&again), [traced.id()]);
+    assert_eq!(again[0].attempt, 2);
+    assert_eq!(again[0].trace_context.as_deref(), Some(A));
+
+    // Failed for good, then retried by hand: still the same trace.
+    assert_eq!(
+        fail(backend, t.at(2.0), again[0].lease(), Duration::ZERO).await,
+        JobFailOutcome::Failed
+    );
+    assert_eq!(
+        get(backend, traced.id())
+            .await
+            .unwrap()
+            .trace_context
+            .as_deref(),
+        Some(A)
+    );
+    assert_eq!(
+        retry(backend, t.at(3.0), Some(&[traced.id()]), None).await,
+        [traced.id()]
+    );
+    let retried = claim(backend, t.at(3.0), 10).await;
+    assert_eq!(ids(&retried), [traced.id()]);
+    assert_eq!(retried[0].trace_context.as_deref(), Some(A));
+}

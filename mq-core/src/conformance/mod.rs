@@ -72,6 +72,7 @@ macro_rules! conformance_tests {
                 finished_jobs_give_their_key_up,
                 unique_for_holds_the_key_after_completion,
                 retried_jobs_run_without_their_key,
+                carries_the_trace_context,
             },
             job_claim {
                 respects_the_limit,

@@ -6,6 +6,12 @@
 //! runners can use [`CurrentJob::span`](crate::CurrentJob::span)). Claims,
 //! completions, retries, failures and releases are events with the same
 //! fields: debug level for the routine ones, warn for failures.
+//!
+//! With the feature `otel`, a job spawned inside a span of an OpenTelemetry
+//! trace (through `tracing-opentelemetry`) is spawned in a `mq.spawn` span
+//! under it (fields `job.id`, `job.name`, `job.channel`, or `jobs` for a
+//! batch), whose context is stored with the job; every `mq.job` span of
+//! that job has it as its parent, so the attempts join the spawner's trace.
 
 use std::fmt;
 use std::time::Duration;

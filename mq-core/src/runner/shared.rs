@@ -309,6 +309,9 @@ impl RunnerShared {
             job.channel = %job.channel_name,
             job.attempt = job.attempt,
         );
+        // Before anything enters the span: its parent is fixed then.
+        #[cfg(feature = "otel")]
+        crate::otel::continue_trace(&span, job.trace_context.as_deref());
         let mut attempt = Attempt::new(
             self.clone(),
             span,

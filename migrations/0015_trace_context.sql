@@ -1,0 +1,20 @@
+-- mq schema, version 15: the trace a job was spawned in.
+--
+-- With mq's `otel` feature, a job spawned inside a traced span stores that
+-- span's context, and each attempt's `mq.job` span continues its trace.
+-- The column holds the W3C Trace Context of the spawning span as text:
+-- the `traceparent` header's value, then, if the span has a trace state,
+-- `;` and the `tracestate` header's value
+-- (`00-<trace id>-<span id>-<flags>[;<tracestate>]`). Text rather than
+-- binary ids or JSON: it is the form every tracing system reads and
+-- writes, 55 bytes for a bare traceparent, readable in psql, and the
+-- separator cannot occur in a traceparent, so the first `;` splits it
+-- unambiguously. mq itself never reads it: only the runner's `otel`
+-- feature parses it. NULL for jobs spawned outside a trace (and those
+-- spawned before this version).
+--
+-- A nullable column without a default: PostgreSQL records it in the
+-- catalog alone, without rewriting the table or its indexes, so the
+-- migration is instant whatever the number of jobs, and old rows read it
+-- as NULL.
+ALTER TABLE mq_jobs ADD COLUMN trace_context text;
