@@ -684,6 +684,9 @@ async fn show(conn: &mut PgConnection, id: Uuid) -> Result<Report, CliError> {
         lines.push(("commit deadline", output::time(deadline)));
     }
     lines.push(("created at", output::time(job.created_at)));
+    if let Some(trace) = &job.trace_context {
+        lines.push(("trace context", cell(trace, 200)));
+    }
     if job.state == JobState::Failed && job.ordered {
         lines.push((
             "note",

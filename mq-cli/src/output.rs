@@ -247,6 +247,7 @@ pub fn info_json(job: &JobInfo) -> Value {
         "ordered": job.ordered,
         "priority": job.priority,
         "unique_key": job.unique_key,
+        "trace_context": job.trace_context,
         "unique_for_secs": job.unique_for.map(|period| period.as_secs_f64()),
         "attempt": job.attempt,
         "retries": job.retries,

@@ -284,6 +284,9 @@ async fn list_filters_and_pages() {
     assert!(stderr.contains("invalid value 'lost'"), "{stderr}");
 }
 
+/// A W3C traceparent, as the `otel` feature stores it.
+const TRACE: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn show_prints_a_job_and_its_errors() {
     let fx = Fixture::new().await;
@@ -294,7 +297,8 @@ async fn show_prints_a_job_and_its_errors() {
                 .set_json(&serde_json::json!({"file": "may.csv"}))
                 .unwrap()
                 .set_raw_bytes([1u8, 2])
-                .set_retries(0),
+                .set_retries(0)
+                .set_trace_context(Some(TRACE.to_owned())),
         )
         .await;
     fx.fail_jobs("bad", &[id]).await;
@@ -331,6 +335,12 @@ async fn show_prints_a_job_and_its_errors() {
     assert_eq!(job["retries"], 0);
     assert_eq!(job["payload_json"]["file"], "may.csv");
     assert_eq!(job["payload_bytes_hex"], "0102");
+    assert_eq!(job["trace_context"], TRACE);
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with("trace context:") && line.ends_with(TRACE)),
+        "{text}"
+    );
     assert_eq!(job["errors"][0]["attempt"], 1);
     assert_eq!(
         job["errors"][0]["error"],

@@ -31,8 +31,14 @@ fn job(name: &str, channel: &str) -> JobBuilder {
 
 /// Every page answers 200 with what the queue holds.
 async fn every_page_renders(queue: Queue) {
+    let trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     let ready = queue
-        .spawn(job("send_email", "emails").set_json(&"ada").unwrap())
+        .spawn(
+            job("send_email", "emails")
+                .set_json(&"ada")
+                .unwrap()
+                .set_trace_context(Some(trace.to_owned())),
+        )
         .await;
     let failed = queue
         .spawn_failed(&mut job("resize", "images"), "out of memory")
@@ -92,6 +98,7 @@ async fn every_page_renders(queue: Queue) {
         page.body.contains("&quot;ada&quot;"),
         "the payload, as text"
     );
+    assert!(page.body.contains(trace), "the trace it was spawned in");
     let page = client.page(&format!("/jobs/{failed}")).await;
     assert!(page.body.contains("out of memory"));
     assert!(page.body.contains(&format!("/jobs/{failed}/retry")));
