@@ -305,6 +305,7 @@ impl CurrentJob {
         }
         self.attempt.check_held()?;
         let lease = self.attempt.lease;
+        self.attempt.transaction_write_started();
         let outcomes = executor
             .job_complete(JobCompleteParams {
                 leases: &[lease],
@@ -312,12 +313,20 @@ impl CurrentJob {
                 skip_busy: false,
                 now: None,
             })
-            .await?;
-        if outcomes.contains(&(lease, LeaseOutcome::Done)) {
-            self.attempt.completed_in_transaction();
-            Ok(())
-        } else {
-            Err(self.attempt.lose_lease())
+            .await;
+        match outcomes {
+            Ok(outcomes) if outcomes.contains(&(lease, LeaseOutcome::Done)) => {
+                self.attempt.completed_in_transaction();
+                Ok(())
+            }
+            Ok(_) => {
+                self.attempt.transaction_write_failed();
+                Err(self.attempt.lose_lease())
+            }
+            Err(error) => {
+                self.attempt.transaction_write_failed();
+                Err(error)
+            }
         }
     }
 
@@ -360,6 +369,7 @@ impl CurrentJob {
             });
         }
         let lease = self.attempt.lease;
+        self.attempt.transaction_write_started();
         let outcomes = executor
             .job_release(JobReleaseParams {
                 leases: &[lease],
@@ -367,12 +377,20 @@ impl CurrentJob {
                 skip_busy: false,
                 now: None,
             })
-            .await?;
-        if outcomes.contains(&(lease, LeaseOutcome::Done)) {
-            self.attempt.snoozed_in_transaction();
-            Ok(())
-        } else {
-            Err(self.attempt.lose_lease())
+            .await;
+        match outcomes {
+            Ok(outcomes) if outcomes.contains(&(lease, LeaseOutcome::Done)) => {
+                self.attempt.snoozed_in_transaction();
+                Ok(())
+            }
+            Ok(_) => {
+                self.attempt.transaction_write_failed();
+                Err(self.attempt.lose_lease())
+            }
+            Err(error) => {
+                self.attempt.transaction_write_failed();
+                Err(error)
+            }
         }
     }
 

@@ -47,6 +47,12 @@ pub(crate) enum AttemptState {
     /// `complete()` was called and the completion waits for its batch. Its
     /// slot is free already; its lease is still kept alive.
     Completing,
+    /// `complete_with_transaction` or `snooze_with_transaction` has its
+    /// statement in flight, in the caller's transaction: its result
+    /// decides what comes next. Not kept alive: that transaction holds the
+    /// row, or (an owned one) may have committed it already, and a renewal
+    /// that found the row gone would report a lost lease that is not one.
+    WritingInTransaction,
     /// Completed in the caller's transaction, which may yet commit or roll
     /// back. Not kept alive: that transaction holds the row.
     CompletedInTransaction,
@@ -60,7 +66,19 @@ pub(crate) enum AttemptState {
 impl AttemptState {
     /// Whether the attempt takes one of the runner's concurrency slots.
     pub fn takes_slot(self) -> bool {
-        matches!(self, Self::Claimed | Self::Running)
+        matches!(
+            self,
+            Self::Claimed | Self::Running | Self::WritingInTransaction
+        )
+    }
+
+    /// Whether the job's code holds the attempt and may still record its
+    /// end.
+    fn in_user_code(self) -> bool {
+        matches!(
+            self,
+            Self::Claimed | Self::Running | Self::WritingInTransaction
+        )
     }
 
     /// Whether the keep-alive task should renew the attempt's lease.
@@ -258,7 +276,7 @@ impl Attempt {
             | AttemptState::CompletedInTransaction => Ok(false),
             AttemptState::Finished(JobOutcome::LeaseLost) => Err(self.lease_lost_error()),
             _ if inner.ended_early.is_some() => Err(self.ended_early_error(&inner)),
-            AttemptState::Completing => Err(Error::Busy {
+            AttemptState::Completing | AttemptState::WritingInTransaction => Err(Error::Busy {
                 id: self.lease.id,
                 reason: "a completion of this attempt is already in flight",
             }),
@@ -334,7 +352,7 @@ impl Attempt {
     /// returns.
     pub fn snoozed_in_transaction(&self) {
         let mut inner = lock(&self.inner);
-        if matches!(inner.state, AttemptState::Running | AttemptState::Claimed) {
+        if inner.state.in_user_code() {
             inner.ended_early = Some(EndedEarly::SnoozedInTransaction);
             self.set_state(&mut inner, AttemptState::CompletedInTransaction);
         }
@@ -346,11 +364,32 @@ impl Attempt {
         lock(&self.inner).ended_early == Some(EndedEarly::SnoozedInTransaction)
     }
 
+    /// Running → WritingInTransaction: a completion or snooze in the
+    /// caller's transaction is on its way. Its result moves the attempt on
+    /// ([`completed_in_transaction`](Self::completed_in_transaction),
+    /// [`snoozed_in_transaction`](Self::snoozed_in_transaction)) or back
+    /// ([`transaction_write_failed`](Self::transaction_write_failed)).
+    pub fn transaction_write_started(&self) {
+        let mut inner = lock(&self.inner);
+        if matches!(inner.state, AttemptState::Running | AttemptState::Claimed) {
+            self.set_state(&mut inner, AttemptState::WritingInTransaction);
+        }
+    }
+
+    /// WritingInTransaction → Running: the write did not take (an error,
+    /// or the lease was not current), and the attempt is where it was.
+    pub fn transaction_write_failed(&self) {
+        let mut inner = lock(&self.inner);
+        if inner.state == AttemptState::WritingInTransaction {
+            self.set_state(&mut inner, AttemptState::Running);
+        }
+    }
+
     /// Running → CompletedInTransaction, once the caller's transaction has
     /// the completion.
     pub fn completed_in_transaction(&self) {
         let mut inner = lock(&self.inner);
-        if matches!(inner.state, AttemptState::Running | AttemptState::Claimed) {
+        if inner.state.in_user_code() {
             self.set_state(&mut inner, AttemptState::CompletedInTransaction);
         }
     }
@@ -405,9 +444,13 @@ impl Attempt {
                     ack: None,
                 },
             },
-            AttemptState::CompletedInTransaction => Outcome::CheckCompletion {
-                attempt: self.clone(),
-            },
+            // A write whose future was dropped in flight: whether it took
+            // is found out as for one that returned.
+            AttemptState::CompletedInTransaction | AttemptState::WritingInTransaction => {
+                Outcome::CheckCompletion {
+                    attempt: self.clone(),
+                }
+            }
             // The outcome task finishes these and then deregisters them.
             AttemptState::Completing | AttemptState::Settling => return,
             AttemptState::Finished(_) => {
