@@ -640,7 +640,18 @@ async fn show(conn: &mut PgConnection, id: Uuid) -> Result<Report, CliError> {
         ("name", cell(&job.name, 200)),
         ("channel name", cell(&job.channel_name, 200)),
         ("channel args", cell(&job.channel_args, 200)),
-        ("ordered", if job.ordered { "yes" } else { "no" }.to_owned()),
+        (
+            "ordered",
+            match (job.ordered, job.ordered_ahead) {
+                (false, _) => "no".to_owned(),
+                (true, None) => "yes".to_owned(),
+                (true, Some(0)) => "yes, first in its channel".to_owned(),
+                (true, Some(ahead)) => format!(
+                    "yes, {} ahead of it",
+                    count(ahead, "ordered job", "ordered jobs")
+                ),
+            },
+        ),
         ("priority", job.priority.to_string()),
         (
             "unique key",

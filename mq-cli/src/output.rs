@@ -248,6 +248,7 @@ pub fn info_json(job: &JobInfo) -> Value {
         "priority": job.priority,
         "unique_key": job.unique_key,
         "trace_context": job.trace_context,
+        "ordered_ahead": job.ordered_ahead,
         "unique_for_secs": job.unique_for.map(|period| period.as_secs_f64()),
         "attempt": job.attempt,
         "retries": job.retries,

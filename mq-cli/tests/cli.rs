@@ -183,7 +183,13 @@ async fn status_counts_jobs_per_channel_and_state() {
         .await;
     fx.fail_jobs("reports", &[head]).await;
     // Spawned after the head failed, it waits behind it.
-    fx.spawn(job("report", "reports").set_ordered(true)).await;
+    let behind = fx.spawn(job("report", "reports").set_ordered(true)).await;
+    let shown = fx.mq(&["show", &behind.to_string()]).ok().to_owned();
+    assert!(shown.contains("yes, 1 ordered job ahead of it"), "{shown}");
+    assert_eq!(
+        fx.mq(&["show", &head.to_string(), "--json"]).json()["ordered_ahead"],
+        0
+    );
 
     let text = fx.mq(&["status"]).ok().to_owned();
     let lines: Vec<&str> = text.lines().collect();

@@ -285,6 +285,11 @@ pub struct JobInfo {
     /// The latest failed attempts, oldest first, at most
     /// [`MAX_ERROR_HISTORY`].
     pub errors: Vec<FailedAttempt>,
+    /// For an ordered job that has not completed or been cancelled: how
+    /// many such ordered jobs of its channel (name and arguments) were
+    /// spawned before it, and so run before it (0 for the job that holds
+    /// the channel). `None` for other jobs.
+    pub ordered_ahead: Option<u64>,
 }
 
 impl JobInfo {
@@ -316,6 +321,7 @@ impl JobInfo {
             payload_json: None,
             payload_bytes: None,
             errors: Vec::new(),
+            ordered_ahead: None,
         }
     }
 

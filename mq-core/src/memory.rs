@@ -191,6 +191,7 @@ impl StoredJob {
             payload_json: self.payload_json.clone(),
             payload_bytes: self.payload_bytes.clone(),
             errors: self.errors.clone(),
+            ordered_ahead: None,
         }
     }
 }
@@ -806,11 +807,26 @@ impl Backend for MemoryBackend {
     }
 
     async fn job_get(&self, params: JobGetParams) -> Result<Option<JobInfo>> {
-        Ok(self
-            .store()
-            .jobs
-            .get(&params.id)
-            .map(|job| job.info(params.id)))
+        let store = self.store();
+        let Some(job) = store.jobs.get(&params.id) else {
+            return Ok(None);
+        };
+        let mut info = job.info(params.id);
+        let unfinished = |job: &StoredJob| {
+            job.ordered && !matches!(job.state, JobState::Completed | JobState::Cancelled)
+        };
+        if unfinished(job) {
+            info.ordered_ahead = Some(
+                store
+                    .jobs
+                    .values()
+                    .filter(|other| {
+                        unfinished(other) && other.channel == job.channel && other.seq < job.seq
+                    })
+                    .count() as u64,
+            );
+        }
+        Ok(Some(info))
     }
 
     async fn job_list(&self, params: JobListParams<'_>) -> Result<Vec<JobSummary>> {

@@ -586,6 +586,8 @@ fn job_info(row: &mut Row) -> Result<JobInfo> {
     job.trace_context = get(row, op, "trace_context")?;
     let errors: Option<String> = get(row, op, "errors")?;
     job.errors = parse_errors(errors.as_deref()).map_err(|e| corrupt(op, e))?;
+    job.ordered_ahead = get::<Option<i64>>(row, op, "ordered_ahead")?
+        .map(|ahead| u64::try_from(ahead).unwrap_or(0));
     Ok(job)
 }
 

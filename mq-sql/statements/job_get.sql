@@ -1,4 +1,8 @@
--- Everything stored about job $1.
+-- Everything stored about job $1; for an unfinished ordered job, how many
+-- unfinished ordered jobs of its channel were spawned before it: the
+-- blocked ones and the one holding the channel, each counted in its own
+-- partial index (mq_jobs_blocked, mq_jobs_ordered_head), whose predicates
+-- the conditions repeat.
 SELECT id, seq, state::text AS state, name, channel_name, channel_args, ordered,
        attempt, retries,
        (extract(epoch FROM retry_backoff) * 1000000)::bigint AS retry_backoff_us,
@@ -11,6 +15,16 @@ SELECT id, seq, state::text AS state, name, channel_name, channel_args, ordered,
        run_at, commit_deadline, created_at,
        payload_json::text AS payload_json, payload_bytes,
        trace_context,
-       errors::text AS errors
-FROM mq_jobs
-WHERE id = $1
+       errors::text AS errors,
+       CASE WHEN j.ordered AND j.state <= 'failed' THEN
+           (SELECT count(*) FROM mq_jobs b
+            WHERE b.state = 'blocked'
+              AND b.channel_name = j.channel_name AND b.channel_args = j.channel_args
+              AND b.seq < j.seq)
+           + (SELECT count(*) FROM mq_jobs h
+              WHERE h.ordered AND h.state <> 'blocked' AND h.state <= 'failed'
+                AND h.channel_name = j.channel_name AND h.channel_args = j.channel_args
+                AND h.seq < j.seq)
+       END AS ordered_ahead
+FROM mq_jobs j
+WHERE j.id = $1

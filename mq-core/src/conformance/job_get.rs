@@ -56,3 +56,45 @@ pub async fn returns_everything_stored(backend: &dyn Backend) {
         uncommitted.seq
     );
 }
+
+/// An unfinished ordered job tells how many unfinished ordered jobs of
+/// its channel (name and arguments) run before it; other jobs tell
+/// nothing.
+pub async fn tells_an_ordered_jobs_place(backend: &dyn Backend) {
+    let t = Clock::new();
+    let ordered = |args: &str| {
+        let mut b = job("step", "line");
+        b.set_channel_args(args).set_ordered(true);
+        b
+    };
+    let (first, second, third) = (ordered("a"), ordered("a"), ordered("a"));
+    let (elsewhere, plain) = (ordered("b"), job("plain", "line"));
+    insert(backend, t.at(0.0), &[&first, &second, &elsewhere, &plain]).await;
+    insert(backend, t.at(0.0), &[&third]).await;
+    let ahead = |id| async move {
+        get(backend, id)
+            .await
+            .expect("the job exists")
+            .ordered_ahead
+    };
+    assert_eq!(ahead(first.id()).await, Some(0));
+    assert_eq!(ahead(second.id()).await, Some(1));
+    assert_eq!(ahead(third.id()).await, Some(2));
+    assert_eq!(ahead(elsewhere.id()).await, Some(0));
+    assert_eq!(ahead(plain.id()).await, None);
+
+    // The head runs and completes: the others move up.
+    let claimed = claim(backend, t.at(0.0), 10).await;
+    let head = claimed
+        .iter()
+        .find(|c| c.id == first.id())
+        .expect("the head is claimed");
+    assert_eq!(
+        ahead(first.id()).await,
+        Some(0),
+        "running, it still holds the line"
+    );
+    complete(backend, &[head.lease()]).await;
+    assert_eq!(ahead(second.id()).await, Some(0));
+    assert_eq!(ahead(third.id()).await, Some(1));
+}

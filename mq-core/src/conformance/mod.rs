@@ -133,6 +133,7 @@ macro_rules! conformance_tests {
             },
             job_get {
                 returns_everything_stored,
+                tells_an_ordered_jobs_place,
             },
             job_list {
                 filters_and_pages_in_spawn_order,

@@ -14,8 +14,9 @@ use crate::error::DashboardError;
 use crate::format;
 use crate::layout::{self, Nav};
 
-/// How many jobs of a channel the ordered position looks through.
-const ORDER_WINDOW: u32 = 200;
+/// How many jobs of a channel name are looked through for the job that
+/// holds an ordered channel.
+const HEAD_WINDOW: u32 = 200;
 
 /// How many payload bytes are shown in hexadecimal.
 const HEX_SHOWN: usize = 4096;
@@ -181,55 +182,46 @@ fn pretty(json: &str) -> String {
 }
 
 /// Where an unfinished ordered job stands on its channel (name and
-/// arguments), from the first jobs of its channel name in spawn order: the
-/// core has no call that answers it directly.
+/// arguments): how many run before it (exact, from the job itself), and
+/// the job holding the channel, looked for among the channel name's first
+/// jobs in spawn order.
 struct Position {
-    /// Unfinished ordered jobs of the channel spawned before it, among
-    /// those looked at.
-    ahead: usize,
-    /// The first of them: the job that holds the channel.
+    /// Unfinished ordered jobs of the channel spawned before it.
+    ahead: u64,
+    /// The first of them, the job that holds the channel, if among the
+    /// jobs looked at.
     head: Option<JobSummary>,
-    /// Whether the job was reached among those looked at (otherwise
-    /// `ahead` is a lower bound).
-    complete: bool,
 }
 
 async fn ordered_position(app: &Shared, job: &JobInfo) -> Result<Position, DashboardError> {
+    let ahead = job.ordered_ahead.unwrap_or(0);
+    if ahead == 0 {
+        return Ok(Position { ahead, head: None });
+    }
     let mut query = JobQuery::new();
     query
         .set_channel_name(job.channel_name.clone())
-        .set_limit(ORDER_WINDOW);
+        .set_limit(HEAD_WINDOW);
     let page = admin::list(&*app.backend, &query).await?;
-    let mut ahead = page.jobs.iter().filter(|other| {
+    let head = page.jobs.into_iter().find(|other| {
         other.ordered
-            && other.channel_args == job.channel_args
-            && other.seq < job.seq
-            // A failed ordered job holds its channel; completed and
-            // cancelled ones do not.
-            && !matches!(other.state, JobState::Completed | JobState::Cancelled)
+                && other.channel_args == job.channel_args
+                && other.seq < job.seq
+                // A failed ordered job holds its channel; completed and
+                // cancelled ones do not.
+                && !matches!(other.state, JobState::Completed | JobState::Cancelled)
     });
-    let head = ahead.next().cloned();
-    let count = usize::from(head.is_some()) + ahead.count();
-    let complete = page.next.is_none() || page.jobs.iter().any(|other| other.seq >= job.seq);
-    Ok(Position {
-        ahead: count,
-        head,
-        complete,
-    })
+    Ok(Position { ahead, head })
 }
 
 impl Position {
     fn render(&self, ctx: &Ctx, job: &JobInfo) -> Markup {
         html! {
-            @if self.ahead == 0 && self.complete {
+            @if self.ahead == 0 {
                 "first in its channel"
                 @if job.state == JobState::Blocked { " (it is about to be unblocked)" }
             } @else {
-                @if self.complete {
-                    (self.ahead) " ordered job(s) ahead of it"
-                } @else {
-                    "at least " (self.ahead) " ordered job(s) ahead of it (among the channel's first " (ORDER_WINDOW) " jobs)"
-                }
+                (self.ahead) " ordered job(s) ahead of it"
                 @if let Some(head) = &self.head {
                     "; the channel is held by "
                     a href=(ctx.href(&format!("/jobs/{}", head.id))) { (head.name) }
