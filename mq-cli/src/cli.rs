@@ -44,7 +44,8 @@ pub enum Command {
     /// oldest ready job, the running jobs, the ordered channels held by a
     /// failed job.
     Status,
-    /// Lists jobs in spawn order, a page at a time.
+    /// Lists jobs in the order they were made (id order), a page at a
+    /// time.
     List(ListArgs),
     /// Shows everything about one job: state, attempts, times, payloads and
     /// its error history.

@@ -144,20 +144,20 @@ impl JobQuery {
     }
 }
 
-/// A place in spawn order to continue a listing from. Its text form (from
-/// `Display`, read back by `FromStr`) can be handed to a user and back.
+/// A place in a listing to continue from: the job the next page starts
+/// after, in id order. Its text form (from `Display`, read back by
+/// `FromStr`) can be handed to a user and back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct JobCursor(i64);
+pub struct JobCursor(Uuid);
 
 impl JobCursor {
-    /// The cursor after the job at this place in spawn order
-    /// ([`JobSummary::seq`]).
-    pub fn after_seq(seq: i64) -> Self {
-        Self(seq)
+    /// The cursor after this job.
+    pub fn after(id: Uuid) -> Self {
+        Self(id)
     }
 
-    /// The place in spawn order the next page starts after.
-    pub fn seq(self) -> i64 {
+    /// The job the next page starts after.
+    pub fn id(self) -> Uuid {
         self.0
     }
 }
@@ -183,13 +183,17 @@ impl FromStr for JobCursor {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct JobPage {
-    /// The jobs, in spawn order.
+    /// The jobs, in id order.
     pub jobs: Vec<JobSummary>,
     /// Where the next page starts, if there are more jobs.
     pub next: Option<JobCursor>,
 }
 
-/// Lists jobs in spawn order, a page at a time.
+/// Lists jobs a page at a time, in id order: mq's ids are UUIDv7, made in
+/// time order, so this is the order jobs were made in (the order of
+/// [`JobBuilder::new`](crate::JobBuilder::new) calls, within a process).
+/// A page is a walk of the primary key, so paging costs the same at any
+/// size of the table.
 pub async fn list<D, E: Executor<D>>(executor: E, query: &JobQuery) -> Result<JobPage> {
     if let Some(name) = &query.channel_name {
         no_nul("channel_name", name)?;
@@ -210,13 +214,13 @@ pub async fn list<D, E: Executor<D>>(executor: E, query: &JobQuery) -> Result<Jo
                 states: states.as_ref().map(|s| &s[..]),
                 ..JobFilter::default()
             },
-            after_seq: query.after.map(JobCursor::seq),
+            after: query.after.map(JobCursor::id),
             limit: limit.saturating_add(1),
         })
         .await?;
     let next = if jobs.len() > limit as usize {
         jobs.truncate(limit as usize);
-        jobs.last().map(|job| JobCursor(job.seq))
+        jobs.last().map(|job| JobCursor(job.id))
     } else {
         None
     };
@@ -460,7 +464,7 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_as_text() {
-        let cursor = JobCursor::after_seq(42);
+        let cursor = JobCursor::after(Uuid::now_v7());
         assert_eq!(cursor.to_string().parse::<JobCursor>().unwrap(), cursor);
         assert!("x".parse::<JobCursor>().is_err());
     }

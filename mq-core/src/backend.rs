@@ -780,9 +780,9 @@ pub struct JobGetParams {
 pub struct JobListParams<'a> {
     /// Which jobs.
     pub filter: JobFilter<'a>,
-    /// Only jobs after this place in spawn order ([`JobInfo::seq`]): the
-    /// last one of the previous page.
-    pub after_seq: Option<i64>,
+    /// Only jobs after this one in id order: the last one of the
+    /// previous page.
+    pub after: Option<Uuid>,
     /// At most this many jobs.
     pub limit: u32,
 }
@@ -1215,8 +1215,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Everything stored about a job, or `None` if it is not stored.
     async fn job_get(&self, params: JobGetParams) -> Result<Option<JobInfo>>;
 
-    /// The jobs that pass the filter, in spawn order, after a place in spawn
-    /// order, at most `limit`.
+    /// The jobs that pass the filter, in id order, after a given id, at
+    /// most `limit`. mq's ids are UUIDv7, made in time order, so this is
+    /// the order jobs were made in.
     async fn job_list(&self, params: JobListParams<'_>) -> Result<Vec<JobSummary>>;
 
     /// Counts jobs per channel name and state, ordered by both, and lists

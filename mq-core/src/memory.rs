@@ -837,10 +837,10 @@ impl Backend for MemoryBackend {
             .iter()
             .filter(|(id, job)| {
                 job.passes(**id, &params.filter, now)
-                    && params.after_seq.is_none_or(|after| job.seq > after)
+                    && params.after.is_none_or(|after| **id > after)
             })
             .collect();
-        jobs.sort_unstable_by_key(|(_, job)| job.seq);
+        jobs.sort_unstable_by_key(|(id, _)| **id);
         Ok(jobs
             .into_iter()
             .take(params.limit as usize)

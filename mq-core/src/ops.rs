@@ -108,7 +108,7 @@ pub async fn state<D, E: Executor<D>>(executor: E, id: Uuid) -> Result<Option<Jo
                 ids: Some(&[id]),
                 ..JobFilter::default()
             },
-            after_seq: None,
+            after: None,
             limit: 1,
         })
         .await?;

@@ -58,6 +58,10 @@ impl Chromedriver {
         if std::path::Path::new("/usr/bin/chromium").exists() {
             options["binary"] = json!("/usr/bin/chromium");
         }
+        // WebDriver is spoken over plain HTTP here, but the client is
+        // built with TLS, whose provider must be chosen when rustls has
+        // more than one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("goog:chromeOptions".to_owned(), options);
         ClientBuilder::rustls()

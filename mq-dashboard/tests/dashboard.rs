@@ -145,7 +145,9 @@ async fn job_list_pages_by_cursor(queue: Queue) {
     let page = client.page("/jobs?channel=paging&name=page-3").await;
     assert!(page.body.contains(">page-3</a>"));
     assert!(!page.body.contains(">page-2</a>"));
-    let later = client.page("/jobs?after=1&limit=1").await;
+    let later = client
+        .page("/jobs?after=00000000-0000-0000-0000-000000000001&limit=1")
+        .await;
     assert!(later.body.contains("First page"));
 }
 

@@ -627,7 +627,7 @@ pub async fn job_list(
     let filter = &params.filter;
     let (states, finished_before_us) = filter::owned_parts(filter);
     let mut binds = vec![
-        Param::OptI64(params.after_seq),
+        Param::Uuid(params.after.unwrap_or(Uuid::nil())),
         Param::I64(i64::from(params.limit)),
         Param::OptTimestamp(filter.now),
     ];

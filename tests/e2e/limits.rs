@@ -14,14 +14,20 @@ type JobResult = Result<(), Box<dyn std::error::Error + Send + Sync + 'static>>;
 /// started and ended.
 type Run = (String, String, Instant, Instant);
 
-/// Works for 30 ms, and records it.
+/// Works for 30 ms, and records it. The run ends before the completion
+/// is written: once it is, the job's slot is free and another runner may
+/// start a job of the channel while this task has yet to read the clock
+/// (on a busy machine, long after), which would look like one run too many
+/// at once. Recorded this way, a run lies within the time its job held its
+/// slot, from its claim to its completion.
 #[job]
 async fn work(mut job: CurrentJob, log: Log<Run>) -> JobResult {
     let start = Instant::now();
     rt::sleep(Duration::from_millis(30)).await;
     let channel = (job.channel_name().to_owned(), job.channel_args().to_owned());
+    let end = Instant::now();
     job.complete().await?;
-    log.push((channel.0, channel.1, start, Instant::now()));
+    log.push((channel.0, channel.1, start, end));
     Ok(())
 }
 

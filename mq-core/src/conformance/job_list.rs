@@ -2,11 +2,11 @@
 
 use super::*;
 
-/// `job_list` filters by channel name and state, in spawn order, a page at
+/// `job_list` filters by channel name and state, in id order, a page at
 /// a time.
-pub async fn filters_and_pages_in_spawn_order(backend: &dyn Backend) {
+pub async fn filters_and_pages_in_id_order(backend: &dyn Backend) {
     let t = Clock::new();
-    let list = |channel_name: Option<&'static str>, state: Option<JobState>, after_seq, limit| async move {
+    let list = |channel_name: Option<&'static str>, state: Option<JobState>, after, limit| async move {
         let names = channel_name.map(|name| vec![name.to_owned()]);
         let states = state.map(|state| vec![state]);
         backend
@@ -16,7 +16,7 @@ pub async fn filters_and_pages_in_spawn_order(backend: &dyn Backend) {
                     states: states.as_deref(),
                     ..JobFilter::default()
                 },
-                after_seq,
+                after,
                 limit,
             })
             .await
@@ -31,7 +31,7 @@ pub async fn filters_and_pages_in_spawn_order(backend: &dyn Backend) {
     }
     let all = list(None, None, None, 100).await;
     assert_eq!(all.iter().map(|j| j.id).collect::<Vec<_>>(), spawned);
-    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id));
     assert_eq!(all[0].state, JobState::Failed);
     assert_eq!(
         all[0].last_error.as_ref().map(|e| e.error.as_str()),
@@ -67,11 +67,11 @@ pub async fn filters_and_pages_in_spawn_order(backend: &dyn Backend) {
         let page = list(None, None, after, 3).await;
         assert!(page.len() <= 3);
         let Some(last) = page.last() else { break };
-        after = Some(last.seq);
+        after = Some(last.id);
         paged.extend(page.iter().map(|j| j.id));
     }
     assert_eq!(paged, spawned);
-    let a_page = list(Some("a"), Some(JobState::Ready), Some(all[1].seq), 2).await;
+    let a_page = list(Some("a"), Some(JobState::Ready), Some(all[1].id), 2).await;
     assert_eq!(
         a_page.iter().map(|j| j.id).collect::<Vec<_>>(),
         vec![spawned[3], spawned[5]]
@@ -106,7 +106,7 @@ pub async fn filters_by_job_name(backend: &dyn Backend) {
                     channel_names: channels.as_deref(),
                     ..JobFilter::default()
                 },
-                after_seq: None,
+                after: None,
                 limit: 100,
             })
             .await

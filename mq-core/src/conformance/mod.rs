@@ -136,7 +136,7 @@ macro_rules! conformance_tests {
                 tells_an_ordered_jobs_place,
             },
             job_list {
-                filters_and_pages_in_spawn_order,
+                filters_and_pages_in_id_order,
                 reports_the_state_through_a_jobs_life,
                 filters_by_job_name,
             },

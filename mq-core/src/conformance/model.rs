@@ -1093,7 +1093,7 @@ impl<'b> Run<'b> {
                     states: state.as_ref().map(std::slice::from_ref),
                     ..JobFilter::default()
                 },
-                after_seq: None,
+                after: None,
                 limit: 100_000,
             })
             .await

@@ -1,5 +1,6 @@
 //! The job list: filtered by state, channel and name, a page at a time in
-//! spawn order, paged by the cursor `mq::admin::list` returns.
+//! the order they were made in (id order), paged by the cursor
+//! `mq::admin::list` returns.
 
 use axum::extract::{RawQuery, State};
 use maud::{Markup, html};
@@ -186,7 +187,7 @@ mod tests {
     #[test]
     fn filters_are_read_from_the_query() {
         let filters = Filters::parse(Some(
-            "state=failed&channel=a%20b&name=&after=42&limit=10&x=1",
+            "state=failed&channel=a%20b&name=&after=00000000-0000-0000-0000-000000000000&limit=10&x=1",
         ))
         .unwrap();
         assert_eq!(
@@ -195,7 +196,7 @@ mod tests {
                 state: Some(JobState::Failed),
                 channel: "a b".to_owned(),
                 name: String::new(),
-                after: Some(JobCursor::after_seq(42)),
+                after: Some(JobCursor::after(uuid::Uuid::nil())),
                 limit: Some(10),
             }
         );
