@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::backend::{
-    JobCheckpointParams, JobCompleteParams, JobKeepAliveParams, JobReleaseParams, LeaseOutcome,
+    JobCheckpointParams, JobCompleteParams, JobKeepAliveParams, JobLease, JobReleaseParams,
+    LeaseOutcome,
 };
 use crate::error::{Error, Result};
 use crate::executor::Executor;
@@ -314,20 +315,7 @@ impl CurrentJob {
                 now: None,
             })
             .await;
-        match outcomes {
-            Ok(outcomes) if outcomes.contains(&(lease, LeaseOutcome::Done)) => {
-                self.attempt.completed_in_transaction();
-                Ok(())
-            }
-            Ok(_) => {
-                self.attempt.transaction_write_failed();
-                Err(self.attempt.lose_lease())
-            }
-            Err(error) => {
-                self.attempt.transaction_write_failed();
-                Err(error)
-            }
-        }
+        self.transaction_written(outcomes, Attempt::completed_in_transaction)
     }
 
     /// Runs the job again after `delay`, without counting this attempt:
@@ -378,9 +366,21 @@ impl CurrentJob {
                 now: None,
             })
             .await;
+        self.transaction_written(outcomes, Attempt::snoozed_in_transaction)
+    }
+
+    /// Ends a write made in the caller's transaction for this attempt
+    /// (after [`Attempt::transaction_write_started`]): `written` moves the
+    /// attempt on if the lease took it; otherwise the attempt is as before,
+    /// and the lease is lost or the error is the caller's.
+    fn transaction_written(
+        &self,
+        outcomes: Result<Vec<(JobLease, LeaseOutcome)>>,
+        written: fn(&Attempt),
+    ) -> Result<()> {
         match outcomes {
-            Ok(outcomes) if outcomes.contains(&(lease, LeaseOutcome::Done)) => {
-                self.attempt.snoozed_in_transaction();
+            Ok(outcomes) if outcomes.contains(&(self.attempt.lease, LeaseOutcome::Done)) => {
+                written(&self.attempt);
                 Ok(())
             }
             Ok(_) => {
