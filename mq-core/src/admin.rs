@@ -14,9 +14,11 @@
 //! deleted. [`stats`] shows such channels ([`JobStateCount::ordered`] of
 //! the failed rows).
 //!
-//! Listing and counting read the whole jobs table (there is no index for
-//! them on the hot path), which takes a moment on a queue of millions of
-//! jobs: fine for an operator, not for a request handler's hot loop.
+//! Listing pages by the primary key, a few milliseconds a page whatever
+//! the table's size. Counting reads the whole jobs table (there is no
+//! index for it on the hot path), which takes a moment on a queue of
+//! millions of jobs: fine for an operator, not for a request handler's hot
+//! loop.
 //!
 //! On the in-memory backend (feature `testing`); a pool works the same:
 //!
