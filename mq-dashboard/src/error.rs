@@ -51,14 +51,8 @@ impl IntoResponse for DashboardError {
     }
 }
 
-/// An error with its sources, as one line: `a: b: c`.
+/// An error with its sources, as one line (`a: b: c`), as mq keeps a
+/// failed attempt's error.
 pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    mq::error_text(error)
 }

@@ -242,10 +242,10 @@ pub async fn upgrades_a_version_3_database_with_its_jobs<D: Driver>(_db: &Db<D>)
         |job| job.name().to_owned(),
     )
     .await;
-    let soon = Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0012);
+    let soon = old_job(0x12);
     db.wait_gone(soon).await;
     assert!(log.items().contains(&"r".to_owned()));
-    let later = Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0013);
+    let later = old_job(0x13);
     assert_eq!(db.state(later).await, Some(JobState::Scheduled));
 }
 
@@ -274,7 +274,7 @@ VALUES
 pub async fn upgrades_a_version_4_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
     let db = migrated_from_version::<D>(4).await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 5);
-    let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
+    let id = old_job;
     let retrying = admin::get(db.ex(), id(0x22)).await.unwrap().unwrap();
     assert_eq!(retrying.retry_backoff_max, None);
     assert!(!retrying.retry_jitter);
@@ -333,7 +333,7 @@ VALUES
 pub async fn upgrades_a_version_5_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
     let db = migrated_from_version::<D>(5).await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 6);
-    let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
+    let id = old_job;
     let stats = admin::stats(db.ex()).await.unwrap();
     assert!(stats.paused.is_empty());
     assert!(stats.counts.iter().any(|row| row.channel_name == "v5"
@@ -388,7 +388,7 @@ INSERT INTO mq_channel_pauses (channel_name, paused_at) VALUES ('v6 paused', now
 pub async fn upgrades_a_version_6_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
     let db = migrated_from_version::<D>(6).await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 8);
-    let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
+    let id = old_job;
     assert!(admin::stats(db.ex()).await.unwrap().is_paused("v6 paused"));
 
     let (_runner, log) = recording_runner(
@@ -438,7 +438,7 @@ VALUES
 pub async fn upgrades_a_version_8_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
     let db = migrated_from_version::<D>(8).await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 9);
-    let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
+    let id = old_job;
     let plain = admin::get(db.ex(), id(0x51)).await.unwrap().unwrap();
     assert_eq!(plain.timeout, None);
     let new = mq::JobBuilder::new("new")
@@ -485,7 +485,7 @@ VALUES
 pub async fn upgrades_a_version_9_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
     let db = migrated_from_version::<D>(9).await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 10);
-    let id = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 + n);
+    let id = old_job;
     let first = admin::get(db.ex(), id(0x61)).await.unwrap().unwrap();
     assert_eq!(first.priority, 0);
     assert_eq!(first.timeout, Some(Duration::from_secs(60)));
@@ -530,7 +530,7 @@ VALUES
 pub async fn upgrades_a_version_10_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
     let db = migrated_from_version::<D>(10).await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 11);
-    let old = Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0071);
+    let old = old_job(0x71);
     let stored = admin::get(db.ex(), old).await.unwrap().unwrap();
     assert_eq!((stored.priority, stored.unique_key), (4, None));
     let keyed = || {
@@ -576,7 +576,7 @@ pub async fn upgrades_a_version_11_database_with_its_jobs<D: Driver>(_db: &Db<D>
 
     let db = migrated_from_version::<D>(11).await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 12);
-    let old = Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0081);
+    let old = old_job(0x81);
     let mut keyed = mq::JobBuilder::new("keyed");
     keyed.set_channel_name("v11").set_unique_key("k11");
     assert_eq!(keyed.spawn(db.ex()).await.unwrap(), old);
@@ -653,10 +653,7 @@ pub async fn upgrades_a_version_12_database_with_its_jobs<D: Driver>(_db: &Db<D>
     )
     .await;
     for id in [0x91, 0x92] {
-        db.wait_gone(Uuid::from_u128(
-            0x0000_0000_0000_7000_8000_0000_0000_0000 | id,
-        ))
-        .await;
+        db.wait_gone(old_job(id)).await;
     }
     let mut ran = log.items();
     ran.sort();
@@ -695,10 +692,7 @@ pub async fn upgrades_a_version_13_database_with_its_jobs<D: Driver>(_db: &Db<D>
     )
     .await;
     for id in [0xa1, 0xa2] {
-        db.wait_gone(Uuid::from_u128(
-            0x0000_0000_0000_7000_8000_0000_0000_0000 | id,
-        ))
-        .await;
+        db.wait_gone(old_job(id)).await;
     }
     let mut ran = log.items();
     ran.sort();
@@ -736,7 +730,7 @@ VALUES
 pub async fn upgrades_a_version_14_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
     let db = migrated_from_version::<D>(14).await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 15);
-    let old = |n: u128| Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 | n);
+    let old = old_job;
     let waiting = admin::get(db.ex(), old(0xb2)).await.unwrap().unwrap();
     assert_eq!(waiting.state, JobState::Scheduled);
     assert_eq!(waiting.trace_context, None);
@@ -783,6 +777,11 @@ pub async fn upgrades_a_version_14_database_with_its_jobs<D: Driver>(_db: &Db<D>
             ("c".to_owned(), Some(CONTEXT.to_owned()))
         ]
     );
+}
+
+/// The id of job `n` of the scripts below (`00000000-0000-7000-8000-0000000000NN`).
+fn old_job(n: u128) -> Uuid {
+    Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 | n)
 }
 
 /// The schema's history as the upgrade tests replay it: each version's
