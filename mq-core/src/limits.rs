@@ -7,10 +7,12 @@
 //! as a runner starts), and enforced by the statement that claims jobs:
 //! a runner never claims a job the limit does not leave room for. Claims
 //! of a limited channel are made one at a time, each seeing the claims
-//! before it, so the limit is exact. A job whose lease expired (its runner
-//! died) frees its slot when it is made ready again, which any runner does
-//! within a poll interval of the expiry: until then its runner, if alive
-//! but late, may still renew the lease, and the job would run on.
+//! before it, so the limit is exact. A job a limited claim started holds
+//! its slot while it runs, and a start counts against a rate for the
+//! rate's period. A job whose lease expired (its runner died) frees its
+//! slot when it is made ready again, which any runner does within a poll
+//! interval of the expiry: until then its runner, if alive but late, may
+//! still renew the lease, and the job would run on.
 
 use std::time::Duration;
 
@@ -149,8 +151,8 @@ impl ChannelLimit {
 pub struct LimitInfo {
     /// The limit.
     pub limit: ChannelLimit,
-    /// Jobs of the channel running under a limited claim now (for a limit
-    /// per argument, the most of any one argument).
+    /// Jobs of the channel that a limited claim started and that run now
+    /// (for a limit per argument, the most of any one argument).
     pub running: u64,
     /// Jobs started in the last rate period (for a limit per argument, the
     /// most of any one argument); 0 without a rate.

@@ -119,6 +119,9 @@ struct StoredJob {
     ordered: bool,
     /// As in PostgreSQL: due time when scheduled, lease expiry when running.
     run_at: OffsetDateTime,
+    /// Its attempt was started by a limited claim: while it runs, it holds
+    /// a slot of its channel's limit.
+    limit_slot: bool,
     commit_deadline: Option<OffsetDateTime>,
     attempt: i32,
     lease_token: i32,
@@ -306,6 +309,7 @@ impl Store {
                     unique_key: job.unique_key.clone(),
                     unique_for: job.unique_for,
                     trace_context: job.trace_context.clone(),
+                    limit_slot: false,
                     state,
                     name: job.name.clone(),
                     channel: ChannelKey {
@@ -394,7 +398,14 @@ impl Store {
     }
 
     /// Starts the jobs `picked`, held until `lease_until`: a claim's end.
-    fn start(&mut self, picked: Vec<Uuid>, lease_until: OffsetDateTime) -> Vec<ClaimedJob> {
+    /// Starts the `picked` ready jobs, leased until `lease_until`; a
+    /// limited claim's jobs hold a slot of their limit (`limit_slot`).
+    fn start(
+        &mut self,
+        picked: Vec<Uuid>,
+        lease_until: OffsetDateTime,
+        limit_slot: bool,
+    ) -> Vec<ClaimedJob> {
         picked
             .into_iter()
             .map(|id| {
@@ -405,6 +416,7 @@ impl Store {
                 job.attempt += 1;
                 job.lease_token += 1;
                 job.run_at = lease_until;
+                job.limit_slot = limit_slot;
                 ClaimedJob::new(
                     id,
                     job.attempt,
@@ -663,7 +675,7 @@ impl Backend for MemoryBackend {
             );
         }
         picked.truncate(limit);
-        Ok(store.start(picked, now + params.lease))
+        Ok(store.start(picked, now + params.lease, false))
     }
 
     async fn job_complete(

@@ -162,6 +162,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "trace_context",
         sql: include_str!("../../migrations/0015_trace_context.sql"),
     },
+    Migration {
+        version: 16,
+        name: "limit_used",
+        sql: include_str!("../../migrations/0016_limit_used.sql"),
+    },
 ];
 
 /// The newest schema version this library knows.
@@ -251,9 +256,6 @@ pub mod statements {
     pub const CHANNEL_LIMITS: &str = include_str!("../statements/channel_limits.sql");
     /// Every channel limit, without its use.
     pub const CHANNEL_LIMITS_PLAIN: &str = include_str!("../statements/channel_limits_plain.sql");
-    /// Locks a limited channel for a claim.
-    pub const JOB_CLAIM_LIMITED_LOCK: &str =
-        include_str!("../statements/job_claim_limited_lock.sql");
 }
 
 static JOB_COMPLETE: LazyLock<[String; 4]> = LazyLock::new(|| {
@@ -392,11 +394,11 @@ pub fn job_claim_targeted() -> &'static str {
 
 static JOB_CLAIM_LIMITED: LazyLock<String> = LazyLock::new(|| {
     include_str!("../statements/job_claim_limited.sql").to_owned()
-        + JOB_CLAIM_UPDATE
+        + &JOB_CLAIM_UPDATE.replace("/*limit_slot*/false", "true")
         + include_str!("../statements/job_claim_limited_record.sql")
 });
 
-/// `Backend::job_claim_limited`, after `JOB_CLAIM_LIMITED_LOCK`: `$1`
+/// `Backend::job_claim_limited`, one statement run on its own: `$1`
 /// limit, `$2` lease (µs), `$3` channel name, `$4` the arguments served
 /// last, `$5` now.
 pub fn job_claim_limited() -> &'static str {

@@ -1,20 +1,16 @@
 -- Claims up to $1 ready jobs of the limited channel name $3, as many as
 -- its limit leaves room for, holding them for $2 µs; its arguments are
 -- served in turn after $4 (the cursor, '' for none). $5: now (NULL for the
--- statement's time). Runs after job_claim_limited_lock.sql, in the same
--- transaction: its snapshot sees every claim of this channel before it, so
--- what it counts is exact (completions since then only leave more room).
--- Ends with job_claim_update.sql (as `claimed`) and
--- job_claim_limited_record.sql.
+-- statement's time). One statement, run on its own: mq_limit_used (see
+-- 0016_limit_used.sql) locks the channel's limit until it commits and
+-- counts what the channel holds (its running jobs, and its recent starts
+-- when the limit has a rate) under a snapshot taken after the lock, so
+-- the count is exact (completions since then only leave more room) and
+-- claims of one channel follow each other. Ends with job_claim_update.sql
+-- (as `claimed`) and job_claim_limited_record.sql.
 --
--- What the channel holds comes from mq_limit_claims (see
--- 0013_channel_limits.sql): claims whose job still runs under their lease
--- token, and claims younger than the rate period. A job whose lease
--- expired still holds its slot until it is made ready again (any runner's
--- job_schedule.sql does that within a poll interval): until then its
--- runner may renew the lease and run on, and the slot must stay counted. Each key (the channel, or each
--- of its arguments with per_args) gets room for the least of $1, the
--- concurrency left and the starts left.
+-- Each key (the channel, or each of its arguments with per_args) gets room
+-- for the least of $1, the concurrency left and the starts left.
 WITH RECURSIVE clock AS (
     SELECT coalesce($5::timestamptz, statement_timestamp()) AS now
 ),
@@ -25,27 +21,12 @@ lim AS (
       AND NOT EXISTS (SELECT 1 FROM mq_channel_pauses paused
                       WHERE paused.channel_name = $3::text)
 ),
--- The channel's claims, each once: which key it counts under, whether its
--- job still runs under it. Read once, for the room below and the pruning
--- in job_claim_limited_record.sql.
-held AS (
-    SELECT r.job_id, r.lease_token, r.claimed_at,
-           CASE WHEN lim.per_args THEN r.channel_args ELSE '' END AS key,
-           j.id IS NOT NULL AS running
+-- What the channel holds, per key, counted after its lock.
+used AS MATERIALIZED (
+    SELECT u.*
     FROM lim
     CROSS JOIN clock
-    JOIN mq_limit_claims r ON r.channel_name = $3::text
-    LEFT JOIN mq_jobs j ON j.id = r.job_id AND j.lease_token = r.lease_token
-                       AND j.state::text = 'running'
-),
-used AS (
-    SELECT h.key,
-           count(*) FILTER (WHERE h.running) AS running,
-           count(*) FILTER (WHERE h.claimed_at > clock.now - lim.rate_period) AS recent
-    FROM held h
-    CROSS JOIN lim
-    CROSS JOIN clock
-    GROUP BY h.key
+    CROSS JOIN LATERAL mq_limit_used($3::text, lim.per_args, lim.rate_period, clock.now) u
 ),
 -- The channel's arguments with ready jobs, after the cursor, wrapping
 -- around: a skip scan, as in job_claim.sql.

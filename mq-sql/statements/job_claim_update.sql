@@ -11,7 +11,10 @@ UPDATE mq_jobs j
 SET state = 'running',
     attempt = j.attempt + 1,
     lease_token = j.lease_token + 1,
-    run_at = coalesce($5::timestamptz, now()) + $2::bigint * interval '1 microsecond'
+    run_at = coalesce($5::timestamptz, now()) + $2::bigint * interval '1 microsecond',
+    -- Whether the job holds a slot of its channel's limit while it runs:
+    -- true for the limited claim (see 0016_limit_used.sql).
+    limit_slot = /*limit_slot*/false
 -- A claim need not wait for its commit to reach disk: if a crash loses it,
 -- the job is simply ready again and runs again, which at-least-once
 -- delivery allows. Anything the job then makes durable (its completion,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use mq::{Error, JobState, Uuid, admin};
 use mq_test_db::TestDb;
 
-use crate::support::{Db, Driver, Runtime, recording_runner, wait_for};
+use crate::support::{Db, Driver, Runtime, recording_runner, rt, wait_for};
 
 /// Eight processes' worth of pools migrating one empty database at once
 /// all succeed, and the schema is applied once.
@@ -779,6 +779,64 @@ pub async fn upgrades_a_version_14_database_with_its_jobs<D: Driver>(_db: &Db<D>
     );
 }
 
+const VERSION_15: &str = include_str!("../../migrations/0015_trace_context.sql");
+const VERSION_15_JOBS: &str = "
+INSERT INTO mq_migrations (version, name) VALUES (15, 'trace_context');
+INSERT INTO mq_channel_limits (channel_name, per_args, concurrency) VALUES ('v15', false, 1);
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff)
+VALUES
+    ('00000000-0000-7000-8000-0000000000c1', 'running', 'old', 'v15', 'a', false,
+     now() + interval '1 hour', NULL, 1, 1, 3, '10ms'),
+    ('00000000-0000-7000-8000-0000000000c2', 'ready', 'old', 'v15', 'b', false, now(), NULL,
+     0, 0, 3, '10ms');
+INSERT INTO mq_limit_claims (job_id, lease_token, channel_name, channel_args, claimed_at)
+VALUES ('00000000-0000-7000-8000-0000000000c1', 1, 'v15', 'a', now());
+";
+
+/// A database of schema version 15, with a limited channel whose one slot
+/// a job claimed under version 15 holds, migrates in place to version 16
+/// (limited claims in one statement): the new claims count that job's
+/// claim, so its channel's ready job waits while it runs and runs once it
+/// is gone.
+pub async fn upgrades_a_version_15_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    let db = migrated_from_version::<D>(15).await;
+    assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 16);
+    let (_runner, log) = recording_runner(
+        &db,
+        |options| {
+            options
+                .set_channel_names(&["v15"])
+                .set_name("upgraded")
+                .set_activity_interval(Some(Duration::from_millis(20)));
+        },
+        |job| job.channel_args().to_owned(),
+    )
+    .await;
+    // The runner is up, has read the limits and made its first claims:
+    // the old claim holds the slot.
+    wait_for("the runner to report itself", || async {
+        !admin::runners(db.ex()).await.unwrap().is_empty()
+    })
+    .await;
+    rt::sleep(Duration::from_millis(300)).await;
+    let waiting = admin::get(db.ex(), old_job(0xc2)).await.unwrap().unwrap();
+    assert_eq!(
+        waiting.state,
+        JobState::Ready,
+        "the limit's one slot is held"
+    );
+    assert!(log.items().is_empty());
+
+    // The old job ends: its slot is free, and the waiting job runs.
+    assert_eq!(
+        admin::delete(db.ex(), &[old_job(0xc1)]).await.unwrap(),
+        [old_job(0xc1)]
+    );
+    db.wait_gone(old_job(0xc2)).await;
+    assert_eq!(log.items(), ["b"]);
+}
+
 /// The id of job `n` of the scripts below (`00000000-0000-7000-8000-0000000000NN`).
 fn old_job(n: u128) -> Uuid {
     Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 | n)
@@ -814,6 +872,8 @@ const HISTORY: &[(u32, &str)] = &[
     (13, VERSION_13_JOBS),
     (14, VERSION_14),
     (14, VERSION_14_JOBS),
+    (15, VERSION_15),
+    (15, VERSION_15_JOBS),
 ];
 
 /// A fresh database at schema `version`, with the jobs of every version up

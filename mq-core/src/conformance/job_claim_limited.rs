@@ -421,3 +421,41 @@ pub async fn random_claims_take_exactly_the_room_left(backend: &dyn Backend) {
     })
     .await;
 }
+
+/// Limited claims of one channel made at the same time, on as many
+/// connections, share its room exactly: together they take what the limit
+/// leaves, never more (each counts the claims committed before it) and no
+/// less (none gives up for another in flight), over several rounds in
+/// which completions free part of the room.
+pub async fn concurrent_claims_share_the_room(backend: &dyn Backend) {
+    const CONCURRENCY: u32 = 10;
+    const CLAIMS: usize = 12;
+    spawn_many(backend, None, "burst", "", 300).await;
+    set_limit(
+        backend,
+        &ChannelLimit::new("burst")
+            .set_concurrency(CONCURRENCY)
+            .unwrap(),
+    )
+    .await;
+    let mut running: Vec<ClaimedJob> = Vec::new();
+    for round in 0..4 {
+        let claims = (0..CLAIMS).map(|_| claim_limited(backend, None, "burst", 3));
+        let claimed: Vec<ClaimedJob> = futures::future::join_all(claims)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(
+            claimed.len() + running.len(),
+            CONCURRENCY as usize,
+            "round {round}: {} claimed beside {} running, under a limit of {CONCURRENCY}",
+            claimed.len(),
+            running.len()
+        );
+        running.extend(claimed);
+        // Half of them end, freeing that much room for the next round.
+        let ended: Vec<ClaimedJob> = running.drain(..running.len() / 2).collect();
+        complete(backend, &leases(&ended)).await;
+    }
+}

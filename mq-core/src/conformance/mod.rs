@@ -179,6 +179,7 @@ macro_rules! conformance_tests {
                 per_args_limits_hold_each_argument_apart,
                 only_limited_unpaused_channels_give_jobs,
                 random_claims_take_exactly_the_room_left,
+                concurrent_claims_share_the_room,
             },
             schedule_declare {
                 takes_free_leases_and_renews_its_own,

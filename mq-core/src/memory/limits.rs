@@ -1,5 +1,6 @@
 //! The in-memory backend's channel limits: the limits by channel name, and
-//! the claims made under them, from which their use is counted.
+//! the starts made under those with a rate. A limit's use is the running
+//! jobs of its channel that a limited claim started, and those starts.
 
 use std::collections::BTreeMap;
 
@@ -17,12 +18,10 @@ pub(super) struct StoredLimit {
     updated_at: OffsetDateTime,
 }
 
-/// A job started by a limited claim: it runs under that claim while its
-/// lease token is still the claim's.
+/// A job started by a limited claim under a limit with a rate: it counts
+/// against the rate for the rate's period.
 #[derive(Clone, Debug)]
 pub(super) struct LimitedClaim {
-    job: Uuid,
-    lease_token: i32,
     channel: ChannelKey,
     at: OffsetDateTime,
 }
@@ -65,28 +64,29 @@ impl Store {
         }
     }
 
-    /// What each key of `limit` holds at `now`: claims whose job runs under
-    /// them with a current lease, and claims within the rate period.
+    /// What each key of `limit` holds at `now`: the jobs a limited claim
+    /// started that are still running (past their lease's end too, until
+    /// they are made ready again: a late runner may still renew the lease
+    /// and run on), and the starts within the rate period.
     fn limit_use(&self, limit: &ChannelLimit, now: OffsetDateTime) -> BTreeMap<String, (u64, u64)> {
         let mut used: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for claim in self
-            .limited_claims
-            .iter()
-            .filter(|claim| claim.channel.name == limit.channel_name())
-        {
-            let entry = used
-                .entry(Self::limit_key(limit, &claim.channel))
-                .or_default();
-            // Past its lease's end too, until it is made ready again: a
-            // late runner may still renew the lease and run on.
-            let running = self.jobs.get(&claim.job).is_some_and(|job| {
-                job.state == JobState::Running && job.lease_token == claim.lease_token
-            });
-            entry.0 += u64::from(running);
-            let recent = limit
-                .rate()
-                .is_some_and(|rate| claim.at > now - rate.period);
-            entry.1 += u64::from(recent);
+        for job in self.jobs.values().filter(|job| {
+            job.state == JobState::Running
+                && job.limit_slot
+                && job.channel.name == limit.channel_name()
+        }) {
+            used.entry(Self::limit_key(limit, &job.channel))
+                .or_default()
+                .0 += 1;
+        }
+        if let Some(rate) = limit.rate() {
+            for claim in self.limited_claims.iter().filter(|claim| {
+                claim.channel.name == limit.channel_name() && claim.at > now - rate.period
+            }) {
+                used.entry(Self::limit_key(limit, &claim.channel))
+                    .or_default()
+                    .1 += 1;
+            }
         }
         used
     }
@@ -185,25 +185,21 @@ impl Store {
             total -= jobs.len();
             picked.extend(jobs);
         }
-        let claimed = self.start(picked, now + params.lease);
-        for job in &claimed {
-            self.limited_claims.push(LimitedClaim {
-                job: job.id,
-                lease_token: job.lease_token,
-                channel: job.channel(),
-                at: now,
-            });
-        }
-        // Forget the claims that count for nothing any more.
-        let period = limit.rate().map(|rate| rate.period).unwrap_or_default();
-        let jobs = &self.jobs;
+        let claimed = self.start(picked, now + params.lease, true);
+        // Starts count only against a rate, for its period.
+        let period = limit.rate().map(|rate| rate.period);
         self.limited_claims.retain(|claim| {
             claim.channel.name != limit.channel_name()
-                || claim.at > now - period
-                || jobs.get(&claim.job).is_some_and(|job| {
-                    job.state == JobState::Running && job.lease_token == claim.lease_token
-                })
+                || period.is_some_and(|period| claim.at > now - period)
         });
+        if period.is_some() {
+            for job in &claimed {
+                self.limited_claims.push(LimitedClaim {
+                    channel: job.channel(),
+                    at: now,
+                });
+            }
+        }
         claimed
     }
 }

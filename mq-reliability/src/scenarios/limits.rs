@@ -17,9 +17,9 @@
 //!   exactly and without sampling, how many jobs of a channel ran at once.
 //! - What mq counted. Every 25 ms a sampler on its own connection counts,
 //!   in one statement, each limited channel's running jobs as the limited
-//!   claim counts them (rows of `mq_limit_claims` whose job runs under that
-//!   claim's lease, which has not lapsed), and the plain running rows of
-//!   `mq_jobs`, with a current lease and without.
+//!   claim counts them (its rows of `mq_jobs` in state running that a
+//!   limited claim started, whatever their lease), and the plain running
+//!   rows of `mq_jobs`, with a current lease and without.
 //! - The claims. A trigger on `mq_limit_claims` copies every row a limited
 //!   claim inserts, with its `claimed_at` (the claim statement's time, the
 //!   one mq's rate window counts), into `rel_limit_claims`. Limited claims
@@ -30,15 +30,14 @@
 //!   nothing for a claim that rolled back. Its table has no unique
 //!   constraint, so the trigger can never fail a claim.
 //!
-//! The plain count of running rows is asserted only for rows with a
-//! current lease: after the kill, the dead worker's jobs stay `running` in
+//! mq's count and the count of running rows with a current lease are
+//! asserted. After the kill, the dead worker's jobs stay `running` in
 //! `mq_jobs`, their leases lapsed, until a runner's schedule run makes them
-//! ready again (up to a poll interval later). mq no longer counts them, and
-//! nothing runs them either; the count of every running row, which then
-//! exceeds the limit, is reported. With a current lease, the count is mq's
-//! without the claims table: a job of a limited channel taken by an
-//! ordinary claim would show there, and in the check that every attempt of
-//! a limited job came from a limited claim.
+//! ready again (up to a poll interval later), and they keep their slots
+//! until then: a late runner may still renew a lapsed lease. A job of a
+//! limited channel taken by an ordinary claim would show in the plain
+//! count, and in the check that every attempt of a limited job came from
+//! a limited claim.
 //!
 //! The rate is checked on the claims' times, which are what mq counts: a
 //! job starts a little after its claim, by a delay that varies, so a
@@ -107,24 +106,13 @@ CREATE TRIGGER rel_limit_claimed AFTER INSERT ON mq_limit_claims
 /// them, the running rows with a current lease, and every running row.
 /// One statement, so that all three see one snapshot and one `now()`.
 const SAMPLE: &str = "
-WITH counted AS (
-    SELECT r.channel_name, CASE WHEN l.per_args THEN r.channel_args ELSE '' END AS key,
-           count(*) AS mq, 0::bigint AS current, 0::bigint AS all_rows
-    FROM mq_limit_claims r
-    JOIN mq_channel_limits l USING (channel_name)
-    JOIN mq_jobs j ON j.id = r.job_id AND j.lease_token = r.lease_token
-                  AND j.state = 'running' AND j.run_at > now()
-    GROUP BY 1, 2
-    UNION ALL
-    SELECT j.channel_name, CASE WHEN l.per_args THEN j.channel_args ELSE '' END,
-           0, count(*) FILTER (WHERE j.run_at > now()), count(*)
-    FROM mq_jobs j
-    JOIN mq_channel_limits l USING (channel_name)
-    WHERE j.state = 'running'
-    GROUP BY 1, 2
-)
-SELECT channel_name, key, sum(mq)::bigint, sum(current)::bigint, sum(all_rows)::bigint
-FROM counted
+SELECT j.channel_name, CASE WHEN l.per_args THEN j.channel_args ELSE '' END,
+       count(*) FILTER (WHERE j.limit_slot)::bigint,
+       count(*) FILTER (WHERE j.run_at > now())::bigint,
+       count(*)::bigint
+FROM mq_jobs j
+JOIN mq_channel_limits l USING (channel_name)
+WHERE j.state = 'running'
 GROUP BY 1, 2";
 
 /// Every attempt of a limited job: its channel and key, when it started

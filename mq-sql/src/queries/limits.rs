@@ -92,39 +92,24 @@ pub async fn channel_limits(
         .collect()
 }
 
-/// `Backend::job_claim_limited`: in one transaction, the channel's limit
-/// locked, then the claim, whose snapshot sees every claim before it.
+/// `Backend::job_claim_limited`: one statement, run on its own, which
+/// locks the channel's limit until it commits (see `job_claim_limited.sql`).
 pub async fn job_claim_limited(
     conn: &mut dyn Connection,
     params: JobClaimLimitedParams<'_>,
 ) -> Result<Vec<ClaimedJob>> {
-    let op = "job_claim_limited";
-    let name = Param::Text(params.channel_name);
-    let mut tx = conn.begin(op).await?;
-    let locked = tx
-        .query(op, statements::JOB_CLAIM_LIMITED_LOCK, &[name])
-        .await?;
-    if locked.is_empty() {
-        tx.rollback(op).await?;
-        return Ok(Vec::new());
-    }
-    let mut rows = tx
+    let mut rows = conn
         .query(
-            op,
+            "job_claim_limited",
             crate::job_claim_limited(),
             &[
                 Param::I64(i64::from(params.limit)),
                 Param::I64(micros(params.lease)),
-                name,
+                Param::Text(params.channel_name),
                 Param::Text(params.after.unwrap_or("")),
                 Param::OptTimestamp(params.now),
             ],
         )
         .await?;
-    let jobs = rows
-        .iter_mut()
-        .map(claimed_job)
-        .collect::<Result<Vec<_>>>()?;
-    tx.commit(op).await?;
-    Ok(jobs)
+    rows.iter_mut().map(claimed_job).collect()
 }
