@@ -459,3 +459,64 @@ pub async fn concurrent_claims_share_the_room(backend: &dyn Backend) {
         complete(backend, &leases(&ended)).await;
     }
 }
+
+/// A limit of hundreds holds under many claims made at once, one claim
+/// alone still fills it exactly, and given a rate and then none again, it
+/// counts every job running under either.
+pub async fn large_limits_hold_under_concurrent_claims(backend: &dyn Backend) {
+    const CONCURRENCY: usize = 300;
+    let wide = || ChannelLimit::new("wide").set_concurrency(CONCURRENCY as u32);
+    spawn_many(backend, None, "wide", "", 900).await;
+    set_limit(backend, &wide().unwrap()).await;
+    let mut running: Vec<ClaimedJob> = Vec::new();
+    for round in 0..3 {
+        let claims = (0..12).map(|_| claim_limited(backend, None, "wide", 40));
+        let claimed: Vec<ClaimedJob> = futures::future::join_all(claims)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        assert!(
+            claimed.len() + running.len() <= CONCURRENCY,
+            "round {round}: {} claimed beside {} running, under a limit of {CONCURRENCY}",
+            claimed.len(),
+            running.len()
+        );
+        running.extend(claimed);
+        // One claim alone takes exactly what is left.
+        running.extend(claim_limited(backend, None, "wide", 1000).await);
+        assert_eq!(running.len(), CONCURRENCY, "round {round}");
+        assert!(claim_limited(backend, None, "wide", 1000).await.is_empty());
+        assert_eq!(limits(backend, None).await[0].running, CONCURRENCY as u64);
+        let ended: Vec<ClaimedJob> = running.drain(..100).collect();
+        complete(backend, &leases(&ended)).await;
+    }
+
+    // With a rate too, the jobs claimed so far still hold their slots.
+    set_limit(
+        backend,
+        &wide()
+            .unwrap()
+            .set_rate(10_000, Duration::from_secs(3600))
+            .unwrap(),
+    )
+    .await;
+    let under_rate = claim_limited(backend, None, "wide", 1000).await;
+    assert_eq!(under_rate.len(), 100);
+    running.extend(under_rate);
+
+    // Without the rate again, while jobs claimed under it run: the limit
+    // still counts them all.
+    let ended: Vec<ClaimedJob> = running.drain(..50).collect();
+    complete(backend, &leases(&ended)).await;
+    set_limit(backend, &wide().unwrap()).await;
+    let claims = (0..12).map(|_| claim_limited(backend, None, "wide", 40));
+    let claimed: usize = futures::future::join_all(claims)
+        .await
+        .iter()
+        .map(Vec::len)
+        .sum();
+    assert!(claimed <= 50, "{claimed} claimed into 50 free slots");
+    let rest = claim_limited(backend, None, "wide", 1000).await.len();
+    assert_eq!(claimed + rest, 50);
+}

@@ -180,6 +180,7 @@ macro_rules! conformance_tests {
                 only_limited_unpaused_channels_give_jobs,
                 random_claims_take_exactly_the_room_left,
                 concurrent_claims_share_the_room,
+                large_limits_hold_under_concurrent_claims,
             },
             schedule_declare {
                 takes_free_leases_and_renews_its_own,
