@@ -29,6 +29,12 @@
 --   rate, while they are younger than its period: a rate counts starts,
 --   and a completed job leaves no other trace of its start.
 --
+-- Runners of an earlier version still count the claims they find in
+-- mq_limit_claims, which the claims of this version neither write nor
+-- keep (this migration and mq_limit_used delete those of limits without a
+-- rate): stop them before runners of this version claim from a limited
+-- channel, or its limit may run up to twice over while both claim.
+--
 -- Adding the column with a constant default rewrites no row. The jobs
 -- that run under a claim made before this version are marked, and keep
 -- their slots.
