@@ -3,10 +3,11 @@
 -- served in turn after $4 (the cursor, '' for none). $5: now (NULL for the
 -- statement's time). One statement, run on its own: mq_limit_used (see
 -- 0016_limit_used.sql) locks the channel's limit until it commits and
--- counts what the channel holds (its running jobs, and its recent starts
--- when the limit has a rate) under a snapshot taken after the lock, so
--- the count is exact (completions since then only leave more room) and
--- claims of one channel follow each other. Ends with job_claim_update.sql
+-- counts what the channel holds (the running jobs limited claims started,
+-- including those whose lease lapsed until they are made ready again, and
+-- its recent starts when the limit has a rate) under a snapshot taken
+-- after the lock, so the count is exact (completions since then only
+-- leave more room) and claims of one channel follow each other. Ends with job_claim_update.sql
 -- (as `claimed`) and job_claim_limited_record.sql.
 --
 -- Each key (the channel, or each of its arguments with per_args) gets room
