@@ -422,6 +422,23 @@ pub async fn random_claims_take_exactly_the_room_left(backend: &dyn Backend) {
     .await;
 }
 
+/// What `claims` limited claims of up to `each` jobs of `channel_name`,
+/// made at the same time (on as many connections as the backend gives),
+/// took together.
+async fn claims_at_once(
+    backend: &dyn Backend,
+    channel_name: &str,
+    claims: usize,
+    each: u32,
+) -> Vec<ClaimedJob> {
+    let claims = (0..claims).map(|_| claim_limited(backend, None, channel_name, each));
+    futures::future::join_all(claims)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 /// Limited claims of one channel made at the same time, on as many
 /// connections, share its room exactly: together they take what the limit
 /// leaves, never more (each counts the claims committed before it) and no
@@ -440,12 +457,7 @@ pub async fn concurrent_claims_share_the_room(backend: &dyn Backend) {
     .await;
     let mut running: Vec<ClaimedJob> = Vec::new();
     for round in 0..4 {
-        let claims = (0..CLAIMS).map(|_| claim_limited(backend, None, "burst", 3));
-        let claimed: Vec<ClaimedJob> = futures::future::join_all(claims)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
+        let claimed = claims_at_once(backend, "burst", CLAIMS, 3).await;
         assert_eq!(
             claimed.len() + running.len(),
             CONCURRENCY as usize,
@@ -470,12 +482,7 @@ pub async fn large_limits_hold_under_concurrent_claims(backend: &dyn Backend) {
     set_limit(backend, &wide().unwrap()).await;
     let mut running: Vec<ClaimedJob> = Vec::new();
     for round in 0..3 {
-        let claims = (0..12).map(|_| claim_limited(backend, None, "wide", 40));
-        let claimed: Vec<ClaimedJob> = futures::future::join_all(claims)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
+        let claimed = claims_at_once(backend, "wide", 12, 40).await;
         assert!(
             claimed.len() + running.len() <= CONCURRENCY,
             "round {round}: {} claimed beside {} running, under a limit of {CONCURRENCY}",
@@ -510,12 +517,7 @@ pub async fn large_limits_hold_under_concurrent_claims(backend: &dyn Backend) {
     let ended: Vec<ClaimedJob> = running.drain(..50).collect();
     complete(backend, &leases(&ended)).await;
     set_limit(backend, &wide().unwrap()).await;
-    let claims = (0..12).map(|_| claim_limited(backend, None, "wide", 40));
-    let claimed: usize = futures::future::join_all(claims)
-        .await
-        .iter()
-        .map(Vec::len)
-        .sum();
+    let claimed = claims_at_once(backend, "wide", 12, 40).await.len();
     assert!(claimed <= 50, "{claimed} claimed into 50 free slots");
     let rest = claim_limited(backend, None, "wide", 1000).await.len();
     assert_eq!(claimed + rest, 50);
