@@ -273,7 +273,7 @@ pub async fn job_claim(
     if let Some(names) = params.channel_names {
         binds.push(Param::Texts(names));
     }
-    let sql = crate::job_claim(params.channel_names.is_some());
+    let sql = crate::job_claim(params.channel_names.is_some(), params.limit);
     let mut rows = conn.query("job_claim", sql, &binds).await?;
     rows.iter_mut().map(claimed_job).collect()
 }
@@ -305,7 +305,7 @@ async fn job_claim_targeted(
         Param::I64s(&from),
         Param::I64s(&until),
     ];
-    let sql = crate::job_claim_targeted();
+    let sql = crate::job_claim_targeted(params.limit);
     let mut rows = conn.query("job_claim", sql, &binds).await?;
     rows.iter_mut().map(claimed_job).collect()
 }

@@ -78,25 +78,30 @@ WITH RECURSIVE channel(channel_name, channel_args, wrapped) AS (
                AND (next_channel.channel_name, next_channel.channel_args) > ($3, $4))
 ),
 picked AS (
-    SELECT p.id
-    -- Paused channels, and limited ones (which only job_claim_limited.sql
-    -- claims from), are passed over before the limit, so that they take
-    -- no room in the claim: a primary key probe or two per channel visited.
-    FROM (SELECT * FROM channel c
-          WHERE NOT EXISTS (SELECT 1 FROM mq_channel_pauses paused
-                            WHERE paused.channel_name = c.channel_name)
-            AND NOT EXISTS (SELECT 1 FROM mq_channel_limits limited
-                            WHERE limited.channel_name = c.channel_name)
-          LIMIT $1) c
-    CROSS JOIN LATERAL (
-        SELECT j.id
-        FROM mq_jobs j
-        WHERE j.state = 'ready'
-          AND j.channel_name = c.channel_name
-          AND j.channel_args = c.channel_args
-        ORDER BY j.ready_seq
-        LIMIT $1
-        FOR UPDATE SKIP LOCKED
-    ) p
+    SELECT bounded.id
+    FROM (
+        SELECT p.id
+        -- Paused channels, and limited ones (which only job_claim_limited.sql
+        -- claims from), are passed over before the limit, so that they take
+        -- no room in the claim: a primary key probe or two per channel visited.
+        FROM (SELECT * FROM channel c
+              WHERE NOT EXISTS (SELECT 1 FROM mq_channel_pauses paused
+                                WHERE paused.channel_name = c.channel_name)
+                AND NOT EXISTS (SELECT 1 FROM mq_channel_limits limited
+                                WHERE limited.channel_name = c.channel_name)
+              LIMIT $1) c
+        CROSS JOIN LATERAL (
+            SELECT j.id
+            FROM mq_jobs j
+            WHERE j.state = 'ready'
+              AND j.channel_name = c.channel_name
+              AND j.channel_args = c.channel_args
+            ORDER BY j.ready_seq
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        ) p
+        -- The claim's size class (see job_claim_targeted.sql).
+        LIMIT /*size_class*/4294967296
+    ) bounded
     LIMIT $1
 )

@@ -67,40 +67,45 @@ arg(channel_args, wrapped) AS (
     WHERE NOT (next_arg.wrapped AND next_arg.channel_args > $4::text)
 ),
 picked AS (
-    SELECT t.id
+    SELECT bounded.id
     FROM (
-        SELECT p.id
-        FROM arg a
-        CROSS JOIN lim
-        CROSS JOIN LATERAL (
-            SELECT greatest(0, least($1::bigint,
-                                     lim.concurrency - coalesce(used.running, 0),
-                                     lim.rate_count - coalesce(used.recent, 0))) AS n
-            FROM (SELECT CASE WHEN lim.per_args THEN a.channel_args ELSE '' END AS key) k
-            LEFT JOIN used ON used.key = k.key
-        ) room
-        CROSS JOIN LATERAL (
-            SELECT j.id
-            FROM mq_jobs j
-            WHERE j.state = 'ready'
-              AND j.channel_name = $3::text
-              AND j.channel_args = a.channel_args
-            ORDER BY j.ready_seq
-            LIMIT room.n
-            FOR UPDATE SKIP LOCKED
-        ) p
-        -- Over the whole channel, the room is shared by its arguments.
-        LIMIT (SELECT CASE WHEN lim.per_args THEN $1::bigint
-                           ELSE greatest(0, least($1::bigint,
-                                                  lim.concurrency - coalesce(used.running, 0),
-                                                  lim.rate_count - coalesce(used.recent, 0)))
-                      END
-               FROM lim LEFT JOIN used ON used.key = '')
-    ) t
-    -- Never more than $1 anyway; said apart, it is what the planner
-    -- estimates the rows by. Left to the limit above, which it cannot
-    -- read, it counts a tenth of the channel's jobs, and at a million the
-    -- plan's cost set off JIT compilation: 400 ms a claim.
+        SELECT t.id
+        FROM (
+            SELECT p.id
+            FROM arg a
+            CROSS JOIN lim
+            CROSS JOIN LATERAL (
+                SELECT greatest(0, least($1::bigint,
+                                         lim.concurrency - coalesce(used.running, 0),
+                                         lim.rate_count - coalesce(used.recent, 0))) AS n
+                FROM (SELECT CASE WHEN lim.per_args THEN a.channel_args ELSE '' END AS key) k
+                LEFT JOIN used ON used.key = k.key
+            ) room
+            CROSS JOIN LATERAL (
+                SELECT j.id
+                FROM mq_jobs j
+                WHERE j.state = 'ready'
+                  AND j.channel_name = $3::text
+                  AND j.channel_args = a.channel_args
+                ORDER BY j.ready_seq
+                LIMIT room.n
+                FOR UPDATE SKIP LOCKED
+            ) p
+            -- Over the whole channel, the room is shared by its arguments.
+            LIMIT (SELECT CASE WHEN lim.per_args THEN $1::bigint
+                               ELSE greatest(0, least($1::bigint,
+                                                      lim.concurrency - coalesce(used.running, 0),
+                                                      lim.rate_count - coalesce(used.recent, 0)))
+                          END
+                   FROM lim LEFT JOIN used ON used.key = '')
+        ) t
+        -- Never more than $1 anyway; said apart, with the claim's size class
+        -- (see job_claim_targeted.sql), it is what the planner estimates the
+        -- rows by. Left to the limit above, which it cannot read, it counts a
+        -- tenth of the channel's jobs, and at a million the plan's cost set
+        -- off JIT compilation: 400 ms a claim.
+        LIMIT /*size_class*/4294967296
+    ) bounded
     LIMIT $1::bigint
 ),
 claimed AS (

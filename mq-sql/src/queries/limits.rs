@@ -101,7 +101,7 @@ pub async fn job_claim_limited(
     let mut rows = conn
         .query(
             "job_claim_limited",
-            crate::job_claim_limited(),
+            crate::job_claim_limited(params.limit),
             &[
                 Param::I64(i64::from(params.limit)),
                 Param::I64(micros(params.lease)),
