@@ -167,6 +167,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "limit_used",
         sql: include_str!("../../migrations/0016_limit_used.sql"),
     },
+    Migration {
+        version: 17,
+        name: "limit_check",
+        sql: include_str!("../../migrations/0017_limit_check.sql"),
+    },
 ];
 
 /// The newest schema version this library knows.
@@ -456,8 +461,9 @@ static JOB_CLAIM_LIMITED: LazyLock<SizeClassed> = LazyLock::new(|| {
 });
 
 /// `Backend::job_claim_limited` for up to `limit` jobs, one statement run
-/// on its own: `$1` the limit (`limit` or less), `$2` lease (µs), `$3`
-/// channel name, `$4` the arguments served last, `$5` now.
+/// on its own, which fails with a serialization failure when a concurrent
+/// claim took its room: `$1` the limit (`limit` or less), `$2` lease (µs),
+/// `$3` channel name, `$4` the arguments served last, `$5` now.
 pub fn job_claim_limited(limit: u32) -> &'static str {
     JOB_CLAIM_LIMITED.for_limit(limit)
 }

@@ -1,14 +1,15 @@
 -- Claims up to $1 ready jobs of the limited channel name $3, as many as
 -- its limit leaves room for, holding them for $2 µs; its arguments are
 -- served in turn after $4 (the cursor, '' for none). $5: now (NULL for the
--- statement's time). One statement, run on its own: mq_limit_used (see
--- 0016_limit_used.sql) locks the channel's limit until it commits and
--- counts what the channel holds (the running jobs limited claims started,
+-- statement's time). One statement, run on its own (see
+-- 0017_limit_check.sql): the room is what this statement's snapshot
+-- counts (mq_limit_count: the running jobs limited claims started,
 -- including those whose lease lapsed until they are made ready again, and
--- its recent starts when the limit has a rate) under a snapshot taken
--- after the lock, so the count is exact (completions since then only
--- leave more room) and claims of one channel follow each other. Ends with job_claim_update.sql
--- (as `claimed`) and job_claim_limited_record.sql.
+-- the recent starts when the limit has a rate); once the jobs are marked,
+-- mq_limit_check locks the channel's limit, counts again with this claim,
+-- and fails the statement if a concurrent claim took the same room. Ends
+-- with job_claim_update.sql (as `claimed`) and
+-- job_claim_limited_record.sql.
 --
 -- Each key (the channel, or each of its arguments with per_args) gets room
 -- for the least of $1, the concurrency left and the starts left.
@@ -22,12 +23,12 @@ lim AS (
       AND NOT EXISTS (SELECT 1 FROM mq_channel_pauses paused
                       WHERE paused.channel_name = $3::text)
 ),
--- What the channel holds, per key, counted after its lock.
+-- What the channel holds, per key, as this statement's snapshot sees it.
 used AS MATERIALIZED (
     SELECT u.*
     FROM lim
     CROSS JOIN clock
-    CROSS JOIN LATERAL mq_limit_used($3::text, lim.per_args, lim.rate_period, clock.now) u
+    CROSS JOIN LATERAL mq_limit_count($3::text, lim.per_args, lim.rate_period, clock.now) u
 ),
 -- The channel's arguments with ready jobs, after the cursor, wrapping
 -- around: a skip scan, as in job_claim.sql.

@@ -796,17 +796,72 @@ VALUES ('00000000-0000-7000-8000-0000000000c1', 1, 'v15', 'a', now());
 
 /// A database of schema version 15, with a limited channel whose one slot
 /// a job claimed under version 15 holds, migrates in place to version 16
-/// (limited claims in one statement): the new claims count that job's
-/// claim, so its channel's ready job waits while it runs and runs once it
-/// is gone.
+/// (limited claims in one statement) and on: the new claims count that
+/// job's claim, so its channel's ready job waits while it runs and runs
+/// once it is gone.
 pub async fn upgrades_a_version_15_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
     let db = migrated_from_version::<D>(15).await;
     assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 16);
+    an_old_claim_holds_its_slot(&db, "v15", old_job(0xc1), old_job(0xc2)).await;
+}
+
+const VERSION_16: &str = include_str!("../../migrations/0016_limit_used.sql");
+const VERSION_16_JOBS: &str = "
+INSERT INTO mq_migrations (version, name) VALUES (16, 'limit_used');
+INSERT INTO mq_channel_limits (channel_name, per_args, concurrency) VALUES ('v16', false, 1);
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff, limit_slot)
+VALUES
+    ('00000000-0000-7000-8000-0000000000d1', 'running', 'old', 'v16', 'a', false,
+     now() + interval '1 hour', NULL, 1, 1, 3, '10ms', true),
+    ('00000000-0000-7000-8000-0000000000d2', 'ready', 'old', 'v16', 'b', false, now(), NULL,
+     0, 0, 3, '10ms', false);
+";
+
+/// A database of schema version 16, with a limited channel whose one slot
+/// a job claimed under version 16 holds, migrates in place to version 17
+/// (limited claims checked after they claim): the new claims count that
+/// job, so its channel's ready job waits while it runs and runs once it is
+/// gone. A claim of a version-16 runner still running beside them marks
+/// the limit so that the new claims' checks count again.
+pub async fn upgrades_a_version_16_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    let db = migrated_from_version::<D>(16).await;
+    assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 17);
+    an_old_claim_holds_its_slot(&db, "v16", old_job(0xd1), old_job(0xd2)).await;
+
+    // What version 16's claim statement calls first.
+    let before = db
+        .count("SELECT claimed_total FROM mq_channel_limits WHERE channel_name = 'v16'")
+        .await;
+    assert_eq!(
+        db.count("SELECT count(*) FROM mq_limit_used('v16', false, NULL, now())")
+            .await,
+        0,
+        "nothing of the channel runs any more"
+    );
+    let after = db
+        .count("SELECT claimed_total FROM mq_channel_limits WHERE channel_name = 'v16'")
+        .await;
+    assert!(
+        after - before > i64::from(i32::MAX),
+        "an old claim adds more than any limit: {before} then {after}"
+    );
+}
+
+/// On `channel`, limited to one job at once, the job `holder` runs under a
+/// claim made before the upgrade: a runner of this version leaves `waiting`
+/// ready until `holder` is deleted, then runs it.
+async fn an_old_claim_holds_its_slot<D: Driver>(
+    db: &Db<D>,
+    channel: &'static str,
+    holder: Uuid,
+    waiting: Uuid,
+) {
     let (_runner, log) = recording_runner(
-        &db,
+        db,
         |options| {
             options
-                .set_channel_names(&["v15"])
+                .set_channel_names(&[channel])
                 .set_name("upgraded")
                 .set_activity_interval(Some(Duration::from_millis(20)));
         },
@@ -820,20 +875,13 @@ pub async fn upgrades_a_version_15_database_with_its_jobs<D: Driver>(_db: &Db<D>
     })
     .await;
     rt::sleep(Duration::from_millis(300)).await;
-    let waiting = admin::get(db.ex(), old_job(0xc2)).await.unwrap().unwrap();
-    assert_eq!(
-        waiting.state,
-        JobState::Ready,
-        "the limit's one slot is held"
-    );
+    let ready = admin::get(db.ex(), waiting).await.unwrap().unwrap();
+    assert_eq!(ready.state, JobState::Ready, "the limit's one slot is held");
     assert!(log.items().is_empty());
 
     // The old job ends: its slot is free, and the waiting job runs.
-    assert_eq!(
-        admin::delete(db.ex(), &[old_job(0xc1)]).await.unwrap(),
-        [old_job(0xc1)]
-    );
-    db.wait_gone(old_job(0xc2)).await;
+    assert_eq!(admin::delete(db.ex(), &[holder]).await.unwrap(), [holder]);
+    db.wait_gone(waiting).await;
     assert_eq!(log.items(), ["b"]);
 }
 
@@ -874,6 +922,8 @@ const HISTORY: &[(u32, &str)] = &[
     (14, VERSION_14_JOBS),
     (15, VERSION_15),
     (15, VERSION_15_JOBS),
+    (16, VERSION_16),
+    (16, VERSION_16_JOBS),
 ];
 
 /// A fresh database at schema `version`, with the jobs of every version up

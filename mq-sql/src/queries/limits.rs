@@ -92,24 +92,41 @@ pub async fn channel_limits(
         .collect()
 }
 
+/// How many times a limited claim is made before its failure is returned:
+/// each check that fails means that another claim took the same room and
+/// committed, or that the limit was lowered.
+const LIMITED_CLAIM_ATTEMPTS: usize = 4;
+
 /// `Backend::job_claim_limited`: one statement, run on its own, which
-/// locks the channel's limit until it commits (see `job_claim_limited.sql`).
+/// claims what the channel's limit leaves room for, then checks the limit
+/// under its lock (see `0017_limit_check.sql`). The check fails the
+/// statement with a serialization failure when a concurrent claim took
+/// the room, and nothing of it stays: the claim is then made again. Other
+/// transient failures are retried the same way, which is harmless (the
+/// claim is all or nothing).
 pub async fn job_claim_limited(
     conn: &mut dyn Connection,
     params: JobClaimLimitedParams<'_>,
 ) -> Result<Vec<ClaimedJob>> {
-    let mut rows = conn
-        .query(
-            "job_claim_limited",
-            crate::job_claim_limited(params.limit),
-            &[
-                Param::I64(i64::from(params.limit)),
-                Param::I64(micros(params.lease)),
-                Param::Text(params.channel_name),
-                Param::Text(params.after.unwrap_or("")),
-                Param::OptTimestamp(params.now),
-            ],
-        )
-        .await?;
-    rows.iter_mut().map(claimed_job).collect()
+    let op = "job_claim_limited";
+    let binds = [
+        Param::I64(i64::from(params.limit)),
+        Param::I64(micros(params.lease)),
+        Param::Text(params.channel_name),
+        Param::Text(params.after.unwrap_or("")),
+        Param::OptTimestamp(params.now),
+    ];
+    let mut attempt = 1;
+    loop {
+        match conn
+            .query(op, crate::job_claim_limited(params.limit), &binds)
+            .await
+        {
+            Ok(mut rows) => return rows.iter_mut().map(claimed_job).collect(),
+            Err(error) if error.is_transient() && attempt < LIMITED_CLAIM_ATTEMPTS => {
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
 }
