@@ -432,7 +432,7 @@ static JOB_CLAIM_TARGETED: LazyLock<SizeClassed> = LazyLock::new(|| {
 
 /// `Backend::job_claim` for up to `limit` jobs: the variant for all
 /// channels (parameters `$1` to `$5`), or the one restricted to the channel
-/// names bound as `$6`. `$1` must be `limit` or less (see [`SizeClassed`]).
+/// names bound as `$6`. `$1` must be `limit` or less (see `SizeClassed`).
 ///
 /// Two texts rather than one with an `IS NULL OR` test, so that each gets a
 /// generic plan that uses the index bounds it needs.
