@@ -41,7 +41,7 @@ WITH picked AS (
             FOR UPDATE SKIP LOCKED
         ) p
         -- The claim's size class, a bound the planner can read, so that its
-        -- generic plan is kept (see `size_classed` in mq-sql's lib.rs).
+        -- generic plan is kept (see `SizeClassed` in mq-sql's lib.rs).
         LIMIT /*size_class*/4294967296
     ) bounded
     LIMIT $1
