@@ -236,6 +236,15 @@ pub struct JobClaimLimitedParams<'a> {
     /// The arguments served last: the claim serves those after them first,
     /// so that each of the channel's arguments is served in turn.
     pub after: Option<&'a str>,
+    /// Where to claim from instead: each target of this channel name (the
+    /// others are passed over) from its place on, in the order given, as
+    /// [`JobClaimParams::targets`](crate::backend::JobClaimParams::targets)
+    /// (`after` then plays no part). The limit holds over all of them
+    /// together: an argument with targets of several priorities gets its
+    /// room once. `None` claims from the front of each of the channel's
+    /// arguments, which walks the entries that claims leave dead there
+    /// while the xmin horizon is held back.
+    pub targets: Option<&'a [crate::backend::ClaimTarget]>,
     /// The most jobs to claim (the limit may allow fewer).
     pub limit: u32,
     /// How long to hold them.

@@ -172,6 +172,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "limit_check",
         sql: include_str!("../../migrations/0017_limit_check.sql"),
     },
+    Migration {
+        version: 18,
+        name: "limit_bound",
+        sql: include_str!("../../migrations/0018_limit_bound.sql"),
+    },
 ];
 
 /// The newest schema version this library knows.
@@ -463,7 +468,9 @@ static JOB_CLAIM_LIMITED: LazyLock<SizeClassed> = LazyLock::new(|| {
 /// `Backend::job_claim_limited` for up to `limit` jobs, one statement run
 /// on its own, which fails with a serialization failure when a concurrent
 /// claim took its room: `$1` the limit (`limit` or less), `$2` lease (µs),
-/// `$3` channel name, `$4` the arguments served last, `$5` now.
+/// `$3` channel name, `$4` the arguments served last, `$5` now, `$6` the
+/// targets' arguments (NULL for none), `$7` and `$8` the range of
+/// ready_seq each takes.
 pub fn job_claim_limited(limit: u32) -> &'static str {
     JOB_CLAIM_LIMITED.for_limit(limit)
 }

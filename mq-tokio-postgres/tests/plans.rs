@@ -120,13 +120,22 @@ async fn large_queue(db: &TestDb) -> deadpool_postgres::Object {
 
 /// Each claim statement: what it is, its parameters' types, and its
 /// arguments for a claim of `limit` jobs.
-fn claims(limit: u32) -> [(&'static str, &'static str, &'static str, String); 4] {
+fn claims(limit: u32) -> [(&'static str, &'static str, &'static str, String); 5] {
+    let limited_types = "bigint, bigint, text, text, timestamptz, text[], bigint[], bigint[]";
     [
         (
-            "the limited claim",
-            "bigint, bigint, text, text, timestamptz",
+            "the limited claim from the front",
+            limited_types,
             mq_sql::job_claim_limited(limit),
-            format!("{limit}, 30000000, 'limited', '', NULL"),
+            format!("{limit}, 30000000, 'limited', '', NULL, '{{}}', '{{}}', '{{}}'"),
+        ),
+        (
+            "the limited claim from its places",
+            limited_types,
+            mq_sql::job_claim_limited(limit),
+            format!(
+                "{limit}, 30000000, 'limited', '', NULL, '{{\"\"}}', '{{0}}', '{{9223372036854775807}}'"
+            ),
         ),
         (
             "the full claim",

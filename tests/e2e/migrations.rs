@@ -848,6 +848,62 @@ pub async fn upgrades_a_version_16_database_with_its_jobs<D: Driver>(_db: &Db<D>
     );
 }
 
+const VERSION_17: &str = include_str!("../../migrations/0017_limit_check.sql");
+const VERSION_17_JOBS: &str = "
+INSERT INTO mq_migrations (version, name) VALUES (17, 'limit_check');
+INSERT INTO mq_channel_limits (channel_name, per_args, concurrency, claimed_total)
+VALUES ('v17', false, 1, 5);
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff, limit_slot)
+VALUES
+    ('00000000-0000-7000-8000-0000000000e1', 'running', 'old', 'v17', 'a', false,
+     now() + interval '1 hour', NULL, 1, 1, 3, '10ms', true),
+    ('00000000-0000-7000-8000-0000000000e2', 'ready', 'old', 'v17', 'b', false, now(), NULL,
+     0, 0, 3, '10ms', false);
+";
+
+/// A database of schema version 17, with a limited channel whose one slot
+/// a job claimed under version 17 holds, migrates in place to version 18
+/// (the bound on running jobs kept with each limit): with no bound yet,
+/// the new claims count that job, so its channel's ready job waits while
+/// it runs and runs once it is gone; that claim's check sets the bound.
+/// Version 17's claims, during a rolling deploy, still find the check they
+/// call.
+pub async fn upgrades_a_version_17_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    let db = migrated_from_version::<D>(17).await;
+    assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 18);
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM mq_channel_limits \
+             WHERE channel_name = 'v17' AND released_total IS NULL"
+        )
+        .await,
+        1,
+        "no bound until a claim counts"
+    );
+    an_old_claim_holds_its_slot(&db, "v17", old_job(0xe1), old_job(0xe2)).await;
+    // The claim of the waiting job counted nothing running, and added
+    // itself: one job claimed since the bound, at most one running.
+    assert_eq!(
+        db.count(
+            "SELECT claimed_total - released_total FROM mq_channel_limits \
+             WHERE channel_name = 'v17'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM mq_channel_limits \
+             WHERE channel_name = 'v17' \
+               AND mq_limit_check('v17', ARRAY[]::uuid[], ARRAY[]::text[], now(), 0, now(), 0, 0)"
+        )
+        .await,
+        1,
+        "version 17's claim statement calls the check with the same arguments"
+    );
+}
+
 /// On `channel`, limited to one job at once, the job `holder` runs under a
 /// claim made before the upgrade: a runner of this version leaves `waiting`
 /// ready until `holder` is deleted, then runs it.
@@ -924,6 +980,8 @@ const HISTORY: &[(u32, &str)] = &[
     (15, VERSION_15_JOBS),
     (16, VERSION_16),
     (16, VERSION_16_JOBS),
+    (17, VERSION_17),
+    (17, VERSION_17_JOBS),
 ];
 
 /// A fresh database at schema `version`, with the jobs of every version up

@@ -28,6 +28,28 @@ async fn claim_limited_after(
         .job_claim_limited(JobClaimLimitedParams {
             channel_name,
             after,
+            targets: None,
+            limit,
+            lease: LEASE,
+            now,
+        })
+        .await
+        .expect("job_claim_limited")
+}
+
+/// A limited claim of up to `limit` jobs from `targets`.
+async fn claim_limited_from(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    channel_name: &str,
+    targets: &[ClaimTarget],
+    limit: u32,
+) -> Vec<ClaimedJob> {
+    backend
+        .job_claim_limited(JobClaimLimitedParams {
+            channel_name,
+            after: None,
+            targets: Some(targets),
             limit,
             lease: LEASE,
             now,
@@ -214,6 +236,113 @@ pub async fn only_limited_unpaused_channels_give_jobs(backend: &dyn Backend) {
         .await
         .expect("channel_pause");
     assert_eq!(claim_limited(backend, t.at(1.0), "api", 10).await.len(), 1);
+}
+
+/// A target of a limited claim: `channel`'s argument `args`, its jobs of
+/// `priority` from place `from` on.
+fn target_of(channel: &str, args: &str, priority: i16, from: i64) -> ClaimTarget {
+    ClaimTarget {
+        channel: ChannelKey {
+            name: channel.to_owned(),
+            args: args.to_owned(),
+        },
+        priority,
+        from_ready_seq: from,
+    }
+}
+
+/// A limited claim with targets takes from their places on, in their
+/// order and within the room: an argument with targets of two priorities
+/// gets its room once, the higher priority first. A job before a target's
+/// place stays ready for a claim without targets, and the targets of
+/// other channels are passed over.
+pub async fn targeted_limited_claims_start_at_their_places(backend: &dyn Backend) {
+    let t = Clock::new();
+    let a = spawn_many(backend, t.at(0.0), "api", "a", 4).await;
+    let urgent: Vec<JobBuilder> = (0..2)
+        .map(|_| {
+            let mut b = job("j", "api");
+            b.set_channel_args("a").set_priority(5);
+            b
+        })
+        .collect();
+    insert(backend, t.at(0.0), &urgent.iter().collect::<Vec<_>>()).await;
+    let b = spawn_many(backend, t.at(0.0), "api", "b", 4).await;
+    spawn_many(backend, t.at(0.0), "web", "", 1).await;
+    set_limit(
+        backend,
+        &ChannelLimit::new("api")
+            .set_per_args(true)
+            .set_concurrency(3)
+            .unwrap(),
+    )
+    .await;
+    let first = claim_limited_from(
+        backend,
+        t.at(1.0),
+        "api",
+        &[target_of("api", "a", 0, i64::MIN)],
+        1,
+    )
+    .await;
+    assert_eq!(ids(&first), a[..1]);
+    // Past a[1]: it is left.
+    let past_a1 = first[0].ready_seq + 2;
+    let second = claim_limited_from(
+        backend,
+        t.at(1.0),
+        "api",
+        &[
+            target_of("api", "a", 0, past_a1),
+            target_of("web", "", 0, i64::MIN),
+            target_of("api", "b", 0, i64::MIN),
+            target_of("api", "a", 5, i64::MIN),
+        ],
+        10,
+    )
+    .await;
+    let mut got = ids(&second);
+    got.sort();
+    let mut expected = vec![urgent[0].id(), urgent[1].id(), b[0], b[1], b[2]];
+    expected.sort();
+    assert_eq!(
+        got, expected,
+        "a: the urgent two in its room of two; b: three"
+    );
+
+    // a's room again: from its place on, a[1] left behind.
+    let urgent_claimed: Vec<ClaimedJob> = second
+        .iter()
+        .filter(|job| job.channel_args == "a")
+        .cloned()
+        .collect();
+    complete(backend, &leases(&urgent_claimed)).await;
+    let third = claim_limited_from(
+        backend,
+        t.at(2.0),
+        "api",
+        &[target_of("api", "a", 0, past_a1)],
+        10,
+    )
+    .await;
+    assert_eq!(ids(&third), a[2..4]);
+    // Without targets, the claim finds it; b has no room, web no limit.
+    complete(backend, &leases(&first)).await;
+    assert_eq!(
+        ids(&claim_limited(backend, t.at(3.0), "api", 10).await),
+        a[1..2]
+    );
+    assert!(
+        claim_limited_from(
+            backend,
+            t.at(3.0),
+            "api",
+            &[target_of("web", "", 0, i64::MIN)],
+            10
+        )
+        .await
+        .is_empty()
+    );
 }
 
 /// One step of a generated sequence on a limited channel.

@@ -178,6 +178,7 @@ macro_rules! conformance_tests {
                 starts_no_more_than_the_rate,
                 per_args_limits_hold_each_argument_apart,
                 only_limited_unpaused_channels_give_jobs,
+                targeted_limited_claims_start_at_their_places,
                 random_claims_take_exactly_the_room_left,
                 concurrent_claims_share_the_room,
                 large_limits_hold_under_concurrent_claims,

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Store;
-use crate::backend::{ChannelKey, ClaimedJob, JobState};
+use crate::backend::{ChannelKey, ClaimTarget, ClaimedJob, JobState};
 use crate::limits::{ChannelLimit, JobClaimLimitedParams, LimitAction, LimitInfo};
 
 /// A stored limit, and when it was set.
@@ -118,6 +118,47 @@ impl Store {
             .collect()
     }
 
+    /// The arguments a limited claim visits, in order, each with the
+    /// targets it takes from (`None`: all of the argument's ready jobs).
+    fn limited_visits<'t>(
+        &self,
+        params: &JobClaimLimitedParams<'t>,
+    ) -> Vec<(String, Vec<Option<&'t ClaimTarget>>)> {
+        if let Some(targets) = params.targets {
+            let mut visits: Vec<(String, Vec<Option<&ClaimTarget>>)> = Vec::new();
+            for target in targets {
+                if target.channel.name != params.channel_name {
+                    continue;
+                }
+                match visits
+                    .iter_mut()
+                    .find(|(args, _)| *args == target.channel.args)
+                {
+                    Some((_, of_args)) => of_args.push(Some(target)),
+                    None => visits.push((target.channel.args.clone(), vec![Some(target)])),
+                }
+            }
+            return visits;
+        }
+        // The channel's arguments with ready jobs, after the cursor first.
+        let mut args: Vec<String> = self
+            .jobs
+            .values()
+            .filter(|job| job.state == JobState::Ready && job.channel.name == params.channel_name)
+            .map(|job| job.channel.args.clone())
+            .collect();
+        args.sort();
+        args.dedup();
+        let after = params.after.unwrap_or("");
+        let (before, later): (Vec<String>, Vec<String>) =
+            args.into_iter().partition(|args| args.as_str() <= after);
+        later
+            .into_iter()
+            .chain(before)
+            .map(|args| (args, vec![None]))
+            .collect()
+    }
+
     pub(super) fn job_claim_limited(
         &mut self,
         params: &JobClaimLimitedParams<'_>,
@@ -147,25 +188,14 @@ impl Store {
             }
             room as usize
         };
-        // The channel's arguments with ready jobs, after the cursor first.
-        let mut args: Vec<String> = self
-            .jobs
-            .values()
-            .filter(|job| job.state == JobState::Ready && job.channel.name == params.channel_name)
-            .map(|job| job.channel.args.clone())
-            .collect();
-        args.sort();
-        args.dedup();
-        let after = params.after.unwrap_or("");
-        let (before, later): (Vec<String>, Vec<String>) =
-            args.into_iter().partition(|args| args.as_str() <= after);
+        let visits = self.limited_visits(params);
         let mut total = if limit.per_args() {
             params.limit as usize
         } else {
             room("")
         };
         let mut picked = Vec::new();
-        for args in later.into_iter().chain(before) {
+        for (args, targets) in visits {
             if total == 0 {
                 break;
             }
@@ -177,11 +207,18 @@ impl Store {
             if limit.per_args() {
                 take = take.min(room(&channel.args));
             }
-            let jobs: Vec<Uuid> = self
-                .ready_in(&channel, None)
-                .into_iter()
-                .take(take)
+            // The argument's jobs that any of its targets covers, in the
+            // order of a claim: by priority, then by turn.
+            let mut ready: Vec<Uuid> = targets
+                .iter()
+                .flat_map(|target| self.ready_in(&channel, *target))
                 .collect();
+            ready.sort_by_key(|id| {
+                let job = &self.jobs[id];
+                (std::cmp::Reverse(job.priority), job.ready_turn)
+            });
+            ready.dedup();
+            let jobs: Vec<Uuid> = ready.into_iter().take(take).collect();
             total -= jobs.len();
             picked.extend(jobs);
         }

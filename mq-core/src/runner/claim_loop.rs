@@ -43,7 +43,7 @@ use time::OffsetDateTime;
 
 use super::attempt::Ending;
 use super::hot_channels::HotChannels;
-use super::limited::LimitedChannels;
+use super::limited::{LimitedChannels, LimitedFrom};
 use super::shared::{Dispatch, LoopEvent, RunnerShared, VACUUM_MIN_INTERVAL};
 use crate::backend::{
     ChannelKey, ChannelLimitsParams, ClaimedJob, JobClaimLimitedParams, JobClaimParams,
@@ -75,7 +75,7 @@ const SCHEDULE_OVERLAP: Duration = Duration::from_secs(5);
 /// xmin horizon is held back, dead index entries make them hundreds of
 /// times slower, and they fall to a hundredth of it while the targeted
 /// claims carry the load.
-fn full_claim_spacing(took: Duration, targeted: Option<Duration>) -> Duration {
+pub(super) fn full_claim_spacing(took: Duration, targeted: Option<Duration>) -> Duration {
     let slower = match targeted {
         Some(targeted) if !targeted.is_zero() => took.as_secs_f64() / targeted.as_secs_f64(),
         _ => 0.0,
@@ -310,7 +310,17 @@ impl ClaimLoop {
         // fill the runner from an unlimited backlog and leave them none.
         let more = self.claim_limited().await;
         let wait = self.claim_unlimited().await;
-        if more { Some(Duration::ZERO) } else { wait }
+        if more {
+            return Some(Duration::ZERO);
+        }
+        // A limited channel that knows no place waits for its claim from
+        // the front to be allowed (one allowed now waits for a free slot,
+        // which wakes the loop anyway).
+        let front = self.limited.until_front_claim().filter(|d| !d.is_zero());
+        match (wait, front) {
+            (Some(wait), Some(front)) => Some(wait.min(front)),
+            (wait, front) => wait.or(front),
+        }
     }
 
     /// Reads which channels are limited, every poll interval.
@@ -349,7 +359,7 @@ impl ClaimLoop {
         let config = &shared.config;
         let names = config.channel_names.as_deref();
         let mut more = false;
-        for (channel_name, after) in self.limited.to_claim(|name| wants(names, Some(name))) {
+        for (channel_name, from) in self.limited.to_claim(|name| wants(names, Some(name))) {
             // Below the minimum, as the ordinary claims: each limited
             // claim is a transaction of its own, and claiming whenever a
             // slot is free made batches of a few jobs (a drain limited to
@@ -363,12 +373,17 @@ impl ClaimLoop {
             if free == 0 {
                 break;
             }
+            let (after, targets) = match &from {
+                LimitedFrom::Front { after } => (after.as_deref(), None),
+                LimitedFrom::Places(targets) => (None, Some(targets.as_slice())),
+            };
             let started = Instant::now();
             let claimed = shared
                 .backend
                 .job_claim_limited(JobClaimLimitedParams {
                     channel_name: &channel_name,
-                    after: after.as_deref(),
+                    after,
+                    targets,
                     limit: u32::try_from(free).unwrap_or(u32::MAX),
                     lease: config.lease,
                     now: None,
@@ -377,9 +392,11 @@ impl ClaimLoop {
             match claimed {
                 Ok(jobs) => {
                     self.failures = 0;
-                    self.limited.claimed(&channel_name, &jobs, free);
+                    let took = started.elapsed();
+                    self.limited
+                        .claimed(&channel_name, &from, &jobs, free, took);
                     more |= jobs.len() >= free;
-                    self.claimed(jobs, free, started.elapsed(), false);
+                    self.claimed(jobs, free, took, false);
                 }
                 Err(error) => {
                     self.failed("job_claim_limited", &error);
@@ -666,8 +683,12 @@ impl ClaimLoop {
         }
     }
 
-    /// A job became ready at `ready_seq` on `channel`.
+    /// A job became ready at `ready_seq` on `channel`: a limited channel's
+    /// place is kept with its limit's claims.
     fn queued(&mut self, channel: ChannelKey, ready_seq: i64) {
+        if self.limited.queued(&channel, ready_seq) {
+            return;
+        }
         if self.full_in_flight.is_some() {
             if self.replay.len() < MAX_REPLAY {
                 self.replay.push((channel.clone(), ready_seq));
@@ -686,13 +707,12 @@ impl ClaimLoop {
                     self.full_wanted = true;
                 }
                 match channel_name {
-                    Some(name) => self.limited.due(&name),
+                    Some(name) => self.limited.due_anywhere(&name),
                     None => self.limited.all_due(),
                 }
             }
             Wakeup::Queued { channel, ready_seq } => {
                 if wants(names, Some(&channel.name)) {
-                    self.limited.due(&channel.name);
                     self.queued(channel, ready_seq);
                 }
             }

@@ -3,8 +3,8 @@
 
 use mq_core::Result;
 use mq_core::backend::{
-    ChannelLimitParams, ChannelLimitsParams, ClaimedJob, JobClaimLimitedParams, LimitAction,
-    LimitInfo,
+    ChannelLimitParams, ChannelLimitsParams, ClaimTarget, ClaimedJob, JobClaimLimitedParams,
+    LimitAction, LimitInfo,
 };
 use mq_core::limits::ChannelLimit;
 
@@ -109,12 +109,33 @@ pub async fn job_claim_limited(
     params: JobClaimLimitedParams<'_>,
 ) -> Result<Vec<ClaimedJob>> {
     let op = "job_claim_limited";
+    // Targets of other channels are passed over; none left, nothing to claim.
+    let targets: Vec<&ClaimTarget> = params
+        .targets
+        .unwrap_or_default()
+        .iter()
+        .filter(|target| target.channel.name == params.channel_name)
+        .collect();
+    if params.targets.is_some() && targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let args: Vec<String> = targets.iter().map(|t| t.channel.args.clone()).collect();
+    let (from, until): (Vec<i64>, Vec<i64>) = targets
+        .iter()
+        .map(|t| {
+            let places = t.ready_seqs();
+            (places.start, places.end)
+        })
+        .unzip();
     let binds = [
         Param::I64(i64::from(params.limit)),
         Param::I64(micros(params.lease)),
         Param::Text(params.channel_name),
         Param::Text(params.after.unwrap_or("")),
         Param::OptTimestamp(params.now),
+        Param::Texts(&args),
+        Param::I64s(&from),
+        Param::I64s(&until),
     ];
     let mut attempt = 1;
     loop {
