@@ -428,7 +428,7 @@ async fn produce(
 /// ever runs on it. [`release`](Self::release) commits it; should it be
 /// dropped instead (a task cancelled), dropping the connection closes its
 /// socket, and the server rolls the transaction back.
-struct HeldXmin {
+pub(crate) struct HeldXmin {
     conn: sqlx::PgConnection,
     /// The xmin it holds, as the server reports it.
     xmin: String,
@@ -437,7 +437,7 @@ struct HeldXmin {
 impl HeldXmin {
     /// Opens the transaction on the database at `url`, and checks through
     /// `admin` (a pool on the same database) that it holds an xmin.
-    async fn begin(url: &str, admin: &sqlx::PgPool) -> Result<Self> {
+    pub(crate) async fn begin(url: &str, admin: &sqlx::PgPool) -> Result<Self> {
         let mut conn = sqlx::PgConnection::connect(url)
             .await
             .context("connecting the transaction that holds the xmin")?;
@@ -474,7 +474,7 @@ impl HeldXmin {
     /// server ended the session meanwhile (say, by
     /// idle_in_transaction_session_timeout): the held phase was then not
     /// what its rows claim.
-    async fn release(mut self) -> Result<()> {
+    pub(crate) async fn release(mut self) -> Result<()> {
         sqlx::raw_sql("COMMIT")
             .execute(&mut self.conn)
             .await

@@ -23,6 +23,7 @@ use mq::admin::ChannelLimit;
 use tokio::time::MissedTickBehavior;
 
 use super::drain::timed_drain;
+use super::held_xmin::HeldXmin;
 use super::multiprocess::{self, Workers};
 use super::{Ctx, Sizes, payloads, prefill_with, reset};
 use crate::report::{Column, Table, Unit, thousands};
@@ -90,16 +91,27 @@ pub fn table(ctx: &Ctx) -> Table {
         "target (*limit {}* rows): within 20 % of the unlimited drain (ratio 0.80× or more)",
         thousands(DRAIN_LIMIT as i64)
     ));
+    table.note(format!(
+        "*{}* rows: the same drains, each while a separate connection to the system's database holds a REPEATABLE READ transaction open from before the runners start to after the last job (as in scenario 8), so that vacuum removes none of the rows the drain leaves dead: what a limited claim walks then is what it cannot skip",
+        HELD.trim_start_matches(", ")
+    ));
     table.note("mq only: what this measures is mq's limits across processes, whether they hold and what they cost against mq's own unlimited runs, rather than against the peers");
     table
 }
+
+/// What the rows of drains made while the xmin horizon was held say.
+const HELD: &str = ", xmin held";
 
 /// Runs the limited backlog, then the drains, for `system`.
 pub async fn run(ctx: &Ctx, system: &Arc<dyn System>, table: &mut Table) -> Result<()> {
     let mq = super::mq_only(system)?;
     at_the_limit(ctx, system, mq, table).await?;
-    drains(ctx, system, mq, None, table).await?;
-    drains(ctx, system, mq, Some(ctx.sizes.processes.max(1)), table).await
+    let processes = ctx.sizes.processes.max(1);
+    for held in [false, true] {
+        drains(ctx, system, mq, None, held, table).await?;
+        drains(ctx, system, mq, Some(processes), held, table).await?;
+    }
+    Ok(())
 }
 
 /// `ms` as `1 s` when whole seconds, else as `200 ms`.
@@ -288,20 +300,26 @@ async fn at_the_limit(
 }
 
 /// Drains the channel unlimited, then limited to [`DRAIN_LIMIT`], with one
-/// runner (`processes` `None`) or with that many worker processes; adds a
-/// row for each.
+/// runner (`processes` `None`) or with that many worker processes, each
+/// drain while a transaction holds the xmin horizon back if `held`; adds
+/// a row for each.
 async fn drains(
     ctx: &Ctx,
     system: &Arc<dyn System>,
     mq: &MqSystem,
     processes: Option<usize>,
+    held: bool,
     table: &mut Table,
 ) -> Result<()> {
     let jobs = ctx.sizes.limit_drain;
-    let who = match processes {
+    let mut who = match processes {
         None => "1 runner".to_owned(),
         Some(n) => format!("{n} processes"),
     };
+    if held {
+        who.push_str(HELD);
+    }
+    let url = crate::db::with_database(&ctx.config.server_url, system.kind().database())?;
     let mut rates = Vec::new();
     for limited in [false, true] {
         reset(system).await?;
@@ -313,6 +331,11 @@ async fn drains(
             mq.preload_on_channel(CHANNEL, chunk)
         })
         .await?;
+        let holder = if held {
+            Some(HeldXmin::begin(&url, system.admin_pool()).await?)
+        } else {
+            None
+        };
         let seconds = match processes {
             None => {
                 let (_, start, end) =
@@ -321,6 +344,9 @@ async fn drains(
             }
             Some(n) => multiprocess::drain(ctx, system, n, jobs).await?.0,
         };
+        if let Some(holder) = holder {
+            holder.release().await?;
+        }
         let pending = system.pending().await?;
         if pending != 0 {
             bail!("{pending} jobs still pending after the drain");
