@@ -14,10 +14,10 @@
 -- limited claims started, including those whose lease lapsed until they
 -- are made ready again, and the recent starts when the limit has a rate),
 -- or the bound the limit's row keeps when that leaves room for the whole
--- claim (0018_limit_bound.sql); once the jobs are marked, mq_limit_check
--- locks the channel's limit, checks the claim against the claims made
--- since its snapshot, and fails the statement if a concurrent claim took
--- the same room. Ends with job_claim_update.sql (as `claimed`) and
+-- claim (0018_limit_bound.sql); once the jobs are marked, it locks the
+-- channel's limit, checks the claim against the claims made since its
+-- snapshot, and fails the statement if a concurrent claim took the same
+-- room. Ends with job_claim_update.sql (as `claimed`) and
 -- job_claim_limited_record.sql.
 --
 -- Each key (the channel, or each of its arguments with per_args) gets room

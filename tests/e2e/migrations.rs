@@ -902,6 +902,29 @@ pub async fn upgrades_a_version_17_database_with_its_jobs<D: Driver>(_db: &Db<D>
         1,
         "version 17's claim statement calls the check with the same arguments"
     );
+    // A version-17 claim that took the channel's one slot while another
+    // job held it fails its check.
+    db.exec(
+        "INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                             attempt, lease_token, retries, retry_backoff, limit_slot)
+         VALUES ('00000000-0000-7000-8000-0000000000e3', 'running', 'old', 'v17', 'a', false,
+                 now() + interval '1 hour', 1, 1, 3, '10ms', true),
+                ('00000000-0000-7000-8000-0000000000e4', 'running', 'old', 'v17', 'b', false,
+                 now() + interval '1 hour', 1, 1, 3, '10ms', true)",
+    )
+    .await;
+    db.exec(
+        "DO $$
+         BEGIN
+             PERFORM mq_limit_check('v17', ARRAY['00000000-0000-7000-8000-0000000000e4'::uuid],
+                                    ARRAY['b'], now(), l.claimed_total - 5, l.updated_at, 0, 0)
+             FROM mq_channel_limits l WHERE l.channel_name = 'v17';
+             RAISE EXCEPTION 'the check let a second job into a limit of one';
+         EXCEPTION WHEN serialization_failure THEN
+             NULL;
+         END $$",
+    )
+    .await;
 }
 
 /// On `channel`, limited to one job at once, the job `holder` runs under a
