@@ -278,6 +278,35 @@ pub async fn job_claim(
     rows.iter_mut().map(claimed_job).collect()
 }
 
+/// Claim targets as the columns the claim statements take them in: each
+/// target's channel name and arguments, and the range of ready_seq it
+/// takes (from, until).
+pub(crate) struct TargetColumns {
+    pub names: Vec<String>,
+    pub args: Vec<String>,
+    pub from: Vec<i64>,
+    pub until: Vec<i64>,
+}
+
+impl TargetColumns {
+    pub(crate) fn new<'t>(targets: impl IntoIterator<Item = &'t ClaimTarget>) -> Self {
+        let mut columns = Self {
+            names: Vec::new(),
+            args: Vec::new(),
+            from: Vec::new(),
+            until: Vec::new(),
+        };
+        for target in targets {
+            let places = target.ready_seqs();
+            columns.names.push(target.channel.name.clone());
+            columns.args.push(target.channel.args.clone());
+            columns.from.push(places.start);
+            columns.until.push(places.end);
+        }
+        columns
+    }
+}
+
 /// `Backend::job_claim` with targets.
 async fn job_claim_targeted(
     conn: &mut dyn Connection,
@@ -287,15 +316,12 @@ async fn job_claim_targeted(
     if targets.is_empty() {
         return Ok(Vec::new());
     }
-    let names: Vec<String> = targets.iter().map(|t| t.channel.name.clone()).collect();
-    let args: Vec<String> = targets.iter().map(|t| t.channel.args.clone()).collect();
-    let (from, until): (Vec<i64>, Vec<i64>) = targets
-        .iter()
-        .map(|t| {
-            let places = t.ready_seqs();
-            (places.start, places.end)
-        })
-        .unzip();
+    let TargetColumns {
+        names,
+        args,
+        from,
+        until,
+    } = TargetColumns::new(targets);
     let binds = [
         Param::I64(i64::from(params.limit)),
         Param::I64(micros(params.lease)),

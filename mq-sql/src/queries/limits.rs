@@ -8,7 +8,7 @@ use mq_core::backend::{
 };
 use mq_core::limits::ChannelLimit;
 
-use super::{claimed_job, get, notify};
+use super::{TargetColumns, claimed_job, get, notify};
 use crate::connection::{Connection, Param};
 use crate::{from_micros, micros, ready_notifications, statements};
 
@@ -119,14 +119,9 @@ pub async fn job_claim_limited(
     if params.targets.is_some() && targets.is_empty() {
         return Ok(Vec::new());
     }
-    let args: Vec<String> = targets.iter().map(|t| t.channel.args.clone()).collect();
-    let (from, until): (Vec<i64>, Vec<i64>) = targets
-        .iter()
-        .map(|t| {
-            let places = t.ready_seqs();
-            (places.start, places.end)
-        })
-        .unzip();
+    let TargetColumns {
+        args, from, until, ..
+    } = TargetColumns::new(targets);
     let binds = [
         Param::I64(i64::from(params.limit)),
         Param::I64(micros(params.lease)),
