@@ -177,6 +177,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "limit_bound",
         sql: include_str!("../../migrations/0018_limit_bound.sql"),
     },
+    Migration {
+        version: 19,
+        name: "recount_bound",
+        sql: include_str!("../../migrations/0019_recount_bound.sql"),
+    },
 ];
 
 /// The newest schema version this library knows.

@@ -5,8 +5,10 @@
 -- out here so that its usual course costs no function call: the claim
 -- locks the limit, adds its jobs to claimed_total (and tightens the bound
 -- of 0018_limit_bound.sql), and is done when what it saw running plus
--- what started since is within the limit; only otherwise does it count
--- again, in mq_limit_recount, under a snapshot taken after the lock.
+-- what started since is within the limit, or when the bound as the lock
+-- finds it is; only otherwise does it count again, in mq_limit_recount,
+-- under a snapshot taken after the lock, which also leaves the bound
+-- exact (0019_recount_bound.sql).
 ),
 recorded AS (
     INSERT INTO mq_limit_claims (job_id, lease_token, channel_name, channel_args, claimed_at)
@@ -60,6 +62,15 @@ checked AS (
              AND (locked.rate_count IS NULL
                   OR coalesce(used.recent, 0) + locked.claimed_total - lim.claimed_total
                      <= locked.rate_count)
+            THEN true
+        -- Or the bound as the lock finds it, which counts every claim
+        -- committed so far and was tightened by the last of them to
+        -- count (0019_recount_bound.sql): with several runners, the jobs
+        -- started since this claim's snapshot have often ended already,
+        -- which the snapshot's figures cannot tell.
+        WHEN NOT locked.per_args
+             AND locked.rate_count IS NULL
+             AND locked.claimed_total - locked.released_total <= locked.concurrency
             THEN true
         ELSE mq_limit_recount($3::text, mine.ids, mine.args, clock.now, locked.per_args,
                               locked.concurrency, locked.rate_count, locked.rate_period)

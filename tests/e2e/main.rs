@@ -103,6 +103,7 @@ macro_rules! all_cases {
             migrations::upgrades_a_version_15_database_with_its_jobs,
             migrations::upgrades_a_version_16_database_with_its_jobs,
             migrations::upgrades_a_version_17_database_with_its_jobs,
+            migrations::upgrades_a_version_18_database_with_its_jobs,
             storage::vacuum_rebuilds_bloated_indexes,
             admin::failed_jobs_are_inspected_and_retried,
             admin::kept_completed_jobs_are_inspected_and_pruned,

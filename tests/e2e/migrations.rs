@@ -927,6 +927,69 @@ pub async fn upgrades_a_version_17_database_with_its_jobs<D: Driver>(_db: &Db<D>
     .await;
 }
 
+const VERSION_18: &str = include_str!("../../migrations/0018_limit_bound.sql");
+const VERSION_18_JOBS: &str = "
+INSERT INTO mq_migrations (version, name) VALUES (18, 'limit_bound');
+INSERT INTO mq_channel_limits (channel_name, per_args, concurrency, claimed_total, released_total)
+VALUES ('v18', false, 1, 40, 30);
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff, limit_slot)
+VALUES
+    ('00000000-0000-7000-8000-0000000000f1', 'running', 'old', 'v18', 'a', false,
+     now() + interval '1 hour', NULL, 1, 1, 3, '10ms', true),
+    ('00000000-0000-7000-8000-0000000000f2', 'ready', 'old', 'v18', 'b', false, now(), NULL,
+     0, 0, 3, '10ms', false);
+";
+
+/// A database of schema version 18, with a limited channel whose one slot
+/// a job claimed under version 18 holds and whose bound is loose (ten
+/// jobs, where one runs), migrates in place to version 19 (the second
+/// count under the lock tightens the bound): the new claims count that
+/// job, so its channel's ready job waits while it runs and runs once it is
+/// gone; and a second count, as a claim whose check is in doubt makes it,
+/// leaves the bound exact.
+pub async fn upgrades_a_version_18_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    let db = migrated_from_version::<D>(18).await;
+    assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 19);
+    an_old_claim_holds_its_slot(&db, "v18", old_job(0xf1), old_job(0xf2)).await;
+
+    // A claim of one job (0xf3) that its check left in doubt: its job is
+    // marked and added to claimed_total, the bound left loose.
+    db.exec(
+        "INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                             attempt, lease_token, retries, retry_backoff, limit_slot)
+         VALUES ('00000000-0000-7000-8000-0000000000f3', 'running', 'old', 'v18', 'c', false,
+                 now() + interval '1 hour', 1, 1, 3, '10ms', true)",
+    )
+    .await;
+    db.exec(
+        "UPDATE mq_channel_limits
+         SET claimed_total = claimed_total + 1, released_total = claimed_total - 5
+         WHERE channel_name = 'v18'",
+    )
+    .await;
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM mq_channel_limits \
+             WHERE channel_name = 'v18' \
+               AND mq_limit_recount('v18', ARRAY['00000000-0000-7000-8000-0000000000f3'::uuid], \
+                                    ARRAY['c'], now(), false, 1, NULL, NULL)"
+        )
+        .await,
+        1,
+        "the claim's job alone is within the limit"
+    );
+    assert_eq!(
+        db.count(
+            "SELECT claimed_total - released_total FROM mq_channel_limits \
+             WHERE channel_name = 'v18'"
+        )
+        .await,
+        1,
+        "the second count leaves the bound exact: one job runs"
+    );
+}
+
 /// On `channel`, limited to one job at once, the job `holder` runs under a
 /// claim made before the upgrade: a runner of this version leaves `waiting`
 /// ready until `holder` is deleted, then runs it.
@@ -1005,6 +1068,8 @@ const HISTORY: &[(u32, &str)] = &[
     (16, VERSION_16_JOBS),
     (17, VERSION_17),
     (17, VERSION_17_JOBS),
+    (18, VERSION_18),
+    (18, VERSION_18_JOBS),
 ];
 
 /// A fresh database at schema `version`, with the jobs of every version up

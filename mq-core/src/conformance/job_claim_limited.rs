@@ -601,6 +601,90 @@ pub async fn concurrent_claims_share_the_room(backend: &dyn Backend) {
     }
 }
 
+/// A limited claim of up to `limit` jobs of `channel_name`, made again
+/// while it fails for the moment (a concurrent claim took its room).
+async fn claim_limited_until_given(
+    backend: &dyn Backend,
+    channel_name: &str,
+    limit: u32,
+) -> Vec<ClaimedJob> {
+    for _ in 0..100 {
+        match backend
+            .job_claim_limited(JobClaimLimitedParams {
+                channel_name,
+                after: None,
+                targets: None,
+                limit,
+                lease: LEASE,
+                now: None,
+            })
+            .await
+        {
+            Ok(jobs) => return jobs,
+            Err(error) if error.is_transient() => {}
+            Err(error) => panic!("job_claim_limited: {error}"),
+        }
+    }
+    panic!("job_claim_limited failed 100 times over")
+}
+
+/// Limited claims and completions interleaved on many connections never
+/// hold more jobs than the limit between them: each claimer claims, then
+/// completes part of what it holds, and claims again, so that claims meet
+/// the others' claims and completions at every point of their own. What
+/// the claimers hold, counted as each claim returns and before each
+/// completion starts, is at most what runs; it never passes the limit.
+/// (A claim the backend gives up on, as a busy limit may make it, is made
+/// again: that is the runner's part.)
+pub async fn limits_hold_while_claims_and_completions_interleave(backend: &dyn Backend) {
+    const CONCURRENCY: usize = 12;
+    const CLAIMERS: usize = 6;
+    const ROUNDS: usize = 12;
+    spawn_many(backend, None, "churn", "", 500).await;
+    set_limit(
+        backend,
+        &ChannelLimit::new("churn")
+            .set_concurrency(CONCURRENCY as u32)
+            .unwrap(),
+    )
+    .await;
+    let held = std::sync::Mutex::new(0_usize);
+    let claimed_in_all = std::sync::Mutex::new(0_usize);
+    let claimer = |who: usize| {
+        let (held, claimed_in_all) = (&held, &claimed_in_all);
+        async move {
+            let mut mine: Vec<ClaimedJob> = Vec::new();
+            for round in 0..ROUNDS {
+                let claimed = claim_limited_until_given(backend, "churn", 3).await;
+                {
+                    let mut held = held.lock().unwrap();
+                    *held += claimed.len();
+                    assert!(
+                        *held <= CONCURRENCY,
+                        "claimer {who}, round {round}: {} held under a limit of {CONCURRENCY}",
+                        *held
+                    );
+                }
+                *claimed_in_all.lock().unwrap() += claimed.len();
+                mine.extend(claimed);
+                // Half of what it holds ends (every second round, one more).
+                let ending = (mine.len() + round % 2) / 2;
+                let ended: Vec<ClaimedJob> = mine.drain(..ending).collect();
+                *held.lock().unwrap() -= ended.len();
+                complete(backend, &leases(&ended)).await;
+            }
+            *held.lock().unwrap() -= mine.len();
+            complete(backend, &leases(&mine)).await;
+        }
+    };
+    futures::future::join_all((0..CLAIMERS).map(claimer)).await;
+    let claimed = *claimed_in_all.lock().unwrap();
+    assert!(
+        claimed >= CONCURRENCY * 3,
+        "the limit's room was used over and over: {claimed} claimed"
+    );
+}
+
 /// A limit of hundreds holds under many claims made at once, one claim
 /// alone still fills it exactly, and given a rate and then none again, it
 /// counts every job running under either.

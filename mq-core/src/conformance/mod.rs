@@ -181,6 +181,7 @@ macro_rules! conformance_tests {
                 targeted_limited_claims_start_at_their_places,
                 random_claims_take_exactly_the_room_left,
                 concurrent_claims_share_the_room,
+                limits_hold_while_claims_and_completions_interleave,
                 large_limits_hold_under_concurrent_claims,
             },
             schedule_declare {
