@@ -17,6 +17,29 @@ pub(super) async fn claim_limited(
     claim_limited_after(backend, now, channel_name, None, limit).await
 }
 
+/// A limited claim of up to `limit` jobs of `channel_name`, from the
+/// front after `after`, or from `targets`; its failure, as the backend
+/// gives it.
+async fn try_claim_limited(
+    backend: &dyn Backend,
+    now: Option<OffsetDateTime>,
+    channel_name: &str,
+    after: Option<&str>,
+    targets: Option<&[ClaimTarget]>,
+    limit: u32,
+) -> crate::Result<Vec<ClaimedJob>> {
+    backend
+        .job_claim_limited(JobClaimLimitedParams {
+            channel_name,
+            after,
+            targets,
+            limit,
+            lease: LEASE,
+            now,
+        })
+        .await
+}
+
 async fn claim_limited_after(
     backend: &dyn Backend,
     now: Option<OffsetDateTime>,
@@ -24,15 +47,7 @@ async fn claim_limited_after(
     after: Option<&str>,
     limit: u32,
 ) -> Vec<ClaimedJob> {
-    backend
-        .job_claim_limited(JobClaimLimitedParams {
-            channel_name,
-            after,
-            targets: None,
-            limit,
-            lease: LEASE,
-            now,
-        })
+    try_claim_limited(backend, now, channel_name, after, None, limit)
         .await
         .expect("job_claim_limited")
 }
@@ -45,15 +60,7 @@ async fn claim_limited_from(
     targets: &[ClaimTarget],
     limit: u32,
 ) -> Vec<ClaimedJob> {
-    backend
-        .job_claim_limited(JobClaimLimitedParams {
-            channel_name,
-            after: None,
-            targets: Some(targets),
-            limit,
-            lease: LEASE,
-            now,
-        })
+    try_claim_limited(backend, now, channel_name, None, Some(targets), limit)
         .await
         .expect("job_claim_limited")
 }
@@ -609,17 +616,7 @@ async fn claim_limited_until_given(
     limit: u32,
 ) -> Vec<ClaimedJob> {
     for _ in 0..100 {
-        match backend
-            .job_claim_limited(JobClaimLimitedParams {
-                channel_name,
-                after: None,
-                targets: None,
-                limit,
-                lease: LEASE,
-                now: None,
-            })
-            .await
-        {
+        match try_claim_limited(backend, None, channel_name, None, None, limit).await {
             Ok(jobs) => return jobs,
             Err(error) if error.is_transient() => {}
             Err(error) => panic!("job_claim_limited: {error}"),
