@@ -37,6 +37,7 @@ async fn left_ten_days_ago(backend: &MemoryBackend, schedule: &Schedule) -> Offs
                 time_zone: None,
                 missed: schedule.missed().to_string(),
                 first_due: due,
+                defined_at: None,
             }],
             lease: Duration::from_secs(10),
             prune_after: DAY * 30,

@@ -1283,6 +1283,17 @@ pub trait Backend: Send + Sync + 'static {
     /// schedules no runner declared for `prune_after` (with no schedules
     /// given, that is all it does). Returns each declared schedule as the
     /// declaration left it, and the time it was made at.
+    ///
+    /// The newest definition wins, so that two versions of an application
+    /// running side by side during a deploy do not change a schedule back
+    /// and forth: a definition different from the stored one whose
+    /// [`defined_at`](crate::backend::DeclaredSchedule::defined_at) is
+    /// older than the stored one's is *outdated* while the stored one was
+    /// declared within `lease`. An outdated declaration changes nothing but
+    /// the time the schedule was last declared, and its runner does not
+    /// lead. A declaration that changes the definition takes the lease,
+    /// whoever held it, so the leader always declares the definition in
+    /// force.
     async fn schedule_declare(&self, params: ScheduleDeclareParams<'_>)
     -> Result<ScheduleDeclared>;
 

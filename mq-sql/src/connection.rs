@@ -58,6 +58,8 @@ pub enum Param<'a> {
     Uuids(&'a [Uuid]),
     /// `timestamptz[]`
     Timestamps(&'a [OffsetDateTime]),
+    /// `timestamptz[]` with NULLs
+    OptTimestamps(&'a [Option<OffsetDateTime>]),
 }
 
 /// One column of a result row, decoded by the driver from its PostgreSQL

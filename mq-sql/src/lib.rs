@@ -182,6 +182,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "recount_bound",
         sql: include_str!("../../migrations/0019_recount_bound.sql"),
     },
+    Migration {
+        version: 20,
+        name: "schedule_definitions",
+        sql: include_str!("../../migrations/0020_schedule_definitions.sql"),
+    },
 ];
 
 /// The newest schema version this library knows.

@@ -118,6 +118,7 @@ fn bind<'q>(
             Param::OptBytesArray(v) => query.bind(v),
             Param::Uuids(v) => query.bind(v),
             Param::Timestamps(v) => query.bind(v),
+            Param::OptTimestamps(v) => query.bind(v),
         };
     }
     query

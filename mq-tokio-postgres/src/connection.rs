@@ -136,6 +136,7 @@ fn to_sql<'p>(params: &'p [Param<'p>]) -> Vec<&'p (dyn ToSql + Sync)> {
                 Param::OptBytesArray(v) => v,
                 Param::Uuids(v) => v,
                 Param::Timestamps(v) => v,
+                Param::OptTimestamps(v) => v,
             }
         })
         .collect()
@@ -158,7 +159,7 @@ fn typed<'p>(params: &'p [Param<'p>]) -> Vec<(&'p (dyn ToSql + Sync), Type)> {
         Param::Texts(_) | Param::Strs(_) | Param::OptTexts(_) => Type::TEXT_ARRAY,
         Param::OptBytesArray(_) => Type::BYTEA_ARRAY,
         Param::Uuids(_) => Type::UUID_ARRAY,
-        Param::Timestamps(_) => Type::TIMESTAMPTZ_ARRAY,
+        Param::Timestamps(_) | Param::OptTimestamps(_) => Type::TIMESTAMPTZ_ARRAY,
     });
     to_sql(params).into_iter().zip(types).collect()
 }

@@ -595,6 +595,7 @@ pub async fn upgrades_a_version_11_database_with_its_jobs<D: Driver>(_db: &Db<D>
                 time_zone: None,
                 missed: "skip".to_owned(),
                 first_due: due,
+                defined_at: None,
             }],
             lease: Duration::from_secs(10),
             prune_after: Duration::from_secs(3600),
@@ -990,6 +991,96 @@ pub async fn upgrades_a_version_18_database_with_its_jobs<D: Driver>(_db: &Db<D>
     );
 }
 
+const VERSION_19: &str = include_str!("../../migrations/0019_recount_bound.sql");
+const VERSION_19_JOBS: &str = "
+INSERT INTO mq_migrations (version, name) VALUES (19, 'recount_bound');
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff)
+VALUES
+    ('00000000-0000-7000-8000-000000000101', 'ready', 'old', 'v19', '', false, now(), NULL,
+     0, 0, 3, '10ms');
+INSERT INTO mq_schedules (name, job_name, expression, missed, next_run_at, leader, leader_until,
+                          declared_at)
+VALUES ('nightly19', 'report', '0 0 3 * * *', 'skip', now() + interval '1 day',
+        '00000000-0000-7000-8000-000000000102', now() + interval '1 hour', now());
+";
+
+/// A database of schema version 19, with a ready job and a schedule led
+/// by a runner of version 19, migrates in place to version 20 (the newest
+/// definition of a schedule wins): the job runs; a runner of this version
+/// declaring the same definition leaves the old runner its lease and the
+/// schedule its due time, and its declaration makes that definition the
+/// newest, so that an older, different one declared afterwards changes
+/// nothing.
+pub async fn upgrades_a_version_19_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    use mq::testing::backend::{DeclaredSchedule, ScheduleDeclareParams};
+
+    let db = migrated_from_version::<D>(19).await;
+    assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 20);
+    let (_runner, log) = recording_runner(
+        &db,
+        |options| {
+            options.set_channel_names(&["v19"]);
+        },
+        |job| job.id(),
+    )
+    .await;
+    let old = old_job(0x101);
+    db.wait_gone(old).await;
+    assert_eq!(log.items(), [old]);
+
+    let nightly = || async {
+        admin::schedules(db.ex())
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|listed| listed.name == "nightly19")
+            .unwrap()
+    };
+    let before = nightly().await;
+    let now = time::OffsetDateTime::now_utc();
+    let declare = |runner: Uuid, expression: &str, defined_at| {
+        let schedule = DeclaredSchedule {
+            name: "nightly19".to_owned(),
+            job_name: "report".to_owned(),
+            expression: expression.to_owned(),
+            time_zone: None,
+            missed: "skip".to_owned(),
+            first_due: now + Duration::from_secs(60),
+            defined_at,
+        };
+        let backend = db.backend();
+        async move {
+            backend
+                .schedule_declare(ScheduleDeclareParams {
+                    runner,
+                    schedules: &[schedule],
+                    lease: Duration::from_secs(10),
+                    prune_after: Duration::from_secs(3600),
+                    now: None,
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let same = declare(Uuid::now_v7(), "0 0 3 * * *", None).await;
+    assert!(!same.schedules[0].leading, "the old runner's lease holds");
+    let older = declare(
+        Uuid::now_v7(),
+        "0 0 4 * * *",
+        Some(now - Duration::from_secs(86_400)),
+    )
+    .await;
+    assert!(
+        !older.schedules[0].leading,
+        "an older definition does not lead"
+    );
+    let after = nightly().await;
+    assert_eq!(after.expression, "0 0 3 * * *");
+    assert_eq!(after.next_run_at, before.next_run_at);
+    assert_eq!(after.leader, Some(old_job(0x102)));
+}
+
 /// On `channel`, limited to one job at once, the job `holder` runs under a
 /// claim made before the upgrade: a runner of this version leaves `waiting`
 /// ready until `holder` is deleted, then runs it.
@@ -1027,7 +1118,7 @@ async fn an_old_claim_holds_its_slot<D: Driver>(
     assert_eq!(log.items(), ["b"]);
 }
 
-/// The id of job `n` of the scripts below (`00000000-0000-7000-8000-0000000000NN`).
+/// The id of job `n` of the scripts below (`00000000-0000-7000-8000-000000000NNN`).
 fn old_job(n: u128) -> Uuid {
     Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 | n)
 }
@@ -1070,6 +1161,8 @@ const HISTORY: &[(u32, &str)] = &[
     (17, VERSION_17_JOBS),
     (18, VERSION_18),
     (18, VERSION_18_JOBS),
+    (19, VERSION_19),
+    (19, VERSION_19_JOBS),
 ];
 
 /// A fresh database at schema `version`, with the jobs of every version up

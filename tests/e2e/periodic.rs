@@ -95,3 +95,61 @@ pub async fn periodic_jobs_run_once_per_tick_across_runners<D: Driver>(db: &Db<D
     );
     assert_eq!(db.count(MISSING_TICKS).await, 0, "a tick was skipped");
 }
+
+/// A rolling deploy that changes a schedule: a runner of the new version
+/// starts beside one of the old. The new definition is taken up and stays
+/// in force while the old runner goes on declaring its own every half
+/// second; its ticks go on. Once the new runner is gone (the deploy rolled
+/// back), the old definition is taken up again within a lease, and its
+/// ticks run.
+pub async fn a_rolling_deploy_keeps_the_newest_schedule<D: Driver>(db: &Db<D>) {
+    let log: Log<mq::Uuid> = Log::default();
+    let start = |every: u64| {
+        let mut registry = JobRegistry::new(&[tick]);
+        registry.set_context(log.clone());
+        registry.add_schedule(Schedule::every("tick", Duration::from_secs(every)).unwrap());
+        let mut options = registry.runner(db.src());
+        options
+            .set_schedule_lease(Duration::from_secs(2))
+            .set_keep_completed(true);
+        async move { options.run().await.unwrap() }
+    };
+    let expression = || async {
+        mq::admin::schedules(db.ex())
+            .await
+            .unwrap()
+            .pop()
+            .filter(|listed| listed.leader.is_some())
+            .map(|listed| listed.expression)
+    };
+    let _old = start(2).await;
+    log.wait_len(1).await;
+    assert_eq!(expression().await.as_deref(), Some("every 2s"));
+
+    let mut new = start(1).await;
+    wait_for("the new definition to be taken up", || async {
+        expression().await.as_deref() == Some("every 1s")
+    })
+    .await;
+    // Over three of its ticks (six of the old runner's declarations), the
+    // new definition stays in force.
+    let ran = log.len();
+    while log.len() < ran + 3 {
+        let listed = mq::admin::schedules(db.ex()).await.unwrap().remove(0);
+        assert_eq!(listed.expression, "every 1s", "{listed:?}");
+        crate::support::rt::sleep(Duration::from_millis(100)).await;
+    }
+
+    new.stop().await;
+    wait_for("the old definition to be taken up again", || async {
+        expression().await.as_deref() == Some("every 2s")
+    })
+    .await;
+    let ran = log.len();
+    log.wait_len(ran + 1).await;
+    assert_eq!(
+        db.count(DUPLICATE_TICKS).await,
+        0,
+        "a tick was spawned twice"
+    );
+}

@@ -187,6 +187,7 @@ macro_rules! conformance_tests {
             schedule_declare {
                 takes_free_leases_and_renews_its_own,
                 a_changed_cadence_starts_again,
+                the_newest_definition_wins,
                 declares_many_at_once,
                 prunes_schedules_no_one_declares,
             },

@@ -18,6 +18,7 @@ pub(super) fn declared(name: &str, first_due: Option<OffsetDateTime>) -> Declare
         time_zone: None,
         missed: "run latest".to_owned(),
         first_due: first_due.expect("a time"),
+        defined_at: None,
     }
 }
 
@@ -140,6 +141,88 @@ pub async fn a_changed_cadence_starts_again(backend: &dyn Backend) {
     let listed = schedules(backend, t.at(3.0)).await;
     assert_eq!(listed[0].expression, "*/10 * * * * *");
     assert_eq!(listed[0].time_zone.as_deref(), Some("Europe/Paris"));
+}
+
+/// Two versions of a schedule declared side by side (a rolling deploy):
+/// the newer definition is stored and led, whatever the order of the
+/// declarations; the older one changes neither it nor its due time, and
+/// its runner loses the lease to the newer one's and takes none, even a
+/// lapsed one. Once no runner has declared the newer definition for a lease, the
+/// older one is taken up again (the new version was rolled back); and a
+/// runner that begins to declare the older one later makes it the newest.
+pub async fn the_newest_definition_wins(backend: &dyn Backend) {
+    let t = Clock::new();
+    let (old, new, late) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let v1 = declared("s", t.at(60.0));
+    let mut v2 = declared("s", t.at(30.0));
+    v2.expression = "*/30 * * * * *".to_owned();
+
+    // The old runner leads v1, defined at its first declaration.
+    let first = declare(backend, t.at(0.0), old, std::slice::from_ref(&v1)).await;
+    assert_eq!(leading(&first), vec![true]);
+    let v1 = DeclaredSchedule {
+        defined_at: Some(first.now),
+        ..v1
+    };
+
+    // v2 comes with its own runner: it is stored, due at its first tick,
+    // and its runner takes the lease from the old one at once.
+    let second = declare(backend, t.at(1.0), new, std::slice::from_ref(&v2)).await;
+    assert_eq!(leading(&second), vec![true]);
+    assert_eq!(second.schedules[0].next_run_at, t.at(30.0).unwrap());
+    let v2 = DeclaredSchedule {
+        defined_at: Some(second.now),
+        ..v2
+    };
+
+    // A second runner of v2 declares it too (it does not lead).
+    let other_new = Uuid::now_v7();
+    let joined = declare(backend, t.at(8.0), other_new, std::slice::from_ref(&v2)).await;
+    assert_eq!(leading(&joined), vec![false]);
+
+    // The old runner's renewals change nothing, and it does not lead,
+    // not even once the new runner's lease has lapsed (at 11), as long as
+    // v2 is declared.
+    for at in [2.0, 12.0] {
+        let renewed = declare(backend, t.at(at), old, std::slice::from_ref(&v1)).await;
+        assert_eq!(leading(&renewed), vec![false], "at {at}");
+        assert_eq!(renewed.schedules[0].next_run_at, t.at(30.0).unwrap());
+        let listed = schedules(backend, t.at(at)).await;
+        assert_eq!(listed[0].expression, "*/30 * * * * *", "at {at}");
+        assert_eq!(listed[0].next_run_at, t.at(30.0).unwrap());
+    }
+    // The second runner of v2 takes the lapsed lease.
+    let taken = declare(backend, t.at(12.5), other_new, std::slice::from_ref(&v2)).await;
+    assert_eq!(leading(&taken), vec![true]);
+    // The old runner gets the lease back only after v2 was not declared
+    // for a lease (10 s, since 12.5): then v1 is taken up again, due at
+    // its first tick.
+    let v1_back = DeclaredSchedule {
+        first_due: t.at(120.0).unwrap(),
+        ..v1.clone()
+    };
+    let still = declare(backend, t.at(22.0), old, std::slice::from_ref(&v1_back)).await;
+    assert_eq!(leading(&still), vec![false]);
+    let back = declare(backend, t.at(23.0), old, std::slice::from_ref(&v1_back)).await;
+    assert_eq!(leading(&back), vec![true]);
+    assert_eq!(back.schedules[0].next_run_at, t.at(120.0).unwrap());
+    let listed = schedules(backend, t.at(23.0)).await;
+    assert_eq!(listed[0].expression, "0 * * * * *");
+    assert_eq!(listed[0].leader, Some(old));
+
+    // v2's runners come back: v2 is newer than the v1 taken up again, so
+    // it wins again. Then a runner that begins to declare v1 now (a
+    // rollback) makes v1 the newest, and v2's runners step aside.
+    let again = declare(backend, t.at(24.0), new, std::slice::from_ref(&v2)).await;
+    assert_eq!(leading(&again), vec![true]);
+    let rolled_back = declare(backend, t.at(25.0), late, &[declared("s", t.at(60.0))]).await;
+    assert_eq!(leading(&rolled_back), vec![true]);
+    let stepped_aside = declare(backend, t.at(26.0), new, &[v2]).await;
+    assert_eq!(leading(&stepped_aside), vec![false]);
+    let listed = schedules(backend, t.at(26.0)).await;
+    assert_eq!(listed[0].expression, "0 * * * * *");
+    assert_eq!(listed[0].leader, Some(late));
+    assert_eq!(listed[0].next_run_at, t.at(60.0).unwrap());
 }
 
 /// Several schedules in one declaration come back in the order given,

@@ -21,7 +21,12 @@ pub(super) struct StoredSchedule {
     last_job: Option<Uuid>,
     /// The runner holding the lease, and until when.
     lease: Option<(Uuid, OffsetDateTime)>,
+    /// When any runner last declared the schedule.
     declared_at: OffsetDateTime,
+    /// When the definition in force was taken up.
+    defined_at: OffsetDateTime,
+    /// When a runner last declared the definition in force.
+    definition_declared_at: OffsetDateTime,
 }
 
 impl StoredSchedule {
@@ -46,6 +51,7 @@ impl Store {
         let until = now + params.lease;
         let mut leases = Vec::with_capacity(params.schedules.len());
         for schedule in params.schedules {
+            let defined_at = schedule.defined_at.unwrap_or(now);
             let stored = self
                 .schedules
                 .entry(schedule.name.clone())
@@ -56,19 +62,35 @@ impl Store {
                     last_job: None,
                     lease: None,
                     declared_at: now,
+                    defined_at,
+                    definition_declared_at: now,
                 });
-            let cadence_changed = stored.declared.expression != schedule.expression
-                || stored.declared.time_zone != schedule.time_zone;
-            if cadence_changed {
-                stored.next_run_at = schedule.first_due;
-            }
-            stored.declared = schedule.clone();
             stored.declared_at = now;
-            if stored
-                .leader(now)
-                .is_none_or(|leader| leader == params.runner)
-            {
-                stored.lease = Some((params.runner, until));
+            let differs = !stored.declared.same_definition(schedule);
+            // Another definition stays in force if it is newer and still
+            // declared: this one is outdated, and its runner stands aside.
+            // (Its runner cannot hold the lease: the newer one took it.)
+            let newer_in_force = defined_at < stored.defined_at
+                && stored.definition_declared_at + params.lease > now;
+            if !(differs && newer_in_force) {
+                let cadence_changed = stored.declared.expression != schedule.expression
+                    || stored.declared.time_zone != schedule.time_zone;
+                if cadence_changed {
+                    stored.next_run_at = schedule.first_due;
+                }
+                stored.defined_at = if differs {
+                    defined_at
+                } else {
+                    stored.defined_at.max(defined_at)
+                };
+                stored.definition_declared_at = now;
+                stored.declared = schedule.clone();
+                let lease_free = stored
+                    .leader(now)
+                    .is_none_or(|leader| leader == params.runner);
+                if differs || lease_free {
+                    stored.lease = Some((params.runner, until));
+                }
             }
             leases.push(ScheduleLease {
                 name: schedule.name.clone(),

@@ -29,6 +29,32 @@ pub struct DeclaredSchedule {
     /// Its first due time, used when the schedule is new or its cadence
     /// (expression or time zone) changed.
     pub first_due: OffsetDateTime,
+    /// When the runner began declaring this definition (job, cadence and
+    /// missed-ticks policy), as the declaration that began it returned
+    /// [`ScheduleDeclared::now`]; `None` for a definition declared for the
+    /// first time now. Of two different definitions, the newer is the one
+    /// stored; a runner declaring the older one does not lead, as long as
+    /// the newer is declared (see
+    /// [`Backend::schedule_declare`](crate::Backend::schedule_declare)).
+    pub defined_at: Option<OffsetDateTime>,
+}
+
+impl DeclaredSchedule {
+    /// Whether `other` defines the schedule the same way: the same job,
+    /// cadence and missed-ticks policy.
+    pub fn same_definition(&self, other: &Self) -> bool {
+        (
+            &self.job_name,
+            &self.expression,
+            &self.time_zone,
+            &self.missed,
+        ) == (
+            &other.job_name,
+            &other.expression,
+            &other.time_zone,
+            &other.missed,
+        )
+    }
 }
 
 /// Parameters of [`Backend::schedule_declare`](crate::Backend::schedule_declare).

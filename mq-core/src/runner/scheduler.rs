@@ -9,6 +9,11 @@
 //! within the last quarter. Firing checks the lease and the due time in
 //! the same transaction as the jobs' insert (`Backend::schedule_fire`), so
 //! a runner that wrongly believes it leads spawns nothing.
+//!
+//! Each declaration carries, per schedule, when this runner began
+//! declaring its definition, so that the newest definition wins: while a
+//! deploy runs two versions of a schedule, the runners of the older one
+//! leave it alone instead of changing it back every quarter lease.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -58,6 +63,10 @@ struct Scheduler {
     led: BTreeMap<String, Led>,
     /// The names declared last time, to release those removed since.
     declared: BTreeSet<String>,
+    /// The definitions this runner declared, each with when it began to
+    /// (the backend's clock): a definition changed since is declared as
+    /// new (see [`DeclaredSchedule::defined_at`]).
+    defined: BTreeMap<String, DeclaredSchedule>,
     next_declare: Instant,
     /// No declaration was made yet.
     first_declaration: bool,
@@ -71,6 +80,7 @@ pub(crate) async fn run(shared: Arc<RunnerShared>, registry: JobRegistry) {
         clock: None,
         led: BTreeMap::new(),
         declared: BTreeSet::new(),
+        defined: BTreeMap::new(),
         next_declare: Instant::now(),
         first_declaration: true,
     };
@@ -145,13 +155,22 @@ impl Scheduler {
         let now = self.clock.map_or_else(OffsetDateTime::now_utc, |c| c.now());
         let declared: Vec<DeclaredSchedule> = schedules
             .values()
-            .map(|schedule| DeclaredSchedule {
-                name: schedule.name().to_owned(),
-                job_name: schedule.job_name().to_owned(),
-                expression: schedule.expression(),
-                time_zone: schedule.time_zone().map(str::to_owned),
-                missed: schedule.missed().to_string(),
-                first_due: ticks::first_due(schedule, now),
+            .map(|schedule| {
+                let mut declared = DeclaredSchedule {
+                    name: schedule.name().to_owned(),
+                    job_name: schedule.job_name().to_owned(),
+                    expression: schedule.expression(),
+                    time_zone: schedule.time_zone().map(str::to_owned),
+                    missed: schedule.missed().to_string(),
+                    first_due: ticks::first_due(schedule, now),
+                    defined_at: None,
+                };
+                declared.defined_at = self
+                    .defined
+                    .get(schedule.name())
+                    .filter(|before| before.same_definition(&declared))
+                    .and_then(|before| before.defined_at);
+                declared
             })
             .collect();
         let result = self
@@ -189,6 +208,13 @@ impl Scheduler {
                     .map(|s| (s.name, Led { due: s.next_run_at }))
                     .collect();
                 self.declared = schedules.keys().cloned().collect();
+                self.defined = declared
+                    .into_iter()
+                    .map(|mut schedule| {
+                        schedule.defined_at = schedule.defined_at.or(Some(result.now));
+                        (schedule.name.clone(), schedule)
+                    })
+                    .collect();
                 if !schedules.is_empty() {
                     self.next_declare = Instant::now() + self.schedule_lease() / 4;
                 }

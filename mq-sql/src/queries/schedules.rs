@@ -25,6 +25,7 @@ pub async fn schedule_declare(
     let time_zones: Vec<Option<String>> = schedules.iter().map(|s| s.time_zone.clone()).collect();
     let missed: Vec<String> = schedules.iter().map(|s| s.missed.clone()).collect();
     let first_dues: Vec<OffsetDateTime> = schedules.iter().map(|s| s.first_due).collect();
+    let defined_ats: Vec<Option<OffsetDateTime>> = schedules.iter().map(|s| s.defined_at).collect();
     let rows = conn
         .query(
             op,
@@ -40,6 +41,7 @@ pub async fn schedule_declare(
                 Param::I64(micros(params.lease)),
                 Param::I64(micros(params.prune_after)),
                 Param::OptTimestamp(params.now),
+                Param::OptTimestamps(&defined_ats),
             ],
         )
         .await?;
