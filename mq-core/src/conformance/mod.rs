@@ -188,6 +188,8 @@ macro_rules! conformance_tests {
                 takes_free_leases_and_renews_its_own,
                 a_changed_cadence_starts_again,
                 the_newest_definition_wins,
+                random_declarations_keep_the_newest_definition,
+                an_older_definition_taken_up_again_keeps_its_time,
                 declares_many_at_once,
                 prunes_schedules_no_one_declares,
             },

@@ -277,3 +277,175 @@ pub async fn prunes_schedules_no_one_declares(backend: &dyn Backend) {
     declare_pruning(backend, t.at(200.0), Uuid::now_v7(), &[], prune).await;
     assert!(schedules(backend, t.at(200.0)).await.is_empty());
 }
+
+/// One step of [`random_declarations_keep_the_newest_definition`].
+#[derive(Clone, Debug)]
+enum DefinitionStep {
+    /// Runner `.0` declares version `.1` of the schedule (a new version
+    /// for that runner begins its definition anew).
+    Declare(u8, u8),
+    /// Runner `.0` restarts: its next declaration begins its definition
+    /// anew, as a new process's first does.
+    Restart(u8),
+    /// Seconds pass.
+    Advance(u8),
+}
+
+fn definition_steps() -> impl proptest::strategy::Strategy<Value = Vec<DefinitionStep>> {
+    use proptest::prelude::*;
+    let step = prop_oneof![
+        6 => (0u8..3, 0u8..2).prop_map(|(r, v)| DefinitionStep::Declare(r, v)),
+        1 => (0u8..3).prop_map(DefinitionStep::Restart),
+        3 => (0u8..12).prop_map(DefinitionStep::Advance),
+    ];
+    proptest::collection::vec(step, 1..40)
+}
+
+/// The cron expression of version `v` of the generated schedule.
+fn version_expression(v: u8) -> String {
+    format!("{} * * * * *", 10 + v)
+}
+
+/// What the test expects the backend to hold, from the rule stated on
+/// [`Backend::schedule_declare`], not from the backend. Times in seconds
+/// from the case's base.
+#[derive(Default)]
+struct DefinitionAccount {
+    now: u64,
+    /// The version in force, when it was defined, when it was last
+    /// declared, and the due time.
+    stored: Option<(u8, u64, u64, u64)>,
+    /// The lease: runner, and until when.
+    lease: Option<(u8, u64)>,
+    /// Each runner's version and when it began declaring it (`None`:
+    /// with its next declaration).
+    runners: [Option<(u8, Option<u64>)>; 3],
+}
+
+impl DefinitionAccount {
+    /// Runner `r` declares version `v`; returns whether it then leads.
+    fn declare(&mut self, r: u8, v: u8, lease: u64) -> bool {
+        let now = self.now;
+        let began = match self.runners[r as usize] {
+            Some((version, began)) if version == v => began,
+            _ => None,
+        };
+        let defined = began.unwrap_or(now);
+        self.runners[r as usize] = Some((v, Some(defined)));
+        let first_due = now + 1 + u64::from(v);
+        let lease_free = self
+            .lease
+            .is_none_or(|(holder, until)| holder == r || until <= now);
+        match self.stored {
+            None => {
+                self.stored = Some((v, defined, now, first_due));
+                self.lease = Some((r, now + lease));
+            }
+            Some((version, defined_at, declared_at, due)) => {
+                let differs = version != v;
+                let outdated = differs && defined < defined_at && declared_at + lease > now;
+                if !outdated {
+                    let (defined_at, due) = if differs {
+                        (defined, first_due)
+                    } else {
+                        (defined_at.max(defined), due)
+                    };
+                    self.stored = Some((v, defined_at, now, due));
+                    if differs || lease_free {
+                        self.lease = Some((r, now + lease));
+                    }
+                }
+            }
+        }
+        self.lease
+            .is_some_and(|(holder, until)| holder == r && until > now)
+    }
+}
+
+/// Runs one generated sequence against the backend and the account.
+async fn check_definition_steps(
+    backend: &dyn Backend,
+    base: Clock,
+    steps: Vec<DefinitionStep>,
+) -> std::result::Result<(), super::model::Failure> {
+    let runners: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+    let name = format!("d{}", base.0.unix_timestamp());
+    let lease = SCHEDULE_LEASE.as_secs();
+    let at = |secs: u64| base.at(secs as f64).expect("a time");
+    let mut account = DefinitionAccount::default();
+    let mut log = String::new();
+    for step in steps {
+        let now = account.now;
+        log.push_str(&format!("{now:>4}s {step:?}\n"));
+        match step {
+            DefinitionStep::Declare(r, v) => {
+                let defined_at = match account.runners[r as usize] {
+                    Some((version, began)) if version == v => began.map(at),
+                    _ => None,
+                };
+                let schedule = DeclaredSchedule {
+                    expression: version_expression(v),
+                    first_due: at(now + 1 + u64::from(v)),
+                    defined_at,
+                    ..declared(&name, Some(at(0)))
+                };
+                let result =
+                    declare(backend, Some(at(now)), runners[r as usize], &[schedule]).await;
+                let leads = account.declare(r, v, lease);
+                let (version, _, _, due) = account.stored.expect("declared");
+                let got = &result.schedules[0];
+                let listed = schedules(backend, Some(at(now))).await;
+                let stored = listed.iter().find(|s| s.name == name).expect("declared");
+                let expected = (leads, at(due), version_expression(version));
+                let actual = (got.leading, got.next_run_at, stored.expression.clone());
+                if actual != expected {
+                    return Err((
+                        format!(
+                            "runner {r}: (leading, due, expression) {actual:?}, expected {expected:?}"
+                        ),
+                        log,
+                    ));
+                }
+            }
+            DefinitionStep::Restart(r) => {
+                if let Some((_, began)) = &mut account.runners[r as usize] {
+                    *began = None;
+                }
+            }
+            DefinitionStep::Advance(secs) => account.now += u64::from(secs),
+        }
+    }
+    Ok(())
+}
+
+/// Generated sequences of three runners declaring two versions of one
+/// schedule, restarting and letting time pass: after every declaration,
+/// whether the runner leads, the due time and the definition in force are
+/// what the rule of the newest definition says.
+pub async fn random_declarations_keep_the_newest_definition(backend: &dyn Backend) {
+    super::model::explore(16, definition_steps(), |base, steps| {
+        Box::pin(check_definition_steps(backend, base, steps))
+    })
+    .await;
+}
+
+/// Found by [`random_declarations_keep_the_newest_definition`] against a
+/// statement that kept the newer time when an older definition was taken
+/// up again: that definition must keep its own, older time, so that a
+/// runner which began declaring the other version before that time (but
+/// after the older definition's) is newer, and wins.
+pub async fn an_older_definition_taken_up_again_keeps_its_time(backend: &dyn Backend) {
+    use DefinitionStep::{Advance, Declare};
+    let steps = vec![
+        Declare(0, 1),
+        Declare(1, 0),
+        Advance(1),
+        Declare(2, 1),
+        Advance(10),
+        Declare(1, 0),
+        Declare(0, 1),
+    ];
+    if let Err((failure, log)) = check_definition_steps(backend, Clock::new(), steps).await {
+        panic!("{failure}\n{log}");
+    }
+}
