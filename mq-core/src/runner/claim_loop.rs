@@ -32,6 +32,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures::channel::mpsc;
@@ -204,6 +205,7 @@ pub(crate) async fn run(
     };
     while !state.is_stopping() {
         state.schedule();
+        let_ending_jobs_end(|| shared.slots_taken(), shared.config.min_concurrency).await;
         let wait = state.claim().await;
         if wait == Some(Duration::ZERO) {
             continue;
@@ -213,6 +215,49 @@ pub(crate) async fn run(
     state.land_in_flight().await;
     tracing::debug!("job runner stopped claiming");
     shared.claim_loop_ended();
+}
+
+/// Before a claim sizes itself, lets the jobs that are ending right now
+/// free their slots: yields to the runtime, without a timer, for as long as
+/// each yield sees the slots taken fall, while fewer than `min` are taken
+/// (below that the loop claims; above it, it does not).
+///
+/// The loop claims as soon as fewer than the minimum run. Short jobs end
+/// one after another, so it used to claim at the first slot below the
+/// minimum, for the slots free at that instant, while the rest of the last
+/// batch ended during the claim's round trip: a drain of jobs that do
+/// nothing claimed 77 jobs at a time with the defaults (64..128) and sat
+/// idle while each claim was in flight. Letting those jobs end first makes
+/// the claim take about `max` minus what still runs (BENCHMARKS.md). Jobs
+/// that take longer than a few yields are not waited for: the first yield
+/// that frees nothing ends the wait. Each yield must free a slot, so the
+/// wait ends after at most `min` yields.
+async fn let_ending_jobs_end(slots_taken: impl Fn() -> usize, min: usize) {
+    let mut taken = slots_taken();
+    while taken > 0 && taken < min {
+        yield_once().await;
+        let now = slots_taken();
+        if now >= taken {
+            return;
+        }
+        taken = now;
+    }
+}
+
+/// Returns to the runtime once, so that the tasks ready to run (the jobs)
+/// run before this one goes on. Whatever the runtime: the waker asks for
+/// this task to be polled again at once.
+fn yield_once() -> impl Future<Output = ()> {
+    let mut yielded = false;
+    futures::future::poll_fn(move |cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
 }
 
 impl ClaimLoop {
@@ -763,6 +808,59 @@ impl ClaimLoop {
                 shared.vacuuming.store(false, Ordering::SeqCst);
             }
             .boxed(),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::{let_ending_jobs_end, yield_once};
+
+    /// `jobs` tasks that each free a slot of `taken` after yielding as
+    /// many times as their number: jobs that end one after another.
+    fn ending_jobs(taken: &Arc<AtomicUsize>, jobs: usize) {
+        for job in 0..jobs {
+            let taken = taken.clone();
+            tokio::spawn(async move {
+                for _ in 0..job {
+                    yield_once().await;
+                }
+                taken.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    }
+
+    #[tokio::test]
+    async fn a_claim_waits_for_the_jobs_ending_now() {
+        let taken = Arc::new(AtomicUsize::new(10));
+        ending_jobs(&taken, 10);
+        let_ending_jobs_end(|| taken.load(Ordering::SeqCst), 64).await;
+        assert_eq!(taken.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_claim_does_not_wait_for_jobs_that_keep_running() {
+        // Two jobs end; eight run on, and the wait ends at the first yield
+        // that frees nothing.
+        let taken = Arc::new(AtomicUsize::new(10));
+        ending_jobs(&taken, 2);
+        let_ending_jobs_end(|| taken.load(Ordering::SeqCst), 64).await;
+        assert_eq!(taken.load(Ordering::SeqCst), 8);
+    }
+
+    #[tokio::test]
+    async fn at_the_minimum_a_claim_waits_for_nothing() {
+        let taken = Arc::new(AtomicUsize::new(64));
+        ending_jobs(&taken, 10);
+        let_ending_jobs_end(|| taken.load(Ordering::SeqCst), 64).await;
+        assert_eq!(taken.load(Ordering::SeqCst), 64, "no job ran meanwhile");
+        yield_once().await;
+        assert!(
+            taken.load(Ordering::SeqCst) < 64,
+            "the jobs run once it yields"
         );
     }
 }
