@@ -512,6 +512,7 @@ fn schedules_report(schedules: &[admin::ScheduleInfo]) -> Report {
             "leader": s.leader,
             "leader_until": s.leader_until.map(output::time_json),
             "declared_at": output::time_json(s.declared_at),
+            "defined_at": s.defined_at.map(output::time_json),
         })).collect::<Vec<_>>(),
     });
     if schedules.is_empty() {
@@ -533,6 +534,7 @@ fn schedules_report(schedules: &[admin::ScheduleInfo]) -> Report {
                 cell(&expression, 50),
                 output::time(s.next_run_at),
                 s.last_run_at.map_or_else(|| "-".to_owned(), output::time),
+                s.defined_at.map_or_else(|| "-".to_owned(), output::time),
                 s.leader
                     .map_or_else(|| "none".to_owned(), |leader| leader.to_string()),
             ]
@@ -546,6 +548,7 @@ fn schedules_report(schedules: &[admin::ScheduleInfo]) -> Report {
                 "EXPRESSION",
                 "NEXT RUN",
                 "LAST RUN",
+                "IN FORCE SINCE",
                 "LEADER",
             ],
             &rows,

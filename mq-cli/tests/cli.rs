@@ -1172,6 +1172,12 @@ async fn schedules_lists_each_schedule_with_its_leader() {
     assert_eq!(listed["time_zone"], "Europe/Paris");
     assert_eq!(listed["missed"], "run latest");
     assert!(listed["last_run_at"].is_null());
+    // In force since its runner first declared it, which it has done since.
+    let defined = listed["defined_at"].as_str().expect("defined_at");
+    assert!(
+        defined <= listed["declared_at"].as_str().unwrap(),
+        "{listed}"
+    );
     // 3 a.m. in Paris is 01:00 or 02:00 UTC.
     let next = listed["next_run_at"].as_str().unwrap();
     assert!(
@@ -1182,7 +1188,9 @@ async fn schedules_lists_each_schedule_with_its_leader() {
     let text = fx.mq(&["schedules"]).ok().to_owned();
     let lines: Vec<&str> = text.lines().collect();
     assert!(
-        lines[0].starts_with("SCHEDULE") && lines[0].contains("LEADER"),
+        lines[0].starts_with("SCHEDULE")
+            && lines[0].contains("IN FORCE SINCE")
+            && lines[0].contains("LEADER"),
         "{text}"
     );
     assert!(lines[1].starts_with("nightly <b>"), "{text}");

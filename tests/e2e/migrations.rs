@@ -1063,8 +1063,13 @@ pub async fn upgrades_a_version_19_database_with_its_jobs<D: Driver>(_db: &Db<D>
                 .unwrap()
         }
     };
+    assert_eq!(
+        before.defined_at, None,
+        "version 19 recorded no definition time"
+    );
     let same = declare(Uuid::now_v7(), "0 0 3 * * *", None).await;
     assert!(!same.schedules[0].leading, "the old runner's lease holds");
+    assert_eq!(nightly().await.defined_at, Some(same.now));
     let older = declare(
         Uuid::now_v7(),
         "0 0 4 * * *",

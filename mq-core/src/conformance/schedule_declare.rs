@@ -174,6 +174,8 @@ pub async fn the_newest_definition_wins(backend: &dyn Backend) {
         defined_at: Some(second.now),
         ..v2
     };
+    let listed = schedules(backend, t.at(1.0)).await;
+    assert_eq!(listed[0].defined_at, Some(second.now), "v2 in force");
 
     // A second runner of v2 declares it too (it does not lead).
     let other_new = Uuid::now_v7();
@@ -190,6 +192,7 @@ pub async fn the_newest_definition_wins(backend: &dyn Backend) {
         let listed = schedules(backend, t.at(at)).await;
         assert_eq!(listed[0].expression, "*/30 * * * * *", "at {at}");
         assert_eq!(listed[0].next_run_at, t.at(30.0).unwrap());
+        assert_eq!(listed[0].defined_at, Some(second.now), "at {at}");
     }
     // The second runner of v2 takes the lapsed lease.
     let taken = declare(backend, t.at(12.5), other_new, std::slice::from_ref(&v2)).await;
@@ -209,6 +212,8 @@ pub async fn the_newest_definition_wins(backend: &dyn Backend) {
     let listed = schedules(backend, t.at(23.0)).await;
     assert_eq!(listed[0].expression, "0 * * * * *");
     assert_eq!(listed[0].leader, Some(old));
+    // Taken up again with the time its runner began to declare it.
+    assert_eq!(listed[0].defined_at, Some(first.now));
 
     // v2's runners come back: v2 is newer than the v1 taken up again, so
     // it wins again. Then a runner that begins to declare v1 now (a
@@ -223,6 +228,7 @@ pub async fn the_newest_definition_wins(backend: &dyn Backend) {
     assert_eq!(listed[0].expression, "0 * * * * *");
     assert_eq!(listed[0].leader, Some(late));
     assert_eq!(listed[0].next_run_at, t.at(60.0).unwrap());
+    assert_eq!(listed[0].defined_at, Some(rolled_back.now));
 }
 
 /// Several schedules in one declaration come back in the order given,

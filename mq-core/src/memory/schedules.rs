@@ -157,6 +157,7 @@ impl Store {
                 );
                 info.last_run_at = stored.last_run_at;
                 info.last_job = stored.last_job;
+                info.defined_at = Some(stored.defined_at);
                 info.leader = stored.leader(now);
                 info.leader_until = info.leader.and(stored.lease.map(|(_, until)| until));
                 info

@@ -158,6 +158,13 @@ pub struct ScheduleInfo {
     pub leader_until: Option<OffsetDateTime>,
     /// When a runner last declared it.
     pub declared_at: OffsetDateTime,
+    /// Since when its definition (job, cadence, time zone, policy) is in
+    /// force: when the first runner to declare that definition began to.
+    /// During a deploy that changes the schedule, the newest definition
+    /// wins, and this says which one that is. `None` until a runner of
+    /// this version of mq declares it (a schedule last declared by an
+    /// older version, which did not record it).
+    pub defined_at: Option<OffsetDateTime>,
 }
 
 impl ScheduleInfo {
@@ -183,6 +190,7 @@ impl ScheduleInfo {
             leader: None,
             leader_until: None,
             declared_at,
+            defined_at: None,
         }
     }
 }

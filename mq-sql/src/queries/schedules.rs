@@ -157,6 +157,7 @@ pub async fn schedule_list(
                 get(&mut row, op, "declared_at")?,
             );
             info.last_run_at = get(&mut row, op, "last_run_at")?;
+            info.defined_at = get(&mut row, op, "defined_at")?;
             info.last_job = get(&mut row, op, "last_job_id")?;
             info.leader = get(&mut row, op, "leader")?;
             info.leader_until = get(&mut row, op, "leader_until")?;
