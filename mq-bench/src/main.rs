@@ -114,6 +114,12 @@ struct Cli {
     #[arg(long)]
     drain_jobs: Option<usize>,
 
+    /// Jobs in the queue of scenario 7, shared by its processes (default
+    /// 20,000): a larger queue, such as scenario 3's, keeps the processes'
+    /// start-up out of the rate.
+    #[arg(long)]
+    multiprocess_jobs: Option<usize>,
+
     /// Caps how many jobs of scenario 3's queue a system drains, as
     /// SYSTEM=N (repeatable, comma-separated); its rate is over those jobs.
     /// Defaults: river=20000, graphile-worker=20000 (500 each with --quick); N=0 removes a cap.
@@ -206,6 +212,9 @@ async fn run(cli: Cli) -> Result<()> {
     };
     if let Some(n) = cli.drain_jobs {
         sizes.drain = n;
+    }
+    if let Some(n) = cli.multiprocess_jobs {
+        sizes.multiprocess_jobs = n;
     }
     if let Some(n) = cli.backlog_jobs {
         sizes.backlog = n;
