@@ -819,10 +819,13 @@ mod tests {
 
     use super::{let_ending_jobs_end, yield_once};
 
-    /// `jobs` tasks that each free a slot of `taken` after yielding as
-    /// many times as their number: jobs that end one after another.
-    fn ending_jobs(taken: &Arc<AtomicUsize>, jobs: usize) {
-        for job in 0..jobs {
+    /// With `taken` slots taken and a minimum of 64, starts `ending` jobs
+    /// that each free a slot after yielding as many times as their number
+    /// (jobs that end one after another), waits as a claim would, and
+    /// returns the slots taken, to read after the wait.
+    async fn slots_after_the_wait(taken: usize, ending: usize) -> Arc<AtomicUsize> {
+        let taken = Arc::new(AtomicUsize::new(taken));
+        for job in 0..ending {
             let taken = taken.clone();
             tokio::spawn(async move {
                 for _ in 0..job {
@@ -831,13 +834,13 @@ mod tests {
                 taken.fetch_sub(1, Ordering::SeqCst);
             });
         }
+        let_ending_jobs_end(|| taken.load(Ordering::SeqCst), 64).await;
+        taken
     }
 
     #[tokio::test]
     async fn a_claim_waits_for_the_jobs_ending_now() {
-        let taken = Arc::new(AtomicUsize::new(10));
-        ending_jobs(&taken, 10);
-        let_ending_jobs_end(|| taken.load(Ordering::SeqCst), 64).await;
+        let taken = slots_after_the_wait(10, 10).await;
         assert_eq!(taken.load(Ordering::SeqCst), 0);
     }
 
@@ -845,17 +848,13 @@ mod tests {
     async fn a_claim_does_not_wait_for_jobs_that_keep_running() {
         // Two jobs end; eight run on, and the wait ends at the first yield
         // that frees nothing.
-        let taken = Arc::new(AtomicUsize::new(10));
-        ending_jobs(&taken, 2);
-        let_ending_jobs_end(|| taken.load(Ordering::SeqCst), 64).await;
+        let taken = slots_after_the_wait(10, 2).await;
         assert_eq!(taken.load(Ordering::SeqCst), 8);
     }
 
     #[tokio::test]
     async fn at_the_minimum_a_claim_waits_for_nothing() {
-        let taken = Arc::new(AtomicUsize::new(64));
-        ending_jobs(&taken, 10);
-        let_ending_jobs_end(|| taken.load(Ordering::SeqCst), 64).await;
+        let taken = slots_after_the_wait(64, 10).await;
         assert_eq!(taken.load(Ordering::SeqCst), 64, "no job ran meanwhile");
         yield_once().await;
         assert!(
