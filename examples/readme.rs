@@ -189,12 +189,24 @@ async fn nightly_report(mut job: mq::CurrentJob) -> Result<(), mq::BoxError> {
     Ok(())
 }
 
+// README: a periodic job's tick
+/// Sums up the day before the tick, however late it runs.
+#[mq::job(cron = "0 0 0 * * *")]
+async fn daily_totals(mut job: mq::CurrentJob) -> Result<(), mq::BoxError> {
+    if let Some(tick) = job.tick() {
+        let day = tick.date().previous_day();
+        println!("totals of {day:?}");
+    }
+    job.complete().await?;
+    Ok(())
+}
+
 #[allow(dead_code)]
 async fn periodic_jobs(pool: sqlx::PgPool) -> Result<(), Box<dyn Error>> {
     use mq::{JobRegistry, MissedTicks, Schedule};
 
     // README: schedules at run time
-    let registry = JobRegistry::new(&[nightly_report, send_email]);
+    let registry = JobRegistry::new(&[nightly_report, daily_totals, send_email]);
     // Every 30 seconds; after an outage, up to 100 missed ticks run.
     registry.add_schedule(
         Schedule::every("send_email", Duration::from_secs(30))?

@@ -698,6 +698,9 @@ async fn show(conn: &mut PgConnection, id: Uuid) -> Result<Report, CliError> {
         lines.push(("commit deadline", output::time(deadline)));
     }
     lines.push(("created at", output::time(job.created_at)));
+    if let Some(tick) = job.tick {
+        lines.push(("schedule tick", output::time(tick)));
+    }
     if let Some(trace) = &job.trace_context {
         lines.push(("trace context", cell(trace, 200)));
     }

@@ -259,6 +259,7 @@ pub fn info_json(job: &JobInfo) -> Value {
         "run_at": time_json(job.run_at),
         "commit_deadline": job.commit_deadline.map(time_json),
         "created_at": time_json(job.created_at),
+        "tick": job.tick.map(time_json),
         "payload_json": payload_json,
         "payload_bytes_hex": job.payload_bytes.as_deref().map(hex),
         "errors": job.errors.iter().map(failed_attempt_json).collect::<Vec<_>>(),

@@ -308,6 +308,12 @@ async fn show_prints_a_job_and_its_errors() {
         )
         .await;
     fx.fail_jobs("bad", &[id]).await;
+    // As the runner that fires a schedule would have spawned it.
+    sqlx::query("UPDATE mq_jobs SET tick = '2026-11-30T03:00:00.25Z' WHERE id = $1")
+        .bind(id)
+        .execute(&fx.pool)
+        .await
+        .unwrap();
 
     let text = fx.mq(&["show", &id.to_string()]).ok().to_owned();
     for expected in [
@@ -342,6 +348,13 @@ async fn show_prints_a_job_and_its_errors() {
     assert_eq!(job["payload_json"]["file"], "may.csv");
     assert_eq!(job["payload_bytes_hex"], "0102");
     assert_eq!(job["trace_context"], TRACE);
+    assert_eq!(job["tick"], "2026-11-30T03:00:00.25Z");
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with("schedule tick:")
+                && line.ends_with(" 2026-11-30T03:00:00Z")),
+        "{text}"
+    );
     assert!(
         text.lines()
             .any(|line| line.starts_with("trace context:") && line.ends_with(TRACE)),

@@ -270,6 +270,9 @@ pub struct JobInfo {
     pub unique_for: Option<Duration>,
     /// The trace it was spawned in ([`NewJob::trace_context`]).
     pub trace_context: Option<String>,
+    /// The tick of the periodic schedule it was spawned for
+    /// ([`NewJob::tick`]); `None` for jobs spawned otherwise.
+    pub tick: Option<OffsetDateTime>,
     /// Depends on the state: when a scheduled job becomes ready, when a
     /// ready job became ready, when a running job's lease lapses, when a
     /// failed job failed, when a completed job completed.
@@ -315,6 +318,7 @@ impl JobInfo {
             unique_key: None,
             unique_for: None,
             trace_context: None,
+            tick: None,
             run_at: OffsetDateTime::UNIX_EPOCH,
             commit_deadline: None,
             created_at: OffsetDateTime::UNIX_EPOCH,
@@ -495,6 +499,9 @@ pub struct ClaimedJob {
     /// The trace the job was spawned in ([`NewJob::trace_context`]), the
     /// same for every attempt.
     pub trace_context: Option<String>,
+    /// The tick of the periodic schedule the job was spawned for
+    /// ([`NewJob::tick`]), the same for every attempt.
+    pub tick: Option<OffsetDateTime>,
 }
 
 impl ClaimedJob {
@@ -530,6 +537,7 @@ impl ClaimedJob {
             payload_bytes,
             ready_seq: 0,
             trace_context: None,
+            tick: None,
         }
     }
 
@@ -558,6 +566,12 @@ impl ClaimedJob {
     /// ([`ClaimedJob::trace_context`]).
     pub fn with_trace_context(mut self, trace_context: Option<String>) -> Self {
         self.trace_context = trace_context;
+        self
+    }
+
+    /// Sets the tick the job was spawned for ([`ClaimedJob::tick`]).
+    pub fn with_tick(mut self, tick: Option<OffsetDateTime>) -> Self {
+        self.tick = tick;
         self
     }
 

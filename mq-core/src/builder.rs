@@ -74,6 +74,10 @@ pub struct NewJob {
     /// The trace the job was spawned in, as W3C Trace Context text
     /// ([`JobBuilder::set_trace_context`]); `None` outside a trace.
     pub trace_context: Option<String>,
+    /// The tick of the periodic schedule this job is spawned for
+    /// ([`CurrentJob::tick`](crate::CurrentJob::tick)): set by the runner
+    /// that fires the schedule, `None` for every other job.
+    pub tick: Option<time::OffsetDateTime>,
     /// Whether `payload_json` is known to be JSON (serialized by mq), or
     /// is the caller's text, to be checked before it is stored.
     pub(crate) json_checked: bool,
@@ -229,6 +233,7 @@ impl JobBuilder {
                 ordered: false,
                 commit_interval: None,
                 trace_context: None,
+                tick: None,
                 json_checked: true,
             },
             capture_trace: true,
@@ -378,6 +383,13 @@ impl JobBuilder {
     pub fn set_trace_context(&mut self, context: Option<String>) -> &mut Self {
         self.job.trace_context = context;
         self.capture_trace = false;
+        self
+    }
+
+    /// Marks the job as spawned for `tick` of a periodic schedule; only
+    /// the runner that fires the schedule does.
+    pub(crate) fn set_tick(&mut self, tick: time::OffsetDateTime) -> &mut Self {
+        self.job.tick = Some(tick);
         self
     }
 

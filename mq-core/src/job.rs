@@ -122,6 +122,7 @@ pub struct CurrentJob {
     payload_json: Option<String>,
     payload_bytes: Option<Vec<u8>>,
     trace_context: Option<String>,
+    tick: Option<time::OffsetDateTime>,
     /// A supervisor (the registry's task) ends the attempt with the job's
     /// result; otherwise dropping this ends it.
     supervised: bool,
@@ -149,12 +150,18 @@ impl CurrentJob {
             payload_json,
             payload_bytes,
             trace_context: None,
+            tick: None,
             supervised: false,
         }
     }
 
     pub(crate) fn with_trace_context(mut self, trace_context: Option<String>) -> Self {
         self.trace_context = trace_context;
+        self
+    }
+
+    pub(crate) fn with_tick(mut self, tick: Option<time::OffsetDateTime>) -> Self {
+        self.tick = tick;
         self
     }
 
@@ -226,6 +233,16 @@ impl CurrentJob {
     /// [`span`](Self::span) already continues that trace.
     pub fn trace_context(&self) -> Option<&str> {
         self.trace_context.as_deref()
+    }
+
+    /// For a job a periodic schedule spawned, the tick it was spawned for:
+    /// the time the schedule's cadence named, not the time the job was
+    /// spawned or started. Jobs of missed ticks that the schedule runs
+    /// late ([`MissedTicks`](crate::MissedTicks)) each get their own tick,
+    /// so that a job can tell which period it covers. The same for every
+    /// attempt; `None` for jobs spawned otherwise.
+    pub fn tick(&self) -> Option<time::OffsetDateTime> {
+        self.tick
     }
 
     /// Decodes the JSON payload; `None` if the job has none.

@@ -113,6 +113,7 @@ struct StoredJob {
     unique_key: Option<String>,
     unique_for: Option<Duration>,
     trace_context: Option<String>,
+    tick: Option<OffsetDateTime>,
     state: JobState,
     name: String,
     channel: ChannelKey,
@@ -188,6 +189,7 @@ impl StoredJob {
             unique_key: self.unique_key.clone(),
             unique_for: self.unique_for,
             trace_context: self.trace_context.clone(),
+            tick: self.tick,
             run_at: self.run_at,
             commit_deadline: self.commit_deadline,
             created_at: self.created_at,
@@ -309,6 +311,7 @@ impl Store {
                     unique_key: job.unique_key.clone(),
                     unique_for: job.unique_for,
                     trace_context: job.trace_context.clone(),
+                    tick: job.tick,
                     limit_slot: false,
                     state,
                     name: job.name.clone(),
@@ -434,6 +437,7 @@ impl Store {
                 .with_timeout(job.timeout)
                 .with_ready_seq(ready_seq)
                 .with_trace_context(job.trace_context.clone())
+                .with_tick(job.tick)
             })
             .collect()
     }

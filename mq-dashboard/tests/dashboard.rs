@@ -47,6 +47,20 @@ async fn every_page_renders(queue: Queue) {
         .spawn_failed(job("step", "pipeline").set_ordered(true), "step failed")
         .await;
     let blocked = queue.spawn(job("step", "pipeline").set_ordered(true)).await;
+    // A job as the runner that fires a schedule spawns it, with its tick.
+    let mut ticked = job("report", "reports")
+        .set_unique_key("nightly@tick")
+        .job()
+        .clone();
+    ticked.tick = Some(time::OffsetDateTime::from_unix_timestamp(1_796_007_600).unwrap());
+    queue
+        .backend
+        .job_insert(mq::testing::backend::JobInsertParams {
+            jobs: vec![&ticked],
+            now: None,
+        })
+        .await
+        .unwrap();
     admin::pause(&*queue.backend, "emails").await.unwrap();
     let limit = ChannelLimit::new("images")
         .set_concurrency(4)
@@ -99,6 +113,9 @@ async fn every_page_renders(queue: Queue) {
         "the payload, as text"
     );
     assert!(page.body.contains(trace), "the trace it was spawned in");
+    let page = client.page(&format!("/jobs/{}", ticked.id)).await;
+    assert!(page.body.contains("Schedule tick"), "{}", page.body);
+    assert!(page.body.contains("2026-11-30 03:00:00"), "{}", page.body);
     let page = client.page(&format!("/jobs/{failed}")).await;
     assert!(page.body.contains("out of memory"));
     assert!(page.body.contains(&format!("/jobs/{failed}/retry")));

@@ -187,6 +187,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "schedule_definitions",
         sql: include_str!("../../migrations/0020_schedule_definitions.sql"),
     },
+    Migration {
+        version: 21,
+        name: "job_tick",
+        sql: include_str!("../../migrations/0021_job_tick.sql"),
+    },
 ];
 
 /// The newest schema version this library knows.
@@ -638,6 +643,12 @@ pub fn micros(duration: Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
 
+/// A time as microseconds since the Unix epoch, as `job_insert.sql` takes
+/// it; times beyond what PostgreSQL stores saturate (PostgreSQL refuses them).
+pub fn epoch_micros(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
+}
+
 /// Microseconds read back from the database as a duration (negative is 0).
 pub fn from_micros(micros: i64) -> Duration {
     Duration::from_micros(u64::try_from(micros).unwrap_or(0))
@@ -682,6 +693,8 @@ pub struct InsertColumns {
     pub unique_keys: Vec<Option<String>>,
     /// `$19`, µs.
     pub unique_fors_us: Vec<Option<i64>>,
+    /// `$20`: `NewJob::tick`, µs since the Unix epoch.
+    pub ticks_us: Vec<Option<i64>>,
 }
 
 impl InsertColumns {
@@ -713,6 +726,7 @@ impl InsertColumns {
             columns.trace_contexts.push(job.trace_context.clone());
             columns.unique_keys.push(job.unique_key.clone());
             columns.unique_fors_us.push(job.unique_for.map(micros));
+            columns.ticks_us.push(job.tick.map(epoch_micros));
         }
         columns
     }

@@ -137,7 +137,10 @@ async fn insert_rows(
     queued: &mut Vec<(ChannelKey, i64)>,
 ) -> Result<HashMap<i64, Uuid>> {
     let columns = InsertColumns::new(jobs);
-    let unique = jobs.iter().any(|job| job.unique_key.is_some());
+    // Ticks go with unique keys (job_insert.sql).
+    let unique = jobs
+        .iter()
+        .any(|job| job.unique_key.is_some() || job.tick.is_some());
     let op = "job_insert";
     let mut params = vec![
         Param::Uuids(&columns.ids),
@@ -161,6 +164,7 @@ async fn insert_rows(
     if unique {
         params.push(Param::OptTexts(&columns.unique_keys));
         params.push(Param::OptI64s(&columns.unique_fors_us));
+        params.push(Param::OptI64s(&columns.ticks_us));
     }
     let mut rows = conn.query(op, crate::job_insert(unique), &params).await?;
     let mut holders = HashMap::new();
@@ -249,7 +253,8 @@ pub(crate) fn claimed_job(row: &mut Row) -> Result<ClaimedJob> {
     )
     .with_timeout(get::<Option<i64>>(row, op, "timeout_us")?.map(from_micros))
     .with_ready_seq(get(row, op, "ready_seq")?)
-    .with_trace_context(get(row, op, "trace_context")?))
+    .with_trace_context(get(row, op, "trace_context")?)
+    .with_tick(get(row, op, "tick")?))
 }
 
 /// `Backend::job_claim`.
@@ -610,6 +615,7 @@ fn job_info(row: &mut Row) -> Result<JobInfo> {
     job.payload_json = get(row, op, "payload_json")?;
     job.payload_bytes = get(row, op, "payload_bytes")?;
     job.trace_context = get(row, op, "trace_context")?;
+    job.tick = get(row, op, "tick")?;
     let errors: Option<String> = get(row, op, "errors")?;
     job.errors = parse_errors(errors.as_deref()).map_err(|e| corrupt(op, e))?;
     job.ordered_ahead = get::<Option<i64>>(row, op, "ordered_ahead")?

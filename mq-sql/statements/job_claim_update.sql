@@ -27,4 +27,5 @@ RETURNING j.id, j.attempt, j.lease_token, j.name, j.channel_name, j.channel_args
           (extract(epoch FROM j.retry_backoff_max) * 1000000)::bigint AS retry_backoff_max_us,
           j.retry_jitter,
           (extract(epoch FROM j.timeout) * 1000000)::bigint AS timeout_us,
-          j.payload_json::text AS payload_json, j.payload_bytes, j.ready_seq, j.trace_context
+          j.payload_json::text AS payload_json, j.payload_bytes, j.ready_seq, j.trace_context,
+          j.tick

@@ -14,7 +14,7 @@ SELECT id, seq, state::text AS state, name, channel_name, channel_args, ordered,
        (extract(epoch FROM unique_for) * 1000000)::bigint AS unique_for_us,
        run_at, commit_deadline, created_at,
        payload_json::text AS payload_json, payload_bytes,
-       trace_context,
+       trace_context, tick,
        errors::text AS errors,
        CASE WHEN j.ordered AND j.state <= 'failed' THEN
            (SELECT count(*) FROM mq_jobs b

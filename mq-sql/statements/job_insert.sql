@@ -5,13 +5,16 @@
 -- $12 now (NULL for the server clock), $13 retry_backoff_max (µs, NULL
 -- for none), $14 retry_jitter, $15 timeout (µs, NULL for none), $16
 -- priority, $17 trace_context (NULL for none, see 0015_trace_context.sql),
--- $18 unique_key (NULL for none), $19 unique_for (µs, NULL for none).
+-- $18 unique_key (NULL for none), $19 unique_for (µs, NULL for none), $20
+-- tick (µs since the Unix epoch, NULL for none, see 0021_job_tick.sql).
 --
--- Two variants (mq-sql's `job_insert`): a batch without unique keys leaves
--- out the lines between `--unique{` and `--}` (and $18, $19), so that its
--- rows are inserted plainly, without the speculative insertion ON CONFLICT
--- makes for every row (see 0011_unique_jobs.sql), and without the columns
--- it has no use for: each costs a one-job spawn a few percent.
+-- Two variants (mq-sql's `job_insert`): a batch without unique keys or
+-- ticks leaves out the lines between `--unique{` and `--}` (and $18 to
+-- $20), so that its rows are inserted plainly, without the speculative
+-- insertion ON CONFLICT makes for every row (see 0011_unique_jobs.sql),
+-- and without the columns it has no use for: each costs a one-job spawn a
+-- few percent. (A job with a tick always has a unique key: the runner that
+-- fires a schedule gives its jobs both.)
 --
 -- Ordered jobs go in blocked; as the inserting transaction commits, the
 -- first job of each ordered channel is unblocked (mq_ordered_settle, see
@@ -46,7 +49,7 @@ INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_a
                      commit_deadline, retries, retry_backoff, retry_backoff_max, retry_jitter,
                      timeout, priority, ready_seq, payload_json, payload_bytes, trace_context
 --unique{
-                     , unique_key, unique_for
+                     , unique_key, unique_for, tick
 --}
                      )
 SELECT j.id,
@@ -70,20 +73,21 @@ SELECT j.id,
        j.trace_context
 --unique{
        , j.unique_key,
-       j.unique_for_us * interval '1 microsecond'
+       j.unique_for_us * interval '1 microsecond',
+       'epoch'::timestamptz + j.tick_us * interval '1 microsecond'
 --}
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[],
             $7::bigint[], $8::int[], $9::bigint[], $10::bool[], $11::bigint[], $13::bigint[],
             $14::bool[], $15::bigint[], $16::int[], $17::text[]
 --unique{
-            , $18::text[], $19::bigint[]
+            , $18::text[], $19::bigint[], $20::bigint[]
 --}
             )
          WITH ORDINALITY AS j(id, name, channel_name, channel_args, payload_json, payload_bytes,
                               delay_us, retries, backoff_us, ordered, commit_us, backoff_max_us,
                               jitter, timeout_us, priority, trace_context,
 --unique{
-                              unique_key, unique_for_us,
+                              unique_key, unique_for_us, tick_us,
 --}
                               ord)
 CROSS JOIN (SELECT coalesce($12::timestamptz, now()) AS now,

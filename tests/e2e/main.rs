@@ -106,6 +106,7 @@ macro_rules! all_cases {
             migrations::upgrades_a_version_17_database_with_its_jobs,
             migrations::upgrades_a_version_18_database_with_its_jobs,
             migrations::upgrades_a_version_19_database_with_its_jobs,
+            migrations::upgrades_a_version_20_database_with_its_jobs,
             storage::vacuum_rebuilds_bloated_indexes,
             admin::failed_jobs_are_inspected_and_retried,
             admin::kept_completed_jobs_are_inspected_and_pruned,

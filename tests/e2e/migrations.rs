@@ -1086,6 +1086,46 @@ pub async fn upgrades_a_version_19_database_with_its_jobs<D: Driver>(_db: &Db<D>
     assert_eq!(after.leader, Some(old_job(0x102)));
 }
 
+const VERSION_20: &str = include_str!("../../migrations/0020_schedule_definitions.sql");
+const VERSION_20_JOBS: &str = "
+INSERT INTO mq_migrations (version, name) VALUES (20, 'schedule_definitions');
+INSERT INTO mq_jobs (id, state, name, channel_name, channel_args, ordered, run_at,
+                     commit_deadline, attempt, lease_token, retries, retry_backoff, unique_key)
+VALUES
+    ('00000000-0000-7000-8000-000000000103', 'ready', 'report', 'v20', '', false, now(), NULL,
+     0, 0, 3, '10ms', 'nightly20@2026-11-30T03:00:00Z'),
+    ('00000000-0000-7000-8000-000000000104', 'ready', 'old', 'v20', '', false, now(), NULL,
+     0, 0, 3, '10ms', NULL);
+";
+
+/// A database of schema version 20, with a ready job that a schedule
+/// spawned under version 20 and a plain one, migrates in place to version
+/// 21 (a periodic job's tick): both jobs run, and neither claims a tick,
+/// in the attempt or in `admin::get` (version 20 kept the tick only in the
+/// key, which is the caller's text).
+pub async fn upgrades_a_version_20_database_with_its_jobs<D: Driver>(_db: &Db<D>) {
+    let db = migrated_from_version::<D>(20).await;
+    assert!(db.count("SELECT max(version) FROM mq_migrations").await >= 21);
+    let (report, plain) = (old_job(0x103), old_job(0x104));
+    for id in [report, plain] {
+        let info = admin::get(db.ex(), id).await.unwrap().expect("migrated");
+        assert_eq!((info.state, info.tick), (JobState::Ready, None), "{id}");
+    }
+    let (_runner, log) = recording_runner(
+        &db,
+        |options| {
+            options.set_channel_names(&["v20"]);
+        },
+        |job| (job.id(), job.tick()),
+    )
+    .await;
+    db.wait_gone(report).await;
+    db.wait_gone(plain).await;
+    let mut ran = log.items();
+    ran.sort();
+    assert_eq!(ran, [(report, None), (plain, None)]);
+}
+
 /// On `channel`, limited to one job at once, the job `holder` runs under a
 /// claim made before the upgrade: a runner of this version leaves `waiting`
 /// ready until `holder` is deleted, then runs it.
@@ -1168,6 +1208,8 @@ const HISTORY: &[(u32, &str)] = &[
     (18, VERSION_18_JOBS),
     (19, VERSION_19),
     (19, VERSION_19_JOBS),
+    (20, VERSION_20),
+    (20, VERSION_20_JOBS),
 ];
 
 /// A fresh database at schema `version`, with the jobs of every version up

@@ -9,10 +9,13 @@ use crate::support::{Db, Driver, Log, wait_for};
 
 type JobResult = Result<(), Box<dyn std::error::Error + Send + Sync + 'static>>;
 
+/// What a tick's job saw: its id, and the tick it was told it covers.
+type Ran = (mq::Uuid, Option<time::OffsetDateTime>);
+
 /// Records that it ran, and completes.
 #[job(channel_name = "periodic")]
-async fn tick(mut job: CurrentJob, log: Log<mq::Uuid>) -> JobResult {
-    log.push(job.id());
+async fn tick(mut job: CurrentJob, log: Log<Ran>) -> JobResult {
+    log.push((job.id(), job.tick()));
     job.complete().await?;
     Ok(())
 }
@@ -31,7 +34,7 @@ const MISSING_TICKS: &str = "SELECT coalesce(extract(epoch FROM max(t) - min(t))
 /// without a tick lost; removing the schedule gives its lease up.
 pub async fn periodic_jobs_run_once_per_tick_across_runners<D: Driver>(db: &Db<D>) {
     let every_second = || Schedule::every("tick", Duration::from_secs(1)).unwrap();
-    let log: Log<mq::Uuid> = Log::default();
+    let log: Log<Ran> = Log::default();
     let start = |registry: &JobRegistry| {
         let mut options = registry.runner(db.src());
         options
@@ -94,6 +97,19 @@ pub async fn periodic_jobs_run_once_per_tick_across_runners<D: Driver>(db: &Db<D
         "a tick was spawned twice"
     );
     assert_eq!(db.count(MISSING_TICKS).await, 0, "a tick was skipped");
+
+    // Each job was told the tick it was spawned for: the one its key names.
+    for (id, told) in log.items() {
+        let job = mq::admin::get(db.ex(), id).await.unwrap().expect("kept");
+        let told = told.expect("a periodic job knows its tick");
+        let key = job.unique_key.expect("a tick's key");
+        let named = key.split_once('@').expect("schedule@tick").1;
+        let told_text = told
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        assert_eq!(told_text, named, "job {id}");
+        assert_eq!(job.tick, Some(told), "job_get of {id}");
+    }
 }
 
 /// A rolling deploy that changes a schedule: a runner of the new version
@@ -103,7 +119,7 @@ pub async fn periodic_jobs_run_once_per_tick_across_runners<D: Driver>(db: &Db<D
 /// back), the old definition is taken up again within a lease, and its
 /// ticks run.
 pub async fn a_rolling_deploy_keeps_the_newest_schedule<D: Driver>(db: &Db<D>) {
-    let log: Log<mq::Uuid> = Log::default();
+    let log: Log<Ran> = Log::default();
     let start = |every: u64| {
         let mut registry = JobRegistry::new(&[tick]);
         registry.set_context(log.clone());

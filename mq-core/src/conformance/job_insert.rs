@@ -365,3 +365,51 @@ pub async fn carries_the_trace_context(backend: &dyn Backend) {
     assert_eq!(ids(&retried), [traced.id()]);
     assert_eq!(retried[0].trace_context.as_deref(), Some(A));
 }
+
+/// A job spawned for a schedule's tick carries the tick, to the
+/// microsecond, to every attempt and to `job_get`; a job spawned beside it
+/// in the same batch, and any other job, has none. (A job with a tick
+/// always has a unique key, as the runner that fires schedules gives it.)
+pub async fn carries_the_tick(backend: &dyn Backend) {
+    // A tick with microseconds, the precision PostgreSQL keeps.
+    let tick = OffsetDateTime::from_unix_timestamp(1_796_033_100).unwrap()
+        + Duration::from_micros(123_456);
+    let t = Clock::new();
+    let mut ticked = unique("ticked", "nightly@tick");
+    ticked.set_tick(tick).set_retries(1);
+    let beside = job("beside", "t");
+    let plain = job("plain", "t");
+    insert(backend, t.at(0.0), &[&ticked, &beside]).await;
+    insert(backend, t.at(0.0), &[&plain]).await;
+
+    let tick_of =
+        |jobs: &[ClaimedJob], id: Uuid| jobs.iter().find(|job| job.id == id).expect("claimed").tick;
+    let claimed = claim(backend, t.at(0.0), 10).await;
+    assert_eq!(claimed.len(), 3);
+    assert_eq!(tick_of(&claimed, ticked.id()), Some(tick));
+    assert_eq!(tick_of(&claimed, beside.id()), None);
+    assert_eq!(tick_of(&claimed, plain.id()), None);
+    for (id, expected) in [
+        (ticked.id(), Some(tick)),
+        (beside.id(), None),
+        (plain.id(), None),
+    ] {
+        let info = get(backend, id).await.expect("stored");
+        assert_eq!(info.tick, expected, "job_get of {id}");
+    }
+
+    // Retried after a failure: the second attempt covers the same tick.
+    let lease = claimed
+        .iter()
+        .find(|job| job.id == ticked.id())
+        .unwrap()
+        .lease();
+    assert_eq!(
+        fail(backend, t.at(1.0), lease, Duration::ZERO).await,
+        JobFailOutcome::Retrying
+    );
+    let again = claim(backend, t.at(1.0), 10).await;
+    assert_eq!(ids(&again), [ticked.id()]);
+    assert_eq!(again[0].attempt, 2);
+    assert_eq!(again[0].tick, Some(tick));
+}

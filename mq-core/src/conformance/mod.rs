@@ -73,6 +73,7 @@ macro_rules! conformance_tests {
                 unique_for_holds_the_key_after_completion,
                 retried_jobs_run_without_their_key,
                 carries_the_trace_context,
+                carries_the_tick,
             },
             job_claim {
                 respects_the_limit,

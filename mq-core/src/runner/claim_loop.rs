@@ -670,7 +670,8 @@ impl ClaimLoop {
         for job in jobs {
             let attempt = shared.register(&job);
             let current = crate::CurrentJob::new(attempt, job.payload_json, job.payload_bytes)
-                .with_trace_context(job.trace_context);
+                .with_trace_context(job.trace_context)
+                .with_tick(job.tick);
             match &shared.dispatch {
                 Dispatch::Callback(run) => run(current),
                 Dispatch::Registry(registry) => registry.dispatch(

@@ -307,7 +307,9 @@ impl Scheduler {
             Some(job) => job.builder(),
             None => JobBuilder::new(schedule.job_name()),
         };
-        builder.set_unique_key(schedule.tick_key(tick));
+        builder
+            .set_unique_key(schedule.tick_key(tick))
+            .set_tick(tick);
         if let Some(json) = schedule.payload_json() {
             builder.set_raw_json(json);
         }

@@ -85,6 +85,9 @@ pub(crate) async fn page(
                 @if let Some(position) = &position { " · " (position.render(&ctx, &job)) }
             }
             dt { "Spawn order" } dd.mono { (job.seq) }
+            @if let Some(tick) = job.tick {
+                dt { "Schedule tick" } dd { (format::timestamp(tick)) }
+            }
             @if let Some(trace) = &job.trace_context {
                 dt { "Trace context" } dd.mono { (trace) }
             }

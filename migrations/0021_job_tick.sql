@@ -1,0 +1,17 @@
+-- mq schema, version 21: the tick a periodic job was spawned for.
+--
+-- The runner that fires a schedule spawns one job per tick, and with
+-- MissedTicks::Backfill several at once for the ticks it missed; with
+-- RunLatest, a late job covers a tick long past. Without the tick, such
+-- jobs cannot tell which period each of them covers. The tick
+-- was already in each job's unique key (`<schedule>@<RFC 3339 tick>`), but
+-- a key is the caller's text, which any spawn may choose; a column of its
+-- own says it with a type and only for jobs a schedule spawned. Jobs keep
+-- it across retries; `CurrentJob::tick` and `JobInfo::tick` return it.
+--
+-- A nullable column without a default, like 0015_trace_context.sql: the
+-- catalog alone changes, at once whatever the number of jobs, and jobs of
+-- earlier versions (and every job no schedule spawned) read NULL. Runners
+-- of version 20 code keep working on this schema: they neither write nor
+-- read the column.
+ALTER TABLE mq_jobs ADD COLUMN tick timestamptz;
